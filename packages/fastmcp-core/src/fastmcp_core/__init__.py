@@ -1,5 +1,72 @@
-"""fastmcp-core."""
+"""fastmcp-core: the cancel-correct MCP runtime on trio.
+
+``Budget`` (what a request may spend), ``Outcome`` (how a handler run ended: ``Ok``,
+``Err``, ``Cancelled``, ``Panicked``) and the one table that puts outcomes on the
+wire, ``McpContext`` (the capability a handler gets), and ``Session``: the one
+JSON-RPC session engine that servers and clients share, over any ``Transport``.
+"""
+
+from fastmcp_core._budget import Budget
+from fastmcp_core._context import Elicited, McpContext, Peer, TestingContext
+from fastmcp_core._errors import (
+    CONNECTION_CLOSED,
+    REQUEST_TIMEOUT,
+    ConnectionClosed,
+    McpError,
+    MissingCapability,
+    ProtocolError,
+    RequestTimeout,
+    ToolError,
+    TransportClosed,
+)
+from fastmcp_core._forms import form_schema, read_form
+from fastmcp_core._mrtr import RequestStateSealer, binding_of
+from fastmcp_core._outcome import (
+    Cancelled,
+    CancelReason,
+    Err,
+    InputRequired,
+    Ok,
+    Outcome,
+    Panicked,
+    capture,
+    response_for,
+)
+from fastmcp_core._session import Dispatcher, ProgressCallback, Session
+from fastmcp_core._transport import Transport
 
 __version__ = "0.1.0"
 
-__all__: list[str] = []
+__all__ = [
+    "Budget",
+    "McpContext",
+    "TestingContext",
+    "Elicited",
+    "Peer",
+    "Outcome",
+    "Ok",
+    "Err",
+    "Cancelled",
+    "Panicked",
+    "CancelReason",
+    "capture",
+    "response_for",
+    "InputRequired",
+    "Session",
+    "Dispatcher",
+    "ProgressCallback",
+    "Transport",
+    "McpError",
+    "ProtocolError",
+    "ToolError",
+    "RequestTimeout",
+    "ConnectionClosed",
+    "MissingCapability",
+    "TransportClosed",
+    "REQUEST_TIMEOUT",
+    "CONNECTION_CLOSED",
+    "RequestStateSealer",
+    "binding_of",
+    "form_schema",
+    "read_form",
+]

@@ -190,10 +190,10 @@ def prepare_result(
         elif getattr(result, "result_type", None) is None:
             changes["result_type"] = RESULT_COMPLETE
         if not isinstance(result, InputRequiredResult) and _CACHE_FIELDS.issubset(fields):
-            if result.ttl_ms is None:
-                changes["ttl_ms"] = ttl_ms
-            if result.cache_scope is None:
-                changes["cache_scope"] = cache_scope
+            defaults = {"ttl_ms": ttl_ms, "cache_scope": cache_scope}
+            for name, default in defaults.items():
+                if getattr(result, name) is None:
+                    changes[name] = default
         if server_info is not None:
             info = msgspec.to_builtins(server_info)
             changes["meta"] = {**(getattr(result, "meta", None) or {}), META_SERVER_INFO: info}

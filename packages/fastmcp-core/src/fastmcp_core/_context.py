@@ -1,0 +1,669 @@
+"""McpContext: the capability a handler receives for one request.
+
+Every effect a handler has on the protocol goes through its context: checking for
+cancellation, spending its budget, starting child tasks, reporting progress, logging
+to the client, asking the client for input. The context also carries what the
+handler may know about its caller (request id, client info and capabilities,
+protocol version) and what the server gives it (lifespan state, injected
+dependencies). There is no ambient authority: a handler without a context can do
+none of this.
+
+Cancellation: a request is cancelled when the client cancels it, when its budget
+runs out, or when the session shuts down. The request's trio cancel scope is then
+cancelled, so the handler stops at its next await; ``checkpoint`` is an explicit
+await that also spends one poll of the budget. ``masked`` defers cancellation over a
+critical section: it lands at the first checkpoint after the section.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+
+import attrs
+import msgspec
+import trio
+
+from fastmcp_core._budget import Budget
+from fastmcp_core._errors import MissingCapability, ProtocolError
+from fastmcp_core._forms import form_schema, read_form
+from fastmcp_core._mrtr import RequestStateSealer
+from fastmcp_core._outcome import CancelReason, InputRequired
+from fastmcp_protocol import (
+    INVALID_PARAMS,
+    LATEST_PROTOCOL_VERSION,
+    UNSET,
+    ClientCapabilities,
+    CreateMessageRequest,
+    CreateMessageRequestParams,
+    CreateMessageResult,
+    ElicitationCapability,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitRequestURLParams,
+    ElicitResult,
+    Implementation,
+    InputRequest,
+    InputRequiredResult,
+    ListRootsRequest,
+    ListRootsResult,
+    LoggingLevel,
+    LoggingMessageNotificationParams,
+    ModelPreferences,
+    ProgressNotificationParams,
+    ProgressToken,
+    RequestId,
+    Root,
+    RootsCapability,
+    SamplingCapability,
+    SamplingMessage,
+    TextContent,
+    Tool,
+    ToolChoice,
+    convert,
+    is_modern,
+)
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["Elicited", "McpContext", "Peer"]
+
+T = TypeVar("T")
+D = TypeVar("D")
+
+_LEVELS: dict[str, int] = {
+    "debug": 0, "info": 1, "notice": 2, "warning": 3,
+    "error": 4, "critical": 5, "alert": 6, "emergency": 7,
+}  # fmt: skip
+
+# methods whose results may ask for input in the modern era (MRTR)
+_INPUT_CAPABLE = frozenset({"tools/call", "prompts/get", "resources/read"})
+
+
+class Peer(Protocol):
+    """What a context needs from its session: send notifications and requests."""
+
+    async def notify(
+        self, method: str, params: Any, *, related: RequestId | None = None
+    ) -> None: ...
+
+    async def request(
+        self,
+        method: str,
+        params: Any,
+        result_type: type[T],
+        *,
+        related: RequestId | None = None,
+        timeout: float | None = None,
+    ) -> T: ...
+
+
+@attrs.frozen
+class Elicited(Generic[T]):
+    """The user's answer to an elicitation.
+
+    ``data`` is the accepted content (of the type the form was made from, or a dict),
+    ``None`` unless ``action == "accept"``.
+    """
+
+    action: Literal["accept", "decline", "cancel"]
+    data: T | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.action == "accept"
+
+
+@attrs.define(eq=False, slots=True)
+class _InputRound:
+    """The modern-era input state of this run: answers so far and where they came from."""
+
+    sealer: RequestStateSealer
+    binding: str
+    principal: str | None
+    answers: dict[str, Any]  # from requestState (verified) and inputResponses
+    asked: int = 0
+
+
+@attrs.define(eq=False, slots=True)
+class McpContext:
+    """The context of one request. Created by the runtime; read its attributes, call
+    its methods. ``McpContext.for_testing()`` makes one for unit tests."""
+
+    request_id: RequestId | None
+    """The JSON-RPC id of the request (``None`` for a notification)."""
+    method: str
+    """The JSON-RPC method, e.g. ``"tools/call"``."""
+    _peer: Peer | None = attrs.field(alias="peer", default=None)
+    _scope: trio.CancelScope = attrs.field(alias="scope", factory=trio.CancelScope)
+    _budget: Budget = attrs.field(alias="budget", default=Budget.INFINITE)
+    _nursery: trio.Nursery | None = attrs.field(alias="nursery", default=None)
+    _cancel_reason: CancelReason | None = attrs.field(default=None, init=False)
+    _cancel_message: str | None = attrs.field(default=None, init=False)
+    progress_token: ProgressToken | None = None
+    """The token of the requester's ``_meta.progressToken``, if it asked for progress."""
+    protocol_version: str = LATEST_PROTOCOL_VERSION
+    """The protocol version this request is served under."""
+    client_info: Implementation | None = None
+    """What the client says it is (self-reported; never use it for security)."""
+    client_capabilities: ClientCapabilities = attrs.field(factory=ClientCapabilities)
+    """The capabilities the client declared (per request from 2026-07-28 on)."""
+    log_level: LoggingLevel | None = None
+    """The lowest level of log messages the client wants; ``None`` sends none."""
+    meta: Mapping[str, Any] = attrs.field(factory=dict)
+    """The request's whole ``_meta`` (reserved keys and your own)."""
+    lifespan: Any = None
+    """What the server's lifespan yielded (``None`` without a lifespan)."""
+    _dependencies: Mapping[type, Any] = attrs.field(alias="dependencies", factory=dict)
+    principal: Any = None
+    """The authenticated caller on HTTP with authorization, else ``None``."""
+    session_id: str | None = None
+    """The legacy session this request belongs to (HTTP ``Mcp-Session-Id``), if any."""
+    _input: _InputRound | None = attrs.field(default=None, init=False)
+
+    # -- cancellation and budget -----------------------------------------------------
+
+    def budget(self) -> Budget:
+        """What is left of this request's budget."""
+        return self._budget
+
+    def restrict(self, budget: Budget) -> None:
+        """Tighten this request's budget (a per-handler timeout, say); never loosens."""
+        self._budget = self._budget.meet(budget)
+        self._scope.deadline = self._budget.deadline
+        if self._budget.poll_quota <= 0 or self._budget.cost_quota <= 0:
+            self._cancel(CancelReason.BUDGET)
+
+    def is_cancelled(self) -> bool:
+        """Whether the request was cancelled (by the client, its budget or a shutdown).
+
+        Safe to call from a worker thread.
+        """
+        if self._scope.cancel_called:
+            return True
+        deadline = self._budget.deadline
+        return deadline != math.inf and trio.current_time() >= deadline
+
+    @property
+    def cancel_reason(self) -> CancelReason | None:
+        """Why the request was cancelled; ``None`` while it was not."""
+        if self._cancel_reason is not None:
+            return self._cancel_reason
+        if self._scope.cancel_called:
+            return CancelReason.BUDGET  # only the deadline cancels without a reason
+        return None
+
+    async def checkpoint(self) -> None:
+        """Spend one poll of the budget and let cancellation in.
+
+        Raises ``trio.Cancelled`` if the request was cancelled or its budget is spent;
+        the runtime turns that into the right answer for the client. Also yields to
+        other tasks, so a CPU-bound loop that checkpoints stays cancellable.
+        """
+        self._spend_poll()
+        await trio.lowlevel.checkpoint()
+
+    def checkpoint_sync(self) -> None:
+        """``checkpoint`` for a sync handler running in a worker thread.
+
+        Raises ``trio.Cancelled`` in the thread once the request is cancelled. Only
+        valid in threads started by the runtime (``trio.to_thread``); in the trio
+        thread use ``await ctx.checkpoint()``.
+        """
+        try:
+            trio.from_thread.check_cancelled()
+        except RuntimeError:
+            raise RuntimeError(
+                "checkpoint_sync() works in worker threads; await ctx.checkpoint() instead"
+            ) from None
+        if self._budget.poll_quota != math.inf:
+            if self._budget.poll_quota < 1:
+                trio.from_thread.run_sync(self._cancel, CancelReason.BUDGET)
+                trio.from_thread.check_cancelled()
+            self._budget = self._budget.consume_poll()
+
+    def consume(self, cost: float) -> None:
+        """Spend ``cost`` units of the budget's cost quota.
+
+        When the quota cannot cover it, the request is cancelled (it lands at the next
+        await) and the client gets a timeout error.
+        """
+        if cost > self._budget.cost_quota:
+            self._budget = attrs.evolve(self._budget, cost_quota=0)
+            self._cancel(CancelReason.BUDGET)
+            return
+        self._budget = self._budget.consume(cost)
+
+    @contextmanager
+    def masked(self) -> Iterator[None]:
+        """A critical section that cancellation cannot interrupt.
+
+        Cancellation requested meanwhile (by the client, the budget, a shutdown) is
+        delivered at the first checkpoint after the section. Keep sections short: a
+        deadline cannot stop them either.
+        """
+        with trio.CancelScope(shield=True):
+            yield
+
+    def _spend_poll(self) -> None:
+        if self._budget.poll_quota == math.inf:
+            return
+        if self._budget.poll_quota < 1:
+            self._cancel(CancelReason.BUDGET)
+            return
+        self._budget = self._budget.consume_poll()
+
+    def _cancel(self, reason: CancelReason, message: str | None = None) -> None:
+        """Cancel the request (the runtime calls this; handlers return or raise)."""
+        if self._cancel_reason is None:
+            self._cancel_reason = reason
+            self._cancel_message = message
+        self._scope.cancel()
+
+    # -- structured concurrency ------------------------------------------------------
+
+    def spawn(self, async_fn: Callable[..., Awaitable[object]], *args: object) -> None:
+        """Start ``async_fn(*args)`` as a child of this request.
+
+        The request ends only when all its children end; cancelling the request
+        cancels them; an exception in a child cancels the request and its siblings.
+        """
+        if self._nursery is None:
+            raise RuntimeError(
+                "this context has no task region: use `async with McpContext.for_testing() as ctx`"
+            )
+        self._nursery.start_soon(async_fn, *args)
+
+    # -- progress and logging --------------------------------------------------------
+
+    async def report_progress(
+        self, progress: float, total: float | None = None, message: str | None = None
+    ) -> None:
+        """Tell the requester how far along the request is.
+
+        A no-op when the requester did not ask for progress (no progress token).
+        ``progress`` should increase with every call.
+        """
+        if self.progress_token is None or self._peer is None:
+            return
+        params = ProgressNotificationParams(
+            progress_token=self.progress_token, progress=progress, total=total, message=message
+        )
+        await self._peer.notify("notifications/progress", params, related=self.request_id)
+
+    async def log(self, level: LoggingLevel, data: Any, *, logger: str | None = None) -> None:
+        """Send a log message to the client if it wants messages of ``level``.
+
+        Legacy era: the level the client set with ``logging/setLevel``; modern era:
+        the request's ``io.modelcontextprotocol/logLevel`` (absent: no messages).
+        ``data`` is any JSON value.
+        """
+        wanted = self.log_level
+        if wanted is None or self._peer is None or _LEVELS[level] < _LEVELS[wanted]:
+            return
+        params = LoggingMessageNotificationParams(level=level, data=data, logger=logger)
+        await self._peer.notify("notifications/message", params, related=self.request_id)
+
+    async def debug(self, data: Any, *, logger: str | None = None) -> None:
+        await self.log("debug", data, logger=logger)
+
+    async def info(self, data: Any, *, logger: str | None = None) -> None:
+        await self.log("info", data, logger=logger)
+
+    async def notice(self, data: Any, *, logger: str | None = None) -> None:
+        await self.log("notice", data, logger=logger)
+
+    async def warning(self, data: Any, *, logger: str | None = None) -> None:
+        await self.log("warning", data, logger=logger)
+
+    async def error(self, data: Any, *, logger: str | None = None) -> None:
+        await self.log("error", data, logger=logger)
+
+    async def critical(self, data: Any, *, logger: str | None = None) -> None:
+        await self.log("critical", data, logger=logger)
+
+    # -- dependencies ----------------------------------------------------------------
+
+    def dependency(self, type_: type[D]) -> D:
+        """The injected dependency of ``type_`` (registered on the server)."""
+        try:
+            return self._dependencies[type_]  # type: ignore[no-any-return]
+        except KeyError:
+            raise LookupError(f"no dependency of type {type_.__name__} is registered") from None
+
+    # -- asking the client -----------------------------------------------------------
+
+    async def ask(self, requests: Mapping[str, InputRequest]) -> dict[str, Any]:
+        """Ask the client for several inputs at once; their results by key.
+
+        Legacy era: each is a server-to-client request (sent concurrently). Modern
+        era: if any answer is missing, this round of the request ends with an
+        ``InputRequiredResult`` listing what is missing, and the handler runs again
+        when the client retries with the answers; handlers need no code for that, but
+        they must be deterministic up to their asks (the same asks in the same
+        order). Raises ``MissingCapability`` when the client did not declare what a
+        request needs.
+        """
+        for request in requests.values():
+            self._require_capability(request)
+        if is_modern(self.protocol_version):
+            return self._modern_ask(requests)
+        return await self._legacy_ask(requests)
+
+    async def elicit(
+        self,
+        message: str,
+        schema: type[T] | dict[str, Any] | None = None,
+    ) -> Elicited[T]:
+        """Ask the user to fill a form; ``schema`` is a type (a Struct, dataclass,
+        attrs class or TypedDict of primitive fields) or a JSON Schema dict.
+
+        Returns the action and, when accepted, the content converted to the type.
+        """
+        requested = form_schema(schema if schema is not None else {"properties": {}})
+        key = self._next_key("elicit")
+        request = ElicitRequest(
+            params=ElicitRequestFormParams(message=message, requested_schema=requested)
+        )
+        raw = (await self.ask({key: request}))[key]
+        result = raw if isinstance(raw, ElicitResult) else convert(raw, ElicitResult)
+        if result.action != "accept":
+            return Elicited(result.action)
+        if schema is None or isinstance(schema, dict):
+            return Elicited("accept", result.content)  # type: ignore[arg-type]
+        return Elicited("accept", read_form(result.content, schema))
+
+    async def elicit_url(
+        self, message: str, url: str, *, elicitation_id: str | None = None
+    ) -> Elicited[None]:
+        """Send the user to ``url`` (out-of-band, e.g. an OAuth consent page).
+
+        Returns whether the user agreed to open it; completion is reported separately.
+        """
+        key = self._next_key("elicit")
+        legacy_id = None if is_modern(self.protocol_version) else (elicitation_id or key)
+        request = ElicitRequest(
+            params=ElicitRequestURLParams(message=message, url=url, elicitation_id=legacy_id)
+        )
+        raw = (await self.ask({key: request}))[key]
+        result = raw if isinstance(raw, ElicitResult) else convert(raw, ElicitResult)
+        return Elicited(result.action)
+
+    async def sample(
+        self,
+        messages: str | Sequence[SamplingMessage],
+        *,
+        max_tokens: int = 1024,
+        system_prompt: str | None = None,
+        temperature: float | None = None,
+        model_preferences: ModelPreferences | None = None,
+        stop_sequences: list[str] | None = None,
+        include_context: Literal["none", "thisServer", "allServers"] | None = None,
+        tools: list[Tool] | None = None,
+        tool_choice: ToolChoice | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> CreateMessageResult:
+        """Ask the client's LLM for a completion (``sampling/createMessage``).
+
+        ``messages`` may be a plain string (one user message).
+        """
+        if isinstance(messages, str):
+            messages = [SamplingMessage(role="user", content=TextContent(text=messages))]
+        params = CreateMessageRequestParams(
+            messages=list(messages),
+            max_tokens=max_tokens,
+            system_prompt=system_prompt,
+            temperature=temperature,
+            model_preferences=model_preferences,
+            stop_sequences=stop_sequences,
+            include_context=include_context,
+            tools=tools,
+            tool_choice=tool_choice,
+            metadata=metadata,
+        )
+        key = self._next_key("sample")
+        raw = (await self.ask({key: CreateMessageRequest(params=params)}))[key]
+        return raw if isinstance(raw, CreateMessageResult) else convert(raw, CreateMessageResult)
+
+    async def list_roots(self) -> list[Root]:
+        """The client's roots (``roots/list``)."""
+        key = self._next_key("roots")
+        raw = (await self.ask({key: ListRootsRequest()}))[key]
+        result = raw if isinstance(raw, ListRootsResult) else convert(raw, ListRootsResult)
+        return result.roots
+
+    def _next_key(self, kind: str) -> str:
+        round_ = self._input
+        if round_ is None:
+            round_ = self._input = _InputRound(RequestStateSealer(), "", None, {})
+        round_.asked += 1
+        return f"{kind}-{round_.asked}"
+
+    def _require_capability(self, request: InputRequest) -> None:
+        caps = self.client_capabilities
+        if isinstance(request, ElicitRequest):
+            mode = "url" if isinstance(request.params, ElicitRequestURLParams) else "form"
+            el = caps.elicitation
+            # an empty elicitation capability means form support (2025-06-18 shape)
+            ok = el is not None and (
+                (mode == "form" and (el.form is not None or el.url is None))
+                or (mode == "url" and el.url is not None)
+            )
+            if not ok:
+                needed = ElicitationCapability(**{mode: {}})
+                raise MissingCapability(
+                    f"the client does not support {mode} elicitation",
+                    ClientCapabilities(elicitation=needed),
+                )
+        elif isinstance(request, CreateMessageRequest):
+            if caps.sampling is None:
+                raise MissingCapability(
+                    "the client does not support sampling",
+                    ClientCapabilities(sampling=SamplingCapability()),
+                )
+        elif caps.roots is None:
+            raise MissingCapability(
+                "the client does not support roots", ClientCapabilities(roots=RootsCapability())
+            )
+
+    async def _legacy_ask(self, requests: Mapping[str, InputRequest]) -> dict[str, Any]:
+        if self._peer is None:
+            raise RuntimeError("this context cannot reach a client")
+        peer = self._peer
+        results: dict[str, Any] = {}
+
+        async def one(key: str, request: InputRequest) -> None:
+            method, result_type = _METHOD_OF[type(request)]
+            params: Any = request.params if request.params is not UNSET else {}
+            results[key] = await peer.request(method, params, result_type, related=self.request_id)
+
+        if len(requests) == 1:
+            ((key, request),) = requests.items()
+            await one(key, request)
+            return results
+        async with trio.open_nursery() as nursery:
+            for key, request in requests.items():
+                nursery.start_soon(one, key, request)
+        return results
+
+    def _modern_ask(self, requests: Mapping[str, InputRequest]) -> dict[str, Any]:
+        if self.method not in _INPUT_CAPABLE:
+            raise ProtocolError(
+                INVALID_PARAMS, f"{self.method} cannot ask the client for input (2026-07-28)"
+            )
+        round_ = self._input
+        if round_ is None:
+            round_ = self._input = _InputRound(RequestStateSealer(), "", None, {})
+        missing = {key: req for key, req in requests.items() if key not in round_.answers}
+        if not missing:
+            return {key: _parse_answer(requests[key], round_.answers[key]) for key in requests}
+        known = {key: round_.answers[key] for key in round_.answers}
+        state = round_.sealer.seal(round_.binding, known, round_.principal)
+        raise InputRequired(InputRequiredResult(input_requests=missing, request_state=state))
+
+    def begin_input_round(
+        self,
+        sealer: RequestStateSealer,
+        binding: str,
+        *,
+        request_state: str | None,
+        input_responses: Mapping[str, Any] | None,
+    ) -> None:
+        """Prepare this run for ``ask`` in the modern era (the router calls this).
+
+        Verifies ``request_state`` (``ProtocolError`` -32602 when it was tampered with,
+        belongs to another request or expired) and merges in ``input_responses``;
+        responses to keys nobody asked for are kept but never read.
+        """
+        principal = (
+            None if self.principal is None else str(getattr(self.principal, "id", self.principal))
+        )
+        answers: dict[str, Any] = {}
+        if request_state:
+            answers.update(sealer.open(request_state, binding, principal))
+        if input_responses:
+            for key, value in input_responses.items():
+                answers[key] = msgspec.to_builtins(value)
+        self._input = _InputRound(sealer, binding, principal, answers)
+
+    # -- testing ---------------------------------------------------------------------
+
+    @classmethod
+    def for_testing(
+        cls,
+        *,
+        method: str = "tools/call",
+        request_id: RequestId = "test-1",
+        budget: Budget = Budget.INFINITE,
+        progress_token: ProgressToken | None = "progress-1",
+        protocol_version: str = "2025-11-25",
+        client_capabilities: ClientCapabilities | None = None,
+        log_level: LoggingLevel | None = "debug",
+        lifespan: Any = None,
+        dependencies: Mapping[type, Any] | None = None,
+        elicit: Callable[[ElicitRequest], ElicitResult | Awaitable[ElicitResult]] | None = None,
+        sample: Callable[
+            [CreateMessageRequest], CreateMessageResult | Awaitable[CreateMessageResult]
+        ]
+        | None = None,
+        roots: Sequence[Root] | None = None,
+    ) -> TestingContext:
+        """A context for unit-testing a handler without a server.
+
+        Progress and log messages are recorded (``ctx.progress``, ``ctx.logs``);
+        ``elicit``/``sample``/``roots`` answer the handler's questions to the client
+        (the capabilities follow from which you give). Use ``async with`` to give the
+        handler a task region (for ``spawn``) and to enforce the budget's deadline.
+        """
+        if client_capabilities is None:
+            client_capabilities = ClientCapabilities(
+                elicitation=ElicitationCapability(form={}, url={}) if elicit else None,
+                sampling=SamplingCapability() if sample else None,
+                roots=RootsCapability() if roots is not None else None,
+            )
+        recorder = _RecordingPeer(elicit=elicit, sample=sample, roots=list(roots or []))
+        ctx = TestingContext(
+            request_id=request_id,
+            method=method,
+            peer=recorder,
+            budget=budget,
+            progress_token=progress_token,
+            protocol_version=protocol_version,
+            client_capabilities=client_capabilities,
+            log_level=log_level,
+            lifespan=lifespan,
+            dependencies=dict(dependencies or {}),
+        )
+        ctx.recorder = recorder
+        return ctx
+
+
+_METHOD_OF: dict[type, tuple[str, type]] = {
+    ElicitRequest: ("elicitation/create", ElicitResult),
+    CreateMessageRequest: ("sampling/createMessage", CreateMessageResult),
+    ListRootsRequest: ("roots/list", ListRootsResult),
+}
+
+
+def _parse_answer(request: InputRequest, answer: Any) -> Any:
+    _, result_type = _METHOD_OF[type(request)]
+    try:
+        return convert(answer, result_type)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(INVALID_PARAMS, f"Invalid params: input response: {exc}") from None
+
+
+# -- testing support ---------------------------------------------------------------------
+
+
+@attrs.define(eq=False)
+class _RecordingPeer:
+    """Records what a handler sends and answers its questions, for ``for_testing``."""
+
+    elicit: Callable[[ElicitRequest], Any] | None = None
+    sample: Callable[[CreateMessageRequest], Any] | None = None
+    roots: list[Root] = attrs.field(factory=list)
+    notifications: list[tuple[str, Any]] = attrs.field(factory=list)
+
+    async def notify(self, method: str, params: Any, *, related: RequestId | None = None) -> None:
+        self.notifications.append((method, params))
+
+    async def request(
+        self,
+        method: str,
+        params: Any,
+        result_type: type[T],
+        *,
+        related: RequestId | None = None,
+        timeout: float | None = None,
+    ) -> T:
+        if method == "roots/list":
+            return ListRootsResult(roots=list(self.roots))  # type: ignore[return-value]
+        if method == "elicitation/create" and self.elicit is not None:
+            answer = self.elicit(ElicitRequest(params=params))
+        elif method == "sampling/createMessage" and self.sample is not None:
+            answer = self.sample(CreateMessageRequest(params=params))
+        else:
+            raise RuntimeError(f"for_testing() was given no answer for {method}")
+        if isinstance(answer, Awaitable):
+            answer = await answer
+        return answer  # type: ignore[no-any-return]
+
+
+@attrs.define(eq=False, slots=False)
+class TestingContext(McpContext):
+    """An ``McpContext`` that records what the handler sent (see ``for_testing``)."""
+
+    recorder: _RecordingPeer = attrs.field(init=False, default=None)
+    _region: Any = attrs.field(init=False, default=None)
+
+    @property
+    def progress(self) -> list[ProgressNotificationParams]:
+        """Every progress notification the handler reported, in order."""
+        return [p for m, p in self.recorder.notifications if m == "notifications/progress"]
+
+    @property
+    def logs(self) -> list[LoggingMessageNotificationParams]:
+        """Every log message the handler sent to the client, in order."""
+        return [p for m, p in self.recorder.notifications if m == "notifications/message"]
+
+    async def __aenter__(self) -> TestingContext:
+        self._region = trio.open_nursery()
+        nursery = await self._region.__aenter__()
+        self._nursery = nursery
+        self._scope = nursery.cancel_scope
+        self._scope.deadline = self._budget.deadline
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        region, self._region = self._region, None
+        self._nursery = None
+        return await region.__aexit__(exc_type, exc, tb)  # type: ignore[no-any-return]

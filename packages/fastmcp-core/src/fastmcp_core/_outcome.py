@@ -1,0 +1,212 @@
+"""Outcome: how a handler run ended - exactly one of four - and how that goes on the wire.
+
+``Ok(value)``, ``Err(error)``, ``Cancelled(reason)``, ``Panicked(exception)``.
+``capture`` runs a handler and returns its outcome; ``response_for`` is THE table that
+turns an outcome into the bytes the peer receives (or nothing):
+
+===================  ===============================  ===============================
+outcome              ``tools/call``                   any other request
+===================  ===============================  ===============================
+Ok(result)           the result                       the result
+Err(McpError)        result, ``isError: true``,        JSON-RPC error with the error's
+                     the error's message (a           code, message and data
+                     ``ProtocolError``: as at right)
+Cancelled(CLIENT)    no response (the spec says the   no response
+                     receiver should not answer)
+Cancelled(BUDGET)    JSON-RPC error -32001            JSON-RPC error -32001
+                     ``Request timed out``            ``Request timed out``
+Cancelled(SHUTDOWN)  JSON-RPC error -32603            JSON-RPC error -32603
+Panicked(exception)  result, ``isError: true``, the   JSON-RPC error -32603
+                     message masked unless the        ``Internal error`` (same rule)
+                     server unmasks error details;
+                     the traceback is logged
+===================  ===============================  ===============================
+
+Errors raised while *routing* a request (unknown tool, bad params of the request
+itself, a missing capability) are not outcomes of a handler: they are always JSON-RPC
+errors, see ``Session``.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeAlias, TypeVar
+
+import attrs
+import trio
+
+from fastmcp_core._errors import REQUEST_TIMEOUT, ProtocolError
+from fastmcp_protocol import (
+    INTERNAL_ERROR,
+    CallToolResult,
+    Implementation,
+    McpError,
+    RequestId,
+    TextContent,
+    encode_error,
+    encode_result,
+    prepare_result,
+)
+
+__all__ = [
+    "CancelReason",
+    "Cancelled",
+    "Err",
+    "Ok",
+    "Outcome",
+    "Panicked",
+    "capture",
+    "response_for",
+]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("fastmcp")
+
+
+class CancelReason(enum.Enum):
+    """Why a handler run was cancelled."""
+
+    CLIENT = "client"
+    """The requester cancelled it (``notifications/cancelled``, a closed HTTP stream)."""
+    BUDGET = "budget"
+    """Its budget ran out: the deadline passed, or the poll or cost quota was spent."""
+    SHUTDOWN = "shutdown"
+    """The session or server is going away."""
+
+
+@attrs.frozen
+class Ok(Generic[T]):
+    """The handler returned ``value``."""
+
+    value: T
+
+
+@attrs.frozen
+class Err:
+    """The handler raised an ``McpError``: an expected failure with a code."""
+
+    error: McpError
+
+
+@attrs.frozen
+class Cancelled:
+    """The handler was cancelled; ``message`` is the requester's reason, if given."""
+
+    reason: CancelReason
+    message: str | None = None
+
+
+@attrs.frozen
+class Panicked:
+    """The handler raised something unexpected (a bug, not a protocol error)."""
+
+    exception: BaseException
+
+
+Outcome: TypeAlias = Ok[T] | Err | Cancelled | Panicked
+"""Exactly one of the four ways a handler run ends."""
+
+
+class InputRequired(Exception):
+    """Raised inside a handler to end this round with an input-required result.
+
+    The runtime raises it from ``McpContext.ask`` (2026-07-28 era); ``capture``
+    turns it into ``Ok(result)``.
+    """
+
+    def __init__(self, result: Any) -> None:
+        super().__init__("input required")
+        self.result = result
+
+
+async def capture(fn: Callable[[], Awaitable[T]]) -> Outcome[T]:
+    """Run ``fn`` and return how it ended: ``Ok``, ``Err`` or ``Panicked``.
+
+    ``trio.Cancelled`` is not captured: it propagates to the cancel scope that caused
+    it (the runtime's request scope turns it into ``Cancelled``), as structured
+    concurrency requires. An exception group holding a single exception (a failed
+    child task) counts as that exception.
+    """
+    try:
+        return Ok(await fn())
+    except trio.Cancelled:
+        raise
+    except BaseExceptionGroup as group:
+        leaf = _single_leaf(group)
+        if isinstance(leaf, trio.Cancelled):
+            raise
+        if isinstance(leaf, InputRequired):
+            return Ok(leaf.result)
+        if isinstance(leaf, McpError):
+            return Err(leaf)
+        if not isinstance(leaf, Exception):
+            raise
+        return Panicked(leaf)
+    except InputRequired as required:
+        return Ok(required.result)
+    except McpError as error:
+        return Err(error)
+    except Exception as exc:
+        return Panicked(exc)
+
+
+def _single_leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+_MASKED = "Internal error"
+
+
+def response_for(
+    outcome: Outcome[Any],
+    *,
+    request_id: RequestId,
+    method: str,
+    version: str,
+    server_info: Implementation | None = None,
+    mask_error_details: bool = True,
+    cancel_message: str | None = None,
+) -> bytes | None:
+    """The frame that answers a request whose handler ended with ``outcome``.
+
+    ``None`` when nothing must be sent (cancelled by the requester). ``version`` is
+    the protocol version of the request (results are shaped for it); ``server_info``
+    goes into modern results' ``_meta``.
+    """
+    is_tool = method == "tools/call"
+    if isinstance(outcome, Ok):
+        result = prepare_result(outcome.value, version, server_info=server_info)
+        return encode_result(request_id, result)
+    if isinstance(outcome, Err):
+        if is_tool and not isinstance(outcome.error, ProtocolError):
+            return _tool_error(request_id, outcome.error.message, version, server_info)
+        return encode_error(request_id, outcome.error)
+    if isinstance(outcome, Cancelled):
+        if outcome.reason is CancelReason.CLIENT:
+            return None
+        if outcome.reason is CancelReason.BUDGET:
+            return encode_error(request_id, REQUEST_TIMEOUT, cancel_message or "Request timed out")
+        return encode_error(request_id, INTERNAL_ERROR, "Server is shutting down")
+    exc = outcome.exception
+    logger.error(
+        "Unexpected error in the handler of %s (request %r)",
+        method,
+        request_id,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    message = _MASKED if mask_error_details else f"{type(exc).__name__}: {exc}"
+    if is_tool:
+        return _tool_error(request_id, message, version, server_info)
+    return encode_error(request_id, INTERNAL_ERROR, message)
+
+
+def _tool_error(
+    request_id: RequestId, message: str, version: str, server_info: Implementation | None
+) -> bytes:
+    result = CallToolResult(content=[TextContent(text=message)], is_error=True)
+    return encode_result(request_id, prepare_result(result, version, server_info=server_info))

@@ -1,0 +1,509 @@
+"""The JSON-RPC session engine: one, shared by servers and clients.
+
+Theory of operation. ``Session.run`` reads frames from a transport until it closes.
+Each frame is decoded once (envelope only) and handled by kind:
+
+* a request gets a ``McpContext`` whose cancel scope is registered under the request
+  id *before* its task starts, so a ``notifications/cancelled`` read in the same
+  chunk still finds it; the task waits for a slot of the capacity limiter (bounded
+  concurrency), asks the dispatcher to route the request, runs the handler in the
+  request's own nursery (its children end with it), and answers through the Outcome
+  table (``response_for``). Routing errors (unknown method or tool, bad params of
+  the request itself) are JSON-RPC errors; handler outcomes follow the table.
+* ``notifications/cancelled`` cancels the named in-flight request;
+  ``notifications/progress`` goes to the caller waiting on that token; other
+  notifications go to the dispatcher, in order, in the reading task.
+* a response completes the outgoing request with its id.
+* a malformed frame is answered with -32700/-32600 (id ``null`` when unreadable),
+  and reading goes on.
+
+Backpressure: at most ``max_concurrency`` handlers run at once; further requests
+wait for a slot (still cancellable). Once ``max_pending`` requests are outstanding the
+reader stops reading until one finishes, which pushes back on the peer.
+
+Closing: when the transport can give no more frames, every outgoing request still
+waiting fails at once with ``ConnectionClosed`` (naming why the transport closed),
+and in-flight handlers get ``drain_on_eof`` seconds to finish (their responses can
+still be written) before they are cancelled. When writing fails, everything is
+cancelled at once. When ``run`` returns, no task of the session is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+import attrs
+import msgspec
+import trio
+
+from fastmcp_core._budget import Budget
+from fastmcp_core._context import McpContext
+from fastmcp_core._errors import ConnectionClosed, RequestTimeout, TransportClosed
+from fastmcp_core._outcome import (
+    Cancelled,
+    CancelReason,
+    Outcome,
+    Panicked,
+    capture,
+    response_for,
+)
+from fastmcp_core._transport import Transport
+from fastmcp_protocol import (
+    INVALID_REQUEST,
+    LATEST_PROTOCOL_VERSION,
+    UNSET,
+    CancelledNotificationParams,
+    Implementation,
+    JSONRPCErrorResponse,
+    JSONRPCNotification,
+    JSONRPCRequest,
+    JSONRPCResultResponse,
+    MalformedMessage,
+    McpError,
+    ProgressNotificationParams,
+    RequestId,
+    decode_message,
+    decode_params,
+    decode_result,
+    encode_error,
+    encode_notification,
+    encode_request,
+)
+
+__all__ = ["Dispatcher", "ProgressCallback", "Session"]
+
+T = TypeVar("T")
+logger = logging.getLogger("fastmcp")
+
+ProgressCallback = Callable[[ProgressNotificationParams], Awaitable[None]]
+"""Called with each progress notification of an outgoing request."""
+
+Handler = Callable[[], Awaitable[Any]]
+
+
+class Dispatcher(Protocol):
+    """What a session needs from its owner (a server or a client).
+
+    ``route`` looks a request up and returns the handler that answers it (called with
+    no arguments; it returns a result struct). It may fill in the context (protocol
+    version, capabilities, budget, lifespan). Raising ``McpError`` from ``route``
+    answers with that JSON-RPC error. ``notification`` handles every notification the
+    session does not handle itself; it runs in the reading task, so it must be quick.
+    """
+
+    async def route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler: ...
+
+    async def notification(self, note: JSONRPCNotification) -> None: ...
+
+
+@attrs.define(eq=False, slots=True)
+class _Pending:
+    """An outgoing request waiting for its response."""
+
+    done: trio.Event = attrs.field(factory=trio.Event)
+    response: JSONRPCResultResponse | JSONRPCErrorResponse | None = None
+    closed: str | None = None
+    on_progress: ProgressCallback | None = None
+    deadline: float = math.inf
+    reset_on_progress: float | None = None
+
+
+@attrs.define(eq=False, slots=True)
+class _Batch:
+    """Collects the answers of one batch and sends them as one array."""
+
+    waiting: int
+    frames: list[bytes] = attrs.field(factory=list)
+
+
+@attrs.define(eq=False)
+class Session:
+    """A JSON-RPC session over one transport. Run it with ``await session.run()``
+    (or ``nursery.start``), send with ``request``/``notify``; ``aclose`` ends it.
+
+    ``request_timeout`` (seconds) becomes each inbound request's budget; the
+    dispatcher may tighten it per handler. ``server_info`` is written into modern
+    results' ``_meta``. ``protocol_version`` is the version inbound requests are
+    answered under until the dispatcher says otherwise for a request.
+    """
+
+    transport: Transport
+    dispatcher: Dispatcher
+    request_timeout: float | None = None
+    default_timeout: float = 60.0
+    """Timeout of outgoing requests that are given none."""
+    max_concurrency: int = 128
+    max_pending: int = 4096
+    drain_on_eof: float | None = math.inf
+    """Seconds in-flight handlers get to finish after the input ends (None: none)."""
+    mask_error_details: bool = True
+    server_info: Implementation | None = None
+    protocol_version: str = LATEST_PROTOCOL_VERSION
+    _limiter: trio.CapacityLimiter = attrs.field(init=False)
+    _slots: trio.Semaphore = attrs.field(init=False)
+    _inflight: dict[RequestId, McpContext] = attrs.field(init=False, factory=dict)
+    _pending: dict[RequestId, _Pending] = attrs.field(init=False, factory=dict)
+    _next_id: int = attrs.field(init=False, default=1)
+    _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
+    _idle: trio.Event = attrs.field(init=False, factory=trio.Event)
+    _closed: str | None = attrs.field(init=False, default=None)
+    _stopped: trio.Event = attrs.field(init=False, factory=trio.Event)
+
+    def __attrs_post_init__(self) -> None:
+        self._limiter = trio.CapacityLimiter(self.max_concurrency)
+        self._slots = trio.Semaphore(self.max_pending)
+        self._idle.set()
+
+    # -- running ---------------------------------------------------------------------
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[Session] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Serve until the transport closes (or ``aclose``); then close the transport.
+
+        Returns only when every task of the session has ended.
+        """
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                task_status.started(self)
+                reason = await self._read_loop()
+                self._close_pending(reason)
+                if self.drain_on_eof is None:
+                    self._shutdown(nursery)
+                else:
+                    with trio.move_on_after(self.drain_on_eof):
+                        await self._idle.wait()
+                    self._shutdown(nursery)
+        finally:
+            self._close_pending(self._closed or "the session ended")
+            self._nursery = None
+            self._stopped.set()
+            with trio.CancelScope(shield=True):
+                await self.transport.aclose()
+
+    async def aclose(self) -> None:
+        """End the session: cancel in-flight handlers, fail waiting requests, close the
+        transport. Waits until ``run`` has returned."""
+        self.close()
+        if self._nursery is not None or not self._stopped.is_set():
+            with trio.CancelScope(shield=True):
+                await self.transport.aclose()
+                if self._nursery is not None:
+                    await self._stopped.wait()
+
+    def close(self) -> None:
+        """``aclose`` without waiting (usable from synchronous code)."""
+        self._close_pending("the session was closed")
+        if self._nursery is not None:
+            self._shutdown(self._nursery)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the session can no longer send requests."""
+        return self._closed is not None
+
+    def _shutdown(self, nursery: trio.Nursery) -> None:
+        for ctx in list(self._inflight.values()):
+            ctx._cancel(CancelReason.SHUTDOWN)
+        nursery.cancel_scope.cancel()
+
+    async def _read_loop(self) -> str:
+        receive = self.transport.receive
+        while True:
+            try:
+                frame = await receive()
+            except TransportClosed as exc:
+                return str(exc) or "the connection closed"
+            try:
+                decoded = decode_message(frame)
+            except MalformedMessage as error:
+                await self._send(encode_error(error.request_id, error), None)
+                continue
+            if isinstance(decoded, list):
+                await self._batch(decoded)
+            else:
+                await self._dispatch(decoded, None)
+
+    async def _dispatch(
+        self,
+        message: JSONRPCRequest
+        | JSONRPCNotification
+        | JSONRPCResultResponse
+        | JSONRPCErrorResponse,
+        batch: _Batch | None,
+    ) -> None:
+        if isinstance(message, JSONRPCRequest):
+            await self._accept(message, batch)
+        elif isinstance(message, JSONRPCNotification):
+            await self._notification(message)
+        else:
+            self._response(message)
+
+    async def _batch(self, members: list[Any]) -> None:
+        requests = sum(isinstance(m, JSONRPCRequest) for m in members)
+        errors = sum(isinstance(m, MalformedMessage) for m in members)
+        batch = _Batch(requests + errors) if requests + errors else None
+        for member in members:
+            if isinstance(member, MalformedMessage):
+                assert batch is not None
+                await self._batch_answer(batch, encode_error(member.request_id, member))
+            else:
+                await self._dispatch(member, batch)
+
+    async def _batch_answer(self, batch: _Batch, frame: bytes | None) -> None:
+        if frame:
+            batch.frames.append(frame)
+        batch.waiting -= 1
+        if batch.waiting == 0 and batch.frames:
+            await self._send(b"[" + b",".join(batch.frames) + b"]", None)
+
+    # -- inbound requests ------------------------------------------------------------
+
+    async def _accept(self, request: JSONRPCRequest, batch: _Batch | None) -> None:
+        rid = request.id
+        if rid in self._inflight:
+            frame = encode_error(
+                rid, INVALID_REQUEST, f"Invalid request: id {rid!r} is already in use"
+            )
+            if batch is None:
+                await self._send(frame, rid)
+            else:
+                await self._batch_answer(batch, frame)
+            return
+        budget = Budget.INFINITE
+        if self.request_timeout is not None:
+            budget = Budget(deadline=trio.current_time() + self.request_timeout)
+        ctx = McpContext(
+            request_id=rid,
+            method=request.method,
+            peer=self,
+            scope=trio.CancelScope(deadline=budget.deadline),
+            budget=budget,
+            protocol_version=self.protocol_version,
+        )
+        await self._slots.acquire()  # backpressure: stop reading at max_pending
+        # registered before the task starts: a cancel in the same read finds it
+        self._inflight[rid] = ctx
+        if self._idle.is_set():
+            self._idle = trio.Event()
+        assert self._nursery is not None
+        self._nursery.start_soon(self._serve, request, ctx, batch)
+
+    async def _serve(self, request: JSONRPCRequest, ctx: McpContext, batch: _Batch | None) -> None:
+        result: Outcome[Any] | McpError | None = None
+        try:
+            with ctx._scope:
+                async with self._limiter:
+                    try:
+                        handler = await self.dispatcher.route(ctx, request)
+                    except McpError as error:
+                        result = error
+                    except Exception as exc:
+                        result = Panicked(exc)
+                    else:
+                        result = await capture(_in_region(ctx, handler))
+            if result is None:  # our scope caught the cancellation
+                result = Cancelled(ctx.cancel_reason or CancelReason.BUDGET, ctx._cancel_message)
+            if isinstance(result, McpError):
+                frame: bytes | None = encode_error(request.id, result)
+            else:
+                frame = response_for(
+                    result,
+                    request_id=request.id,
+                    method=request.method,
+                    version=ctx.protocol_version,
+                    server_info=self.server_info,
+                    mask_error_details=self.mask_error_details,
+                    cancel_message=_budget_message(ctx) if isinstance(result, Cancelled) else None,
+                )
+            if batch is None:
+                await self._send(frame or b"", request.id, final=True)
+            else:
+                await self._batch_answer(batch, frame)
+        finally:
+            del self._inflight[request.id]
+            self._slots.release()
+            if not self._inflight:
+                self._idle.set()
+
+    async def _notification(self, note: JSONRPCNotification) -> None:
+        if note.method == "notifications/cancelled":
+            try:
+                params = decode_params(note.params, CancelledNotificationParams)
+            except McpError:
+                return  # a malformed notification gets no answer
+            target = (
+                self._inflight.get(params.request_id) if params.request_id is not None else None
+            )
+            if target is not None and target.method != "initialize":
+                target._cancel(CancelReason.CLIENT, params.reason)
+            return
+        if note.method == "notifications/progress":
+            try:
+                progress = decode_params(note.params, ProgressNotificationParams)
+            except McpError:
+                return
+            pending = self._pending.get(progress.progress_token)
+            if pending is not None and pending.on_progress is not None:
+                if pending.reset_on_progress is not None:
+                    pending.deadline = trio.current_time() + pending.reset_on_progress
+                try:
+                    await pending.on_progress(progress)
+                except Exception:
+                    logger.exception("progress callback failed")
+            return
+        try:
+            await self.dispatcher.notification(note)
+        except McpError as error:
+            logger.warning("notification %s refused: %s", note.method, error)
+        except Exception:
+            logger.exception("notification handler for %s failed", note.method)
+
+    # -- outbound --------------------------------------------------------------------
+
+    def _response(self, response: JSONRPCResultResponse | JSONRPCErrorResponse) -> None:
+        rid = response.id
+        pending = self._pending.get(rid) if rid is not None and rid is not UNSET else None
+        if pending is None:
+            logger.debug("dropping a response to unknown request %r", rid)
+            return
+        pending.response = response
+        pending.done.set()
+
+    async def _send(self, frame: bytes, related: RequestId | None, *, final: bool = False) -> None:
+        try:
+            await self.transport.send(frame, related=related, final=final)
+        except TransportClosed as exc:
+            self._broken(str(exc) or "the connection closed")
+
+    def _broken(self, reason: str) -> None:
+        self._close_pending(reason)
+        if self._nursery is not None:
+            self._shutdown(self._nursery)
+
+    def _close_pending(self, reason: str) -> None:
+        if self._closed is None:
+            self._closed = reason
+        for pending in self._pending.values():
+            if not pending.done.is_set():
+                pending.closed = reason
+                pending.done.set()
+
+    async def notify(
+        self, method: str, params: Any = UNSET, *, related: RequestId | None = None
+    ) -> None:
+        """Send a notification. Raises ``ConnectionClosed`` once the session is closed."""
+        if self._closed is not None:
+            raise ConnectionClosed(f"Connection closed: {self._closed}")
+        try:
+            await self.transport.send(encode_notification(method, params), related=related)
+        except TransportClosed as exc:
+            self._broken(str(exc) or "the connection closed")
+            raise ConnectionClosed(f"Connection closed: {exc}") from None
+
+    async def request(
+        self,
+        method: str,
+        params: Any,
+        result_type: type[T],
+        *,
+        related: RequestId | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        reset_timeout_on_progress: bool = False,
+    ) -> T:
+        """Send a request and wait for its result, decoded into ``result_type``.
+
+        Raises ``McpError`` with the peer's error, ``RequestTimeout`` after
+        ``timeout`` seconds (default ``default_timeout``; progress restarts it when
+        ``reset_timeout_on_progress``), ``ConnectionClosed`` if the connection goes
+        away first. Leaving the caller's cancel scope cancels the request: the peer is
+        told with ``notifications/cancelled``.
+        """
+        if self._closed is not None:
+            raise ConnectionClosed(f"Connection closed: {self._closed}")
+        rid = self._next_id
+        self._next_id += 1
+        wait = self.default_timeout if timeout is None else timeout
+        pending = _Pending(
+            on_progress=on_progress,
+            deadline=trio.current_time() + wait,
+            reset_on_progress=wait if reset_timeout_on_progress else None,
+        )
+        if on_progress is not None:
+            params = _with_progress_token(params, rid)
+        self._pending[rid] = pending
+        try:
+            try:
+                await self.transport.send(encode_request(rid, method, params), related=related)
+            except TransportClosed as exc:
+                self._broken(str(exc) or "the connection closed")
+                raise ConnectionClosed(f"Connection closed: {exc}") from None
+            try:
+                while not pending.done.is_set():
+                    with trio.move_on_at(pending.deadline):
+                        await pending.done.wait()
+                    if not pending.done.is_set() and trio.current_time() >= pending.deadline:
+                        await self._cancel_outgoing(rid, "timed out")
+                        raise RequestTimeout(f"{method} timed out after {wait:g} s")
+            except trio.Cancelled:
+                await self._cancel_outgoing(rid, "cancelled by the caller")
+                raise
+        finally:
+            del self._pending[rid]
+        response = pending.response
+        if response is None:
+            raise ConnectionClosed(f"Connection closed: {pending.closed}")
+        if isinstance(response, JSONRPCErrorResponse):
+            raise McpError.from_error(response.error)
+        return decode_result(response.result, result_type)
+
+    async def _cancel_outgoing(self, rid: RequestId, reason: str) -> None:
+        if self._closed is not None:
+            return
+        frame = encode_notification(
+            "notifications/cancelled", CancelledNotificationParams(request_id=rid, reason=reason)
+        )
+        shielded, bounded = trio.CancelScope(shield=True), trio.move_on_after(5)
+        with shielded, bounded, contextlib.suppress(TransportClosed):
+            await self.transport.send(frame, related=rid, final=True)
+
+
+def _in_region(ctx: McpContext, handler: Handler) -> Handler:
+    """The handler, run inside the request's own nursery (its children end with it)."""
+
+    async def run() -> Any:
+        async with trio.open_nursery() as nursery:
+            ctx._nursery = nursery
+            result = await handler()
+        return result
+
+    return run
+
+
+def _budget_message(ctx: McpContext) -> str:
+    budget = ctx.budget()
+    if budget.poll_quota <= 0:
+        return "Request cancelled: its poll budget is spent"
+    if budget.cost_quota <= 0:
+        return "Request cancelled: its cost budget is spent"
+    return "Request timed out"
+
+
+def _with_progress_token(params: Any, token: RequestId) -> Any:
+    if isinstance(params, msgspec.Struct) and hasattr(params, "meta"):
+        meta = dict(getattr(params, "meta", None) or {})
+        meta["progressToken"] = token
+        return msgspec.structs.replace(params, meta=meta)
+    if isinstance(params, dict):
+        meta = dict(params.get("_meta") or {})
+        meta["progressToken"] = token
+        return {**params, "_meta": meta}
+    if params is UNSET or params is None:
+        return {"_meta": {"progressToken": token}}
+    raise TypeError(f"cannot add a progress token to params of type {type(params).__name__}")

@@ -1,0 +1,657 @@
+"""The session engine: concurrency, cancellation, budgets, closing, bad input."""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import msgspec
+import pytest
+import trio
+import trio.lowlevel
+import trio.testing
+from core_support import (
+    TableDispatcher,
+    cancel,
+    notification,
+    pipe,
+    request,
+    start,
+    text,
+)
+
+from fastmcp_core import (
+    ConnectionClosed,
+    McpContext,
+    RequestTimeout,
+    Session,
+    ToolError,
+)
+from fastmcp_protocol import CallToolResult, McpError, Result, TextContent
+
+
+async def test_request_and_response_between_two_sessions() -> None:
+    async def echo(ctx: McpContext, params: dict[str, Any]) -> CallToolResult:
+        return text(params["arguments"]["message"])
+
+    a, b = pipe()
+    server = Session(a, TableDispatcher({"tools/call": echo}))
+    client = Session(b, TableDispatcher())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.run)
+        await nursery.start(client.run)
+        result = await client.request(
+            "tools/call", {"name": "echo", "arguments": {"message": "hi"}}, CallToolResult
+        )
+        assert result == CallToolResult(content=[TextContent(text="hi")])
+        await client.aclose()
+    assert server.closed
+
+
+async def test_timeout_fires_without_any_checkpoint(autojump_clock: trio.testing.MockClock) -> None:
+    finished = False
+
+    async def slow(ctx: McpContext, params: dict[str, Any]) -> Result:
+        nonlocal finished
+        await trio.sleep(3600)  # never calls ctx.checkpoint()
+        finished = True
+        return Result()
+
+    async with trio.open_nursery() as nursery:
+        _, peer = await start(nursery, TableDispatcher({"tools/call": slow}), request_timeout=30)
+        started = trio.current_time()
+        await peer.send(request(1, "tools/call", {"name": "slow"}))
+        reply = await peer.next()
+        assert trio.current_time() - started == pytest.approx(30)
+        assert reply == {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "error": {"code": -32001, "message": "Request timed out"},
+        }
+        assert not finished
+        nursery.cancel_scope.cancel()
+
+
+async def test_checkpoint_raises_after_a_cancel(autojump_clock: trio.testing.MockClock) -> None:
+    steps: list[int] = []
+    cancelled = trio.Event()
+
+    async def loop(ctx: McpContext, params: dict[str, Any]) -> Result:
+        try:
+            for i in range(1000):
+                steps.append(i)
+                await ctx.checkpoint()
+                await trio.sleep(1)
+        except trio.Cancelled:
+            cancelled.set()
+            raise
+        return Result()
+
+    async with trio.open_nursery() as nursery:
+        session, peer = await start(nursery, TableDispatcher({"tools/call": loop}))
+        await peer.send(request(7, "tools/call", {"name": "loop"}))
+        await trio.sleep(5.5)
+        await peer.send(cancel(7))
+        await cancelled.wait()
+        await trio.sleep(1)
+        assert len(steps) == 6
+        assert await peer.frames() == []  # cancelled by the client: no response
+        assert session._inflight == {}
+        nursery.cancel_scope.cancel()
+
+
+async def test_masked_section_completes_and_cancellation_lands_after_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    events: list[str] = []
+    finished = trio.Event()
+
+    async def write(ctx: McpContext, params: dict[str, Any]) -> Result:
+        try:
+            with ctx.masked():
+                events.append("begin")
+                await trio.sleep(10)  # the cancel arrives meanwhile
+                events.append("committed")
+            events.append("after")
+            await ctx.checkpoint()
+            events.append("unreachable")
+        finally:
+            finished.set()
+        return Result()
+
+    async with trio.open_nursery() as nursery:
+        _, peer = await start(nursery, TableDispatcher({"tools/call": write}))
+        await peer.send(request(1, "tools/call", {"name": "write"}))
+        await trio.sleep(1)
+        await peer.send(cancel(1))
+        await finished.wait()
+        assert events == ["begin", "committed", "after"]
+        nursery.cancel_scope.cancel()
+
+
+async def test_spawned_children_end_with_their_request(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    started: list[int] = []
+    ended: list[int] = []
+
+    async def child(i: int) -> None:
+        started.append(i)
+        try:
+            await trio.sleep_forever()
+        finally:
+            ended.append(i)
+
+    async def parent(ctx: McpContext, params: dict[str, Any]) -> Result:
+        for i in range(3):
+            ctx.spawn(child, i)
+        await trio.sleep_forever()
+        return Result()
+
+    async with trio.open_nursery() as nursery:
+        session, peer = await start(nursery, TableDispatcher({"tools/call": parent}))
+        await peer.send(request(1, "tools/call", {"name": "parent"}))
+        await trio.sleep(1)
+        assert sorted(started) == [0, 1, 2]
+        await peer.send(cancel(1))
+        await trio.sleep(1)
+        assert sorted(ended) == [0, 1, 2]
+        assert session._inflight == {}
+        nursery.cancel_scope.cancel()
+
+
+async def test_request_waits_for_its_children_before_answering(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    done: list[str] = []
+
+    async def child() -> None:
+        await trio.sleep(5)
+        done.append("child")
+
+    async def parent(ctx: McpContext, params: dict[str, Any]) -> CallToolResult:
+        ctx.spawn(child)
+        return text("parent")
+
+    async with trio.open_nursery() as nursery:
+        _, peer = await start(nursery, TableDispatcher({"tools/call": parent}))
+        t0 = trio.current_time()
+        await peer.send(request(1, "tools/call", {"name": "parent"}))
+        reply = await peer.next()
+        assert trio.current_time() - t0 == pytest.approx(5)
+        assert done == ["child"]
+        assert reply["result"]["content"] == [{"type": "text", "text": "parent"}]
+        nursery.cancel_scope.cancel()
+
+
+async def test_cancel_in_the_same_read_as_its_request_is_not_missed(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ran: list[str] = []
+
+    async def work(ctx: McpContext, params: dict[str, Any]) -> Result:
+        ran.append("started")
+        await ctx.checkpoint()
+        ran.append("past the checkpoint")
+        return Result()
+
+    class Burst:
+        """A transport that delivers a request and its cancel without yielding."""
+
+        def __init__(self) -> None:
+            self.frames = [request(1, "tools/call", {"name": "work"}), cancel(1)]
+            self.sent: list[bytes] = []
+
+        async def receive(self) -> bytes:
+            if self.frames:
+                return self.frames.pop(0)  # no checkpoint between the two
+            await trio.sleep_forever()
+            raise AssertionError
+
+        async def send(self, frame: bytes, *, related: Any = None, final: bool = False) -> None:
+            self.sent.append(frame)
+
+        async def aclose(self) -> None:
+            pass
+
+    transport = Burst()
+    async with trio.open_nursery() as nursery:
+        session = Session(transport, TableDispatcher({"tools/call": work}))
+        nursery.start_soon(session.run)
+        await trio.sleep(1)
+        assert "past the checkpoint" not in ran
+        assert transport.sent == [b""]  # ended without a response
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_thousand_concurrent_requests_are_bounded_by_the_limiter(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    running = 0
+    peak = 0
+
+    async def work(ctx: McpContext, params: dict[str, Any]) -> CallToolResult:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await trio.sleep(1)
+        running -= 1
+        return text(str(params["n"]))
+
+    async with trio.open_nursery() as nursery:
+        _, peer = await start(nursery, TableDispatcher({"tools/call": work}), max_concurrency=10)
+        t0 = trio.current_time()
+        for n in range(1000):
+            await peer.send(request(n, "tools/call", {"n": n}))
+        replies = [await peer.next() for _ in range(1000)]
+        assert trio.current_time() - t0 == pytest.approx(100)
+        assert peak == 10
+        assert sorted(r["id"] for r in replies) == list(range(1000))
+        assert all(r["result"]["content"][0]["text"] == str(r["id"]) for r in replies)
+        nursery.cancel_scope.cancel()
+
+
+async def test_reading_stops_when_max_pending_is_reached(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    gate = trio.Event()
+
+    async def wait(ctx: McpContext, params: dict[str, Any]) -> Result:
+        await gate.wait()
+        return Result()
+
+    async with trio.open_nursery() as nursery:
+        session, peer = await start(
+            nursery, TableDispatcher({"tools/call": wait}), max_concurrency=2, max_pending=5
+        )
+        for n in range(8):
+            await peer.send(request(n, "tools/call"))
+        await trio.sleep(1)
+        assert len(session._inflight) == 5  # the sixth is not read yet
+        gate.set()
+        replies = [await peer.next() for _ in range(8)]
+        assert sorted(r["id"] for r in replies) == list(range(8))
+        nursery.cancel_scope.cancel()
+
+
+async def test_panicking_handler_does_not_take_the_engine_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def boom(ctx: McpContext, params: dict[str, Any]) -> Result:
+        raise ValueError("secret detail")
+
+    async def fine(ctx: McpContext, params: dict[str, Any]) -> Result:
+        return Result()
+
+    async with trio.open_nursery() as nursery:
+        _, peer = await start(nursery, TableDispatcher({"explode": boom, "ping": fine}))
+        await peer.send(request(1, "explode"))
+        assert await peer.next() == {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "error": {"code": -32603, "message": "Internal error"},
+        }
+        await peer.send(request(2, "ping"))
+        assert await peer.next() == {"jsonrpc": "2.0", "id": 2, "result": {}}
+        nursery.cancel_scope.cancel()
+    assert "secret detail" in caplog.text  # the traceback went to the log
+    assert "ValueError" in caplog.text
+
+
+async def test_sync_handler_in_a_thread_sees_cancellation_at_its_checkpoint() -> None:
+    entered = threading.Event()
+    saw_cancel = threading.Event()
+
+    async def blocking(ctx: McpContext, params: dict[str, Any]) -> Result:
+        def work() -> None:
+            entered.set()
+            try:
+                while True:
+                    ctx.checkpoint_sync()
+                    threading.Event().wait(0.001)
+            except trio.Cancelled:
+                saw_cancel.set()
+                raise
+
+        await trio.to_thread.run_sync(work, abandon_on_cancel=True)
+        return Result()
+
+    async with trio.open_nursery() as nursery:
+        session, peer = await start(nursery, TableDispatcher({"tools/call": blocking}))
+        await peer.send(request(1, "tools/call"))
+        await trio.to_thread.run_sync(entered.wait)
+        await peer.send(cancel(1))
+        await trio.to_thread.run_sync(saw_cancel.wait, 10)
+        assert saw_cancel.is_set()
+        with trio.fail_after(5):
+            await session._idle.wait()
+        nursery.cancel_scope.cancel()
+
+
+async def test_malformed_frames_are_answered_and_serving_goes_on() -> None:
+    async def ok(ctx: McpContext, params: dict[str, Any]) -> Result:
+        return Result()
+
+    async with trio.open_nursery() as nursery:
+        _, peer = await start(nursery, TableDispatcher({"ping": ok}))
+        await peer.send(b"{not json")
+        reply = await peer.next()
+        assert reply["id"] is None
+        assert reply["error"]["code"] == -32700
+        await peer.send(b'{"jsonrpc":"2.0","id":5,"method":"x","params":[1]}')
+        reply = await peer.next()
+        assert (reply["id"], reply["error"]["code"]) == (5, -32600)
+        await peer.send(request(6, "nope"))
+        reply = await peer.next()
+        assert (reply["id"], reply["error"]["code"]) == (6, -32601)
+        await peer.send(request(7, "ping"))
+        assert await peer.next() == {"jsonrpc": "2.0", "id": 7, "result": {}}
+        nursery.cancel_scope.cancel()
+
+
+async def test_duplicate_request_id_is_refused_while_in_flight(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def slow(ctx: McpContext, params: dict[str, Any]) -> Result:
+        await trio.sleep(10)
+        return Result()
+
+    async with trio.open_nursery() as nursery:
+        _, peer = await start(nursery, TableDispatcher({"slow": slow}))
+        await peer.send(request("a", "slow"))
+        await peer.send(request("a", "slow"))
+        first = await peer.next()
+        assert first["error"]["code"] == -32600
+        assert "already in use" in first["error"]["message"]
+        assert await peer.next() == {"jsonrpc": "2.0", "id": "a", "result": {}}
+        nursery.cancel_scope.cancel()
+
+
+async def test_batch_requests_get_one_batch_answer() -> None:
+    async def ok(ctx: McpContext, params: dict[str, Any]) -> CallToolResult:
+        return text(str(params.get("n")))
+
+    async with trio.open_nursery() as nursery:
+        dispatcher = TableDispatcher({"tools/call": ok})
+        _, peer = await start(nursery, dispatcher)
+        await peer.send(
+            b"["
+            + request(1, "tools/call", {"n": 1})
+            + b","
+            + notification("notifications/initialized")
+            + b", 17,"
+            + request(2, "tools/call", {"n": 2})
+            + b"]"
+        )
+        replies = await peer.next()
+        assert isinstance(replies, list)
+        assert len(replies) == 3
+        assert {r.get("id") for r in replies} == {1, 2, None}
+        assert [n.method for n in dispatcher.notes] == ["notifications/initialized"]
+        nursery.cancel_scope.cancel()
+
+
+async def test_closing_transport_fails_waiting_requests_at_once_with_the_reason(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    a, b = pipe()
+    client = Session(b, TableDispatcher())
+    errors: list[BaseException] = []
+
+    async def call() -> None:
+        try:
+            await client.request("tools/call", {}, Result, timeout=3600)
+        except ConnectionClosed as exc:
+            errors.append(exc)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(client.run)
+        for _ in range(3):
+            nursery.start_soon(call)
+        await trio.sleep(1)
+        t0 = trio.current_time()
+        await a.aclose()  # the peer goes away without answering
+        await trio.lowlevel.checkpoint()
+    assert trio.current_time() - t0 < 1
+    assert len(errors) == 3
+    assert all("end of input" in str(e) for e in errors)
+    with pytest.raises(ConnectionClosed):
+        await client.request("ping", {}, Result)
+
+
+async def test_in_flight_handlers_drain_after_end_of_input(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def slow(ctx: McpContext, params: dict[str, Any]) -> CallToolResult:
+        await trio.sleep(3)
+        return text("done")
+
+    a, b = pipe()
+    session = Session(a, TableDispatcher({"tools/call": slow}))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await b.send(request(1, "tools/call"))
+        await trio.sleep(0.5)
+        await b.outbox.aclose()  # end of input with a request in flight
+        reply = await b.next()
+        assert reply["result"]["content"][0]["text"] == "done"
+
+
+async def test_in_flight_handlers_are_cancelled_when_draining_is_off(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    cancelled = trio.Event()
+
+    async def slow(ctx: McpContext, params: dict[str, Any]) -> Result:
+        try:
+            await trio.sleep(3)
+        except trio.Cancelled:
+            cancelled.set()
+            raise
+        return Result()
+
+    a, b = pipe()
+    session = Session(a, TableDispatcher({"tools/call": slow}), drain_on_eof=None)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await b.send(request(1, "tools/call"))
+        await trio.sleep(0.5)
+        await b.outbox.aclose()
+    assert cancelled.is_set()
+    assert session._inflight == {}
+
+
+async def test_outgoing_timeout_raises_and_tells_the_peer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        session, peer = await start(nursery, TableDispatcher())
+        with pytest.raises(RequestTimeout, match="timed out after 2"):
+            await session.request("ping", {}, Result, timeout=2)
+        sent = await peer.frames()
+        assert sent[0]["method"] == "ping"
+        assert sent[1] == {
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": {"requestId": sent[0]["id"], "reason": "timed out"},
+        }
+        nursery.cancel_scope.cancel()
+
+
+async def test_leaving_a_cancel_scope_cancels_the_outgoing_request(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        session, peer = await start(nursery, TableDispatcher())
+        with trio.move_on_after(1):
+            await session.request("tools/call", {"name": "x"}, Result)
+        frames = await peer.frames()
+        assert frames[1]["method"] == "notifications/cancelled"
+        assert frames[1]["params"]["requestId"] == frames[0]["id"]
+        assert session._pending == {}
+        nursery.cancel_scope.cancel()
+
+
+async def test_progress_goes_to_the_waiting_caller_and_can_extend_its_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def work(ctx: McpContext, params: dict[str, Any]) -> CallToolResult:
+        for i in range(1, 6):
+            await trio.sleep(2)
+            await ctx.report_progress(i, total=5, message=f"step {i}")
+        return text("done")
+
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(p: Any) -> None:
+        seen.append((p.progress, p.total, p.message))
+
+    a, b = pipe()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(Session(a, TableDispatcher({"tools/call": work})).run)
+        client = Session(b, TableDispatcher())
+        await nursery.start(client.run)
+        # 10 s of work against a 3 s timeout that each progress restarts
+        result = await client.request(
+            "tools/call",
+            {"name": "w"},
+            CallToolResult,
+            timeout=3,
+            on_progress=on_progress,
+            reset_timeout_on_progress=True,
+        )
+        assert result.content == [TextContent(text="done")]
+        assert seen == [(i, 5, f"step {i}") for i in range(1, 6)]
+        with pytest.raises(RequestTimeout):
+            await client.request(
+                "tools/call", {"name": "w"}, CallToolResult, timeout=3, on_progress=on_progress
+            )
+        nursery.cancel_scope.cancel()
+
+
+async def test_report_progress_without_a_token_sends_nothing() -> None:
+    async def work(ctx: McpContext, params: dict[str, Any]) -> Result:
+        await ctx.report_progress(1, 2)
+        return Result()
+
+    async with trio.open_nursery() as nursery:
+        _, peer = await start(nursery, TableDispatcher({"tools/call": work}))
+        await peer.send(request(1, "tools/call", {}))
+        assert await peer.next() == {"jsonrpc": "2.0", "id": 1, "result": {}}
+        assert await peer.frames() == []
+        nursery.cancel_scope.cancel()
+
+
+async def test_log_messages_honour_the_requested_level() -> None:
+    async def chatty(ctx: McpContext, params: dict[str, Any]) -> Result:
+        await ctx.debug("d")
+        await ctx.info("i")
+        await ctx.warning({"w": 1}, logger="db")
+        await ctx.error("e")
+        return Result()
+
+    for level, expected in [
+        ("warning", ["warning", "error"]),
+        (None, []),
+        ("debug", ["debug", "info", "warning", "error"]),
+    ]:
+        dispatcher = TableDispatcher({"tools/call": chatty}, log_level=level)
+        async with trio.open_nursery() as nursery:
+            _, peer = await start(nursery, dispatcher)
+            await peer.send(request(1, "tools/call", {}))
+            frames = []
+            while True:
+                frame = await peer.next()
+                if "id" in frame:
+                    break
+                frames.append(frame)
+            assert [f["params"]["level"] for f in frames] == expected
+            if "warning" in expected:
+                warning = next(f for f in frames if f["params"]["level"] == "warning")
+                assert warning["params"] == {"level": "warning", "data": {"w": 1}, "logger": "db"}
+            nursery.cancel_scope.cancel()
+
+
+async def test_notifications_of_a_request_are_routed_with_it() -> None:
+    async def work(ctx: McpContext, params: dict[str, Any]) -> Result:
+        await ctx.report_progress(1)
+        await ctx.info("x")
+        return Result()
+
+    async with trio.open_nursery() as nursery:
+        session, peer = await start(nursery, TableDispatcher({"tools/call": work}))
+        await peer.send(request("r", "tools/call", {"_meta": {"progressToken": 9}}))
+        for _ in range(3):
+            await peer.next()
+        routed = [(related, final) for _, related, final in session.transport.sent]  # type: ignore[attr-defined]
+        assert routed == [("r", False), ("r", False), ("r", True)]
+        nursery.cancel_scope.cancel()
+
+
+async def test_broken_output_cancels_everything(autojump_clock: trio.testing.MockClock) -> None:
+    cancelled = trio.Event()
+
+    async def slow(ctx: McpContext, params: dict[str, Any]) -> Result:
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled.set()
+        return Result()
+
+    async def quick(ctx: McpContext, params: dict[str, Any]) -> Result:
+        return Result()
+
+    a, b = pipe()
+    session = Session(a, TableDispatcher({"slow": slow, "quick": quick}))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await b.send(request(1, "slow"))
+        await trio.sleep(1)
+        await b.inbox.aclose()  # nobody reads our output any more
+        await b.send(request(2, "quick"))  # its answer cannot be written
+    assert cancelled.is_set()
+    assert session.closed
+
+
+async def test_tool_error_from_a_handler_reaches_the_caller() -> None:
+    async def refuse(ctx: McpContext, params: dict[str, Any]) -> Result:
+        raise ToolError("no such city")
+
+    async def refuse_other(ctx: McpContext, params: dict[str, Any]) -> Result:
+        raise McpError(-32602, "bad cursor", {"cursor": "x"})
+
+    a, b = pipe()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(
+            Session(a, TableDispatcher({"tools/call": refuse, "tools/list": refuse_other})).run
+        )
+        client = Session(b, TableDispatcher())
+        await nursery.start(client.run)
+        result = await client.request("tools/call", {"name": "x"}, CallToolResult)
+        assert result == CallToolResult(content=[TextContent(text="no such city")], is_error=True)
+        with pytest.raises(McpError) as info:
+            await client.request("tools/list", {}, Result)
+        assert (info.value.code, info.value.message, info.value.data) == (
+            -32602,
+            "bad cursor",
+            {"cursor": "x"},
+        )
+        nursery.cancel_scope.cancel()
+
+
+async def test_aclose_ends_run_and_leaves_no_task(autojump_clock: trio.testing.MockClock) -> None:
+    async def forever(ctx: McpContext, params: dict[str, Any]) -> Result:
+        await trio.sleep_forever()
+        return Result()
+
+    a, b = pipe()
+    session = Session(a, TableDispatcher({"x": forever}))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await b.send(request(1, "x"))
+        await trio.sleep(1)
+        await session.aclose()
+        assert session._inflight == {}
+    assert math.isinf(session.default_timeout) is False
+    assert msgspec.json.decode(b"{}") == {}
