@@ -1,5 +1,35 @@
-"""fastmcp-transport."""
+"""fastmcp-transport: moving framed MCP messages over trio.
+
+Every transport implements ``fastmcp_core.Transport`` (receive a frame, send a frame
+with its routing, close):
+
+* ``memory_pair()``: two connected ends in one process;
+* ``stdio_server()``: this process's stdin/stdout (the server side);
+* ``stdio_client(argv)``: a child process's stdin/stdout (the client side).
+
+The HTTP transports (Streamable HTTP in both protocol eras and the legacy HTTP+SSE
+transport, server and client) import lazily: ``from fastmcp_transport.http import ...``.
+"""
+
+from fastmcp_transport._lines import DEFAULT_MAX_LINE, LineSplitter
+from fastmcp_transport._memory import MemoryTransport, memory_pair
+from fastmcp_transport._sse import SSEEvent, SSEParser, encode_event
+from fastmcp_transport._stdio import StdioServerTransport, stdio_server
+from fastmcp_transport._stdio_client import StderrMode, StdioClientTransport, stdio_client
 
 __version__ = "0.1.0"
 
-__all__: list[str] = []
+__all__ = [
+    "DEFAULT_MAX_LINE",
+    "LineSplitter",
+    "MemoryTransport",
+    "memory_pair",
+    "StdioServerTransport",
+    "stdio_server",
+    "StdioClientTransport",
+    "StderrMode",
+    "stdio_client",
+    "SSEEvent",
+    "SSEParser",
+    "encode_event",
+]

@@ -1,0 +1,176 @@
+"""stdio, server side: MCP over the process's own stdin and stdout.
+
+``stdio_server()`` takes the process's stdin and stdout for newline-delimited JSON
+and, while it runs, points file descriptor 1 at stderr: a stray ``print()`` (or a
+library writing to stdout, or a child process inheriting it) lands on stderr instead
+of corrupting the message stream. On exit, stdout is restored.
+
+Policies:
+
+* a line longer than ``max_line`` bytes is dropped and answered with a -32600 error
+  (id ``null``); reading goes on with the next line;
+* bytes that are not UTF-8 JSON are the session engine's business: it answers
+  -32700 with id ``null`` and goes on;
+* end of input (stdin closed) ends ``receive``; the session then lets the requests
+  in flight finish and writes their responses (bounded by their budgets), and the
+  server exits with status 0;
+* writes from concurrent handlers are coalesced: whoever holds the pen writes
+  everything queued in one system call. A write, once started, is never
+  interrupted by cancellation (a half-written line would corrupt the stream).
+
+Unix only (trio's ``FdStream``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import attrs
+import trio
+
+from fastmcp_core import TransportClosed
+from fastmcp_protocol import INVALID_REQUEST, RequestId, encode_error
+from fastmcp_transport._lines import DEFAULT_MAX_LINE, LineSplitter
+
+__all__ = ["DEFAULT_MAX_LINE", "StdioServerTransport", "stdio_server"]
+
+_CHUNK = 1 << 16
+
+
+@attrs.define(eq=False)
+class _LineWriter:
+    """Coalescing, uninterruptible writes of newline-terminated frames."""
+
+    stream: trio.abc.SendStream
+    high_water: int = 4 * 1024 * 1024
+    _queue: list[bytes] = attrs.field(factory=list)
+    _queued: int = 0
+    _writing: bool = False
+    _drained: trio.Event = attrs.field(factory=trio.Event)
+    _failed: str | None = None
+
+    async def write(self, frame: bytes) -> None:
+        if self._failed is not None:
+            raise trio.BrokenResourceError(self._failed)
+        self._queue.append(frame)
+        self._queue.append(b"\n")
+        self._queued += len(frame) + 1
+        if self._writing:
+            if self._queued > self.high_water:  # backpressure on a slow reader
+                await self._drained.wait()
+            return
+        self._writing = True
+        try:
+            with trio.CancelScope(shield=True):
+                while self._queue:
+                    data = b"".join(self._queue)
+                    self._queue.clear()
+                    self._queued = 0
+                    await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._failed = str(exc) or type(exc).__name__
+            raise
+        finally:
+            self._writing = False
+            self._drained.set()
+            self._drained = trio.Event()
+
+
+@attrs.define(eq=False)
+class StdioServerTransport:
+    """Newline-delimited JSON over a receive stream and a send stream."""
+
+    _input: trio.abc.ReceiveStream
+    _output: trio.abc.SendStream
+    max_line: int = DEFAULT_MAX_LINE
+    _lines: LineSplitter = attrs.field(init=False)
+    _writer: _LineWriter = attrs.field(init=False)
+    _eof: bool = attrs.field(init=False, default=False)
+    _closed: bool = attrs.field(init=False, default=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._lines = LineSplitter(self.max_line)
+        self._writer = _LineWriter(self._output)
+
+    async def receive(self) -> bytes:
+        lines = self._lines
+        while True:
+            if lines.lines:
+                return lines.lines.popleft()
+            if lines.dropped:
+                await self._report_dropped(lines.take_dropped())
+                continue
+            if self._eof or self._closed:
+                raise TransportClosed("end of input (stdin closed)")
+            try:
+                chunk = await self._input.receive_some(_CHUNK)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                self._eof = True
+                raise TransportClosed(f"stdin failed: {exc}") from None
+            if not chunk:
+                self._eof = True
+                if lines.pending:
+                    lines.feed(b"\n")  # a last line without its newline still counts
+                continue
+            lines.feed(chunk)
+
+    async def _report_dropped(self, count: int) -> None:
+        message = (
+            f"Invalid request: a message longer than the {self.max_line} byte limit was dropped"
+        )
+        for _ in range(count):
+            await self.send(encode_error(None, INVALID_REQUEST, message))
+
+    async def send(
+        self, frame: bytes, *, related: RequestId | None = None, final: bool = False
+    ) -> None:
+        if not frame:
+            return
+        if self._closed:
+            raise TransportClosed("stdout is closed")
+        try:
+            await self._writer.write(frame)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise TransportClosed(f"stdout closed: {exc}") from None
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with trio.CancelScope(shield=True):
+            await self._input.aclose()
+            await self._output.aclose()
+
+
+@asynccontextmanager
+async def stdio_server(
+    *, max_line: int = DEFAULT_MAX_LINE, protect_stdout: bool = True
+) -> AsyncIterator[StdioServerTransport]:
+    """Serve MCP on this process's stdin/stdout for the duration of the block.
+
+    With ``protect_stdout`` (the default), file descriptor 1 points at stderr inside
+    the block, so nothing but MCP messages reaches the real stdout.
+    """
+    if sys.platform == "win32":  # pragma: no cover - FdStream is Unix only
+        raise RuntimeError("the stdio transport needs a Unix platform")
+    stdin_fd = os.dup(0)
+    stdout_fd = os.dup(1)
+    saved_stdout: int | None = None
+    if protect_stdout:
+        sys.stdout.flush()
+        saved_stdout = os.dup(1)
+        os.dup2(2, 1)
+    transport = StdioServerTransport(
+        trio.lowlevel.FdStream(stdin_fd), trio.lowlevel.FdStream(stdout_fd), max_line=max_line
+    )
+    try:
+        yield transport
+    finally:
+        await transport.aclose()
+        if saved_stdout is not None:
+            sys.stdout.flush()
+            os.dup2(saved_stdout, 1)
+            os.close(saved_stdout)

@@ -1,0 +1,220 @@
+"""stdio, client side: run an MCP server as a child process and talk to it.
+
+``stdio_client(command)`` spawns the server with ``trio.lowlevel.open_process``
+(argv, environment, working directory), speaks newline-delimited JSON on its stdin
+and stdout, and keeps the tail of its stderr (or passes stderr through).
+
+When the child exits or closes its stdout, ``receive`` raises ``TransportClosed``
+whose message names the exit status and the last lines of stderr, so every request
+waiting on it fails at once with an error a user can act on - never a hang.
+Shutting down follows the MCP specification: close the child's stdin, wait, send
+SIGTERM, wait, send SIGKILL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Literal
+
+import attrs
+import trio
+
+from fastmcp_core import TransportClosed
+from fastmcp_protocol import RequestId
+from fastmcp_transport._lines import DEFAULT_MAX_LINE, LineSplitter
+
+__all__ = ["StderrMode", "StdioClientTransport", "stdio_client"]
+
+logger = logging.getLogger("fastmcp.stdio")
+
+StderrMode = Literal["capture", "inherit"] | Callable[[str], object]
+"""``"capture"``: keep the tail (reported when the child dies; lines are also logged
+at DEBUG on the ``fastmcp.stdio`` logger); ``"inherit"``: the child writes to our
+stderr; a callable: called with each line of the child's stderr (the tail is kept
+too)."""
+
+_CHUNK = 1 << 16
+_TAIL_BYTES = 8192
+
+
+@attrs.define(eq=False)
+class StdioClientTransport:
+    """The transport to a child process; made by ``stdio_client``."""
+
+    process: trio.Process
+    command: tuple[str, ...]
+    max_line: int = DEFAULT_MAX_LINE
+    shutdown_timeout: float = 2.0
+    _lines: LineSplitter = attrs.field(init=False)
+    _tail: bytearray = attrs.field(init=False, factory=bytearray)
+    _stderr_done: trio.Event = attrs.field(init=False, factory=trio.Event)
+    _send_lock: trio.Lock = attrs.field(init=False, factory=trio.Lock)
+    _closed: bool = attrs.field(init=False, default=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._lines = LineSplitter(self.max_line)
+
+    @property
+    def stderr_tail(self) -> str:
+        """The last few KiB the child wrote to stderr (when captured)."""
+        return self._tail.decode("utf-8", "replace")
+
+    async def receive(self) -> bytes:
+        lines = self._lines
+        while True:
+            if lines.lines:
+                return lines.lines.popleft()
+            if lines.take_dropped():
+                logger.warning(
+                    "%s: dropped an output line over %d bytes", self.command[0], self.max_line
+                )
+            stdout = self.process.stdout
+            assert stdout is not None
+            try:
+                chunk = await stdout.receive_some(_CHUNK)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                chunk = b""
+            if not chunk:
+                raise TransportClosed(await self._why_closed("closed its stdout"))
+            lines.feed(chunk)
+
+    async def send(
+        self, frame: bytes, *, related: RequestId | None = None, final: bool = False
+    ) -> None:
+        if not frame:
+            return
+        stdin = self.process.stdin
+        if self._closed or stdin is None:
+            raise TransportClosed(await self._why_closed("is being shut down"))
+        try:
+            async with self._send_lock:
+                with trio.CancelScope(shield=True):
+                    await stdin.send_all(frame + b"\n")
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise TransportClosed(await self._why_closed("stopped reading its stdin")) from None
+
+    async def _why_closed(self, what: str) -> str:
+        """Why the child went away: its exit status (waited for briefly) and stderr."""
+        with trio.move_on_after(1.0):
+            await self.process.wait()
+        with trio.move_on_after(0.2):  # let the stderr pump read the last words
+            await self._stderr_done.wait()
+        code = self.process.returncode
+        name = os.path.basename(self.command[0])
+        if code is None:
+            message = f"the server process ({name}) {what} but is still running"
+        elif code < 0:
+            try:
+                signame = signal.Signals(-code).name
+            except ValueError:
+                signame = f"signal {-code}"
+            message = f"the server process ({name}) was killed by {signame}"
+        else:
+            message = f"the server process ({name}) exited with code {code}"
+        tail = self.stderr_tail.strip()
+        if tail:
+            lines = tail.splitlines()[-15:]
+            message += "; last stderr lines:\n    " + "\n    ".join(lines)
+        return message
+
+    async def _pump_stderr(self, forward: Callable[[str], object] | None) -> None:
+        stderr = self.process.stderr
+        assert stderr is not None
+        pending = b""
+        try:
+            while True:
+                try:
+                    chunk = await stderr.receive_some(_CHUNK)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    break
+                if not chunk:
+                    break
+                self._tail += chunk
+                del self._tail[:-_TAIL_BYTES]
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for line in complete:
+                    text = line.decode("utf-8", "replace").rstrip("\r")
+                    if forward is not None:
+                        forward(text)
+                    else:
+                        logger.debug("%s: %s", self.command[0], text)
+        finally:
+            self._stderr_done.set()
+
+    async def aclose(self) -> None:
+        """Shut the child down: close its stdin, wait, SIGTERM, wait, SIGKILL."""
+        if self._closed:
+            return
+        self._closed = True
+        process = self.process
+        with trio.CancelScope(shield=True):
+            if process.stdin is not None:
+                async with self._send_lock:
+                    await process.stdin.aclose()
+            with trio.move_on_after(self.shutdown_timeout):
+                await process.wait()
+            if process.returncode is None:
+                process.terminate()
+                with trio.move_on_after(self.shutdown_timeout):
+                    await process.wait()
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            if process.stdout is not None:
+                await process.stdout.aclose()
+
+
+@asynccontextmanager
+async def stdio_client(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    inherit_env: bool = True,
+    cwd: str | os.PathLike[str] | None = None,
+    stderr: StderrMode = "capture",
+    max_line: int = DEFAULT_MAX_LINE,
+    shutdown_timeout: float = 2.0,
+) -> AsyncIterator[StdioClientTransport]:
+    """Start ``command`` (an argv list) and yield the transport to it.
+
+    ``env`` adds to (or, with ``inherit_env=False``, replaces) this process's
+    environment. Raises ``OSError`` (e.g. ``FileNotFoundError``) when the command
+    cannot be started. On exit the child is shut down (see ``aclose``).
+    """
+    if not command:
+        raise ValueError("stdio_client needs a command")
+    full_env = {**os.environ, **(env or {})} if inherit_env else dict(env or {})
+    capture = stderr != "inherit"
+    process = await trio.lowlevel.open_process(
+        list(command),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if capture else None,
+        env=full_env,
+        cwd=cwd,
+    )
+    transport = StdioClientTransport(
+        process, tuple(command), max_line=max_line, shutdown_timeout=shutdown_timeout
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            if capture:
+                forward = stderr if callable(stderr) else None
+                nursery.start_soon(transport._pump_stderr, forward)
+            else:
+                transport._stderr_done.set()
+            try:
+                yield transport
+            finally:
+                await transport.aclose()
+    finally:
+        if process.returncode is None:  # an error while starting the pump
+            process.kill()
+            with trio.CancelScope(shield=True):
+                await process.wait()

@@ -1,0 +1,188 @@
+"""stdio for real: child processes that serve, crash, hang and print garbage."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import trio
+from transport_support import send_until_refused
+
+from fastmcp_core import ConnectionClosed, Session, TransportClosed
+from fastmcp_protocol import CallToolResult, JSONRPCNotification, JSONRPCRequest, TextContent
+from fastmcp_transport import LineSplitter, stdio_client
+
+CHILD = [sys.executable, str(Path(__file__).with_name("stdio_child.py"))]
+
+
+class NoRequests:
+    async def route(self, ctx: Any, request: JSONRPCRequest) -> Any:
+        raise AssertionError("the server sent a request")
+
+    async def notification(self, note: JSONRPCNotification) -> None:
+        pass
+
+
+def call(name: str, **arguments: Any) -> bytes:
+    return msgspec.json.encode(
+        {
+            "jsonrpc": "2.0",
+            "id": name,
+            "method": "tools/call",
+            "params": {"name": name, "arguments": arguments},
+        }
+    )
+
+
+async def test_serve_and_call_over_a_real_child_process() -> None:
+    async with stdio_client(CHILD) as transport, trio.open_nursery() as nursery:
+        client = Session(transport, NoRequests(), drain_on_eof=None)
+        await nursery.start(client.run)
+        result = await client.request(
+            "tools/call", {"name": "echo", "arguments": {"text": "héllo ✓"}}, CallToolResult
+        )
+        assert result.content == [TextContent(text="héllo ✓")]
+        # 200 concurrent calls over one pipe
+        results: list[str] = []
+
+        async def one(i: int) -> None:
+            r = await client.request(
+                "tools/call", {"name": "echo", "arguments": {"text": str(i)}}, CallToolResult
+            )
+            results.append(r.content[0].text)  # type: ignore[union-attr]
+
+        async with trio.open_nursery() as calls:
+            for i in range(200):
+                calls.start_soon(one, i)
+        assert sorted(results, key=int) == [str(i) for i in range(200)]
+        await client.aclose()
+
+
+async def test_stray_prints_in_the_server_go_to_stderr_not_stdout() -> None:
+    seen: list[str] = []
+    async with stdio_client(CHILD, stderr=seen.append) as transport:
+        await transport.send(call("shout", text="ok"))
+        reply = msgspec.json.decode(await transport.receive())
+        assert reply["result"]["content"] == [{"type": "text", "text": "ok"}]
+    assert "this is not JSON-RPC" in seen
+    assert "from a child process" in seen
+
+
+async def test_bad_lines_get_parse_errors_and_serving_goes_on() -> None:
+    async with stdio_client(CHILD, env={"MAX_LINE": "1000"}) as transport:
+        await transport.send(b"{oops")
+        await transport.send(b"\xff\xfe not utf-8")
+        await transport.send(
+            b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"'
+            + b"z" * 5000
+            + b'"}}}'
+        )
+        await transport.send(call("echo", text="still here"))
+        replies = [msgspec.json.decode(await transport.receive()) for _ in range(4)]
+        assert [r["id"] for r in replies[:3]] == [None, None, None]
+        assert [r["error"]["code"] for r in replies[:3]] == [-32700, -32700, -32600]
+        assert "1000 byte limit" in replies[2]["error"]["message"]
+        assert replies[3]["result"]["content"][0]["text"] == "still here"
+
+
+async def test_end_of_input_finishes_in_flight_work_then_exits_zero() -> None:
+    seen: list[str] = []
+    async with stdio_client(CHILD, stderr=seen.append) as transport:
+        await transport.send(call("sleep", seconds=0.3))
+        await transport.process.stdin.aclose()  # type: ignore[union-attr]
+        reply = msgspec.json.decode(await transport.receive())
+        assert reply["result"]["content"] == [{"type": "text", "text": "slept"}]
+        with pytest.raises(TransportClosed, match="exited with code 0"):
+            await transport.receive()
+    assert transport.process.returncode == 0
+    assert "server: clean exit" in seen
+
+
+async def test_a_crash_fails_every_pending_request_at_once_with_code_and_stderr() -> None:
+    async with stdio_client(CHILD) as transport, trio.open_nursery() as nursery:
+        client = Session(transport, NoRequests(), drain_on_eof=None)
+        await nursery.start(client.run)
+        errors: list[BaseException] = []
+
+        async def waiting() -> None:
+            try:
+                await client.request(
+                    "tools/call", {"name": "sleep", "arguments": {"seconds": 60}}, CallToolResult
+                )
+            except ConnectionClosed as exc:
+                errors.append(exc)
+
+        for _ in range(3):
+            nursery.start_soon(waiting)
+        await trio.sleep(0.2)
+        with trio.fail_after(10):  # never a hang
+            with pytest.raises(ConnectionClosed) as info:
+                await client.request("tools/call", {"name": "crash"}, CallToolResult)
+        message = str(info.value)
+        assert "exited with code 3" in message
+        assert "fatal: the tool crashed" in message
+        await trio.sleep(0.1)
+        assert len(errors) == 3
+        assert all("exited with code 3" in str(e) for e in errors)
+
+
+async def test_a_command_that_dies_at_start_is_reported() -> None:
+    script = "import sys; sys.stderr.write('cannot start: bad config\\n'); sys.exit(2)"
+    async with stdio_client([sys.executable, "-c", script]) as transport:
+        with pytest.raises(TransportClosed) as info:
+            await transport.receive()
+    assert "exited with code 2" in str(info.value)
+    assert "cannot start: bad config" in str(info.value)
+
+
+async def test_a_missing_command_raises_oserror() -> None:
+    with pytest.raises(FileNotFoundError):
+        async with stdio_client(["/nonexistent/mcp-server"]):
+            pass
+
+
+async def test_garbage_on_the_child_stdout_is_skipped_by_the_client() -> None:
+    script = (
+        "import sys\n"
+        "print('Starting server v1.0...')\n"
+        'print(\'{"jsonrpc":"2.0","id":1,"result":{}}\')\n'
+        "sys.stdout.flush()\n"
+    )
+    async with stdio_client([sys.executable, "-c", script]) as transport:
+        assert await transport.receive() == b"Starting server v1.0..."
+        assert await transport.receive() == b'{"jsonrpc":"2.0","id":1,"result":{}}'
+
+
+async def test_a_hanging_child_is_terminated_on_close() -> None:
+    script = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: time.sleep(1)"
+    async with stdio_client([sys.executable, "-c", script], shutdown_timeout=0.2) as transport:
+        pid = transport.process.pid
+    # stdin closed, SIGTERM ignored, then SIGKILL
+    assert transport.process.returncode == -9
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+async def test_a_child_that_stops_reading_its_stdin() -> None:
+    script = "import os, time\nos.close(0)\ntime.sleep(30)"
+    async with stdio_client([sys.executable, "-c", script], shutdown_timeout=0.5) as transport:
+        with pytest.raises(TransportClosed, match="stopped reading its stdin"):
+            await send_until_refused(transport)
+
+
+def test_line_splitter_handles_crlf_blank_lines_and_partial_chunks() -> None:
+    split = LineSplitter(max_line=10)
+    split.feed(b'{"a":1}\r\n\n  \n{"b"')
+    split.feed(b":2}\n")
+    assert list(split.lines) == [b'{"a":1}', b'{"b":2}']
+    split.lines.clear()
+    split.feed(b"x" * 25)  # over the limit, no newline yet
+    split.feed(b"yyy\n{}\n")
+    assert list(split.lines) == [b"{}"]
+    assert split.take_dropped() == 1
+    split.feed(b"0123456789ab\n")
+    assert split.take_dropped() == 1
