@@ -7,10 +7,21 @@ with its routing, close):
 * ``stdio_server()``: this process's stdin/stdout (the server side);
 * ``stdio_client(argv)``: a child process's stdin/stdout (the client side).
 
-The HTTP transports (Streamable HTTP in both protocol eras and the legacy HTTP+SSE
-transport, server and client) import lazily: ``from fastmcp_transport.http import ...``.
+The HTTP transports import lazily, from their own subpackages:
+``fastmcp_transport.http_server`` (an ASGI app for Streamable HTTP in both protocol
+eras and the legacy HTTP+SSE transport, and a runner on hypercorn's trio worker) and
+``fastmcp_transport.http_client`` (both, on httpx).
 """
 
+from fastmcp_transport._http_common import (
+    HEADER_LAST_EVENT_ID,
+    HEADER_METHOD,
+    HEADER_NAME,
+    HEADER_PROTOCOL_VERSION,
+    HEADER_SESSION_ID,
+    ConnectionHandler,
+    HttpConnectionInfo,
+)
 from fastmcp_transport._lines import DEFAULT_MAX_LINE, LineSplitter
 from fastmcp_transport._memory import MemoryTransport, memory_pair
 from fastmcp_transport._sse import SSEEvent, SSEParser, encode_event
@@ -32,4 +43,11 @@ __all__ = [
     "SSEEvent",
     "SSEParser",
     "encode_event",
+    "ConnectionHandler",
+    "HttpConnectionInfo",
+    "HEADER_SESSION_ID",
+    "HEADER_PROTOCOL_VERSION",
+    "HEADER_METHOD",
+    "HEADER_NAME",
+    "HEADER_LAST_EVENT_ID",
 ]

@@ -1,0 +1,57 @@
+"""What the HTTP transports share: header names, and the hand-off to the server.
+
+The Streamable HTTP server does not know what a tool is. For every "connection" it
+opens - a legacy session (``Mcp-Session-Id``, 2025-11-25 and older), one modern
+request (2026-07-28: one POST, one request), or a legacy HTTP+SSE stream - it makes a
+``Transport`` and calls the ``ConnectionHandler`` it was given, which runs a
+``fastmcp_core.Session`` on it until the transport closes. ``HttpConnectionInfo``
+tells the handler what the HTTP layer knows (headers for header-to-body checks,
+the authenticated principal, the session id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal
+
+import attrs
+
+from fastmcp_core import Transport
+
+__all__ = [
+    "HEADER_LAST_EVENT_ID",
+    "HEADER_METHOD",
+    "HEADER_NAME",
+    "HEADER_PROTOCOL_VERSION",
+    "HEADER_SESSION_ID",
+    "ConnectionHandler",
+    "HttpConnectionInfo",
+]
+
+HEADER_SESSION_ID = "mcp-session-id"
+HEADER_PROTOCOL_VERSION = "mcp-protocol-version"
+HEADER_METHOD = "mcp-method"
+HEADER_NAME = "mcp-name"
+HEADER_LAST_EVENT_ID = "last-event-id"
+
+
+@attrs.frozen
+class HttpConnectionInfo:
+    """What the HTTP layer knows about the connection a transport serves."""
+
+    kind: Literal["modern", "legacy", "legacy-sse"]
+    """``modern``: one 2026-07-28 request; ``legacy``: a Streamable HTTP session
+    (2025-11-25 and older); ``legacy-sse``: an HTTP+SSE connection (2024-11-05)."""
+    headers: Mapping[str, str]
+    """The request headers of the POST (modern) or of the opening request (legacy),
+    lower-cased names."""
+    session_id: str | None = None
+    protocol_version: str | None = None
+    """The ``MCP-Protocol-Version`` header, if sent."""
+    client: tuple[str, int] | None = None
+    principal: Any = None
+    """The authenticated principal when the server requires authorization."""
+
+
+ConnectionHandler = Callable[[Transport, HttpConnectionInfo], Awaitable[None]]
+"""Serves one connection until its transport closes (usually: run a Session)."""
