@@ -122,7 +122,7 @@ class _InputRound:
     """The modern-era input state of this run: answers so far and where they came from."""
 
     sealer: RequestStateSealer
-    binding: str
+    binding_of: Callable[[], str]  # computed only when state is opened or sealed
     principal: str | None
     answers: dict[str, Any]  # from requestState (verified) and inputResponses
     asked: int = 0
@@ -163,6 +163,12 @@ class McpContext:
     session_id: str | None = None
     """The legacy session this request belongs to (HTTP ``Mcp-Session-Id``), if any."""
     _input: _InputRound | None = attrs.field(default=None, init=False)
+    _asker: Callable[[Mapping[str, InputRequest]], Awaitable[dict[str, Any]]] | None = attrs.field(
+        default=None, init=False
+    )
+    _task_starter: Callable[[str | None], Awaitable[None]] | None = attrs.field(
+        default=None, init=False
+    )
 
     # -- cancellation and budget -----------------------------------------------------
 
@@ -325,6 +331,25 @@ class McpContext:
     async def critical(self, data: Any, *, logger: str | None = None) -> None:
         await self.log("critical", data, logger=logger)
 
+    # -- tasks -----------------------------------------------------------------------
+
+    async def start_task(self, status_message: str | None = None) -> None:
+        """Continue this tool call as a task: the client gets a task handle now and
+        polls for the result; the handler goes on running.
+
+        For tools registered with task support whose client opted in to tasks; a
+        no-op otherwise (the call simply goes on synchronously). Questions asked
+        before (``elicit``...) are answered synchronously; after, they put the task in
+        ``input_required`` until the client answers.
+        """
+        if self._task_starter is not None:
+            await self._task_starter(status_message)
+
+    @property
+    def is_task(self) -> bool:
+        """Whether this call runs (or may run) as a task."""
+        return self._task_starter is not None or self._asker is not None
+
     # -- dependencies ----------------------------------------------------------------
 
     def dependency(self, type_: type[D]) -> D:
@@ -349,6 +374,8 @@ class McpContext:
         """
         for request in requests.values():
             self._require_capability(request)
+        if self._asker is not None:  # a running task: its status says what it waits for
+            return await self._asker(requests)
         if is_modern(self.protocol_version):
             return self._modern_ask(requests)
         return await self._legacy_ask(requests)
@@ -357,14 +384,18 @@ class McpContext:
         self,
         message: str,
         schema: type[T] | dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
     ) -> Elicited[T]:
         """Ask the user to fill a form; ``schema`` is a type (a Struct, dataclass,
         attrs class or TypedDict of primitive fields) or a JSON Schema dict.
 
         Returns the action and, when accepted, the content converted to the type.
+        ``key`` names the question in a modern-era input round (default: derived
+        from the order of the handler's questions).
         """
         requested = form_schema(schema if schema is not None else {"properties": {}})
-        key = self._next_key("elicit")
+        key = key or self._next_key("elicit")
         request = ElicitRequest(
             params=ElicitRequestFormParams(message=message, requested_schema=requested)
         )
@@ -405,6 +436,7 @@ class McpContext:
         tools: list[Tool] | None = None,
         tool_choice: ToolChoice | None = None,
         metadata: dict[str, Any] | None = None,
+        key: str | None = None,
     ) -> CreateMessageResult:
         """Ask the client's LLM for a completion (``sampling/createMessage``).
 
@@ -424,13 +456,13 @@ class McpContext:
             tool_choice=tool_choice,
             metadata=metadata,
         )
-        key = self._next_key("sample")
+        key = key or self._next_key("sample")
         raw = (await self.ask({key: CreateMessageRequest(params=params)}))[key]
         return raw if isinstance(raw, CreateMessageResult) else convert(raw, CreateMessageResult)
 
-    async def list_roots(self) -> list[Root]:
+    async def list_roots(self, *, key: str | None = None) -> list[Root]:
         """The client's roots (``roots/list``)."""
-        key = self._next_key("roots")
+        key = key or self._next_key("roots")
         raw = (await self.ask({key: ListRootsRequest()}))[key]
         result = raw if isinstance(raw, ListRootsResult) else convert(raw, ListRootsResult)
         return result.roots
@@ -438,7 +470,7 @@ class McpContext:
     def _next_key(self, kind: str) -> str:
         round_ = self._input
         if round_ is None:
-            round_ = self._input = _InputRound(RequestStateSealer(), "", None, {})
+            round_ = self._input = _InputRound(RequestStateSealer(), _no_binding, None, {})
         round_.asked += 1
         return f"{kind}-{round_.asked}"
 
@@ -496,38 +528,43 @@ class McpContext:
             )
         round_ = self._input
         if round_ is None:
-            round_ = self._input = _InputRound(RequestStateSealer(), "", None, {})
+            round_ = self._input = _InputRound(RequestStateSealer(), _no_binding, None, {})
         missing = {key: req for key, req in requests.items() if key not in round_.answers}
         if not missing:
             return {key: _parse_answer(requests[key], round_.answers[key]) for key in requests}
         known = {key: round_.answers[key] for key in round_.answers}
-        state = round_.sealer.seal(round_.binding, known, round_.principal)
+        state = round_.sealer.seal(round_.binding_of(), known, round_.principal)
         raise InputRequired(InputRequiredResult(input_requests=missing, request_state=state))
 
     def begin_input_round(
         self,
         sealer: RequestStateSealer,
-        binding: str,
+        binding: str | Callable[[], str],
         *,
         request_state: str | None,
         input_responses: Mapping[str, Any] | None,
     ) -> None:
         """Prepare this run for ``ask`` in the modern era (the router calls this).
 
-        Verifies ``request_state`` (``ProtocolError`` -32602 when it was tampered with,
-        belongs to another request or expired) and merges in ``input_responses``;
-        responses to keys nobody asked for are kept but never read.
+        ``binding`` names the request (see ``binding_of``); pass a callable to compute
+        it only when state is actually opened or sealed. Verifies ``request_state``
+        (``ProtocolError`` -32602 when it was tampered with, belongs to another
+        request or expired) and merges in ``input_responses``; responses to keys
+        nobody asked for are kept but never read.
         """
         principal = (
             None if self.principal is None else str(getattr(self.principal, "id", self.principal))
         )
+        binding_of: Callable[[], str] = binding if callable(binding) else (lambda: binding)
+        if input_responses is not None and not isinstance(input_responses, Mapping):
+            raise ProtocolError(INVALID_PARAMS, "Invalid params: inputResponses must be an object")
         answers: dict[str, Any] = {}
         if request_state:
-            answers.update(sealer.open(request_state, binding, principal))
+            answers.update(sealer.open(request_state, binding_of(), principal))
         if input_responses:
             for key, value in input_responses.items():
                 answers[key] = msgspec.to_builtins(value)
-        self._input = _InputRound(sealer, binding, principal, answers)
+        self._input = _InputRound(sealer, binding_of, principal, answers)
 
     # -- testing ---------------------------------------------------------------------
 
@@ -579,6 +616,10 @@ class McpContext:
         )
         ctx.recorder = recorder
         return ctx
+
+
+def _no_binding() -> str:
+    return ""
 
 
 _METHOD_OF: dict[type, tuple[str, type]] = {

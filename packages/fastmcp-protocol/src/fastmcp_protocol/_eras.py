@@ -182,6 +182,8 @@ def prepare_result(
     exists only in the modern era: preparing one for a legacy version raises
     ``ValueError``.
     """
+    if not isinstance(result, msgspec.Struct):
+        return result  # type: ignore[unreachable]  # a hand-built dict: the caller shaped it
     changes: dict[str, Any] = {}
     fields = type(result).__struct_fields__
     if is_modern(version):

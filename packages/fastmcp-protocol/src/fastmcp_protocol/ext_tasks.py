@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal, TypeAlias
 
-from fastmcp_protocol._base import UNSET, Error, MetaObject, UnsetType, WireStruct, field
+from fastmcp_protocol._base import UNSET, Error, MetaObject, UnsetType, field
 from fastmcp_protocol._jsonrpc import RequestParams, Result
 
 __all__ = [

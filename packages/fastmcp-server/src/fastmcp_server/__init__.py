@@ -1,5 +1,87 @@
-"""fastmcp-server."""
+"""fastmcp-server: MCP servers on trio, for both protocol eras, over stdio and HTTP.
+
+::
+
+    from fastmcp_server import Server, McpContext
+
+    server = Server("demo", "1.0", request_timeout=30)
+
+    @server.tool
+    async def add(a: int, b: int) -> int:
+        \"\"\"Add two integers.\"\"\"
+        return a + b
+
+    server.run()  # stdio; server.run("http", port=8000) for Streamable HTTP
+
+Tools, resources and prompts are plain functions (or hand-written ``ToolHandler``,
+``ResourceHandler``, ``PromptHandler`` objects); their schemas, argument decoding and
+result conversion are derived once, at registration. ``McpContext`` gives a handler
+cancellation, its budget, child tasks, progress, logging and questions to the client
+(elicitation, sampling, roots) in both protocol eras.
+"""
+
+from fastmcp_core import Budget, CancelReason, McpContext, McpError, ProtocolError, ToolError
+from fastmcp_server._dispatch import Connection
+from fastmcp_server._handlers import (
+    Completer,
+    FunctionPrompt,
+    FunctionResource,
+    FunctionResourceTemplate,
+    FunctionTool,
+    PromptHandler,
+    ResourceHandler,
+    ResourceTemplateHandler,
+    ToolHandler,
+    prompt,
+    resource,
+    tool,
+)
+from fastmcp_server._media import Audio, File, Image
+from fastmcp_server._middleware import (
+    CallNext,
+    ErrorMappingMiddleware,
+    LoggingMiddleware,
+    Middleware,
+    TimingMiddleware,
+)
+from fastmcp_server._server import Lifespan, Server
+from fastmcp_server._tasks import InMemoryTaskStore, TaskState, TaskStore
+from fastmcp_server._uri_template import UriTemplate
 
 __version__ = "0.1.0"
 
-__all__: list[str] = []
+__all__ = [
+    "Server",
+    "tool",
+    "resource",
+    "prompt",
+    "ToolHandler",
+    "ResourceHandler",
+    "ResourceTemplateHandler",
+    "PromptHandler",
+    "FunctionTool",
+    "FunctionResource",
+    "FunctionResourceTemplate",
+    "FunctionPrompt",
+    "Completer",
+    "Connection",
+    "Lifespan",
+    "Image",
+    "Audio",
+    "File",
+    "Middleware",
+    "CallNext",
+    "LoggingMiddleware",
+    "TimingMiddleware",
+    "ErrorMappingMiddleware",
+    "TaskStore",
+    "TaskState",
+    "InMemoryTaskStore",
+    "UriTemplate",
+    "McpContext",
+    "Budget",
+    "CancelReason",
+    "McpError",
+    "ToolError",
+    "ProtocolError",
+]

@@ -1,0 +1,534 @@
+"""Routing requests of one connection to the server's handlers, in both protocol eras.
+
+Theory of operation. A ``Connection`` is one transport's worth of conversation: a
+stdio process, an in-memory client, a legacy HTTP session, or one modern HTTP
+request. The session engine asks ``Connection.route`` for the handler of each
+request. Routing decides the era of the request first:
+
+* modern (2026-07-28): ``params._meta`` carries ``io.modelcontextprotocol/
+  protocolVersion`` (or the connection is a modern HTTP request). The per-request
+  fields are checked (-32602 when missing, -32022 for an unsupported version), the
+  method must exist in that version (-32601), and the context gets the request's
+  capabilities, client info and log level;
+* legacy (2025-11-25 and older): the connection must have been initialized
+  (``initialize`` itself and ``ping`` excepted; -32600 otherwise) and the context gets
+  what ``initialize`` negotiated.
+
+Then the method's own router checks what only it can (the tool exists, the resource
+matches, the client declared a needed capability) - errors there are JSON-RPC errors
+- and returns the handler, which runs inside the server's middleware. Everything a
+handler returns is a result struct; the engine shapes it for the request's version.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import msgspec
+import trio
+
+from fastmcp_core import McpContext, McpError, Session, binding_of
+from fastmcp_protocol import (
+    HEADER_MISMATCH,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    META_PROTOCOL_VERSION,
+    META_SUBSCRIPTION_ID,
+    METHOD_NOT_FOUND,
+    METHODS,
+    RESOURCE_NOT_FOUND,
+    UNSET,
+    CallToolResult,
+    ClientCapabilities,
+    CompleteRequestParams,
+    CompleteResult,
+    Completion,
+    DiscoverResult,
+    GetPromptRequestParams,
+    Implementation,
+    InitializeRequestParams,
+    InitializeResult,
+    JSONRPCNotification,
+    JSONRPCRequest,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    ListToolsResult,
+    LoggingLevel,
+    PaginatedRequestParams,
+    PromptReference,
+    ReadResourceRequestParams,
+    RequestParams,
+    Result,
+    SetLevelRequestParams,
+    SubscribeRequestParams,
+    SubscriptionFilter,
+    SubscriptionsAcknowledgedNotificationParams,
+    SubscriptionsListenRequestParams,
+    SubscriptionsListenResult,
+    TaskMetadata,
+    UnsetType,
+    UnsubscribeRequestParams,
+    check_request_meta,
+    decode_params,
+    is_modern,
+    negotiate_version,
+)
+
+if TYPE_CHECKING:
+    from fastmcp_server._server import Server
+    from fastmcp_transport import HttpConnectionInfo
+
+__all__ = ["Connection"]
+
+Handler = Callable[[], Awaitable[Any]]
+Router = Callable[[McpContext, Any], Awaitable[Handler]]
+
+
+class _CallToolParams(RequestParams, kw_only=True, frozen=True):
+    """``tools/call`` params with the arguments kept raw: they are decoded straight into
+    the tool's own argument struct."""
+
+    name: str
+    arguments: msgspec.Raw | UnsetType = UNSET
+    input_responses: Any = None
+    request_state: str | None = None
+    task: TaskMetadata | None = None
+
+
+class _MetaOnly(msgspec.Struct, gc=False):
+    """Just the ``_meta`` of any params: enough to tell the era and check its fields."""
+
+    meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
+
+
+_MODERN_MARK = META_PROTOCOL_VERSION.encode()
+
+
+# methods the engine routes with another params type than the method table's
+_PARAMS = {"tools/call": _CallToolParams}
+_NO_PARAMS_NEEDED = frozenset({"initialize", "ping", "notifications/initialized"})
+
+
+@attrs.define(eq=False)
+class Connection:
+    """What the server knows about one connection (see the module docstring)."""
+
+    server: Server
+    info: HttpConnectionInfo | None = None
+    session: Session | None = None
+    version: str | None = None
+    """The legacy version ``initialize`` negotiated (``None`` before, and for modern)."""
+    initialized: bool = False
+    client_info: Implementation | None = None
+    client_capabilities: ClientCapabilities = attrs.field(factory=ClientCapabilities)
+    log_level: LoggingLevel | None = "info"
+    subscriptions: set[str] = attrs.field(factory=set)
+    modern_only: bool = False
+    legacy_only: bool = False
+    _routes: dict[str, Router] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.info is not None:
+            self.modern_only = self.info.kind == "modern"
+            self.legacy_only = self.info.kind != "modern"
+        self._routes = {
+            "initialize": self._initialize,
+            "ping": self._ping,
+            "server/discover": self._discover,
+            "tools/list": self._list_tools,
+            "tools/call": self._call_tool,
+            "resources/list": self._list_resources,
+            "resources/templates/list": self._list_templates,
+            "resources/read": self._read_resource,
+            "resources/subscribe": self._subscribe,
+            "resources/unsubscribe": self._unsubscribe,
+            "subscriptions/listen": self._listen,
+            "prompts/list": self._list_prompts,
+            "prompts/get": self._get_prompt,
+            "completion/complete": self._complete,
+            "logging/setLevel": self._set_level,
+        }
+        self._routes.update(self.server._tasks.routes(self))
+
+    # -- the Dispatcher protocol -----------------------------------------------------
+
+    async def route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
+        method = request.method
+        raw = request.params
+        server = self.server
+        modern = self.modern_only or (
+            not self.legacy_only and raw is not UNSET and _MODERN_MARK in bytes(raw)
+        )
+        router = self._routes.get(method)
+        spec = METHODS.get(method)
+        if modern:
+            # the per-request fields first: a malformed request is -32602 whatever its method
+            meta = decode_params(raw, _MetaOnly).meta
+            fields = check_request_meta(meta, server.modern_versions)
+            version = fields.protocol_version
+            assert version is not None
+            assert fields.client_capabilities is not None
+            if router is None or (
+                (spec is None or not spec.exists_in(version))
+                and not server._tasks.exists(method, version)
+            ):
+                raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
+            ctx.protocol_version = version
+            ctx.client_capabilities = fields.client_capabilities
+            ctx.client_info = fields.client_info
+            ctx.log_level = fields.log_level
+            ctx.progress_token = fields.progress_token
+        else:
+            if router is None:
+                raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
+            if self.version is None and method not in _NO_PARAMS_NEEDED:
+                raise McpError(INVALID_REQUEST, "Invalid request: the session is not initialized")
+            version = self.version or server.legacy_versions[0]
+            if (
+                method != "initialize"
+                and (spec is None or not spec.exists_in(version))
+                and not server._tasks.exists(method, version)
+            ):
+                raise McpError(METHOD_NOT_FOUND, f"Method not found: {method} (in {version})")
+            ctx.protocol_version = version
+            ctx.client_capabilities = self.client_capabilities
+            ctx.client_info = self.client_info
+            ctx.log_level = self.log_level
+        params_type = _PARAMS.get(method) or (spec.params if spec is not None else None)
+        if params_type is None:
+            params_type = server._tasks.params_type(method) or RequestParams
+        params = decode_params(raw, params_type)
+        meta = params.meta
+        if meta:
+            ctx.meta = meta
+            if not modern:
+                token = meta.get("progressToken")
+                if isinstance(token, str | int) and not isinstance(token, bool):
+                    ctx.progress_token = token
+        ctx.lifespan = server._lifespan_state
+        ctx._dependencies = server._dependencies
+        if self.info is not None:
+            ctx.principal = self.info.principal
+            ctx.session_id = self.info.session_id
+        handler = await router(ctx, params)
+        if server._middleware:
+            return server._wrap(ctx, handler)
+        return handler
+
+    async def notification(self, note: JSONRPCNotification) -> None:
+        method = note.method
+        if method == "notifications/initialized":
+            if self.version is not None:
+                self.initialized = True
+            return
+        if method == "notifications/roots/list_changed":
+            for callback in self.server._on_roots_changed:
+                await callback(self)
+            return
+        # other notifications (e.g. tasks/status from a client) need no action
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def _initialize(self, ctx: McpContext, params: InitializeRequestParams) -> Handler:
+        if self.modern_only:
+            raise McpError(METHOD_NOT_FOUND, "Method not found: initialize")
+        if self.version is not None:
+            raise McpError(INVALID_REQUEST, "Invalid request: the session is already initialized")
+        server = self.server
+        version = negotiate_version(params.protocol_version, server.legacy_versions)
+        self.version = version
+        self.client_info = params.client_info
+        self.client_capabilities = params.capabilities
+        ctx.protocol_version = version
+        result = InitializeResult(
+            protocol_version=version,
+            capabilities=server._capabilities(version),
+            server_info=server.info,
+            instructions=server.instructions,
+        )
+        return _constant(result)
+
+    async def _ping(self, ctx: McpContext, params: RequestParams) -> Handler:
+        return _constant(_EMPTY)
+
+    async def _discover(self, ctx: McpContext, params: RequestParams) -> Handler:
+        server = self.server
+        result = DiscoverResult(
+            supported_versions=list(server.modern_versions),
+            capabilities=server._capabilities(ctx.protocol_version),
+            instructions=server.instructions,
+            ttl_ms=server.list_ttl_ms,
+            cache_scope=server.list_cache_scope,
+        )
+        return _constant(result)
+
+    async def _set_level(self, ctx: McpContext, params: SetLevelRequestParams) -> Handler:
+        self.log_level = params.level
+        return _constant(_EMPTY)
+
+    # -- tools -----------------------------------------------------------------------
+
+    async def _list_tools(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
+        server = self.server
+        page, cursor = server._page(server._tool_definitions(), params.cursor)
+        result = ListToolsResult(
+            tools=page,
+            next_cursor=cursor,
+            ttl_ms=server.list_ttl_ms,
+            cache_scope=server.list_cache_scope,
+        )
+        return _constant(result)
+
+    async def _call_tool(self, ctx: McpContext, params: _CallToolParams) -> Handler:
+        server = self.server
+        entry = server._find_tool(params.name)
+        if entry is None:
+            raise McpError(INVALID_PARAMS, f"Unknown tool: {params.name}")
+        modern = is_modern(ctx.protocol_version)
+        if modern and entry.header_params and self.info is not None:
+            _check_param_headers(entry.header_params, params.arguments, self.info.headers)
+        if modern:
+            raw = params.arguments
+            ctx.begin_input_round(
+                server._sealer,
+                lambda: binding_of("tools/call", {"name": params.name, "arguments": _json(raw)}),
+                request_state=params.request_state,
+                input_responses=params.input_responses,
+            )
+        task_route = server._tasks.tool_route(self, ctx, entry, params)
+        if task_route is not None:
+            return task_route
+        resolve = server._resolve
+        arguments = params.arguments
+
+        async def call() -> CallToolResult:
+            return await entry.call(ctx, arguments, resolve)
+
+        return call
+
+    # -- resources -------------------------------------------------------------------
+
+    async def _list_resources(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
+        server = self.server
+        page, cursor = server._page(server._resource_definitions(), params.cursor)
+        result = ListResourcesResult(
+            resources=page,
+            next_cursor=cursor,
+            ttl_ms=server.list_ttl_ms,
+            cache_scope=server.list_cache_scope,
+        )
+        return _constant(result)
+
+    async def _list_templates(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
+        server = self.server
+        page, cursor = server._page(server._template_definitions(), params.cursor)
+        result = ListResourceTemplatesResult(
+            resource_templates=page,
+            next_cursor=cursor,
+            ttl_ms=server.list_ttl_ms,
+            cache_scope=server.list_cache_scope,
+        )
+        return _constant(result)
+
+    async def _read_resource(self, ctx: McpContext, params: ReadResourceRequestParams) -> Handler:
+        server = self.server
+        uri = params.uri
+        read = server._find_resource(uri)
+        if read is None:
+            code = INVALID_PARAMS if is_modern(ctx.protocol_version) else RESOURCE_NOT_FOUND
+            raise McpError(code, f"Resource not found: {uri}", {"uri": uri})
+        if is_modern(ctx.protocol_version):
+            ctx.begin_input_round(
+                server._sealer,
+                lambda: binding_of("resources/read", {"uri": uri}),
+                request_state=params.request_state,
+                input_responses=params.input_responses,
+            )
+        ttl, scope = server.read_ttl_ms, server.read_cache_scope
+
+        async def call() -> Any:
+            result = await read(ctx)
+            if result.ttl_ms is None and result.cache_scope is None:
+                result = msgspec.structs.replace(result, ttl_ms=ttl, cache_scope=scope)
+            return result
+
+        return call
+
+    async def _subscribe(self, ctx: McpContext, params: SubscribeRequestParams) -> Handler:
+        self.subscriptions.add(params.uri)
+        return _constant(_EMPTY)
+
+    async def _unsubscribe(self, ctx: McpContext, params: UnsubscribeRequestParams) -> Handler:
+        self.subscriptions.discard(params.uri)
+        return _constant(_EMPTY)
+
+    async def _listen(self, ctx: McpContext, params: SubscriptionsListenRequestParams) -> Handler:
+        server = self.server
+        session = self.session
+        assert session is not None
+        assert ctx.request_id is not None
+        wanted = params.notifications
+        honoured = SubscriptionFilter(
+            tools_list_changed=wanted.tools_list_changed or None,
+            prompts_list_changed=wanted.prompts_list_changed or None,
+            resources_list_changed=wanted.resources_list_changed or None,
+            resource_subscriptions=wanted.resource_subscriptions or None,
+        )
+        listener = _Listener(session, ctx.request_id, honoured)
+
+        async def listen() -> SubscriptionsListenResult:
+            ack = SubscriptionsAcknowledgedNotificationParams(
+                notifications=honoured, meta=listener.tag
+            )
+            server._listeners.add(listener)
+            try:
+                await session.notify(
+                    "notifications/subscriptions/acknowledged", ack, related=listener.request_id
+                )
+                await listener.closed.wait()  # until the client leaves or the server ends it
+            finally:
+                server._listeners.discard(listener)
+            return SubscriptionsListenResult(meta=dict(listener.tag))
+
+        return listen
+
+    # -- prompts ---------------------------------------------------------------------
+
+    async def _list_prompts(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
+        server = self.server
+        page, cursor = server._page(server._prompt_definitions(), params.cursor)
+        result = ListPromptsResult(
+            prompts=page,
+            next_cursor=cursor,
+            ttl_ms=server.list_ttl_ms,
+            cache_scope=server.list_cache_scope,
+        )
+        return _constant(result)
+
+    async def _get_prompt(self, ctx: McpContext, params: GetPromptRequestParams) -> Handler:
+        server = self.server
+        handler = server._find_prompt(params.name)
+        if handler is None:
+            raise McpError(INVALID_PARAMS, f"Unknown prompt: {params.name}")
+        arguments = params.arguments or {}
+        definition = handler.definition
+        missing = [
+            a.name for a in definition.arguments or () if a.required and a.name not in arguments
+        ]
+        if missing:
+            raise McpError(
+                INVALID_PARAMS,
+                f"Missing required arguments for prompt {params.name}: {', '.join(missing)}",
+            )
+        if is_modern(ctx.protocol_version):
+            ctx.begin_input_round(
+                server._sealer,
+                lambda: binding_of("prompts/get", {"name": params.name, "arguments": arguments}),
+                request_state=params.request_state,
+                input_responses=params.input_responses,
+            )
+        resolve = server._resolve
+
+        async def get() -> Any:
+            return await server._get_prompt(handler, ctx, arguments, resolve)
+
+        return get
+
+    async def _complete(self, ctx: McpContext, params: CompleteRequestParams) -> Handler:
+        server = self.server
+        completer = server._find_completer(params)
+        context = params.context.arguments if params.context and params.context.arguments else {}
+        value = params.argument.value
+
+        async def complete() -> CompleteResult:
+            values = await completer(ctx, value, context) if completer is not None else []
+            total = len(values)
+            return CompleteResult(
+                completion=Completion(values=values[:100], total=total, has_more=total > 100)
+            )
+
+        ref = params.ref
+        if (
+            completer is None
+            and isinstance(ref, PromptReference)
+            and server._find_prompt(ref.name) is None
+        ):
+            raise McpError(INVALID_PARAMS, f"Unknown prompt: {ref.name}")
+        return complete
+
+
+@attrs.define(eq=False)
+class _Listener:
+    """One open ``subscriptions/listen`` stream."""
+
+    session: Session
+    request_id: Any
+    filter: SubscriptionFilter
+    closed: trio.Event = attrs.field(factory=trio.Event)
+
+    @property
+    def tag(self) -> dict[str, Any]:
+        return {META_SUBSCRIPTION_ID: self.request_id}
+
+    def wants(self, kind: str, uri: str | None = None) -> bool:
+        f = self.filter
+        if kind == "tools":
+            return bool(f.tools_list_changed)
+        if kind == "prompts":
+            return bool(f.prompts_list_changed)
+        if kind == "resources":
+            return bool(f.resources_list_changed)
+        return uri is not None and uri in (f.resource_subscriptions or ())
+
+
+_EMPTY = Result()
+
+
+def _constant(result: Any) -> Handler:
+    async def answer() -> Any:
+        return result
+
+    return answer
+
+
+def _json(raw: Any) -> Any:
+    if raw is None or raw is UNSET:
+        return {}
+    value = msgspec.json.decode(raw)
+    return {} if value is None else value
+
+
+def _check_param_headers(header_params: dict[str, str], raw: Any, headers: Any) -> None:
+    """``Mcp-Param-*`` headers must mirror the arguments annotated ``x-mcp-header``."""
+    arguments = _json(raw)
+    for param, header in header_params.items():
+        sent = headers.get(f"mcp-param-{header.lower()}")
+        value = arguments.get(param) if isinstance(arguments, dict) else None
+        if sent is None and value is None:
+            continue
+        if sent is None:
+            raise McpError(HEADER_MISMATCH, f"Header mismatch: Mcp-Param-{header} is missing")
+        decoded = _decode_header_value(sent.strip(), header)
+        expected = value if isinstance(value, str) else msgspec.json.encode(value).decode()
+        if value is None or decoded != expected:
+            raise McpError(
+                HEADER_MISMATCH,
+                f"Header mismatch: Mcp-Param-{header} does not match argument {param!r}",
+            )
+
+
+def _decode_header_value(value: str, header: str) -> str:
+    if value.startswith("=?base64?") and value.endswith("?=") and len(value) >= 11:
+        encoded = value[len("=?base64?") : -2]
+        try:
+            return base64.b64decode(encoded, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise McpError(
+                HEADER_MISMATCH, f"Header mismatch: Mcp-Param-{header} is not valid base64"
+            ) from None
+    return value

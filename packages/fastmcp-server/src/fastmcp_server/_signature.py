@@ -1,0 +1,312 @@
+"""From a Python function to what MCP needs to call it - computed once, at registration.
+
+``compile_signature`` reads a handler's parameters and docstring and produces:
+
+* a msgspec Struct type of the parameters a client provides (its JSON Schema 2020-12
+  is the tool's ``inputSchema``; parameter descriptions come from ``Annotated[...,
+  msgspec.Meta(description=...)]``, a plain string in ``Annotated``, or the
+  docstring's ``Args:`` / ``:param x:`` / numpydoc ``Parameters`` section);
+* a decoder that turns the raw ``arguments`` JSON straight into that Struct (so
+  validation errors name the offending field: ``Expected `int`, got `str` - at
+  `$.a```);
+* the plan for the other parameters: the ``McpContext`` and injected dependencies
+  (asked for by type; never part of the schema).
+
+Nothing here runs per call except ``CompiledSignature.call_arguments``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
+
+import attrs
+import msgspec
+
+from fastmcp_core import McpContext
+
+__all__ = ["CompiledSignature", "Injection", "compile_signature", "json_schema", "parse_docstring"]
+
+
+@attrs.frozen
+class Injection:
+    """A parameter the runtime fills: the context, or a dependency of ``type``."""
+
+    name: str
+    type: Any  # McpContext for the context, else the dependency's type
+    optional: bool = False
+
+
+@attrs.frozen
+class CompiledSignature:
+    """What a handler takes, decided once."""
+
+    args_type: type[msgspec.Struct]
+    """The Struct of client-provided parameters."""
+    input_schema: dict[str, Any]
+    fields: tuple[str, ...]
+    """Client-provided parameter names, in order (Struct attribute names)."""
+    injections: tuple[Injection, ...]
+    extra_kwargs: bool
+    """The function takes ``**kwargs``: unknown arguments are passed through."""
+    description: str | None
+    """The docstring's summary (before any parameter section)."""
+    decoder: msgspec.json.Decoder[Any] = attrs.field(repr=False)
+
+    def call_arguments(
+        self,
+        args: msgspec.Struct,
+        ctx: McpContext,
+        resolve: Callable[[Injection], Any],
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The keyword arguments for one call."""
+        kwargs = {name: getattr(args, name) for name in self.fields}
+        for injection in self.injections:
+            kwargs[injection.name] = ctx if injection.type is McpContext else resolve(injection)
+        if extra:
+            for key, value in extra.items():
+                kwargs.setdefault(key, value)
+        return kwargs
+
+
+_EMPTY = inspect.Parameter.empty
+
+
+def compile_signature(
+    fn: Callable[..., Any],
+    *,
+    name: str,
+    is_dependency: Callable[[Any], bool] = lambda t: False,
+) -> CompiledSignature:
+    """Compile ``fn``'s signature (see the module docstring).
+
+    A parameter is injected when it is annotated ``McpContext`` (or a subclass, or
+    ``McpContext | None``) or when ``is_dependency(annotation)`` says so. Raises
+    ``TypeError`` for ``*args`` or for an annotation msgspec cannot decode.
+    """
+    signature = inspect.signature(fn)
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:
+        raise TypeError(f"{name}: cannot resolve the type annotations: {exc}") from exc
+    summary, param_docs = parse_docstring(inspect.getdoc(fn) or "")
+    struct_fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    names: list[str] = []
+    injections: list[Injection] = []
+    extra_kwargs = False
+    for param in signature.parameters.values():
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            raise TypeError(
+                f"{name}: *{param.name} cannot be given by a client; use a list parameter"
+            )
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            extra_kwargs = True
+            continue
+        annotation = hints.get(param.name, Any)
+        injected = _injection(param.name, annotation, is_dependency)
+        if injected is not None:
+            injections.append(injected)
+            continue
+        described = _describe(annotation, param_docs.get(param.name))
+        if param.default is _EMPTY:
+            struct_fields.append((param.name, described))
+        else:
+            struct_fields.append((param.name, described, param.default))
+        names.append(param.name)
+    args_type = msgspec.defstruct(
+        _struct_name(name),
+        struct_fields,
+        kw_only=True,
+        forbid_unknown_fields=False,
+    )
+    try:
+        decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(args_type)
+        schema = json_schema(args_type)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: unsupported parameter type: {exc}") from exc
+    return CompiledSignature(
+        args_type=args_type,
+        input_schema=schema,
+        fields=tuple(names),
+        injections=tuple(injections),
+        extra_kwargs=extra_kwargs,
+        description=summary or None,
+        decoder=decoder,
+    )
+
+
+def json_schema(type_: Any) -> dict[str, Any]:
+    """The JSON Schema 2020-12 of ``type_``, self-contained: the root is inlined and
+    the schemas it refers to stay in ``$defs``."""
+    (root,), components = msgspec.json.schema_components([type_], ref_template="#/$defs/{name}")
+    ref = root.get("$ref")
+    if ref is not None:
+        root = dict(components.pop(ref.rsplit("/", 1)[-1]))
+        if len(root) == 1 and "$ref" not in root:
+            pass
+    root.pop("title", None)
+    if root.get("type") == "object" and "properties" not in root:
+        root["properties"] = {}
+    if components:
+        root["$defs"] = components
+    return root
+
+
+def _injection(
+    name: str, annotation: Any, is_dependency: Callable[[Any], bool]
+) -> Injection | None:
+    base, optional = _unwrap_optional(_strip_annotated(annotation))
+    if isinstance(base, type) and issubclass(base, McpContext):
+        return Injection(name, McpContext, optional)
+    if base is not Any and is_dependency(base):
+        return Injection(name, base, optional)
+    return None
+
+
+def _strip_annotated(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
+    args = typing.get_args(annotation)
+    if args and type(None) in args and _is_union(annotation):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0], True
+    return annotation, False
+
+
+def _is_union(annotation: Any) -> bool:
+    import types
+
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def _describe(annotation: Any, doc: str | None) -> Any:
+    """``annotation`` with a description attached (from ``Annotated`` strings or docs)."""
+    extras: tuple[Any, ...] = ()
+    base = annotation
+    if typing.get_origin(annotation) is Annotated:
+        base, *rest = typing.get_args(annotation)
+        extras = tuple(rest)
+    text = [e for e in extras if isinstance(e, str)]
+    metas = [e for e in extras if isinstance(e, msgspec.Meta)]
+    others = [e for e in extras if not isinstance(e, str | msgspec.Meta)]
+    has_description = any(m.description for m in metas)
+    description = text[0] if text else doc
+    if description and not has_description:
+        metas.append(msgspec.Meta(description=description))
+    if not metas and not others:
+        return base
+    return Annotated[(base, *metas, *others)]
+
+
+def _struct_name(name: str) -> str:
+    cleaned = re.sub(r"\W", "_", name).strip("_") or "tool"
+    return "".join(part[:1].upper() + part[1:] for part in cleaned.split("_")) + "Arguments"
+
+
+_GOOGLE_HEADER = re.compile(
+    r"^(Args|Arguments|Parameters|Params|Keyword Args|Keyword Arguments):\s*$"
+)
+_SECTION_HEADER = re.compile(
+    r"^(Returns?|Raises|Yields|Examples?|Notes?|See Also|Attributes|Warnings?|References|Todo):\s*$"
+)
+_NUMPY_UNDERLINE = re.compile(r"^-{3,}\s*$")
+_SPHINX_PARAM = re.compile(r"^:param\s+(?:[^:]+\s+)?(\w+):\s*(.*)$")
+
+
+def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
+    """The summary of a docstring and the descriptions of its parameters.
+
+    Understands Google (``Args:``), numpydoc (``Parameters`` + dashes) and Sphinx
+    (``:param name:``) styles; the summary is everything before the first section.
+    """
+    lines = doc.splitlines()
+    summary: list[str] = []
+    params: dict[str, str] = {}
+    i = 0
+    in_summary = True
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if _GOOGLE_HEADER.match(stripped):
+            in_summary = False
+            i = _google_section(lines, i + 1, params)
+            continue
+        if (
+            stripped in ("Parameters", "Arguments", "Args", "Other Parameters")
+            and i + 1 < len(lines)
+            and _NUMPY_UNDERLINE.match(lines[i + 1].strip())
+        ):
+            in_summary = False
+            i = _numpy_section(lines, i + 2, params)
+            continue
+        sphinx = _SPHINX_PARAM.match(stripped)
+        if sphinx:
+            in_summary = False
+            text = [sphinx.group(2)]
+            i += 1
+            while i < len(lines) and lines[i].startswith((" ", "\t")) and lines[i].strip():
+                text.append(lines[i].strip())
+                i += 1
+            params[sphinx.group(1)] = " ".join(t for t in text if t)
+            continue
+        if (
+            _SECTION_HEADER.match(stripped)
+            or stripped.startswith(":")
+            or (i + 1 < len(lines) and _NUMPY_UNDERLINE.match(lines[i + 1].strip()) and stripped)
+        ):
+            in_summary = False
+        if in_summary:
+            summary.append(line)
+        i += 1
+    return "\n".join(summary).strip(), params
+
+
+def _google_section(lines: list[str], i: int, params: dict[str, str]) -> int:
+    base_indent: int | None = None
+    current: str | None = None
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent == 0:
+            break
+        if base_indent is None:
+            base_indent = indent
+        if indent == base_indent:
+            head, _, text = line.strip().partition(":")
+            current = head.split("(")[0].strip().lstrip("*")
+            params[current] = text.strip()
+        elif current is not None:
+            params[current] = (params[current] + " " + line.strip()).strip()
+        i += 1
+    return i
+
+
+def _numpy_section(lines: list[str], i: int, params: dict[str, str]) -> int:
+    current: str | None = None
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if i + 1 < len(lines) and _NUMPY_UNDERLINE.match(lines[i + 1].strip()) and stripped:
+            break
+        if not stripped:
+            i += 1
+            continue
+        if not line.startswith((" ", "\t")):
+            current = stripped.split(":")[0].strip().lstrip("*")
+            params[current] = ""
+        elif current is not None:
+            params[current] = (params[current] + " " + stripped).strip()
+        i += 1
+    return i
