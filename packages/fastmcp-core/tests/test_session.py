@@ -655,3 +655,61 @@ async def test_aclose_ends_run_and_leaves_no_task(autojump_clock: trio.testing.M
         assert session._inflight == {}
     assert math.isinf(session.default_timeout) is False
     assert msgspec.json.decode(b"{}") == {}
+
+
+async def test_a_failing_child_fails_its_request_and_cancels_its_siblings(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    cancelled: list[str] = []
+
+    async def sibling() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled.append("sibling")
+
+    async def failing() -> None:
+        await trio.sleep(1)
+        raise ToolError("the child failed")
+
+    async def parent(ctx: McpContext, params: dict[str, Any]) -> CallToolResult:
+        ctx.spawn(sibling)
+        ctx.spawn(failing)
+        await trio.sleep_forever()
+        return text("unreachable")
+
+    async with trio.open_nursery() as nursery:
+        _, peer = await start(nursery, TableDispatcher({"tools/call": parent}))
+        await peer.send(request(1, "tools/call"))
+        reply = await peer.next()
+        assert reply["result"] == {
+            "content": [{"type": "text", "text": "the child failed"}],
+            "isError": True,
+        }
+        assert cancelled == ["sibling"]
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_failing_handler_cancels_its_children(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ended: list[str] = []
+
+    async def child() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            ended.append("child")
+
+    async def parent(ctx: McpContext, params: dict[str, Any]) -> Result:
+        ctx.spawn(child)
+        await trio.sleep(1)
+        raise McpError(-32602, "bad")
+
+    async with trio.open_nursery() as nursery:
+        _, peer = await start(nursery, TableDispatcher({"x": parent}))
+        await peer.send(request(1, "x"))
+        reply = await peer.next()
+        assert reply["error"]["code"] == -32602
+        assert ended == ["child"]
+        nursery.cancel_scope.cancel()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 import attrs
@@ -117,6 +118,20 @@ class Elicited(Generic[T]):
         return self.action == "accept"
 
 
+_NO_CAPABILITIES = ClientCapabilities()
+_NOTHING: Mapping[Any, Any] = MappingProxyType({})
+
+
+@attrs.define(eq=False, slots=True)
+class _Region:
+    """The children a request spawned (started lazily in the session's nursery)."""
+
+    scopes: set[trio.CancelScope] = attrs.field(factory=set)
+    count: int = 0
+    done: trio.Event = attrs.field(factory=trio.Event)
+    error: BaseException | None = None
+
+
 @attrs.define(eq=False, slots=True)
 class _InputRound:
     """The modern-era input state of this run: answers so far and where they came from."""
@@ -149,20 +164,22 @@ class McpContext:
     """The protocol version this request is served under."""
     client_info: Implementation | None = None
     """What the client says it is (self-reported; never use it for security)."""
-    client_capabilities: ClientCapabilities = attrs.field(factory=ClientCapabilities)
+    client_capabilities: ClientCapabilities = attrs.field(default=_NO_CAPABILITIES)
     """The capabilities the client declared (per request from 2026-07-28 on)."""
     log_level: LoggingLevel | None = None
     """The lowest level of log messages the client wants; ``None`` sends none."""
-    meta: Mapping[str, Any] = attrs.field(factory=dict)
+    meta: Mapping[str, Any] = attrs.field(default=_NOTHING)
     """The request's whole ``_meta`` (reserved keys and your own)."""
     lifespan: Any = None
     """What the server's lifespan yielded (``None`` without a lifespan)."""
-    _dependencies: Mapping[type, Any] = attrs.field(alias="dependencies", factory=dict)
+    _dependencies: Mapping[type, Any] = attrs.field(alias="dependencies", default=_NOTHING)
     principal: Any = None
     """The authenticated caller on HTTP with authorization, else ``None``."""
     session_id: str | None = None
     """The legacy session this request belongs to (HTTP ``Mcp-Session-Id``), if any."""
     _input: _InputRound | None = attrs.field(default=None, init=False)
+    _spawner: trio.Nursery | None = attrs.field(alias="spawner", default=None)
+    _region: _Region | None = attrs.field(default=None, init=False)
     _asker: Callable[[Mapping[str, InputRequest]], Awaitable[dict[str, Any]]] | None = attrs.field(
         default=None, init=False
     )
@@ -180,6 +197,9 @@ class McpContext:
         """Tighten this request's budget (a per-handler timeout, say); never loosens."""
         self._budget = self._budget.meet(budget)
         self._scope.deadline = self._budget.deadline
+        if self._region is not None:
+            for scope in self._region.scopes:
+                scope.deadline = self._budget.deadline
         if self._budget.poll_quota <= 0 or self._budget.cost_quota <= 0:
             self._cancel(CancelReason.BUDGET)
 
@@ -268,6 +288,12 @@ class McpContext:
             self._cancel_reason = reason
             self._cancel_message = message
         self._scope.cancel()
+        self._cancel_children()
+
+    def _cancel_children(self) -> None:
+        if self._region is not None:
+            for scope in self._region.scopes:
+                scope.cancel()
 
     # -- structured concurrency ------------------------------------------------------
 
@@ -277,11 +303,43 @@ class McpContext:
         The request ends only when all its children end; cancelling the request
         cancels them; an exception in a child cancels the request and its siblings.
         """
-        if self._nursery is None:
+        if self._nursery is not None:
+            self._nursery.start_soon(async_fn, *args)
+            return
+        if self._spawner is None:
             raise RuntimeError(
                 "this context has no task region: use `async with McpContext.for_testing() as ctx`"
             )
-        self._nursery.start_soon(async_fn, *args)
+        # Children start in the session's nursery and are tracked here: no nursery per
+        # request (a request that spawns nothing pays nothing for the ability to).
+        region = self._region
+        if region is None:
+            region = self._region = _Region()
+        region.count += 1
+        self._spawner.start_soon(self._child, region, async_fn, args)
+
+    async def _child(
+        self, region: _Region, async_fn: Callable[..., Awaitable[object]], args: tuple[object, ...]
+    ) -> None:
+        scope = trio.CancelScope(deadline=self._scope.deadline)
+        region.scopes.add(scope)
+        if self._scope.cancel_called:
+            scope.cancel()
+        try:
+            with scope:
+                await async_fn(*args)
+        except trio.Cancelled:
+            raise  # from outside the request: the session is shutting down
+        except BaseException as exc:
+            if region.error is None:
+                region.error = exc
+            self._scope.cancel()
+            self._cancel_children()
+        finally:
+            region.scopes.discard(scope)
+            region.count -= 1
+            if region.count == 0:
+                region.done.set()
 
     # -- progress and logging --------------------------------------------------------
 

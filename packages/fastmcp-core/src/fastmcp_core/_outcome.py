@@ -58,6 +58,7 @@ __all__ = [
     "Outcome",
     "Panicked",
     "capture",
+    "outcome_of",
     "response_for",
 ]
 
@@ -151,6 +152,16 @@ async def capture(fn: Callable[[], Awaitable[T]]) -> Outcome[T]:
         return Err(error)
     except Exception as exc:
         return Panicked(exc)
+
+
+def outcome_of(exc: BaseException) -> Outcome[Any]:
+    """The outcome of a run that raised ``exc`` (not a cancellation)."""
+    leaf = _single_leaf(exc)
+    if isinstance(leaf, InputRequired):
+        return Ok(leaf.result)
+    if isinstance(leaf, McpError):
+        return Err(leaf)
+    return Panicked(leaf if isinstance(leaf, Exception) else exc)
 
 
 def _single_leaf(exc: BaseException) -> BaseException:

@@ -46,9 +46,11 @@ from fastmcp_core._errors import ConnectionClosed, RequestTimeout, TransportClos
 from fastmcp_core._outcome import (
     Cancelled,
     CancelReason,
+    Ok,
     Outcome,
     Panicked,
     capture,
+    outcome_of,
     response_for,
 )
 from fastmcp_core._transport import Transport
@@ -78,6 +80,9 @@ __all__ = ["Dispatcher", "ProgressCallback", "Session"]
 
 T = TypeVar("T")
 logger = logging.getLogger("fastmcp")
+
+_BURST = 64
+"""Frames read in a row (when the transport has them buffered) before the reader yields."""
 
 ProgressCallback = Callable[[ProgressNotificationParams], Awaitable[None]]
 """Called with each progress notification of an outgoing request."""
@@ -214,7 +219,12 @@ class Session:
 
     async def _read_loop(self) -> str:
         receive = self.transport.receive
+        burst = 0
         while True:
+            burst += 1
+            if burst == _BURST:  # let the handlers run before reading on (bounded batches)
+                burst = 0
+                await trio.lowlevel.cancel_shielded_checkpoint()
             try:
                 frame = await receive()
             except TransportClosed as exc:
@@ -285,8 +295,12 @@ class Session:
             scope=trio.CancelScope(deadline=budget.deadline),
             budget=budget,
             protocol_version=self.protocol_version,
+            spawner=self._nursery,
         )
-        await self._slots.acquire()  # backpressure: stop reading at max_pending
+        try:  # backpressure: stop reading at max_pending (no checkpoint when a slot is free)
+            self._slots.acquire_nowait()
+        except trio.WouldBlock:
+            await self._slots.acquire()
         # registered before the task starts: a cancel in the same read finds it
         self._inflight[rid] = ctx
         if self._idle.is_set():
@@ -298,15 +312,34 @@ class Session:
         result: Outcome[Any] | McpError | None = None
         try:
             with ctx._scope:
-                async with self._limiter:
-                    try:
-                        handler = await self.dispatcher.route(ctx, request)
-                    except McpError as error:
-                        result = error
-                    except Exception as exc:
-                        result = Panicked(exc)
-                    else:
-                        result = await capture(_in_region(ctx, handler))
+                limiter = self._limiter
+                try:  # no checkpoint when a slot is free: a request costs no extra trip
+                    limiter.acquire_on_behalf_of_nowait(ctx)
+                except trio.WouldBlock:
+                    await limiter.acquire_on_behalf_of(ctx)
+                try:
+                    handler = await self.dispatcher.route(ctx, request)
+                except McpError as error:
+                    result = error
+                except Exception as exc:  # a bug in routing
+                    result = Panicked(exc)
+                else:
+                    result = await capture(handler)
+                finally:
+                    limiter.release_on_behalf_of(ctx)
+                region = ctx._region
+                if region is not None and region.count:
+                    if not isinstance(result, Ok):
+                        ctx._cancel_children()  # like a nursery whose body failed
+                    await region.done.wait()  # the request ends when its children end
+            region = ctx._region
+            if region is not None:
+                if region.count:  # cancelled while waiting: let the children finish
+                    ctx._cancel_children()
+                    with trio.CancelScope(shield=True):
+                        await region.done.wait()
+                if region.error is not None:
+                    result = outcome_of(region.error)
             if result is None:  # our scope caught the cancellation
                 result = Cancelled(ctx.cancel_reason or CancelReason.BUDGET, ctx._cancel_message)
             if isinstance(result, McpError):
@@ -472,18 +505,6 @@ class Session:
         shielded, bounded = trio.CancelScope(shield=True), trio.move_on_after(5)
         with shielded, bounded, contextlib.suppress(TransportClosed):
             await self.transport.send(frame, related=rid, final=True)
-
-
-def _in_region(ctx: McpContext, handler: Handler) -> Handler:
-    """The handler, run inside the request's own nursery (its children end with it)."""
-
-    async def run() -> Any:
-        async with trio.open_nursery() as nursery:
-            ctx._nursery = nursery
-            result = await handler()
-        return result
-
-    return run
 
 
 def _budget_message(ctx: McpContext) -> str:
