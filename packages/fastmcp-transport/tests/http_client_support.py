@@ -231,6 +231,14 @@ class Recorder:
     async def notification(self, note: JSONRPCNotification) -> None:
         self.notifications.append(note)
         self.notified.set()
+        self.notified = trio.Event()
+
+    async def wait_notifications(self, count: int) -> list[str]:
+        """The methods of the first ``count`` notifications (waits at most 5 s)."""
+        with trio.fail_after(5):
+            while len(self.notifications) < count:
+                await self.notified.wait()
+        return [note.method for note in self.notifications[:count]]
 
 
 @asynccontextmanager

@@ -302,8 +302,7 @@ async def test_the_standalone_stream_brings_server_requests_and_notifications() 
         await initialize(session)
         with trio.fail_after(5):
             await answered.wait()
-            await recorder.notified.wait()
-        assert recorder.notifications[0].method == "notifications/tools/list_changed"
+        assert await recorder.wait_notifications(1) == ["notifications/tools/list_changed"]
         [response] = [r for r in server.of("POST") if r.rpc_method is None]
         assert response.message["id"] == 1
         assert response.message["result"]["roots"] == []
@@ -659,3 +658,58 @@ async def test_user_exceptions_leave_the_context_manager_unwrapped() -> None:
 
     with pytest.raises(Boom):
         await use()
+
+
+async def test_a_stream_kept_open_after_the_response_is_closed_by_the_client(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def handler(request: HttpRequest) -> None:
+        await request.start_sse()
+        await request.event({"jsonrpc": "2.0", "id": request.rpc_id, "result": TEXT})
+        await request.disconnected.wait()  # a server that never ends its streams
+
+    async with (
+        scripted_server(handler) as server,
+        streamable_http_client(server.url) as transport,
+        running(transport) as session,
+    ):
+        result = await session.request("tools/call", modern(call("x")), CallToolResult)
+        assert result.content == [TextContent(text="done")]
+        with trio.fail_after(5):
+            await server.requests[0].disconnected.wait()
+
+
+async def test_the_standalone_stream_is_resumed_when_the_server_polls() -> None:
+    async def handler(request: HttpRequest) -> None:
+        if request.method != "GET":
+            await legacy_handler(request)
+        elif len(server.of("GET")) == 1:
+            await request.start_sse()
+            await request.event(id="g1", retry=10)
+            await request.event({"jsonrpc": "2.0", "method": "notifications/first"}, id="g2")
+        elif len(server.of("GET")) == 2:
+            await request.start_sse()
+            await request.event({"jsonrpc": "2.0", "method": "notifications/second"}, id="g3")
+        else:
+            await request.reply(405)
+
+    recorder = Recorder()
+    async with (
+        scripted_server(handler) as server,
+        streamable_http_client(server.url) as transport,
+        running(transport, recorder) as session,
+    ):
+        await initialize(session)
+        gets = await server.wait_for("GET", count=3)
+        assert await recorder.wait_notifications(2) == [
+            "notifications/first",
+            "notifications/second",
+        ]
+    assert [g.headers.get("last-event-id") for g in gets] == [None, "g2", "g3"]
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://example.com/mcp", "/relative/mcp"])
+async def test_a_url_that_is_not_http_is_refused_at_once(url: str) -> None:
+    with pytest.raises(ValueError, match="URL"):
+        async with streamable_http_client(url):
+            pass

@@ -19,7 +19,6 @@ from typing import Any
 
 import msgspec
 
-from fastmcp_core import CONNECTION_CLOSED
 from fastmcp_protocol import (
     INTERNAL_ERROR,
     META_PROTOCOL_VERSION,
@@ -31,8 +30,6 @@ from fastmcp_protocol import (
 )
 
 __all__ = [
-    "CONNECTION_CLOSED",
-    "INTERNAL_ERROR",
     "Incoming",
     "Outgoing",
     "error_frame",

@@ -30,6 +30,7 @@ __all__ = [
     "describe",
     "http_client_for",
     "is_message",
+    "parse_url",
     "sse_events",
     "timeouts",
 ]
@@ -73,6 +74,18 @@ async def http_client_for(
         return
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
         yield client
+
+
+def parse_url(url: str) -> httpx.URL:
+    """``url`` parsed once for all the requests to it; ``ValueError`` unless it is an
+    absolute http or https URL."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"not a valid URL: {url!r} ({exc})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"not an http or https URL: {url!r}")
+    return parsed
 
 
 def content_type(response: httpx.Response) -> str:

@@ -46,6 +46,7 @@ from fastmcp_transport.http_client._http import (
     describe,
     http_client_for,
     is_message,
+    parse_url,
     sse_events,
     timeouts,
 )
@@ -71,6 +72,8 @@ class SseClientTransport:
     headers: Mapping[str, str] | None = None
     timeout: float | None = 30.0
     endpoint: str = ""
+    _target: httpx.URL = attrs.field(init=False)
+    _endpoint: httpx.URL | None = attrs.field(init=False, default=None)
     _post_headers: dict[str, str] = attrs.field(init=False)
     _short_timeout: httpx.Timeout = attrs.field(init=False)
     _stream_timeout: httpx.Timeout = attrs.field(init=False)
@@ -78,6 +81,7 @@ class SseClientTransport:
     _closed: TransportClosed | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
+        self._target = parse_url(self.url)
         self._post_headers = base_headers(self.headers, JSON)
         self._post_headers["content-type"] = JSON
         self._short_timeout, self._stream_timeout = timeouts(self.timeout)
@@ -102,8 +106,9 @@ class SseClientTransport:
         if not frame:
             return
         try:
+            assert self._endpoint is not None  # set before the transport is handed out
             response = await self._client.post(
-                self.endpoint,
+                self._endpoint,
                 content=frame,
                 headers=self._post_headers,
                 timeout=self._short_timeout,
@@ -174,7 +179,7 @@ class SseClientTransport:
             try:
                 async with self._client.stream(
                     "GET",
-                    self.url,
+                    self._target,
                     headers=base_headers(self.headers, EVENT_STREAM),
                     timeout=self._stream_timeout,
                     auth=self.auth or httpx.USE_CLIENT_DEFAULT,
@@ -196,7 +201,8 @@ class SseClientTransport:
                                 if event.event != "endpoint":
                                     continue
                                 try:
-                                    self.endpoint = self._resolve(event.data)
+                                    self._endpoint = self._resolve(event.data)
+                                    self.endpoint = str(self._endpoint)
                                 except TransportClosed as exc:
                                     refused = exc
                                     reading.cancel()
@@ -228,15 +234,15 @@ class SseClientTransport:
                 why = TransportClosed(f"the SSE stream from {self.url} failed: {describe(exc)}")
             self._close(why)
 
-    def _resolve(self, endpoint: str) -> str:
-        base = httpx.URL(self.url)
+    def _resolve(self, endpoint: str) -> httpx.URL:
+        base = self._target
         target = base.join(endpoint.strip())
         if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
             raise TransportClosed(
                 f"GET {self.url}: the server's endpoint {endpoint!r} is on another origin; "
                 "refusing to send messages there"
             )
-        return str(target)
+        return target
 
 
 def _deadline(timeout: float | None) -> float:

@@ -101,6 +101,7 @@ from fastmcp_transport.http_client._http import (
     describe,
     http_client_for,
     is_message,
+    parse_url,
     sse_events,
     timeouts,
 )
@@ -169,6 +170,7 @@ class StreamableHttpTransport:
     timeout: float | None = 30.0
     param_headers: dict[str, tuple[ParamHeader, ...]] = attrs.field(factory=dict)
     headers: Mapping[str, str] | None = None
+    _target: httpx.URL = attrs.field(init=False)
     _session_id: str | None = attrs.field(init=False, default=None)
     _post_headers: dict[str, str] = attrs.field(init=False)
     _get_headers: dict[str, str] = attrs.field(init=False)
@@ -181,6 +183,7 @@ class StreamableHttpTransport:
     _shut: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
+        self._target = parse_url(self.url)
         self._post_headers = base_headers(self.headers, f"{JSON}, {EVENT_STREAM}")
         self._post_headers["content-type"] = JSON
         self._get_headers = base_headers(self.headers, EVENT_STREAM)
@@ -221,8 +224,10 @@ class StreamableHttpTransport:
         """POST one frame (see the module docstring for what follows).
 
         A request returns as soon as its exchange has started; a notification or a
-        response when the server has acknowledged it. Raises ``TransportClosed``
-        (``SessionExpired`` when the session is gone) once the transport is closed.
+        response when the server has acknowledged it (cancelling the caller then
+        abandons that POST: the server may or may not have the message). Raises
+        ``TransportClosed`` (``SessionExpired`` when the session is gone) once the
+        transport is closed.
         """
         if self._closed is not None:
             raise self._closed_error()
@@ -330,7 +335,7 @@ class StreamableHttpTransport:
         try:
             async with self._client.stream(
                 "POST",
-                self.url,
+                self._target,
                 content=frame,
                 headers=headers,
                 timeout=self._short_timeout,
@@ -371,7 +376,7 @@ class StreamableHttpTransport:
         try:
             async with self._client.stream(
                 "POST",
-                self.url,
+                self._target,
                 content=frame,
                 headers=headers,
                 timeout=self._stream_timeout,
@@ -466,11 +471,13 @@ class StreamableHttpTransport:
             last_event_id = parser.last_event_id
             assert last_event_id is not None
             headers = self._stream_headers(last_event_id)
+            # a new stream: nothing half-read carries over, the cursor and interval do
+            parser = SSEParser(last_event_id=last_event_id, retry=parser.retry)
             delivered = 0
             try:
                 async with self._client.stream(
                     "GET",
-                    self.url,
+                    self._target,
                     headers=headers,
                     timeout=self._stream_timeout,
                     auth=self.auth or httpx.USE_CLIENT_DEFAULT,
@@ -592,7 +599,7 @@ class StreamableHttpTransport:
                 try:
                     async with self._client.stream(
                         "GET",
-                        self.url,
+                        self._target,
                         headers=self._stream_headers(last_event_id),
                         timeout=self._stream_timeout,
                         auth=self.auth or httpx.USE_CLIENT_DEFAULT,
@@ -624,6 +631,7 @@ class StreamableHttpTransport:
                 await trio.sleep(
                     parser.retry / 1000 if parser.retry is not None else self.default_retry
                 )
+                parser = SSEParser(last_event_id=parser.last_event_id, retry=parser.retry)
 
     # -- closing -----------------------------------------------------------------------
 
@@ -663,7 +671,7 @@ class StreamableHttpTransport:
         try:
             response = await self._client.request(
                 "DELETE",
-                self.url,
+                self._target,
                 headers=headers,
                 timeout=self._short_timeout,
                 auth=self.auth or httpx.USE_CLIENT_DEFAULT,
