@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import uvicorn
@@ -88,9 +88,9 @@ class MemoryEventStore(EventStore):
     def __init__(self) -> None:
         self.events: list[tuple[str, EventMessage]] = []
 
-    async def store_event(self, stream_id: str, message: object) -> str:
+    async def store_event(self, stream_id: str, message: Any) -> str:
         event_id = str(len(self.events) + 1)
-        self.events.append((stream_id, EventMessage(message, event_id)))  # type: ignore[arg-type]
+        self.events.append((stream_id, EventMessage(message, event_id)))
         return event_id
 
     async def replay_events_after(
