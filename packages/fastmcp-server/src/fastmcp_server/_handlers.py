@@ -51,7 +51,7 @@ from fastmcp_server._results import (
     resource_contents,
     tool_output,
 )
-from fastmcp_server._signature import CompiledSignature, Injection, compile_signature
+from fastmcp_server._signature import CompiledSignature, Injection, compile_signature, type_hints
 from fastmcp_server._uri_template import UriTemplate
 
 __all__ = [
@@ -166,13 +166,9 @@ def _call_plan(fn: Callable[..., Any], thread: bool | None, timeout: float | Non
     return _Call(fn, is_async, thread is not False and not is_async, timeout)
 
 
-def _return_annotation(fn: Callable[..., Any]) -> Any:
+def _return_annotation(hints: dict[str, Any]) -> Any:
     from fastmcp_server._results import _MISSING
 
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception:
-        return _MISSING
     return hints.get("return", _MISSING)
 
 
@@ -222,8 +218,11 @@ class FunctionTool:
 
     def compile(self, is_dependency: Callable[[Any], bool] = _no_dependencies) -> _CompiledTool:
         """Compile against a server's dependency registry (done at registration)."""
-        signature = compile_signature(self.fn, name=self.name, is_dependency=is_dependency)
-        output = tool_output(_return_annotation(self.fn))
+        hints = type_hints(self.fn, self.name)
+        signature = compile_signature(
+            self.fn, name=self.name, is_dependency=is_dependency, hints=hints
+        )
+        output = tool_output(_return_annotation(hints))
         if self.output_schema is False:
             output = ToolOutput(None, _to_result)
         elif self.output_schema is not None:

@@ -64,6 +64,19 @@ class ToolOutput:
 
 def tool_output(annotation: Any) -> ToolOutput:
     """Choose the output schema and converter for a tool returning ``annotation``."""
+    try:
+        cached = _OUTPUTS.get(annotation)
+    except TypeError:  # unhashable annotation
+        return _tool_output(annotation)
+    if cached is None:
+        cached = _OUTPUTS[annotation] = _tool_output(annotation)
+    return cached  # output schemas are shared values: never mutate one
+
+
+_OUTPUTS: dict[Any, ToolOutput] = {}
+
+
+def _tool_output(annotation: Any) -> ToolOutput:
     if annotation is None or annotation is type(None):
         return ToolOutput(None, _to_result)
     if annotation is Any or annotation is _MISSING or _is_content_annotation(annotation):

@@ -28,7 +28,14 @@ import msgspec
 
 from fastmcp_core import McpContext
 
-__all__ = ["CompiledSignature", "Injection", "compile_signature", "json_schema", "parse_docstring"]
+__all__ = [
+    "CompiledSignature",
+    "Injection",
+    "compile_signature",
+    "json_schema",
+    "parse_docstring",
+    "type_hints",
+]
 
 
 @attrs.frozen
@@ -76,11 +83,26 @@ class CompiledSignature:
 _EMPTY = inspect.Parameter.empty
 
 
+def type_hints(fn: Callable[..., Any], name: str) -> dict[str, Any]:
+    """``fn``'s resolved annotations (with ``Annotated`` extras); ``TypeError`` if they
+    cannot be resolved."""
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:  # report any resolution failure the same way
+        raise TypeError(f"{name}: cannot resolve the type annotations: {exc}") from exc
+
+
+# Handlers with the same parameters (names, types, defaults, descriptions) share one
+# argument struct, schema and decoder: registering a thousand alike tools is cheap.
+_SHAPES: dict[Any, tuple[type[msgspec.Struct], dict[str, Any], msgspec.json.Decoder[Any]]] = {}
+
+
 def compile_signature(
     fn: Callable[..., Any],
     *,
     name: str,
     is_dependency: Callable[[Any], bool] = lambda t: False,
+    hints: dict[str, Any] | None = None,
 ) -> CompiledSignature:
     """Compile ``fn``'s signature (see the module docstring).
 
@@ -89,10 +111,8 @@ def compile_signature(
     ``TypeError`` for ``*args`` or for an annotation msgspec cannot decode.
     """
     signature = inspect.signature(fn)
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception as exc:
-        raise TypeError(f"{name}: cannot resolve the type annotations: {exc}") from exc
+    if hints is None:
+        hints = type_hints(fn, name)
     summary, param_docs = parse_docstring(inspect.getdoc(fn) or "")
     struct_fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     names: list[str] = []
@@ -117,17 +137,25 @@ def compile_signature(
         else:
             struct_fields.append((param.name, described, param.default))
         names.append(param.name)
-    args_type = msgspec.defstruct(
-        _struct_name(name),
-        struct_fields,
-        kw_only=True,
-        forbid_unknown_fields=False,
-    )
     try:
-        decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(args_type)
-        schema = json_schema(args_type)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: unsupported parameter type: {exc}") from exc
+        shape: Any = tuple(struct_fields)
+        hash(shape)
+    except TypeError:  # an unhashable default or annotation: no sharing
+        shape = None
+    cached = _SHAPES.get(shape) if shape is not None else None
+    if cached is None:
+        args_type = msgspec.defstruct(
+            _struct_name(name), struct_fields, kw_only=True, forbid_unknown_fields=False
+        )
+        try:
+            decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(args_type)
+            schema = json_schema(args_type)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name}: unsupported parameter type: {exc}") from exc
+        cached = (args_type, schema, decoder)
+        if shape is not None:
+            _SHAPES[shape] = cached
+    args_type, schema, decoder = cached  # schemas are shared values: never mutate one
     return CompiledSignature(
         args_type=args_type,
         input_schema=schema,
