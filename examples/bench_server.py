@@ -55,7 +55,9 @@ def _extra_tool(i: int) -> None:
     async def synthetic(x: int, label: str = "") -> str:
         return f"{label}{x}"
 
-    server.tool(name=f"tool_{i:04d}", description=f"Synthetic tool number {i} (mcpbench).")(synthetic)
+    server.tool(name=f"tool_{i:04d}", description=f"Synthetic tool number {i} (mcpbench).")(
+        synthetic
+    )
 
 
 for _i in range(int(os.environ.get("MCPBENCH_EXTRA_TOOLS", "0") or 0)):

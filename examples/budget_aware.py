@@ -1,6 +1,6 @@
 """Budgets, not timeouts: a handler that reads what it has left and adapts.
 
-    python examples/budget_aware.py
+python examples/budget_aware.py
 """
 
 import trio

@@ -1,7 +1,7 @@
 """The smallest useful server: one tool that echoes.
 
-    python examples/echo_server.py            # serve on stdin/stdout
-    fastmcp call examples/echo_server.py echo message=hello
+python examples/echo_server.py            # serve on stdin/stdout
+fastmcp call examples/echo_server.py echo message=hello
 """
 
 from fastmcp_server import Server

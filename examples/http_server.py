@@ -1,6 +1,6 @@
 """A server over Streamable HTTP (both protocol eras) on 127.0.0.1.
 
-    python examples/http_server.py [PORT]      # http://127.0.0.1:PORT/mcp
+python examples/http_server.py [PORT]      # http://127.0.0.1:PORT/mcp
 """
 
 import sys

@@ -1,6 +1,6 @@
 """The quick start: a tool, a resource and a prompt, in the builder style.
 
-    python examples/quickstart.py
+python examples/quickstart.py
 """
 
 from fastmcp_server import McpContext, Server, prompt, resource, tool
@@ -22,7 +22,13 @@ async def greeting(name: str) -> str:
     return f"Please greet {name} warmly."
 
 
-server = Server("example-server", "1.0.0").tool(add).resource(config).prompt(greeting).request_timeout(30)
+server = (
+    Server("example-server", "1.0.0")
+    .tool(add)
+    .resource(config)
+    .prompt(greeting)
+    .request_timeout(30)
+)
 
 if __name__ == "__main__":
     server.run_stdio()

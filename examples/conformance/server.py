@@ -29,8 +29,8 @@ from fastmcp_protocol import (
     CreateMessageRequest,
     CreateMessageRequestParams,
     ElicitRequest,
-    ElicitRequestFormParams,
     ElicitRequestedSchema,
+    ElicitRequestFormParams,
     EmbeddedResource,
     ImageContent,
     ListRootsRequest,
@@ -119,7 +119,9 @@ async def test_error_handling() -> CallToolResult:
 @server.tool(input_schema=EMPTY)
 async def test_tool_with_logging(ctx: McpContext) -> str:
     """Sends three log messages while it runs."""
-    for i, text in enumerate(("Tool execution started", "Tool processing data", "Tool execution completed")):
+    for i, text in enumerate(
+        ("Tool execution started", "Tool processing data", "Tool execution completed")
+    ):
         if i:
             await trio.sleep(0.05)
         await ctx.info(text, logger="conformance-test-server")
@@ -196,7 +198,11 @@ SEP1034 = {
 
 SEP1330 = {
     "properties": {
-        "untitledSingle": {"type": "string", "description": "Select one option", "enum": ["option1", "option2", "option3"]},
+        "untitledSingle": {
+            "type": "string",
+            "description": "Select one option",
+            "enum": ["option1", "option2", "option3"],
+        },
         "titledSingle": {
             "type": "string",
             "description": "Select one option with titles",
@@ -321,7 +327,11 @@ async def test_trigger_prompt_change() -> str:
     input_schema={
         "type": "object",
         "properties": {
-            "region": {"type": "string", "description": "Mirrored into Mcp-Param-Region", "x-mcp-header": "Region"}
+            "region": {
+                "type": "string",
+                "description": "Mirrored into Mcp-Param-Region",
+                "x-mcp-header": "Region",
+            }
         },
         "required": ["region"],
     }
@@ -348,7 +358,9 @@ async def test_input_required_result_elicitation(ctx: McpContext) -> str:
 @server.tool(input_schema=EMPTY)
 async def test_input_required_result_sampling(ctx: McpContext) -> str:
     """MRTR: asks the client's LLM."""
-    reply = await ctx.sample("What is the capital of France?", max_tokens=100, key="capital_question")
+    reply = await ctx.sample(
+        "What is the capital of France?", max_tokens=100, key="capital_question"
+    )
     text = reply.content.text if isinstance(reply.content, TextContent) else ""
     return f"Sampling result: {text}"
 
@@ -382,7 +394,11 @@ async def test_input_required_result_multiple_inputs(ctx: McpContext) -> str:
             ),
             "greeting": CreateMessageRequest(
                 params=CreateMessageRequestParams(
-                    messages=[SamplingMessage(role="user", content=TextContent(text="Generate a greeting"))],
+                    messages=[
+                        SamplingMessage(
+                            role="user", content=TextContent(text="Generate a greeting")
+                        )
+                    ],
                     max_tokens=50,
                 )
             ),
@@ -418,7 +434,9 @@ async def test_input_required_result_tampered_state(ctx: McpContext) -> str:
 async def test_input_required_result_capabilities(ctx: McpContext) -> str:
     """MRTR: asks only what the client declared it can answer."""
     if ctx.client_capabilities.elicitation is not None:
-        await ctx.elicit("Anything to add?", {"properties": {"note": {"type": "string"}}}, key="elicit_input")
+        await ctx.elicit(
+            "Anything to add?", {"properties": {"note": {"type": "string"}}}, key="elicit_input"
+        )
         return "Elicited"
     await ctx.sample("Sample request", max_tokens=50, key="sample_input")
     return "Sampled"
@@ -455,7 +473,9 @@ async def slow_compute(seconds: float, label: str) -> str:
 async def failing_job() -> CallToolResult:
     """A task whose tool fails."""
     await trio.sleep(1)
-    return CallToolResult(content=[TextContent(text="Job failed: the job could not finish")], is_error=True)
+    return CallToolResult(
+        content=[TextContent(text="Job failed: the job could not finish")], is_error=True
+    )
 
 
 @server.tool(task="optional", input_schema=EMPTY)
@@ -469,7 +489,8 @@ async def protocol_error_job() -> str:
 async def confirm_delete(ctx: McpContext, filename: str) -> str:
     """Asks for confirmation before deleting (as a task: input_required)."""
     answer = await ctx.elicit(
-        f"Delete {filename}?", {"properties": {"confirm": {"type": "boolean"}}, "required": ["confirm"]}
+        f"Delete {filename}?",
+        {"properties": {"confirm": {"type": "boolean"}}, "required": ["confirm"]},
     )
     return f"Deleted {filename}" if answer.accepted else f"Kept {filename}"
 
@@ -481,8 +502,12 @@ async def multi_input(ctx: McpContext) -> str:
     schema = ElicitRequestedSchema(properties=form["properties"])
     answers = await ctx.ask(
         {
-            "first": ElicitRequest(params=ElicitRequestFormParams(message="First?", requested_schema=schema)),
-            "second": ElicitRequest(params=ElicitRequestFormParams(message="Second?", requested_schema=schema)),
+            "first": ElicitRequest(
+                params=ElicitRequestFormParams(message="First?", requested_schema=schema)
+            ),
+            "second": ElicitRequest(
+                params=ElicitRequestFormParams(message="Second?", requested_schema=schema)
+            ),
         }
     )
     return f"Got {len(answers)} answers"
@@ -567,8 +592,10 @@ def test_prompt_with_arguments(arg1: str, arg2: str) -> str:
     return f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
 
 
-@server.prompt(title="Prompt With Embedded Resource", description="A prompt that includes an embedded resource")
-def test_prompt_with_embedded_resource(resourceUri: str) -> list[Any]:  # noqa: N803 - the wire name
+@server.prompt(
+    title="Prompt With Embedded Resource", description="A prompt that includes an embedded resource"
+)
+def test_prompt_with_embedded_resource(resourceUri: str) -> list[Any]:
     """A prompt that includes an embedded resource.
 
     Args:
@@ -579,7 +606,9 @@ def test_prompt_with_embedded_resource(resourceUri: str) -> list[Any]:  # noqa: 
             role="user",
             content=EmbeddedResource(
                 resource=TextResourceContents(
-                    uri=resourceUri, mime_type="text/plain", text="Embedded resource content for testing."
+                    uri=resourceUri,
+                    mime_type="text/plain",
+                    text="Embedded resource content for testing.",
                 )
             ),
         ),
@@ -602,4 +631,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
