@@ -105,7 +105,8 @@ def run_engine(sequential: bool) -> float:
 
 def run_floor(path: Path) -> float:
     spec = importlib.util.spec_from_file_location("floor_server", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     server = module.Server(None, None)
