@@ -26,12 +26,14 @@ from fastmcp_protocol import (
     METHOD_NOT_FOUND,
     UNSET,
     CallToolResult,
+    ClientCapabilities,
     Implementation,
     InitializeResult,
     JSONRPCNotification,
     JSONRPCRequest,
     McpError,
     Result,
+    RootsCapability,
     ServerCapabilities,
     TextContent,
     ToolsCapability,
@@ -85,6 +87,7 @@ class Tools:
     transport: Transport
     modern: bool = False
     version: str = LEGACY
+    session: Session | None = None
 
     async def route(self, ctx: McpContext, request: JSONRPCRequest) -> Any:
         params: dict[str, Any] = (
@@ -159,6 +162,17 @@ class Tools:
     async def tool_big(self, ctx: McpContext, args: dict[str, Any]) -> CallToolResult:
         return text("z" * int(args["size"]))
 
+    async def tool_broadcast(self, ctx: McpContext, args: dict[str, Any]) -> CallToolResult:
+        assert self.session is not None
+        for _ in range(int(args.get("count", 1))):
+            await self.session.notify("notifications/tools/list_changed")
+        return text("broadcast")
+
+    async def tool_roots(self, ctx: McpContext, args: dict[str, Any]) -> CallToolResult:
+        ctx.client_capabilities = ClientCapabilities(roots=RootsCapability())
+        roots = await ctx.list_roots()
+        return text(",".join(root.uri for root in roots))
+
     async def tool_close_stream(self, ctx: McpContext, args: dict[str, Any]) -> CallToolResult:
         assert isinstance(self.transport, SessionTransport)
         assert ctx.request_id is not None
@@ -176,9 +190,11 @@ def make_connect(recorder: Recorder) -> Any:
         recorder.infos.append(info)
         try:
             tools = Tools(recorder, transport, modern=info.kind == "modern")
-            await Session(transport, tools).run()
+            tools.session = Session(transport, tools)
+            await tools.session.run()
         finally:
             recorder.sessions_ended += 1
+            recorder.event(recorder.started, "session ended").set()
 
     return connect
 
@@ -286,10 +302,13 @@ class Served:
 
 
 @asynccontextmanager
-async def serving(recorder: Recorder | None = None, **options: Any) -> AsyncIterator[Served]:
-    """A ``StreamableHTTPApp`` with ``Tools`` served by hypercorn on 127.0.0.1."""
+async def serving(
+    recorder: Recorder | None = None, *, connect: Any = None, **options: Any
+) -> AsyncIterator[Served]:
+    """A ``StreamableHTTPApp`` (``Tools``, unless ``connect`` is given) served by
+    hypercorn on 127.0.0.1 on a free port."""
     recorder = recorder or Recorder()
-    app = StreamableHTTPApp(make_connect(recorder), **options)
+    app = StreamableHTTPApp(connect or make_connect(recorder), **options)
     async with trio.open_nursery() as nursery:
         address: ServerAddress = await nursery.start(
             partial(serve_http, app, port=0, graceful_timeout=2.0)
@@ -344,6 +363,75 @@ def http_request(
         items.append(("Content-Length", str(len(content))))
     lines = [f"{method} {path} HTTP/1.1", *(f"{k}: {v}" for k, v in items), "", ""]
     return "\r\n".join(lines).encode("latin-1") + content
+
+
+@attrs.define(eq=False)
+class RawResponse:
+    """A response read as it streams in, over a socket of our own."""
+
+    stream: trio.SocketStream
+    connection: h11.Connection
+    status: int = 0
+    headers: dict[str, str] = attrs.field(factory=dict)
+    body: bytes = b""
+    events: list[SSEEvent] = attrs.field(factory=list)
+    ended: bool = False
+    _parser: SSEParser = attrs.field(factory=SSEParser)
+
+    async def _step(self) -> None:
+        event = self.connection.next_event()
+        if event is h11.NEED_DATA:
+            data = await self.stream.receive_some(65536)
+            if not data:
+                self.ended = True
+            self.connection.receive_data(data)
+        elif isinstance(event, h11.Response):
+            self.status = event.status_code
+            self.headers = {k.decode().lower(): v.decode() for k, v in event.headers}
+        elif isinstance(event, h11.Data):
+            self.body += bytes(event.data)
+            self.events += self._parser.feed(bytes(event.data))
+        elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+            self.ended = True
+
+    async def head(self) -> None:
+        while not self.status and not self.ended:
+            await self._step()
+
+    async def until(self, needle: bytes) -> None:
+        """Read until ``needle`` is in the body (or the response ends)."""
+        while needle not in self.body and not self.ended:
+            await self._step()
+
+    async def messages_until(self, count: int) -> list[Any]:
+        """Read until ``count`` messages have arrived (or the response ends)."""
+        while len(self.messages()) < count and not self.ended:
+            await self._step()
+        return self.messages()
+
+    async def to_end(self) -> None:
+        while not self.ended:
+            await self._step()
+
+    def messages(self) -> list[Any]:
+        """The JSON-RPC messages among the events (``message`` events with data)."""
+        return [
+            msgspec.json.decode(e.data)
+            for e in self.events
+            if e.event == "message" and e.data.strip()
+        ]
+
+
+@asynccontextmanager
+async def streaming(port: int, request: bytes) -> AsyncIterator[RawResponse]:
+    """Send ``request``; yield its response once the head has arrived; then hang up."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(request)
+        response = RawResponse(stream, h11.Connection(h11.CLIENT))
+        with trio.fail_after(10):
+            await response.head()
+        yield response
 
 
 # -- without sockets -------------------------------------------------------------------

@@ -429,7 +429,8 @@ class StreamableHTTPApp:
                 "Bad Request: no Mcp-Session-Id header (send initialize first)",
                 request_id=ids[0] if len(ids) == 1 else None,
             )
-        mode = _mode(takes_json and (self.json_response or not takes_sse), takes_sse)
+        json_only = takes_json and (self.json_response or not takes_sse)
+        mode = _mode(json_only, takes_sse and not takes_json)
         await self._one_shot(frames, ids, info, mode, _legacy_status, responder, receive)
 
     async def _modern(

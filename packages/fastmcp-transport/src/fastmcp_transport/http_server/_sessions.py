@@ -562,6 +562,27 @@ class SessionManager:
         a client cancels with ``notifications/cancelled``); what the stream writes
         meanwhile waits in the event store for a GET with ``Last-Event-ID``.
         """
+        try:
+            await self._post(session, frames, request_ids, json, initialize, responder, receive)
+        except HttpError as error:
+            if not initialize or error.status != 404:
+                raise
+            # the session died before answering its own initialize: a 404 would make
+            # the client open another session, and again
+            raise HttpError(
+                500, INTERNAL_ERROR, "Internal error", request_id=request_ids[0]
+            ) from None
+
+    async def _post(
+        self,
+        session: SessionTransport,
+        frames: Sequence[bytes],
+        request_ids: Sequence[RequestId],
+        json: bool,
+        initialize: bool,
+        responder: Responder,
+        receive: Receive,
+    ) -> None:
         with session.busy():
             if not request_ids:
                 for frame in frames:
@@ -604,7 +625,8 @@ class SessionManager:
             await responder.respond(204, headers=headers)  # every request was cancelled
             return
         if session.initialize_failed:
-            headers = []  # no session came of it
+            self.end(session, "initialize failed")  # before the client can use the id
+            headers = []
         responses = stream.responses
         body = responses[0] if len(responses) == 1 else b"[" + b",".join(responses) + b"]"
         await responder.json(200, body, headers)
