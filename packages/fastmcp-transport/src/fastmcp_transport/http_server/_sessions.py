@@ -116,7 +116,10 @@ class _Stream:
                     )
                 self.pending.append(chunk)
             elif event_id is None:
-                logger.debug("session %s: a message was lost: no connection, no store")
+                logger.debug(
+                    "session %s: a message was lost (no connection, no event store)",
+                    self.session.session_id,
+                )
 
 
 class _InitializeResult(msgspec.Struct, rename="camel"):
@@ -351,8 +354,10 @@ class SessionTransport:
     @staticmethod
     def _replace_connection(stream: _Stream, connection: SSEConnection) -> None:
         old = stream.connection
-        if old is not None and old.open:
-            old.end()  # the client reconnected; the old response is stale
+        if old is not None:
+            # the client reconnected, so the old response is stale: drop what it still
+            # had queued (the replay covered it) and release writers waiting on it
+            old.client_gone()
         if stream.done.is_set():
             connection.end()
         else:
