@@ -321,6 +321,17 @@ async def test_a_batch_is_answered_on_one_stream_or_as_one_array() -> None:
         assert answers == {"a": "1", "b": "2"}
 
 
+async def test_a_batch_repeating_an_id_is_refused() -> None:
+    batch = b"[" + _call(1, "echo") + b"," + _call(1, "echo") + b"]"
+    async with serving() as served:
+        session_id = await served.initialize("2025-03-26")
+        response = await served.client.post(
+            "/mcp", content=batch, headers=legacy_headers(session_id)
+        )
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32600
+
+
 async def test_stateless_mode_serves_each_post_on_its_own() -> None:
     recorder = Recorder()
     async with serving(recorder, stateless=True) as served:

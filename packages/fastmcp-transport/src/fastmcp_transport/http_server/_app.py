@@ -76,6 +76,7 @@ from fastmcp_transport.http_server._http import (
     Send,
     accepts,
     media_type,
+    negotiate,
     read_body,
     read_head,
     watch_disconnect,
@@ -264,15 +265,16 @@ class StreamableHTTPApp:
                 await send({"type": "websocket.close", "code": 1008})
             return
         responder = Responder(send)
-        head = read_head(scope)
         try:
-            await self._http(head, receive, responder)
+            await self._http(read_head(scope), receive, responder)
         except ClientGone:
             pass
         except Exception as exc:
             error = _http_error(exc)
             if error is None:
-                logger.exception("unexpected error while serving %s %s", head.method, head.path)
+                logger.exception(
+                    "unexpected error while serving %s %s", scope.get("method"), scope.get("path")
+                )
                 error = HttpError(500, INTERNAL_ERROR, "Internal error")
             if not responder.started:
                 await responder.error(error)
@@ -361,8 +363,7 @@ class StreamableHTTPApp:
         headers = head.headers
         if media_type(headers.get("content-type")) != JSON:
             raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: use application/json")
-        accept = headers.get("accept")
-        takes_json, takes_sse = accepts(accept, JSON), accepts(accept, EVENT_STREAM)
+        takes_json, takes_sse = negotiate(headers.get("accept"))
         if not (takes_json or takes_sse):
             raise HttpError(
                 406,
@@ -551,6 +552,9 @@ def _parse(body: bytes) -> tuple[list[bytes], list[JSONRPCMessage]]:
         if isinstance(member, MalformedMessage):
             raise HttpError(400, member.code, f"{member.message} (in a batch)")
         messages.append(member)
+    ids = _request_ids(messages)
+    if len(set(ids)) != len(ids):
+        raise HttpError(400, INVALID_REQUEST, "Invalid request: a batch repeats a request id")
     return [bytes(raw) for raw in _batch_members.decode(body)], messages
 
 

@@ -13,6 +13,7 @@ gone away never raise into the code producing them.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "accepts",
     "error_body",
     "media_type",
+    "negotiate",
     "read_body",
     "read_head",
     "watch_disconnect",
@@ -200,6 +202,12 @@ def accepts(accept: str | None, media: str) -> bool:
         if not refused:
             return True
     return False
+
+
+@functools.lru_cache(maxsize=256)
+def negotiate(accept: str | None) -> tuple[bool, bool]:
+    """Whether an ``Accept`` header admits JSON, and SSE (cached: clients repeat theirs)."""
+    return accepts(accept, JSON), accepts(accept, EVENT_STREAM)
 
 
 @attrs.define(eq=False)
