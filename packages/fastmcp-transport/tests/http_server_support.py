@@ -116,6 +116,8 @@ class Tools:
                 return Result()
 
             return ping
+        if request.method == "subscriptions/listen" and self.modern:
+            return self._listen(request.id)
         if request.method != "tools/call":
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {request.method}")
         name: str = params["name"]
@@ -129,6 +131,25 @@ class Tools:
             return result
 
         return call
+
+    def _listen(self, rid: Any) -> Any:
+        """A subscription: acknowledged at once; one change when ``"change"`` is
+        started, a graceful end when ``"stop"`` is."""
+        recorder = self.recorder
+        tag = {"io.modelcontextprotocol/subscriptionId": rid}
+
+        async def listen() -> Result:
+            assert self.session is not None
+            ack = {"_meta": tag, "notifications": {"toolsListChanged": True}}
+            await self.session.notify("notifications/subscriptions/acknowledged", ack, related=rid)
+            await recorder.event(recorder.started, "change").wait()
+            await self.session.notify(
+                "notifications/tools/list_changed", {"_meta": tag}, related=rid
+            )
+            await recorder.event(recorder.started, "stop").wait()
+            return Result(meta=tag)
+
+        return listen
 
     async def notification(self, note: JSONRPCNotification) -> None:
         self.recorder.notes.append(note)

@@ -170,6 +170,19 @@ async def test_the_lifespan_protocol_starts_and_stops_the_sessions(
         assert status == 404
 
 
+async def test_sessions_beyond_the_limit_are_refused(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    app = StreamableHTTPApp(make_connect(Recorder()), max_sessions=2)
+    async with app.running(), trio.open_nursery() as nursery:
+        await _initialize(nursery, app)
+        await _initialize(nursery, app)
+        call = await call_asgi(nursery, app, "POST", "/mcp", legacy_headers(), initialize_body())
+        await call.done.wait()
+        assert call.response.status == 503
+        assert app.session_count == 2
+
+
 async def test_without_a_running_app_a_session_cannot_open(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

@@ -19,6 +19,7 @@ from http_server_support import (
     modern_meta,
     raw,
     serving,
+    streaming,
     tool_call,
 )
 
@@ -347,6 +348,34 @@ async def test_closing_an_sse_answer_mid_stream_cancels_the_request() -> None:
         await stream.aclose()
         with trio.fail_after(5):
             await recorder.event(recorder.cancelled, "mid").wait()
+
+
+async def test_a_subscription_stream_stays_open_until_the_server_ends_it() -> None:
+    recorder = Recorder()
+    async with serving(recorder) as served:
+        params = {"_meta": modern_meta(), "notifications": {"toolsListChanged": True}}
+        request = http_request(
+            "POST",
+            "/mcp",
+            modern_headers("subscriptions/listen"),
+            body(42, "subscriptions/listen", params),
+        )
+        async with streaming(served.port, request) as stream:
+            assert stream.headers["content-type"] == "text/event-stream"
+            (ack,) = await stream.messages_until(1)
+            assert ack["method"] == "notifications/subscriptions/acknowledged"
+            assert ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 42
+            recorder.event(recorder.started, "change").set()
+            with trio.fail_after(5):
+                change = (await stream.messages_until(2))[1]
+            assert change["method"] == "notifications/tools/list_changed"
+            assert not stream.ended
+            recorder.event(recorder.started, "stop").set()
+            with trio.fail_after(5):
+                await stream.to_end()
+            end = stream.messages()[-1]
+            assert end["id"] == 42
+            assert end["result"]["resultType"] == "complete"
 
 
 async def test_a_ten_mebibyte_request_and_response() -> None:
