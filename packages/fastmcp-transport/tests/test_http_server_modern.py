@@ -12,6 +12,7 @@ import trio
 from http_server_support import (
     MODERN,
     Recorder,
+    Tools,
     body,
     http_request,
     messages_of,
@@ -22,6 +23,9 @@ from http_server_support import (
     streaming,
     tool_call,
 )
+
+from fastmcp_core import Session, Transport
+from fastmcp_transport import HttpConnectionInfo
 
 
 def _json(response: httpx.Response) -> Any:
@@ -376,6 +380,21 @@ async def test_a_subscription_stream_stays_open_until_the_server_ends_it() -> No
             end = stream.messages()[-1]
             assert end["id"] == 42
             assert end["result"]["resultType"] == "complete"
+
+
+async def test_an_engine_that_stops_at_the_end_of_input_still_answers() -> None:
+    async def connect(transport: Transport, info: HttpConnectionInfo) -> None:
+        tools = Tools(Recorder(), transport, modern=True)
+        await Session(transport, tools, drain_on_eof=None).run()
+
+    async with serving(connect=connect) as served:
+        for i in range(20):
+            response = await served.client.post(
+                "/mcp",
+                content=tool_call(i, "progress", steps=2, meta={"progressToken": i}),
+                headers=modern_headers("tools/call", "progress"),
+            )
+            assert messages_of(response.content)[-1]["result"]["content"][0]["text"] == "done"
 
 
 async def test_a_ten_mebibyte_request_and_response() -> None:

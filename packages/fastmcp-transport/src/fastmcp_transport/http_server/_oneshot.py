@@ -74,6 +74,7 @@ class RequestTransport:
     _changed: trio.Event = attrs.field(init=False, factory=trio.Event)
     _closed: str | None = attrs.field(init=False, default=None)
     _disconnected: bool = attrs.field(init=False, default=False)
+    _finals_in_flight: int = attrs.field(init=False, default=0)
 
     @classmethod
     def open(
@@ -93,7 +94,9 @@ class RequestTransport:
                 return self._frames.popleft()
             if self._closed is not None:
                 raise TransportClosed(self._closed)
-            if not self._waiting:
+            if not self._waiting and not self._finals_in_flight:
+                # only once the answer is out: an engine that cancels its handlers at
+                # the end of input must not cancel the write of the last response
                 raise TransportClosed("the request was answered")
             self._changed = trio.Event()
             await self._changed.wait()
@@ -110,18 +113,25 @@ class RequestTransport:
                 head = None  # the end of an outgoing request of ours, not an answer
             else:
                 self._waiting.discard(related)
-                self._changed.set()
         if self._disconnected:
+            if head is not None:
+                self._changed.set()
             if frame:  # the end of a cancelled request (no frame) is fine
                 raise TransportClosed(DISCONNECT_REASON)
             return
         if not frame and head is None:
             return
+        if head is not None:
+            self._finals_in_flight += 1
         try:
             await self._outbox.send(Outgoing(frame, head is not None, head))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise TransportClosed(self._closed or DISCONNECT_REASON) from None
-        if head is not None and not self._waiting:
+        finally:
+            if head is not None:
+                self._finals_in_flight -= 1
+                self._changed.set()
+        if head is not None and not self._waiting and not self._finals_in_flight:
             self._outbox.close()
 
     def client_disconnected(self) -> None:
