@@ -167,6 +167,25 @@ async def test_requests_without_a_session_are_refused() -> None:
         assert response.status_code == 200
 
 
+async def test_requests_of_a_session_that_dies_are_answered_with_an_error() -> None:
+    recorder = Recorder()
+    async with serving(recorder, shutdown_grace=0.01) as served:
+        session_id = await served.initialize()
+        request = http_request(
+            "POST", "/mcp", legacy_headers(session_id), _call(5, "sleep", key="orphan")
+        )
+        async with streaming(served.port, request) as stream:
+            with trio.fail_after(5):
+                await recorder.event(recorder.started, "orphan").wait()
+            # the handler dies (here: the app shuts its sessions down)
+            await served.app.shutdown()
+            with trio.fail_after(5):
+                await stream.to_end()
+            (answer,) = [m for m in stream.messages() if m.get("id") == 5]
+            assert answer["error"]["code"] == -32603
+            assert "shutting down" in answer["error"]["message"]
+
+
 async def test_a_failed_initialize_opens_no_session() -> None:
     async with serving() as served:
         broken = body(0, "initialize", {"capabilities": {}})  # no protocolVersion

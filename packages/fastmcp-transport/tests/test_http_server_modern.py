@@ -25,6 +25,7 @@ from http_server_support import (
 )
 
 from fastmcp_core import Session, Transport
+from fastmcp_protocol import encode_notification
 from fastmcp_transport import HttpConnectionInfo
 
 
@@ -395,6 +396,26 @@ async def test_an_engine_that_stops_at_the_end_of_input_still_answers() -> None:
                 headers=modern_headers("tools/call", "progress"),
             )
             assert messages_of(response.content)[-1]["result"]["content"][0]["text"] == "done"
+
+
+async def test_a_handler_that_ends_without_answering_leaves_an_error_not_silence() -> None:
+    async def connect(transport: Transport, info: HttpConnectionInfo) -> None:
+        rid = msgspec.json.decode(await transport.receive())["id"]
+        progress = {"progressToken": 1, "progress": 1}
+        await transport.send(encode_notification("notifications/progress", progress), related=rid)
+        # ...and returns without a response
+
+    async with serving(connect=connect) as served:
+        response = await served.client.post(
+            "/mcp", content=tool_call(3, "echo"), headers=modern_headers("tools/call", "echo")
+        )
+        progress, error = messages_of(response.content)
+        assert progress["method"] == "notifications/progress"
+        assert error == {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "error": {"code": -32603, "message": "Internal error"},
+        }
 
 
 async def test_a_ten_mebibyte_request_and_response() -> None:

@@ -209,7 +209,7 @@ async def test_a_failing_handler_gets_a_generic_500_without_details(
         response = await served.client.post(
             "/mcp", content=initialize_body(), headers=legacy_headers()
         )
-        assert response.status_code == 500
+        assert response.json()["error"]["code"] == -32603
         assert "mcp-session-id" not in response.headers
         assert b"secret" not in response.content
         assert served.app.session_count == 0

@@ -474,14 +474,7 @@ class StreamableHTTPApp:
             await responder.respond(202)
             await self._serve_connection(transport, info)
             return
-        answer = Answer(
-            responder,
-            len(ids),
-            mode,
-            status_of,
-            self.keepalive_interval,
-            request_id=ids[0] if len(ids) == 1 else None,
-        )
+        answer = Answer(responder, ids, mode, status_of, self.keepalive_interval)
 
         def gone() -> None:
             responder.gone = True

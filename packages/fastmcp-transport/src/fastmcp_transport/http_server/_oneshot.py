@@ -62,6 +62,7 @@ class Outgoing:
     final: bool
     head: FrameHead | None = None
     """The decoded head of a final response (for its status)."""
+    related: RequestId | None = None
 
 
 @attrs.define(eq=False)
@@ -124,7 +125,7 @@ class RequestTransport:
         if head is not None:
             self._finals_in_flight += 1
         try:
-            await self._outbox.send(Outgoing(frame, head is not None, head))
+            await self._outbox.send(Outgoing(frame, head is not None, head, related))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise TransportClosed(self._closed or DISCONNECT_REASON) from None
         finally:
@@ -169,15 +170,13 @@ class Answer:
     """Writes one POST's answer from the messages its transport sends."""
 
     responder: Responder
-    expected: int
-    """How many final responses complete the answer (more than one: a batch)."""
+    request_ids: Sequence[RequestId]
+    """The requests of the POST: one final response each completes the answer."""
     mode: AnswerMode
     status_of: Callable[[FrameHead], int]
     """The status of a JSON answer carrying one response."""
     keepalive: float | None = 15.0
     headers: Sequence[tuple[bytes, bytes]] = ()
-    request_id: RequestId | None = None
-    """The id an internal error answers when the handler gives no response."""
     _finals: list[Outgoing] = attrs.field(init=False, factory=list)
     _streaming: bool = attrs.field(init=False, default=False)
 
@@ -185,8 +184,9 @@ class Answer:
         """Write the answer; returns when it is complete or the client went away.
 
         When the outbox closes before every response came (the handler ended
-        without answering), the client gets a JSON-RPC internal error (500) if
-        nothing was written yet, else the stream just ends.
+        without answering), the client gets a JSON-RPC internal error: as a 500
+        JSON response if nothing was written yet, else as an event for each
+        unanswered request before the stream ends.
         """
         while True:
             try:
@@ -210,7 +210,7 @@ class Answer:
         """Handle one message; ``True`` once the answer is complete."""
         if item.final:
             self._finals.append(item)
-        complete = len(self._finals) >= self.expected
+        complete = len(self._finals) >= len(self.request_ids)
         if not self._streaming:
             if item.final and self.mode is not AnswerMode.SSE:
                 if complete:
@@ -238,7 +238,7 @@ class Answer:
         if not frames:
             # every request was cancelled: there is nothing to say
             await self.responder.respond(204, headers=self.headers)
-        elif self.expected == 1:
+        elif len(self.request_ids) == 1:
             head = self._finals[0].head
             status = self.status_of(head) if head is not None else 200
             await self.responder.json(status, frames[0], self.headers)
@@ -246,8 +246,17 @@ class Answer:
             await self.responder.json(200, b"[" + b",".join(frames) + b"]", self.headers)
 
     async def _incomplete(self) -> None:
-        if self._streaming:
-            await self.responder.end()
-        elif not self.responder.started:
-            body = error_body(INTERNAL_ERROR, "Internal error", self.request_id)
+        """The handler ended without answering every request: say so (once the
+        client is gone there is nobody to tell)."""
+        if self.responder.gone:
+            return
+        if not self._streaming:
+            rid = self.request_ids[0] if len(self.request_ids) == 1 else None
+            body = error_body(INTERNAL_ERROR, "Internal error", rid)
             await self.responder.json(500, body, self.headers)
+            return
+        answered = {item.related for item in self._finals}
+        for rid in self.request_ids:
+            if rid not in answered:
+                await self._event(error_body(INTERNAL_ERROR, "Internal error", rid))
+        await self.responder.end()

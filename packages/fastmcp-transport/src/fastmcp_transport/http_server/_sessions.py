@@ -52,6 +52,7 @@ from fastmcp_transport.http_server._http import (
     HttpError,
     Receive,
     Responder,
+    error_body,
     watch_disconnect,
 )
 from fastmcp_transport.http_server._modern import peek_frame
@@ -402,12 +403,24 @@ class SessionTransport:
         if connection is not None:
             connection.close_early()
 
-    def _close(self, reason: str) -> None:
-        """Refuse further frames and writes; end every response of the session."""
+    def _close(self, reason: str, *, answer_pending: bool = True) -> None:
+        """Refuse further frames and writes; end every response of the session.
+
+        With ``answer_pending``, requests still waiting for their response get an
+        internal error naming ``reason`` on their stream (when it is connected or
+        JSON), so that their clients do not wait forever.
+        """
         if self._closed is not None:
             return
         self._closed = reason
         self._inbox.close()
+        if answer_pending:
+            for rid, stream in self._by_request.items():
+                answer = error_body(INTERNAL_ERROR, f"Internal error: {reason}", rid)
+                if stream.json:
+                    stream.responses.append(answer)
+                elif stream.connection is not None:
+                    stream.connection.push_nowait(encode_event(answer, event="message"))
         for stream in (*self._streams.values(),):
             if stream.connection is not None:
                 stream.connection.end()
@@ -525,12 +538,13 @@ class SessionManager:
         logger.info("session %s expired after %g s without requests", session.session_id, timeout)
         self.end(session, "the session expired")
 
-    def end(self, session: SessionTransport, reason: str) -> None:
-        """End a session now: its id is forgotten, its responses end, its handler is
-        cancelled."""
+    def end(self, session: SessionTransport, reason: str, *, by_client: bool = False) -> None:
+        """End a session now: its id is forgotten, its responses end (requests still
+        unanswered get an error, unless the client itself ended the session), its
+        handler is cancelled."""
         if self._sessions.get(session.session_id) is session:
             del self._sessions[session.session_id]
-        session._close(reason)
+        session._close(reason, answer_pending=not by_client)
         session._scope.cancel()
 
     async def shutdown(self, grace: float) -> None:
@@ -631,7 +645,8 @@ class SessionManager:
             return
         if session.initialize_failed:
             self.end(session, "initialize failed")  # before the client can use the id
-            headers = []
+        if session.closed:
+            headers = []  # no session to name
         responses = stream.responses
         body = responses[0] if len(responses) == 1 else b"[" + b",".join(responses) + b"]"
         await responder.json(200, body, headers)
@@ -682,4 +697,4 @@ class SessionManager:
 
     def delete(self, session: SessionTransport) -> None:
         """The client ends the session: in-flight handlers are cancelled."""
-        self.end(session, "the client ended the session")
+        self.end(session, "the client ended the session", by_client=True)
