@@ -256,6 +256,9 @@ class StreamableHTTPApp:
     # -- ASGI ------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI 3 entry point (``http`` and ``lifespan`` scopes; websockets are
+        refused). Returns when the response has ended; cancelling it ends the
+        request's work (a modern request is then cancelled, a legacy one is not)."""
         kind = scope.get("type")
         if kind == "lifespan":
             await self._lifespan(receive, send)

@@ -257,7 +257,8 @@ class Responder:
         head = list(headers)
         if content_type is not None:
             head.append((b"content-type", content_type))
-        head.append((b"content-length", b"%d" % len(body)))
+        if status != 204:  # RFC 9110: a 204 carries no Content-Length
+            head.append((b"content-length", b"%d" % len(body)))
         await self.start(status, head)
         await self.body(body, more=False)
 

@@ -73,9 +73,9 @@ class DnsRebindingProtection:
     _origins: frozenset[tuple[str, str | None]] | None = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        # compiled once; frozen attrs classes set derived fields this way
         object.__setattr__(self, "_hosts", _compile(self.allowed_hosts))
-        origins = self.allowed_origins
-        object.__setattr__(self, "_origins", _compile(origins))
+        object.__setattr__(self, "_origins", _compile(self.allowed_origins))
 
     def refusal(self, headers: Mapping[str, str]) -> str | None:
         """Why a request with these (lower-cased) headers is refused, or ``None``."""

@@ -174,6 +174,7 @@ class SessionTransport:
     # -- the Transport interface -----------------------------------------------------
 
     async def receive(self) -> bytes:
+        """The next frame POSTed to the session; ``TransportClosed`` once it ended."""
         try:
             return await self._frames.receive()
         except (trio.EndOfChannel, trio.ClosedResourceError):
@@ -182,6 +183,12 @@ class SessionTransport:
     async def send(
         self, frame: bytes, *, related: RequestId | None = None, final: bool = False
     ) -> None:
+        """Route a message by ``related`` (see the module docstring).
+
+        Waits while the client reading its stream is behind. A stream whose client
+        is away keeps the message in the event store (or, for the GET stream, for
+        the next GET). Raises ``TransportClosed`` once the session has ended.
+        """
         if self._closed is not None:
             raise TransportClosed(self._closed)
         stream = self._by_request.get(related) if related is not None else None
@@ -209,6 +216,8 @@ class SessionTransport:
         await stream.write(frame)
 
     async def aclose(self) -> None:
+        """End the session's input and output (the app forgets it when its handler
+        returns). Idempotent."""
         self._close("the session was closed")
 
     # -- for the server layer --------------------------------------------------------
