@@ -1,0 +1,577 @@
+"""``StreamableHTTPApp``: the ASGI app that serves MCP over HTTP, both eras at once.
+
+Theory of operation. Every HTTP request goes through the same gate: DNS-rebinding
+protection (403), then the path: the MCP endpoint, and the two endpoints of the
+2024-11-05 HTTP+SSE transport (``sse_path`` and ``messages_path``). On the MCP
+endpoint a POST passes ``Content-Type`` (415), ``Accept`` (406), the body limit (413)
+and JSON-RPC parsing (400 with -32700/-32600), and is then told apart by era:
+
+1. ``Mcp-Session-Id`` present: a legacy session's request (unknown id: 404);
+2. else an ``MCP-Protocol-Version`` header that is not a legacy version, or a body
+   whose ``_meta`` carries ``io.modelcontextprotocol/protocolVersion``: a modern
+   (2026-07-28) request, served statelessly: one transport for this POST alone;
+3. else legacy: ``initialize`` opens a session; anything else is 400 (no session),
+   or, with ``stateless=True``, is served on a transport of its own.
+
+GET and DELETE exist only for legacy sessions: without ``Mcp-Session-Id`` they get
+405 (the modern answer). A modern request is cancelled when its client closes the
+response; a legacy one is not (its client sends ``notifications/cancelled``).
+
+How an answer is written, and when HTTP statuses other than 200 are used for
+JSON-RPC errors, is described in ``_oneshot`` (JSON or SSE), ``_modern`` (the
+status table) and ``_sessions`` (legacy streams). Nothing escapes the ASGI boundary:
+an unexpected exception is logged and answered with 500 and a generic JSON-RPC
+error (or ends a response already under way), never with a traceback.
+
+The app needs a task group for legacy sessions, which outlive the requests that
+open them: ``serve_http`` provides one, an ASGI server that runs the lifespan
+protocol (hypercorn does) starts one, and an app mounted in another ASGI app can be
+run with ``async with app.running():``. Modern requests and HTTP+SSE streams run in
+the task of their own request and need none.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
+
+import attrs
+import msgspec
+import trio
+
+from fastmcp_protocol import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    LEGACY_PROTOCOL_VERSIONS,
+    MODERN_PROTOCOL_VERSIONS,
+    JSONRPCMessage,
+    JSONRPCNotification,
+    JSONRPCRequest,
+    MalformedMessage,
+    RequestId,
+    UnsetType,
+    decode_message,
+)
+from fastmcp_protocol._eras import META_PROTOCOL_VERSION
+from fastmcp_transport._http_common import (
+    HEADER_LAST_EVENT_ID,
+    HEADER_PROTOCOL_VERSION,
+    HEADER_SESSION_ID,
+    ConnectionHandler,
+    HttpConnectionInfo,
+)
+from fastmcp_transport.http_server._event_store import EventStore, InMemoryEventStore
+from fastmcp_transport.http_server._http import (
+    EVENT_STREAM,
+    JSON,
+    ClientGone,
+    HttpError,
+    Message,
+    Receive,
+    RequestHead,
+    Responder,
+    Scope,
+    Send,
+    accepts,
+    media_type,
+    negotiate,
+    read_body,
+    read_head,
+    watch_disconnect,
+)
+from fastmcp_transport.http_server._legacy_sse import LegacySSEEndpoints
+from fastmcp_transport.http_server._modern import (
+    DEFAULT_NAME_HEADERS,
+    FrameHead,
+    ModernChecks,
+    status_for_error,
+)
+from fastmcp_transport.http_server._oneshot import Answer, AnswerMode, RequestTransport
+from fastmcp_transport.http_server._security import DnsRebindingProtection
+from fastmcp_transport.http_server._sessions import SessionManager, SSEOptions
+
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "StreamableHTTPApp"]
+
+logger = logging.getLogger("fastmcp.http")
+
+DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
+"""The largest POST body accepted by default (16 MiB, like a stdio line)."""
+
+_ALLOW_POST = ((b"allow", b"POST"),)
+
+
+class _MetaVersion(msgspec.Struct):
+    version: str | None = msgspec.field(default=None, name=META_PROTOCOL_VERSION)
+
+
+class _ParamsMeta(msgspec.Struct):
+    meta: _MetaVersion | None = msgspec.field(default=None, name="_meta")
+
+
+_params_meta = msgspec.json.Decoder(_ParamsMeta)
+_batch_members = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def _declares_modern(message: JSONRPCMessage) -> bool:
+    """Whether a message carries the per-request protocol version of the modern era."""
+    if not isinstance(message, JSONRPCRequest | JSONRPCNotification):
+        return False
+    params = message.params
+    if isinstance(params, UnsetType):
+        return False
+    try:
+        meta = _params_meta.decode(params).meta
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return False
+    return meta is not None and meta.version is not None
+
+
+def _modern_status(head: FrameHead) -> int:
+    error = head.error
+    return 200 if isinstance(error, UnsetType) else status_for_error(error.code, error.message)
+
+
+def _legacy_status(head: FrameHead) -> int:
+    return 200
+
+
+@attrs.define(eq=False)
+class StreamableHTTPApp:
+    """An ASGI 3 app serving MCP over Streamable HTTP (both eras) and HTTP+SSE.
+
+    ``connect`` is called with a transport and its ``HttpConnectionInfo`` for every
+    connection: each modern POST, each legacy session, each HTTP+SSE stream; it
+    serves it (runs a ``fastmcp_core.Session``) until the transport closes.
+
+    Options:
+
+    * ``path``: the MCP endpoint; ``sse_path``/``messages_path``: the endpoints of
+      the 2024-11-05 HTTP+SSE transport (``sse_path=None`` turns it off);
+    * ``legacy``: serve the session-based versions (2025-11-25 and older) too;
+      ``stateless``: serve them without sessions (no ``Mcp-Session-Id``, no GET
+      stream, each POST on a transport of its own: for many replicas);
+    * ``json_response``: answer legacy POSTs with plain JSON (their other messages
+      go on the GET stream); modern POSTs always choose per request;
+    * ``security``: the ``Host``/``Origin`` allow-lists (``None``: no check);
+    * ``event_store``: where resumable legacy streams keep their events
+      (``None``: streams are not resumable);
+    * ``session_idle_timeout``: seconds without requests after which a legacy session
+      is ended (``None``: never); ``max_sessions``: beyond it, 503;
+    * ``max_body_size``: the largest POST body (413 beyond);
+    * ``keepalive_interval``: seconds of silence after which an SSE response gets a
+      comment; ``sse_retry_ms``: the reconnection delay told to legacy clients;
+      ``sse_poll_after``: close legacy SSE responses after that many seconds (the
+      client resumes with ``Last-Event-ID``: SSE polling);
+    * ``modern_versions``: the modern versions accepted (others: -32022);
+      ``name_headers``: which methods ``Mcp-Name`` must mirror, and from which member;
+    * ``shutdown_grace``: seconds legacy sessions get to finish their requests when
+      the app shuts down.
+    """
+
+    connect: ConnectionHandler
+    path: str = attrs.field(default="/mcp", kw_only=True)
+    sse_path: str | None = attrs.field(default="/sse", kw_only=True)
+    messages_path: str = attrs.field(default="/messages/", kw_only=True)
+    legacy: bool = attrs.field(default=True, kw_only=True)
+    stateless: bool = attrs.field(default=False, kw_only=True)
+    json_response: bool = attrs.field(default=False, kw_only=True)
+    security: DnsRebindingProtection | None = attrs.field(
+        factory=DnsRebindingProtection, kw_only=True
+    )
+    event_store: EventStore | None = attrs.field(factory=InMemoryEventStore, kw_only=True)
+    session_idle_timeout: float | None = attrs.field(default=1800.0, kw_only=True)
+    max_sessions: int = attrs.field(default=10_000, kw_only=True)
+    max_body_size: int = attrs.field(default=DEFAULT_MAX_BODY_SIZE, kw_only=True)
+    keepalive_interval: float | None = attrs.field(default=15.0, kw_only=True)
+    sse_retry_ms: int | None = attrs.field(default=3000, kw_only=True)
+    sse_poll_after: float | None = attrs.field(default=None, kw_only=True)
+    modern_versions: Sequence[str] = attrs.field(default=MODERN_PROTOCOL_VERSIONS, kw_only=True)
+    name_headers: Mapping[str, str] = attrs.field(default=DEFAULT_NAME_HEADERS, kw_only=True)
+    shutdown_grace: float = attrs.field(default=5.0, kw_only=True)
+    _sessions: SessionManager = attrs.field(init=False)
+    _checks: ModernChecks = attrs.field(init=False)
+    _sse_endpoints: LegacySSEEndpoints | None = attrs.field(init=False)
+    _routes: dict[str, str] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        sse = SSEOptions(
+            keepalive=self.keepalive_interval,
+            retry_ms=self.sse_retry_ms,
+            poll_after=self.sse_poll_after,
+        )
+        self._sessions = SessionManager(
+            self.connect,
+            self.event_store,
+            self.session_idle_timeout,
+            self.max_sessions,
+            sse,
+        )
+        self._checks = ModernChecks(self.modern_versions, self.name_headers)
+        self._routes = {_route(self.path): "mcp"}
+        self._sse_endpoints = None
+        if self.sse_path is not None:
+            self._sse_endpoints = LegacySSEEndpoints(
+                self.connect, self.messages_path, self.keepalive_interval
+            )
+            self._routes[_route(self.sse_path)] = "sse"
+            self._routes[_route(self.messages_path)] = "messages"
+
+    # -- running ---------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Host the app's background work (legacy sessions) until cancelled.
+
+        Cancelling it ends every session at once; call ``shutdown`` first for a
+        graceful end.
+        """
+        await self._sessions.run(task_status=task_status)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[StreamableHTTPApp]:
+        """Run the app's background work for the duration of the block; on exit (or
+        cancellation) shut down gracefully, bounded by ``shutdown_grace``."""
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.run)
+            try:
+                yield self
+            finally:
+                with trio.CancelScope(shield=True):
+                    await self.shutdown()
+                nursery.cancel_scope.cancel()
+
+    async def shutdown(self) -> None:
+        """Stop accepting legacy sessions and end the open ones and the HTTP+SSE
+        streams; requests in flight get ``shutdown_grace`` seconds to finish."""
+        if self._sse_endpoints is not None:
+            self._sse_endpoints.shutdown()
+        await self._sessions.shutdown(self.shutdown_grace)
+
+    @property
+    def session_count(self) -> int:
+        """How many legacy sessions are open."""
+        return len(self._sessions)
+
+    # -- ASGI ------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI 3 entry point (``http`` and ``lifespan`` scopes; websockets are
+        refused). Returns when the response has ended; cancelling it ends the
+        request's work (a modern request is then cancelled, a legacy one is not)."""
+        kind = scope.get("type")
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        responder = Responder(send)
+        try:
+            await self._http(read_head(scope), receive, responder)
+        except ClientGone:
+            pass
+        except Exception as exc:
+            error = _http_error(exc)
+            if error is None:
+                logger.exception(
+                    "unexpected error while serving %s %s", scope.get("method"), scope.get("path")
+                )
+                error = HttpError(500, INTERNAL_ERROR, "Internal error")
+            if not responder.started:
+                await responder.error(error)
+            else:
+                await responder.end()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message.get("type") != "lifespan.startup":
+            return
+        if self._sessions.running:  # run by serve_http or `running()`: nothing to do
+            await send({"type": "lifespan.startup.complete"})
+            await _until_shutdown(receive)
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.run)
+            await send({"type": "lifespan.startup.complete"})
+            await _until_shutdown(receive)
+            await self.shutdown()
+            nursery.cancel_scope.cancel()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def _http(self, head: RequestHead, receive: Receive, responder: Responder) -> None:
+        if self.security is not None:
+            refusal = self.security.refusal(head.headers)
+            if refusal is not None:
+                raise HttpError(403, INVALID_REQUEST, refusal)
+        route = self._routes.get(_route(head.path))
+        if route == "mcp":
+            await self._mcp(head, receive, responder)
+        elif route == "sse":
+            assert self._sse_endpoints is not None
+            if head.method != "GET":
+                raise HttpError(
+                    405, INVALID_REQUEST, "Method Not Allowed", headers=((b"allow", b"GET"),)
+                )
+            if not accepts(head.headers.get("accept"), EVENT_STREAM):
+                raise HttpError(
+                    406, INVALID_REQUEST, "Not Acceptable: the client must accept text/event-stream"
+                )
+            await self._sse_endpoints.stream(head, responder, receive)
+        elif route == "messages":
+            assert self._sse_endpoints is not None
+            await self._sse_message(head, receive, responder)
+        else:
+            await responder.respond(404, b"Not Found", content_type=b"text/plain")
+
+    async def _mcp(self, head: RequestHead, receive: Receive, responder: Responder) -> None:
+        if head.method == "POST":
+            await self._post(head, receive, responder)
+            return
+        if head.method not in ("GET", "DELETE"):
+            raise HttpError(
+                405,
+                INVALID_REQUEST,
+                "Method Not Allowed",
+                headers=((b"allow", b"GET, POST, DELETE"),),
+            )
+        session_id = head.headers.get(HEADER_SESSION_ID)
+        if session_id is None or not self.legacy or self.stateless:
+            raise HttpError(
+                405,
+                INVALID_REQUEST,
+                f"Method Not Allowed: {head.method} needs a legacy session (Mcp-Session-Id)",
+                headers=_ALLOW_POST,
+            )
+        _check_legacy_version(head)
+        session = self._sessions.find(session_id.strip())
+        if head.method == "DELETE":
+            self._sessions.delete(session)
+            await responder.respond(200)
+            return
+        if not accepts(head.headers.get("accept"), EVENT_STREAM):
+            raise HttpError(
+                406, INVALID_REQUEST, "Not Acceptable: the client must accept text/event-stream"
+            )
+        last_event_id = head.headers.get(HEADER_LAST_EVENT_ID)
+        await self._sessions.stream(
+            session, last_event_id.strip() if last_event_id else None, responder, receive
+        )
+
+    # -- POST ------------------------------------------------------------------------
+
+    async def _post(self, head: RequestHead, receive: Receive, responder: Responder) -> None:
+        headers = head.headers
+        if media_type(headers.get("content-type")) != JSON:
+            raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: use application/json")
+        takes_json, takes_sse = negotiate(headers.get("accept"))
+        if not (takes_json or takes_sse):
+            raise HttpError(
+                406,
+                INVALID_REQUEST,
+                "Not Acceptable: the client must accept application/json and text/event-stream",
+            )
+        body = await read_body(receive, self.max_body_size, headers.get("content-length"))
+        frames, messages = _parse(body)
+        session_id = headers.get(HEADER_SESSION_ID) if self.legacy and not self.stateless else None
+        if session_id is not None:
+            _check_legacy_version(head)
+            session = self._sessions.find(session_id.strip())
+            await self._sessions.post(
+                session,
+                frames,
+                _request_ids(messages),
+                json=(self.json_response and takes_json) or not takes_sse,
+                initialize=False,
+                responder=responder,
+                receive=receive,
+            )
+            return
+        version = headers.get(HEADER_PROTOCOL_VERSION)
+        modern = (
+            not self.legacy
+            or (version is not None and version.strip() not in LEGACY_PROTOCOL_VERSIONS)
+            or (version is None and len(messages) == 1 and _declares_modern(messages[0]))
+        )
+        if modern:
+            await self._modern(head, body, messages, takes_json, takes_sse, responder, receive)
+            return
+        ids = _request_ids(messages)
+        info = HttpConnectionInfo(
+            kind="legacy",
+            headers=headers,
+            protocol_version=version.strip() if version else None,
+            client=head.client,
+        )
+        first = messages[0]
+        if (
+            isinstance(first, JSONRPCRequest)
+            and first.method == "initialize"
+            and not self.stateless
+        ):
+            if len(messages) > 1:
+                raise HttpError(
+                    400, INVALID_REQUEST, "Invalid request: initialize must be sent alone"
+                )
+            session = self._sessions.open(info)
+            await self._sessions.post(
+                session,
+                frames,
+                ids,
+                json=takes_json,
+                initialize=True,
+                responder=responder,
+                receive=receive,
+            )
+            return
+        if not self.stateless:
+            raise HttpError(
+                400,
+                INVALID_REQUEST,
+                "Bad Request: no Mcp-Session-Id header (send initialize first)",
+                request_id=ids[0] if len(ids) == 1 else None,
+            )
+        json_only = takes_json and (self.json_response or not takes_sse)
+        mode = _mode(json_only, takes_sse and not takes_json)
+        await self._one_shot(frames, ids, info, mode, _legacy_status, responder, receive)
+
+    async def _modern(
+        self,
+        head: RequestHead,
+        body: bytes,
+        messages: list[JSONRPCMessage],
+        takes_json: bool,
+        takes_sse: bool,
+        responder: Responder,
+        receive: Receive,
+    ) -> None:
+        if len(messages) != 1:
+            raise HttpError(400, INVALID_REQUEST, "Invalid request: batches are not supported")
+        message = messages[0]
+        if not isinstance(message, JSONRPCRequest | JSONRPCNotification):
+            raise HttpError(
+                400, INVALID_REQUEST, "Invalid request: a client must not POST responses"
+            )
+        version = self._checks.check(message, head.headers)
+        info = HttpConnectionInfo(
+            kind="modern", headers=head.headers, protocol_version=version, client=head.client
+        )
+        ids = [message.id] if isinstance(message, JSONRPCRequest) else []
+        mode = _mode(takes_json and not takes_sse, takes_sse and not takes_json)
+        await self._one_shot([body], ids, info, mode, _modern_status, responder, receive)
+
+    async def _one_shot(
+        self,
+        frames: Sequence[bytes],
+        ids: list[RequestId],
+        info: HttpConnectionInfo,
+        mode: AnswerMode,
+        status_of: Callable[[FrameHead], int],
+        responder: Responder,
+        receive: Receive,
+    ) -> None:
+        transport, outbox = RequestTransport.open(frames, ids)
+        if not ids:
+            await responder.respond(202)
+            await self._serve_connection(transport, info)
+            return
+        answer = Answer(responder, ids, mode, status_of, self.keepalive_interval)
+
+        def gone() -> None:
+            responder.gone = True
+            transport.client_disconnected()
+            outbox.close()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._serve_connection, transport, info)
+            async with trio.open_nursery() as writing:
+                writing.start_soon(watch_disconnect, receive, gone)
+                await answer.write(outbox)
+                writing.cancel_scope.cancel()
+
+    async def _serve_connection(
+        self, transport: RequestTransport, info: HttpConnectionInfo
+    ) -> None:
+        try:
+            await self.connect(transport, info)
+        except Exception:
+            logger.exception("the connection handler failed")
+        finally:
+            transport.close("the connection handler returned")
+
+    async def _sse_message(self, head: RequestHead, receive: Receive, responder: Responder) -> None:
+        assert self._sse_endpoints is not None
+        if head.method != "POST":
+            raise HttpError(405, INVALID_REQUEST, "Method Not Allowed", headers=_ALLOW_POST)
+        query = dict(parse_qsl(head.query.decode("latin-1")))
+        transport = self._sse_endpoints.find(query)
+        if media_type(head.headers.get("content-type")) != JSON:
+            raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: use application/json")
+        body = await read_body(receive, self.max_body_size, head.headers.get("content-length"))
+        _parse(body)
+        await transport.deliver(body)
+        await responder.respond(202, b"Accepted", content_type=b"text/plain")
+
+
+def _route(path: str) -> str:
+    return path.rstrip("/") or "/"
+
+
+def _mode(json_only: bool, sse_only: bool) -> AnswerMode:
+    if json_only:
+        return AnswerMode.JSON
+    if sse_only:
+        return AnswerMode.SSE
+    return AnswerMode.AUTO
+
+
+def _request_ids(messages: Sequence[JSONRPCMessage]) -> list[RequestId]:
+    return [m.id for m in messages if isinstance(m, JSONRPCRequest)]
+
+
+def _parse(body: bytes) -> tuple[list[bytes], list[JSONRPCMessage]]:
+    """The POST's frames and their messages (a batch is split into its members).
+
+    Raises ``HttpError(400)`` with -32700 (not JSON) or -32600 (not a message; a
+    batch with a malformed member is refused whole).
+    """
+    try:
+        decoded = decode_message(body)
+    except MalformedMessage as error:
+        raise HttpError(400, error.code, error.message, request_id=error.request_id) from None
+    if not isinstance(decoded, list):
+        return [body], [decoded]
+    messages: list[JSONRPCMessage] = []
+    for member in decoded:
+        if isinstance(member, MalformedMessage):
+            raise HttpError(400, member.code, f"{member.message} (in a batch)")
+        messages.append(member)
+    ids = _request_ids(messages)
+    if len(set(ids)) != len(ids):
+        raise HttpError(400, INVALID_REQUEST, "Invalid request: a batch repeats a request id")
+    return [bytes(raw) for raw in _batch_members.decode(body)], messages
+
+
+def _check_legacy_version(head: RequestHead) -> None:
+    version = head.headers.get(HEADER_PROTOCOL_VERSION)
+    if version is not None and version.strip() not in LEGACY_PROTOCOL_VERSIONS:
+        raise HttpError(
+            400,
+            INVALID_REQUEST,
+            f"Bad Request: unsupported MCP-Protocol-Version {version.strip()!r} for a session",
+        )
+
+
+def _http_error(exc: BaseException) -> HttpError | None:
+    """The ``HttpError`` an exception is, or wraps alone in exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc if isinstance(exc, HttpError) else None
+
+
+async def _until_shutdown(receive: Receive) -> None:
+    message: Message = {}
+    while message.get("type") != "lifespan.shutdown":
+        message = await receive()

@@ -1,0 +1,138 @@
+"""The HTTP+SSE transport of 2024-11-05 (deprecated, still spoken by old clients).
+
+Theory of operation. A client opens a GET on the SSE path; the server answers with
+an SSE stream whose first event, ``endpoint``, names the URL to POST messages to
+(the messages path with a fresh ``session_id`` query parameter). Every POST there is
+one JSON-RPC message (or a batch), accepted with 202; everything the server sends
+(responses, notifications, its own requests) travels on the one SSE stream, in
+order, whatever it relates to. The connection handler runs in the task of the GET:
+the session is exactly as long as the stream. When the client closes the stream the
+transport closes and the handler is cancelled (nobody could receive its answers).
+These streams are not resumable; they get keep-alive comments.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+
+import attrs
+import trio
+
+from fastmcp_core import TransportClosed
+from fastmcp_protocol import INVALID_REQUEST, RequestId
+from fastmcp_transport._http_common import ConnectionHandler, HttpConnectionInfo
+from fastmcp_transport._sse import encode_event
+from fastmcp_transport.http_server._http import (
+    SSE_HEADERS,
+    HttpError,
+    Receive,
+    RequestHead,
+    Responder,
+    watch_disconnect,
+)
+from fastmcp_transport.http_server._sse_writer import SSEConnection
+
+__all__ = ["LegacySSEEndpoints", "SSETransport"]
+
+logger = logging.getLogger("fastmcp.http")
+
+
+@attrs.define(eq=False)
+class SSETransport:
+    """The transport of one HTTP+SSE connection (2024-11-05)."""
+
+    session_id: str
+    _connection: SSEConnection
+    _inbox: trio.MemorySendChannel[bytes] = attrs.field(init=False)
+    _frames: trio.MemoryReceiveChannel[bytes] = attrs.field(init=False)
+    _closed: str | None = attrs.field(init=False, default=None)
+
+    def __attrs_post_init__(self) -> None:
+        self._inbox, self._frames = trio.open_memory_channel[bytes](16)
+
+    async def receive(self) -> bytes:
+        try:
+            return await self._frames.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise TransportClosed(self._closed or "the SSE stream closed") from None
+
+    async def send(
+        self, frame: bytes, *, related: RequestId | None = None, final: bool = False
+    ) -> None:
+        if not frame:
+            return
+        if self._closed is not None:
+            raise TransportClosed(self._closed)
+        if not await self._connection.push(encode_event(frame, event="message")):
+            raise TransportClosed("the client closed the SSE stream")
+
+    async def aclose(self) -> None:
+        self.close("the transport was closed")
+
+    def close(self, reason: str) -> None:
+        if self._closed is None:
+            self._closed = reason
+            self._inbox.close()
+            self._connection.end()
+
+    async def deliver(self, frame: bytes) -> None:
+        try:
+            await self._inbox.send(frame)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise HttpError(404, INVALID_REQUEST, "Not Found: the SSE stream has closed") from None
+
+
+@attrs.define(eq=False)
+class LegacySSEEndpoints:
+    """The SSE and messages endpoints of the 2024-11-05 transport."""
+
+    connect: ConnectionHandler
+    messages_path: str
+    keepalive: float | None
+    _transports: dict[str, SSETransport] = attrs.field(init=False, factory=dict)
+
+    async def stream(self, head: RequestHead, responder: Responder, receive: Receive) -> None:
+        """Serve one connection for as long as its GET stream is open."""
+        session_id = secrets.token_urlsafe(24)
+        connection = SSEConnection(responder, keepalive=self.keepalive)
+        transport = SSETransport(session_id, connection)
+        info = HttpConnectionInfo(
+            kind="legacy-sse", headers=head.headers, session_id=session_id, client=head.client
+        )
+        endpoint = f"{head.root_path}{self.messages_path}?session_id={session_id}"
+        self._transports[session_id] = transport
+        try:
+            await responder.start(200, SSE_HEADERS)
+            connection.push_nowait(encode_event(endpoint, event="endpoint"))
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._serve, transport, info)
+                nursery.start_soon(watch_disconnect, receive, connection.client_gone)
+                await connection.pump()
+                nursery.cancel_scope.cancel()
+        finally:
+            del self._transports[session_id]
+            transport.close("the SSE stream closed")
+
+    async def _serve(self, transport: SSETransport, info: HttpConnectionInfo) -> None:
+        try:
+            await self.connect(transport, info)
+        except Exception:
+            logger.exception("the connection handler of SSE session %s failed", info.session_id)
+        finally:
+            transport.close("the connection handler returned")
+
+    def find(self, query: Mapping[str, str]) -> SSETransport:
+        session_id = query.get("session_id")
+        if not session_id:
+            raise HttpError(400, INVALID_REQUEST, "Bad Request: session_id is missing")
+        transport = self._transports.get(session_id)
+        if transport is None:
+            raise HttpError(404, INVALID_REQUEST, "Not Found: unknown session_id")
+        return transport
+
+    def shutdown(self) -> None:
+        """End every stream (their handlers are cancelled)."""
+        for transport in list(self._transports.values()):
+            transport.close("the server is shutting down")

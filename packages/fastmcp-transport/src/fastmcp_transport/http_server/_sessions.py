@@ -1,0 +1,709 @@
+"""Legacy Streamable HTTP sessions (2025-03-26 to 2025-11-25): one transport each.
+
+Theory of operation. An ``initialize`` POST without ``Mcp-Session-Id`` creates a
+``SessionTransport`` under a fresh, unguessable id and starts the ``ConnectionHandler``
+on it in the app's task group; the session lives until the client DELETEs it, it
+stays idle for ``idle_timeout`` seconds, the handler returns, or the app shuts down.
+Later POSTs feed their frames into the transport (``receive`` yields them in
+arrival order).
+
+What the handler sends is routed by ``related``:
+
+* a message about a request the client POSTed (its progress, its log messages, the
+  server-to-client requests it makes, its response) goes on that POST's stream;
+  ``final`` on it ends the stream once every request of the POST is answered;
+* anything else (``related=None``, or a request whose stream has ended) goes on the
+  session's standalone stream, which the client opens with GET; while no GET is
+  connected, up to ``pending_limit`` messages wait for the next one.
+
+Streams are logical: each has an id, each event an id from the event store, and the
+HTTP response carrying a stream may end before the stream does (the client lost the
+connection, or the server closed it on purpose with a ``retry`` hint: SSE polling).
+A GET with ``Last-Event-ID`` replays what the stream wrote after that event and
+then carries the rest of it. A POST in JSON mode (``json_response``, or a client that
+accepts no SSE) gets its responses as one JSON body; the other messages of its
+requests go on the standalone stream, since a JSON body cannot carry them.
+
+Closing: DELETE, expiry and the handler's end all remove the session at once (the id
+then gets 404), end its HTTP responses, drop its stored events and cancel the
+handler. At app shutdown the handler first gets ``grace`` seconds to finish the
+requests in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import OrderedDict, deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import attrs
+import msgspec
+import trio
+
+from fastmcp_core import TransportClosed
+from fastmcp_protocol import INTERNAL_ERROR, INVALID_REQUEST, RequestId
+from fastmcp_transport._http_common import ConnectionHandler, HttpConnectionInfo
+from fastmcp_transport._sse import encode_event
+from fastmcp_transport.http_server._event_store import EventStore, Replay
+from fastmcp_transport.http_server._http import (
+    SSE_HEADERS,
+    HttpError,
+    Receive,
+    Responder,
+    error_body,
+    watch_disconnect,
+)
+from fastmcp_transport.http_server._modern import peek_frame
+from fastmcp_transport.http_server._sse_writer import SSEConnection, priming_event
+
+__all__ = ["SSEOptions", "SessionManager", "SessionTransport"]
+
+logger = logging.getLogger("fastmcp.http")
+
+PRIMING_SINCE = "2025-11-25"
+"""Priming events (an id with empty data) came with 2025-11-25; older clients may
+choke on empty data, so sessions of older versions get none."""
+
+
+@attrs.frozen
+class SSEOptions:
+    """How the app's SSE responses behave (see ``StreamableHTTPApp``)."""
+
+    keepalive: float | None = 15.0
+    retry_ms: int | None = 3000
+    poll_after: float | None = None
+
+    def connection(self, responder: Responder) -> SSEConnection:
+        return SSEConnection(
+            responder,
+            keepalive=self.keepalive,
+            poll_after=self.poll_after,
+            retry_ms=self.retry_ms,
+        )
+
+
+@attrs.define(eq=False)
+class _Stream:
+    """A logical SSE stream of a session: the standalone one, or one POST's."""
+
+    session: SessionTransport
+    stream_id: str
+    waiting: set[RequestId] = attrs.field(factory=set)
+    standalone: bool = False
+    json: bool = False
+    initialize: bool = False
+    responses: list[bytes] = attrs.field(factory=list)
+    done: trio.Event = attrs.field(factory=trio.Event)
+    connection: SSEConnection | None = None
+    lock: trio.Lock = attrs.field(factory=trio.Lock)
+    pending: deque[bytes] = attrs.field(factory=deque)
+
+    async def write(self, frame: bytes) -> None:
+        """Store (when resumable) and deliver one message, in order."""
+        async with self.lock:
+            event_id = await self.session._store(self.stream_id, frame)
+            chunk = encode_event(frame, event="message", id=event_id)
+            connection = self.connection
+            if connection is not None and await connection.push(chunk):
+                return
+            if self.standalone:
+                if len(self.pending) >= self.session.pending_limit:
+                    self.pending.popleft()
+                    logger.warning(
+                        "session %s: no GET stream is open; dropped its oldest waiting message",
+                        self.session.session_id,
+                    )
+                self.pending.append(chunk)
+            elif event_id is None:
+                logger.debug(
+                    "session %s: a message was lost (no connection, no event store)",
+                    self.session.session_id,
+                )
+
+
+class _InitializeResult(msgspec.Struct, rename="camel"):
+    protocol_version: str
+
+
+class _InitializeResponse(msgspec.Struct):
+    result: _InitializeResult | None = None
+
+
+_initialize_response = msgspec.json.Decoder(_InitializeResponse)
+
+
+@attrs.define(eq=False)
+class SessionTransport:
+    """The transport of one legacy Streamable HTTP session (see the module docstring).
+
+    The ``ConnectionHandler`` gets it as its transport. Beyond the ``Transport``
+    methods it offers ``close_sse_stream`` (SSE polling) and tells the negotiated
+    ``protocol_version``.
+    """
+
+    session_id: str
+    event_store: EventStore | None = None
+    pending_limit: int = 1024
+    finished_limit: int = 1024
+    protocol_version: str | None = None
+    """The version ``initialize`` negotiated (``None`` until it has been answered)."""
+    initialize_failed: bool = False
+    _inbox: trio.MemorySendChannel[bytes] = attrs.field(init=False)
+    _frames: trio.MemoryReceiveChannel[bytes] = attrs.field(init=False)
+    _key: str = attrs.field(init=False, factory=lambda: secrets.token_urlsafe(6))
+    _counter: int = attrs.field(init=False, default=0)
+    _standalone: _Stream = attrs.field(init=False)
+    _by_request: dict[RequestId, _Stream] = attrs.field(init=False, factory=dict)
+    _streams: dict[str, _Stream] = attrs.field(init=False, factory=dict)
+    _finished: OrderedDict[str, None] = attrs.field(init=False, factory=OrderedDict)
+    _closed: str | None = attrs.field(init=False, default=None)
+    _scope: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
+    _active: int = attrs.field(init=False, default=0)
+    _last_seen: float = attrs.field(init=False, factory=trio.current_time)
+    _idle: trio.Event = attrs.field(init=False, factory=trio.Event)
+    _ended: trio.Event = attrs.field(init=False, factory=trio.Event)
+
+    def __attrs_post_init__(self) -> None:
+        # A few frames of slack; beyond that a POST waits until the handler reads.
+        self._inbox, self._frames = trio.open_memory_channel[bytes](16)
+        self._standalone = self._new_stream(standalone=True)
+        self._idle.set()
+
+    # -- the Transport interface -----------------------------------------------------
+
+    async def receive(self) -> bytes:
+        """The next frame POSTed to the session; ``TransportClosed`` once it ended."""
+        try:
+            return await self._frames.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise TransportClosed(self._closed or "the session ended") from None
+
+    async def send(
+        self, frame: bytes, *, related: RequestId | None = None, final: bool = False
+    ) -> None:
+        """Route a message by ``related`` (see the module docstring).
+
+        Waits while the client reading its stream is behind. A stream whose client
+        is away keeps the message in the event store (or, for the GET stream, for
+        the next GET). Raises ``TransportClosed`` once the session has ended.
+        """
+        if self._closed is not None:
+            raise TransportClosed(self._closed)
+        stream = self._by_request.get(related) if related is not None else None
+        if stream is None:
+            stream = self._standalone
+        elif final and (not frame or not peek_frame(frame).is_notification_or_request):
+            # the response to ``related`` (or its end without one): its last message
+            assert related is not None
+            del self._by_request[related]
+            stream.waiting.discard(related)
+            if frame:
+                if stream.initialize and not self.learn_version(frame):
+                    self.initialize_failed = True
+                if stream.json:
+                    stream.responses.append(frame)
+                else:
+                    await stream.write(frame)
+            if not stream.waiting:
+                await self._finish(stream)
+            return
+        if not frame:
+            return
+        if stream.json:
+            stream = self._standalone  # a JSON body cannot carry it
+        await stream.write(frame)
+
+    async def aclose(self) -> None:
+        """End the session's input and output (the app forgets it when its handler
+        returns). Idempotent."""
+        self._close("the session was closed")
+
+    # -- for the server layer --------------------------------------------------------
+
+    def close_sse_stream(self, related: RequestId | None = None) -> bool:
+        """End the HTTP response now carrying the stream of request ``related``
+        (``None``: the standalone GET stream), with a ``retry`` hint; the stream
+        itself goes on and the client resumes it with ``Last-Event-ID``.
+
+        Returns whether a response was ended. Without an event store, what the
+        stream writes until the client reconnects is lost.
+        """
+        stream = self._by_request.get(related) if related is not None else self._standalone
+        connection = stream.connection if stream is not None else None
+        if connection is None or not connection.open:
+            return False
+        connection.close_early()
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    # -- for the app -----------------------------------------------------------------
+
+    @property
+    def resumable(self) -> bool:
+        return self.event_store is not None
+
+    @property
+    def priming(self) -> bool:
+        version = self.protocol_version
+        return self.resumable and version is not None and version >= PRIMING_SINCE
+
+    @property
+    def standalone(self) -> _Stream:
+        return self._standalone
+
+    def _new_stream(
+        self, *, standalone: bool = False, json: bool = False, initialize: bool = False
+    ) -> _Stream:
+        stream_id = f"{self._key}-{self._counter}"
+        stream = _Stream(self, stream_id, standalone=standalone, json=json, initialize=initialize)
+        self._counter += 1
+        self._streams[stream.stream_id] = stream
+        return stream
+
+    def open_stream(
+        self, request_ids: Sequence[RequestId], *, json: bool, initialize: bool = False
+    ) -> _Stream:
+        """The stream of a POST carrying these requests; register it before delivering."""
+        for rid in request_ids:
+            if rid in self._by_request:
+                raise HttpError(
+                    400,
+                    INVALID_REQUEST,
+                    f"Invalid request: id {rid!r} is already in use",
+                    request_id=rid,
+                )
+        stream = self._new_stream(json=json, initialize=initialize)
+        stream.waiting.update(request_ids)
+        for rid in request_ids:
+            self._by_request[rid] = stream
+        return stream
+
+    async def deliver(self, frame: bytes) -> None:
+        """Hand a frame from a POST to the handler (waits while it is behind)."""
+        try:
+            await self._inbox.send(frame)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise _gone() from None
+
+    async def _store(self, stream_id: str, message: bytes) -> str | None:
+        store = self.event_store
+        if store is None:
+            return None
+        try:
+            return await store.append(stream_id, message)
+        except Exception:
+            logger.exception("the event store failed; the event is delivered live only")
+            return None
+
+    async def _finish(self, stream: _Stream) -> None:
+        """Every request of ``stream`` is answered: end it; keep it resumable a while."""
+        if stream.connection is not None:
+            stream.connection.end()
+        stream.done.set()
+        if self._streams.pop(stream.stream_id, None) is None:
+            return
+        self._finished[stream.stream_id] = None
+        if len(self._finished) > self.finished_limit:
+            oldest, _ = self._finished.popitem(last=False)
+            if self.event_store is not None:
+                await self.event_store.forget(oldest)
+
+    async def attach(self, stream: _Stream, connection: SSEConnection) -> None:
+        """Carry ``stream`` on a new response (priming it when the version says so)."""
+        async with stream.lock:
+            if self.priming:
+                event_id = await self._store(stream.stream_id, b"")
+                if event_id is not None:
+                    connection.push_nowait(priming_event(event_id, connection.retry_ms))
+            while stream.pending:
+                connection.push_nowait(stream.pending.popleft())
+            self._replace_connection(stream, connection)
+
+    async def resume(self, last_event_id: str, connection: SSEConnection) -> _Stream | None:
+        """Replay the stream of ``last_event_id`` after it, then carry the rest of it.
+
+        Returns the stream, or ``None`` when it had ended (the replay is all there
+        is; the response ends after it). Raises ``HttpError(400)`` when the id is
+        unknown, expired, or of another session's stream.
+        """
+        replay = await self._replay(last_event_id)
+        live = self._streams.get(replay.stream_id)
+        if live is None:
+            _push_replay(connection, replay)
+            connection.end()
+            return None
+        async with live.lock:
+            # again under the stream's lock: nothing is written between replay and attach
+            _push_replay(connection, await self._replay(last_event_id))
+            live.pending.clear()  # what waited for a GET is in the replay
+            self._replace_connection(live, connection)
+        return live
+
+    async def _replay(self, last_event_id: str) -> Replay:
+        replay: Replay | None = None
+        if self.event_store is not None:
+            try:
+                replay = await self.event_store.replay(last_event_id)
+            except Exception:
+                logger.exception("the event store failed to replay %r", last_event_id)
+        if replay is None or (
+            replay.stream_id not in self._streams and replay.stream_id not in self._finished
+        ):
+            raise HttpError(
+                400,
+                INVALID_REQUEST,
+                f"Bad Request: Last-Event-ID {last_event_id!r} is unknown or expired",
+            )
+        return replay
+
+    @staticmethod
+    def _replace_connection(stream: _Stream, connection: SSEConnection) -> None:
+        old = stream.connection
+        if old is not None:
+            # the client reconnected, so the old response is stale: drop what it still
+            # had queued (the replay covered it) and release writers waiting on it
+            old.client_gone()
+        if stream.done.is_set():
+            connection.end()
+        else:
+            stream.connection = connection
+
+    def detach(self, stream: _Stream | None, connection: SSEConnection) -> None:
+        if stream is not None and stream.connection is connection:
+            stream.connection = None
+
+    @contextmanager
+    def busy(self) -> Iterator[None]:
+        """Marks an HTTP request of this session in progress (it is not idle)."""
+        self._active += 1
+        if self._active == 1:
+            self._idle = trio.Event()
+        try:
+            yield
+        finally:
+            self._active -= 1
+            self._last_seen = trio.current_time()
+            if not self._active:
+                self._idle.set()
+
+    def learn_version(self, response: bytes) -> bool:
+        """Read the negotiated version from the ``initialize`` response.
+
+        Returns ``False`` when it is an error (the session is then useless).
+        """
+        try:
+            result = _initialize_response.decode(response).result
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            return False
+        if result is None:
+            return False
+        self.protocol_version = result.protocol_version
+        return True
+
+    def _stop_input(self) -> None:
+        """No more frames (the handler drains what is in flight); end the GET stream."""
+        self._inbox.close()
+        connection = self._standalone.connection
+        if connection is not None:
+            connection.close_early()
+
+    def _close(self, reason: str, *, answer_pending: bool = True) -> None:
+        """Refuse further frames and writes; end every response of the session.
+
+        With ``answer_pending``, requests still waiting for their response get an
+        internal error naming ``reason`` on their stream (when it is connected or
+        JSON), so that their clients do not wait forever.
+        """
+        if self._closed is not None:
+            return
+        self._closed = reason
+        self._inbox.close()
+        if answer_pending:
+            for rid, stream in self._by_request.items():
+                answer = error_body(INTERNAL_ERROR, f"Internal error: {reason}", rid)
+                if stream.json:
+                    stream.responses.append(answer)
+                elif stream.connection is not None:
+                    stream.connection.push_nowait(encode_event(answer, event="message"))
+        for stream in (*self._streams.values(),):
+            if stream.connection is not None:
+                stream.connection.end()
+            stream.done.set()
+        self._by_request.clear()
+
+    async def _forget_events(self) -> None:
+        store = self.event_store
+        if store is None:
+            return
+        for stream_id in (*self._streams, *self._finished):
+            try:
+                await store.forget(stream_id)
+            except Exception:
+                logger.exception("the event store failed to forget stream %s", stream_id)
+
+
+def _push_replay(connection: SSEConnection, replay: Replay) -> None:
+    for event in replay.events:
+        if event.message:  # priming events carry nothing to replay
+            connection.push_nowait(encode_event(event.message, event="message", id=event.id))
+
+
+def _gone() -> HttpError:
+    return HttpError(404, INVALID_REQUEST, "Not Found: the session has ended")
+
+
+@attrs.define(eq=False)
+class SessionManager:
+    """Creates, finds, runs and ends the legacy sessions of an app, and answers the
+    HTTP requests that name one."""
+
+    connect: ConnectionHandler
+    event_store: EventStore | None
+    idle_timeout: float | None
+    max_sessions: int
+    sse: SSEOptions
+    _sessions: dict[str, SessionTransport] = attrs.field(init=False, factory=dict)
+    _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
+    _accepting: bool = attrs.field(init=False, default=True)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Host the sessions' tasks until cancelled. Cancelling ends every session
+        at once (``shutdown`` first, for a graceful end)."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                self._accepting = True
+                task_status.started()
+                await trio.sleep_forever()
+        finally:
+            self._nursery = None
+
+    @property
+    def running(self) -> bool:
+        return self._nursery is not None
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def find(self, session_id: str) -> SessionTransport:
+        """The live session with this id; ``HttpError(404)`` when there is none."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise HttpError(404, INVALID_REQUEST, "Not Found: unknown or expired session")
+        return session
+
+    def open(self, info: HttpConnectionInfo) -> SessionTransport:
+        """A new session; its handler starts at once (``info.session_id`` is set here)."""
+        nursery = self._nursery
+        if nursery is None or not self._accepting:
+            if nursery is None:
+                logger.error(
+                    "a legacy session was requested but the app is not running: serve it "
+                    "with serve_http, a server that runs the ASGI lifespan, or inside "
+                    "`async with app.running():`"
+                )
+            raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: not accepting sessions")
+        if len(self._sessions) >= self.max_sessions:
+            raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: too many sessions")
+        session_id = secrets.token_urlsafe(24)
+        session = SessionTransport(session_id, self.event_store)
+        self._sessions[session_id] = session
+        nursery.start_soon(self._serve, session, attrs.evolve(info, session_id=session_id))
+        return session
+
+    async def _serve(self, session: SessionTransport, info: HttpConnectionInfo) -> None:
+        try:
+            with session._scope:
+                async with trio.open_nursery() as nursery:
+                    if self.idle_timeout is not None:
+                        nursery.start_soon(self._expire, session, self.idle_timeout)
+                    try:
+                        await self.connect(session, info)
+                    except Exception:
+                        logger.exception(
+                            "the connection handler of session %s failed", session.session_id
+                        )
+                    nursery.cancel_scope.cancel()
+        finally:
+            self.end(session, "the session ended")
+            session._ended.set()
+            with trio.CancelScope(shield=True):
+                await session._forget_events()
+
+    async def _expire(self, session: SessionTransport, timeout: float) -> None:
+        while True:
+            if session._active:
+                await session._idle.wait()
+                continue
+            deadline = session._last_seen + timeout
+            if trio.current_time() >= deadline:
+                break
+            await trio.sleep_until(deadline)
+        logger.info("session %s expired after %g s without requests", session.session_id, timeout)
+        self.end(session, "the session expired")
+
+    def end(self, session: SessionTransport, reason: str, *, by_client: bool = False) -> None:
+        """End a session now: its id is forgotten, its responses end (requests still
+        unanswered get an error, unless the client itself ended the session), its
+        handler is cancelled."""
+        if self._sessions.get(session.session_id) is session:
+            del self._sessions[session.session_id]
+        session._close(reason, answer_pending=not by_client)
+        session._scope.cancel()
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop accepting sessions; end them, giving requests in flight ``grace``
+        seconds to finish (their handlers see the input end, as on stdio)."""
+        self._accepting = False
+        sessions = list(self._sessions.values())
+        for session in sessions:
+            session._stop_input()
+        with trio.move_on_after(grace):
+            for session in sessions:
+                await session._ended.wait()
+        for session in sessions:
+            self.end(session, "the server is shutting down")
+
+    # -- the HTTP requests that name a session ---------------------------------------
+
+    async def post(
+        self,
+        session: SessionTransport,
+        frames: Sequence[bytes],
+        request_ids: Sequence[RequestId],
+        *,
+        json: bool,
+        initialize: bool,
+        responder: Responder,
+        receive: Receive,
+    ) -> None:
+        """Feed a POST's frames to the session and answer it.
+
+        Notifications and responses only: 202 once the handler has them. Requests:
+        their messages on an SSE response (``json=False``) or their responses as one
+        JSON body. The client disconnecting does not cancel anything (2025-11-25:
+        a client cancels with ``notifications/cancelled``); what the stream writes
+        meanwhile waits in the event store for a GET with ``Last-Event-ID``.
+        """
+        try:
+            await self._post(session, frames, request_ids, json, initialize, responder, receive)
+        except HttpError as error:
+            if not initialize or error.status != 404:
+                raise
+            # the session died before answering its own initialize: a 404 would make
+            # the client open another session, and again
+            raise HttpError(
+                500, INTERNAL_ERROR, "Internal error", request_id=request_ids[0]
+            ) from None
+
+    async def _post(
+        self,
+        session: SessionTransport,
+        frames: Sequence[bytes],
+        request_ids: Sequence[RequestId],
+        json: bool,
+        initialize: bool,
+        responder: Responder,
+        receive: Receive,
+    ) -> None:
+        with session.busy():
+            if not request_ids:
+                for frame in frames:
+                    await session.deliver(frame)
+                await responder.respond(202)
+                return
+            stream = session.open_stream(request_ids, json=json, initialize=initialize)
+            headers = [(b"mcp-session-id", session.session_id.encode())] if initialize else []
+            if json:
+                for frame in frames:
+                    await session.deliver(frame)
+                await self._answer_json(session, stream, responder, receive, headers)
+            else:
+                connection = self.sse.connection(responder)
+                await responder.start(200, (*SSE_HEADERS, *headers))
+                await session.attach(stream, connection)
+                for frame in frames:
+                    await session.deliver(frame)
+                await self._pump(session, stream, connection, receive)
+            if session.initialize_failed:
+                self.end(session, "initialize failed")
+
+    async def _answer_json(
+        self,
+        session: SessionTransport,
+        stream: _Stream,
+        responder: Responder,
+        receive: Receive,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope.cancel)
+            await stream.done.wait()
+            nursery.cancel_scope.cancel()
+        if not stream.done.is_set():
+            return  # the client left; the answer is dropped when it comes
+        if not stream.responses:
+            if session.closed:
+                raise _gone()
+            await responder.respond(204, headers=headers)  # every request was cancelled
+            return
+        if session.initialize_failed:
+            self.end(session, "initialize failed")  # before the client can use the id
+        if session.closed:
+            headers = []  # no session to name
+        responses = stream.responses
+        body = responses[0] if len(responses) == 1 else b"[" + b",".join(responses) + b"]"
+        await responder.json(200, body, headers)
+
+    async def _pump(
+        self,
+        session: SessionTransport,
+        stream: _Stream | None,
+        connection: SSEConnection,
+        receive: Receive,
+    ) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch_disconnect, receive, connection.client_gone)
+                await connection.pump()
+                nursery.cancel_scope.cancel()
+        finally:
+            session.detach(stream, connection)
+
+    async def stream(
+        self,
+        session: SessionTransport,
+        last_event_id: str | None,
+        responder: Responder,
+        receive: Receive,
+    ) -> None:
+        """Open the standalone stream, or resume a stream after ``last_event_id``.
+
+        A second standalone stream while one is open gets 409 (a message goes on one
+        stream only). Resuming a stream whose response is still open replaces that
+        response (the client evidently lost it).
+        """
+        with session.busy():
+            connection = self.sse.connection(responder)
+            stream: _Stream | None
+            if last_event_id is None:
+                stream = session.standalone
+                if stream.connection is not None and stream.connection.open:
+                    raise HttpError(
+                        409, INVALID_REQUEST, "Conflict: this session's GET stream is open"
+                    )
+                await responder.start(200, SSE_HEADERS)
+                await session.attach(stream, connection)
+            else:
+                stream = await session.resume(last_event_id, connection)
+                await responder.start(200, SSE_HEADERS)
+            await self._pump(session, stream, connection, receive)
+
+    def delete(self, session: SessionTransport) -> None:
+        """The client ends the session: in-flight handlers are cancelled."""
+        self.end(session, "the client ended the session", by_client=True)

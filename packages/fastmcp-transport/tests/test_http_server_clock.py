@@ -1,0 +1,205 @@
+"""Time-driven behaviour, on trio's mock clock: the app is called without sockets.
+
+Expiry of idle sessions, keep-alive comments, SSE polling, graceful shutdown, and
+the ASGI lifespan protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import trio
+import trio.testing
+from http_server_support import (
+    Recorder,
+    call_asgi,
+    initialize_body,
+    legacy_headers,
+    make_connect,
+    messages_of,
+    modern_headers,
+    tool_call,
+)
+
+from fastmcp_transport.http_server import InMemoryEventStore, StreamableHTTPApp
+
+
+async def _initialize(nursery: trio.Nursery, app: StreamableHTTPApp) -> str:
+    call = await call_asgi(nursery, app, "POST", "/mcp", legacy_headers(), initialize_body())
+    await call.done.wait()
+    assert call.response.status == 200
+    return call.response.headers["mcp-session-id"]
+
+
+async def _post(nursery: trio.Nursery, app: Any, session_id: str, payload: bytes) -> int:
+    call = await call_asgi(nursery, app, "POST", "/mcp", legacy_headers(session_id), payload)
+    await call.done.wait()
+    return call.response.status
+
+
+async def test_an_idle_session_expires_and_leaves_nothing_behind(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    store = InMemoryEventStore()
+    app = StreamableHTTPApp(make_connect(recorder), session_idle_timeout=60, event_store=store)
+    async with app.running(), trio.open_nursery() as nursery:
+        session_id = await _initialize(nursery, app)
+        echo = tool_call(1, "echo", modern=False, text="x")
+        assert await _post(nursery, app, session_id, echo) == 200
+        assert store._logs  # the request's stream is resumable
+        await trio.sleep(45)
+        assert await _post(nursery, app, session_id, echo) == 200  # activity: 60 s more
+        await trio.sleep(45)
+        assert app.session_count == 1
+        await trio.sleep(30)
+        assert app.session_count == 0
+        await recorder.event(recorder.started, "session ended").wait()
+        assert await _post(nursery, app, session_id, echo) == 404
+        assert store._logs == {}  # its events are forgotten
+        assert not store._order
+
+
+async def test_an_open_get_stream_keeps_a_session_alive(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    app = StreamableHTTPApp(make_connect(Recorder()), session_idle_timeout=60)
+    async with app.running(), trio.open_nursery() as nursery:
+        session_id = await _initialize(nursery, app)
+        headers = {"accept": "text/event-stream", "mcp-session-id": session_id}
+        get = await call_asgi(nursery, app, "GET", "/mcp", headers)
+        await trio.sleep(600)
+        assert app.session_count == 1
+        assert b": keep-alive" in get.response.body  # a quiet stream gets comments
+        get.disconnect.set()
+        await get.done.wait()
+        await trio.sleep(61)
+        assert app.session_count == 0
+
+
+async def test_a_quiet_modern_stream_gets_keepalive_comments_and_cancels_on_close(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    app = StreamableHTTPApp(make_connect(recorder), keepalive_interval=15)
+    async with trio.open_nursery() as nursery:
+        payload = tool_call(
+            1, "sleep", key="quiet", seconds=3600, progress_first=True, meta={"progressToken": 1}
+        )
+        call = await call_asgi(
+            nursery, app, "POST", "/mcp", modern_headers("tools/call", "sleep"), payload
+        )
+        await call.response.wait_for(b": keep-alive")
+        assert call.response.headers["content-type"] == "text/event-stream"
+        assert b"notifications/progress" in call.response.body
+        call.disconnect.set()
+        await recorder.event(recorder.cancelled, "quiet").wait()
+        await call.done.wait()
+
+
+async def test_sse_polling_closes_streams_and_the_client_resumes(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    app = StreamableHTTPApp(make_connect(Recorder()), sse_poll_after=30, sse_retry_ms=500)
+    async with app.running(), trio.open_nursery() as nursery:
+        session_id = await _initialize(nursery, app)
+        payload = tool_call(1, "sleep", modern=False, seconds=100)
+        call = await call_asgi(nursery, app, "POST", "/mcp", legacy_headers(session_id), payload)
+        await call.response.complete.wait()  # closed by the server after 30 s
+        assert call.response.body.endswith(b"retry: 500\n\n")
+        priming = call.response.body.split(b"\n")[0].removeprefix(b"id: ").decode()
+        headers = {
+            "accept": "text/event-stream",
+            "mcp-session-id": session_id,
+            "last-event-id": priming,
+        }
+        results: list[Any] = []
+        while not results:  # each poll is closed after 30 s until the result is there
+            get = await call_asgi(nursery, app, "GET", "/mcp", headers)
+            await get.done.wait()
+            results = [m for m in messages_of(get.response.body) if "result" in m]
+        assert results[0]["result"]["content"][0]["text"] == "slept"
+
+
+async def test_shutdown_lets_requests_finish_within_the_grace_period(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    app = StreamableHTTPApp(make_connect(recorder), shutdown_grace=10)
+    async with trio.open_nursery() as nursery:
+        async with app.running():
+            session_id = await _initialize(nursery, app)
+            quick = tool_call(1, "sleep", modern=False, key="quick", seconds=5)
+            slow = tool_call(2, "sleep", modern=False, key="slow", seconds=60)
+            first = await call_asgi(nursery, app, "POST", "/mcp", legacy_headers(session_id), quick)
+            second = await call_asgi(nursery, app, "POST", "/mcp", legacy_headers(session_id), slow)
+            await recorder.event(recorder.started, "slow").wait()
+            await recorder.event(recorder.started, "quick").wait()
+        # leaving `running()` shut down: within 10 s the quick one answered
+        assert "slept" in messages_of(first.response.body)[-1]["result"]["content"][0]["text"]
+        await recorder.event(recorder.cancelled, "slow").wait()
+        await second.done.wait()
+        assert second.response.complete.is_set()
+        assert app.session_count == 0
+
+
+async def test_the_lifespan_protocol_starts_and_stops_the_sessions(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    app = StreamableHTTPApp(make_connect(Recorder()))
+    to_app, from_server = trio.open_memory_channel[dict[str, Any]](10)
+    to_server, from_app = trio.open_memory_channel[Any](10)
+
+    async def receive() -> dict[str, Any]:
+        return await from_server.receive()
+
+    async def send(message: Any) -> None:
+        await to_server.send(message)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(app, {"type": "lifespan"}, receive, send)
+        await to_app.send({"type": "lifespan.startup"})
+        assert (await from_app.receive())["type"] == "lifespan.startup.complete"
+        session_id = await _initialize(nursery, app)
+        assert app.session_count == 1
+        await to_app.send({"type": "lifespan.shutdown"})
+        assert (await from_app.receive())["type"] == "lifespan.shutdown.complete"
+        assert app.session_count == 0
+        status = await _post(nursery, app, session_id, tool_call(1, "echo", modern=False))
+        assert status == 404
+
+
+async def test_sessions_beyond_the_limit_are_refused(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    app = StreamableHTTPApp(make_connect(Recorder()), max_sessions=2)
+    async with app.running(), trio.open_nursery() as nursery:
+        await _initialize(nursery, app)
+        await _initialize(nursery, app)
+        call = await call_asgi(nursery, app, "POST", "/mcp", legacy_headers(), initialize_body())
+        await call.done.wait()
+        assert call.response.status == 503
+        assert app.session_count == 2
+
+
+async def test_without_a_running_app_a_session_cannot_open(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    app = StreamableHTTPApp(make_connect(Recorder()))
+    async with trio.open_nursery() as nursery:
+        call = await call_asgi(nursery, app, "POST", "/mcp", legacy_headers(), initialize_body())
+        await call.done.wait()
+        assert call.response.status == 503
+        assert msgspec.json.decode(call.response.body)["error"]["code"] == -32603
+        # the modern era needs no background work
+        call = await call_asgi(
+            nursery,
+            app,
+            "POST",
+            "/mcp",
+            modern_headers("tools/call", "echo"),
+            tool_call(2, "echo", text="fine"),
+        )
+        await call.done.wait()
+        assert call.response.status == 200

@@ -1,0 +1,139 @@
+"""The pieces of the HTTP server on their own: header values, allow-lists, the event
+store, the status table, content negotiation, the public surface."""
+
+from __future__ import annotations
+
+import pytest
+
+import fastmcp_transport.http_server as http_server
+from fastmcp_transport.http_server import (
+    DnsRebindingProtection,
+    InMemoryEventStore,
+    decode_header_value,
+    status_for_error,
+)
+from fastmcp_transport.http_server._http import accepts
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("us-west1", "us-west1"),
+        ("  padded\t", "padded"),
+        ("=?base64?SGVsbG8sIOS4lueVjA==?=", "Hello, 世界"),
+        ("=?base64?IHBhZGRlZCA=?=", " padded "),
+        ("=?base64?bGluZTEKbGluZTI=?=", "line1\nline2"),
+        ("=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?=", "=?base64?literal?="),
+        ("SGVsbG8=", "SGVsbG8="),  # no markers: literal
+        ("=?base64?SGVsbG8=", "=?base64?SGVsbG8="),  # no suffix: literal
+        ("=?BASE64?SGVsbG8=?=", "=?BASE64?SGVsbG8=?="),  # markers are case-sensitive
+    ],
+)
+def test_header_values_decode_as_the_spec_says(header: str, value: str) -> None:
+    assert decode_header_value(header) == value
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["=?base64?SGVsbG8?=", "=?base64?SGVs!!!bG8=?=", "=?base64?/w==?=", "café", "a\x01b"],
+)
+def test_bad_header_values_are_refused(header: str) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - any reason is a refusal
+        decode_header_value(header)
+
+
+def test_dns_rebinding_patterns() -> None:
+    default = DnsRebindingProtection()
+    assert default.local_only
+    assert default.refusal({"host": "LOCALHOST:80"}) is None
+    assert default.refusal({"host": "[::1]"}) is None
+    assert default.refusal({}) is None  # no Host, no Origin: not a browser
+    assert default.refusal({"host": "localhost.evil.com"}) is not None
+    assert default.refusal({"host": "127.0.0.1", "origin": "http://localhost:1"}) is None
+    assert default.refusal({"host": "127.0.0.1", "origin": "http://localhost.evil"}) is not None
+    pinned = DnsRebindingProtection(allowed_hosts=["api.example.com:443"], allowed_origins=None)
+    assert not pinned.local_only
+    assert pinned.refusal({"host": "api.example.com:443", "origin": "http://x"}) is None
+    assert pinned.refusal({"host": "api.example.com:8443"}) is not None
+    assert pinned.refusal({"host": "api.example.com"}) is not None
+    anything = DnsRebindingProtection(allowed_hosts=["*"], allowed_origins=["*"])
+    assert anything.refusal({"host": "x", "origin": "y"}) is None
+
+
+async def test_the_event_store_replays_after_an_id_and_names_the_stream() -> None:
+    store = InMemoryEventStore()
+    ids = [await store.append("s1", b"%d" % i) for i in range(5)]
+    other = await store.append("s2", b"other")
+    replay = await store.replay(ids[1])
+    assert replay is not None
+    assert replay.stream_id == "s1"
+    assert [e.message for e in replay.events] == [b"2", b"3", b"4"]
+    assert [e.id for e in replay.events] == ids[2:]
+    replay = await store.replay(other)
+    assert replay is not None
+    assert replay.events == []
+    assert await store.replay("s3.0") is None
+    assert await store.replay("garbage") is None
+    assert await store.replay("s1.99") is None
+    await store.forget("s1")
+    assert await store.replay(ids[0]) is None
+
+
+async def test_the_event_store_is_bounded_and_refuses_replays_with_holes() -> None:
+    store = InMemoryEventStore(max_events=4, max_bytes=1000)
+    ids = [await store.append("a", b"x") for _ in range(6)]
+    assert len(store._order) == 4
+    assert await store.replay(ids[0]) is None  # event 1 was forgotten: a hole
+    replay = await store.replay(ids[1])  # events 2.. are all there
+    assert replay is not None
+    assert len(replay.events) == 4
+    await store.append("b", b"y" * 999)  # the byte bound evicts the oldest, any stream
+    assert store._bytes <= 1000
+    replay = await store.replay(ids[-1])
+    assert replay is None or replay.events == []
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "status"),
+    [
+        (-32020, "Header mismatch", 400),
+        (-32021, "Missing capability", 400),
+        (-32022, "Unsupported protocol version", 400),
+        (-32700, "Parse error", 400),
+        (-32600, "Invalid request", 400),
+        (-32601, "Method not found", 404),
+        (-32602, "Invalid params: `$.params._meta` lacks required `x`", 400),
+        (-32602, "Unknown tool: x", 200),
+        (-32603, "Internal error", 200),
+        (-32001, "Request timed out", 200),
+    ],
+)
+def test_the_status_of_a_modern_error(code: int, message: str, status: int) -> None:
+    assert status_for_error(code, message) == status
+
+
+@pytest.mark.parametrize(
+    ("accept", "media", "ok"),
+    [
+        (None, "application/json", True),
+        ("application/json, text/event-stream", "text/event-stream", True),
+        ("text/*", "text/event-stream", True),
+        ("*/*;q=0.1", "application/json", True),
+        ("APPLICATION/JSON", "application/json", True),
+        ("text/event-stream;q=0", "text/event-stream", False),
+        ("text/html", "application/json", False),
+        ("", "application/json", False),
+    ],
+)
+def test_accept_headers(accept: str | None, media: str, ok: bool) -> None:
+    assert accepts(accept, media) is ok
+
+
+def test_the_public_surface_is_what_all_says() -> None:
+    for name in http_server.__all__:
+        assert getattr(http_server, name) is not None
+    public = {n for n in vars(http_server) if not n.startswith("_")}
+    modules = {
+        n for n in public if n.startswith("_") or type(vars(http_server)[n]).__name__ == "module"
+    }
+    assert public - modules == set(http_server.__all__)

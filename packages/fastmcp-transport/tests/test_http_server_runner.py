@@ -1,0 +1,102 @@
+"""``serve_http``: a free port, TLS, and a graceful end when cancelled."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+from functools import partial
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+from http_server_support import (
+    Recorder,
+    initialize_body,
+    legacy_headers,
+    make_connect,
+    messages_of,
+    modern_headers,
+    tool_call,
+)
+
+from fastmcp_transport.http_server import ServerAddress, serve_http
+
+
+async def test_a_connection_handler_is_served_on_a_free_port() -> None:
+    async with trio.open_nursery() as nursery:
+        address: ServerAddress = await nursery.start(
+            partial(serve_http, make_connect(Recorder()), port=0, path="/rpc")
+        )
+        assert address.port > 0
+        assert address.url == f"http://127.0.0.1:{address.port}/rpc"
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                address.url,
+                content=tool_call(1, "echo", text="hi"),
+                headers=modern_headers("tools/call", "echo"),
+            )
+        assert response.json()["result"]["content"][0]["text"] == "hi"
+        nursery.cancel_scope.cancel()
+
+
+async def test_cancelling_lets_requests_in_flight_finish_then_stops() -> None:
+    recorder = Recorder()
+    result: list[httpx.Response] = []
+    async with httpx.AsyncClient(timeout=10) as client, trio.open_nursery() as outer:
+        server = trio.CancelScope()
+
+        async def run_server(task_status: trio.TaskStatus[ServerAddress]) -> None:
+            with server:
+                await serve_http(
+                    make_connect(recorder), port=0, graceful_timeout=5, task_status=task_status
+                )
+
+        address: ServerAddress = await outer.start(run_server)
+        response = await client.post(
+            address.url, content=initialize_body(), headers=legacy_headers()
+        )
+        session_id = response.headers["mcp-session-id"]
+
+        async def slow_call() -> None:
+            payload = tool_call(1, "sleep", modern=False, key="slow", seconds=0.3)
+            headers = legacy_headers(session_id)
+            result.append(await client.post(address.url, content=payload, headers=headers))
+
+        outer.start_soon(slow_call)
+        await recorder.event(recorder.started, "slow").wait()
+        server.cancel()  # serve_http is cancelled while the call is in flight
+    (response,) = result
+    assert messages_of(response.content)[-1]["result"]["content"][0]["text"] == "slept"
+    assert "slow" not in recorder.cancelled
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.post(address.url, content=b"{}")
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_tls(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    await trio.run_process(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert),
+        ],
+        capture_stdout=True,
+        capture_stderr=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(cafile=str(cert))
+    async with trio.open_nursery() as nursery:
+        address: ServerAddress = await nursery.start(
+            partial(serve_http, make_connect(Recorder()), port=0, certfile=cert, keyfile=key)
+        )
+        assert address.url.startswith("https://")
+        async with httpx.AsyncClient(verify=context) as client:
+            response = await client.post(
+                address.url,
+                content=tool_call(1, "echo", text="secure"),
+                headers=modern_headers("tools/call", "echo"),
+            )
+        assert response.json()["result"]["content"][0]["text"] == "secure"
+        nursery.cancel_scope.cancel()
