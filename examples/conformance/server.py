@@ -290,6 +290,17 @@ async def json_schema_2020_12_tool(**arguments: Any) -> str:
     return f"JSON Schema 2020-12 tool called with: {json.dumps(arguments)}"
 
 
+@server.tool(input_schema=EMPTY)
+async def test_reconnection(ctx: McpContext) -> str:
+    """Ends its response stream early; the answer arrives on the resumed stream."""
+    ctx.release_stream()
+    await trio.sleep(0.1)
+    return (
+        "Reconnection test completed successfully. If you received this, "
+        "the client properly reconnected after stream closure."
+    )
+
+
 # -- the stateless era ----------------------------------------------------------------
 
 

@@ -389,6 +389,17 @@ class McpContext:
     async def critical(self, data: Any, *, logger: str | None = None) -> None:
         await self.log("critical", data, logger=logger)
 
+    def release_stream(self) -> bool:
+        """End the HTTP response carrying this request's messages now; the client
+        reconnects (``Last-Event-ID``) and receives the rest when it is ready.
+
+        For long requests on resumable legacy Streamable HTTP (SSE polling). Returns
+        whether a response was ended; a no-op (``False``) on other transports.
+        """
+        transport = getattr(self._peer, "transport", None)
+        close = getattr(transport, "close_sse_stream", None)
+        return bool(close(self.request_id)) if close is not None else False
+
     # -- tasks -----------------------------------------------------------------------
 
     async def start_task(self, status_message: str | None = None) -> None:

@@ -1,6 +1,7 @@
 """Serving a Server over HTTP: the glue between the server and the HTTP transport.
 
-Imported lazily (``Server.serve_http``), so ``import fastmcp_server`` stays light.
+Imported lazily (``Server.serve_http``, ``Server.http_app``), so
+``import fastmcp_server`` stays light.
 """
 
 from __future__ import annotations
@@ -12,20 +13,26 @@ import trio
 from fastmcp_core import Transport
 
 if TYPE_CHECKING:
-    from fastmcp_server._server import Server
     from fastmcp_transport import HttpConnectionInfo
+    from fastmcp_transport.http_server import StreamableHTTPApp
+
+    from fastmcp_server._server import Server
 
 __all__ = ["http_app", "serve_http"]
 
 
-def http_app(server: Server, *, path: str = "/mcp", **options: Any) -> Any:
-    """The server as an ASGI application (mountable in other ASGI apps on trio)."""
+def http_app(server: Server, *, path: str = "/mcp", **options: Any) -> StreamableHTTPApp:
+    """The server as an ASGI application (mountable in other ASGI apps on trio).
+
+    ``options`` go to ``StreamableHTTPApp`` (``json_response``, ``stateless``,
+    ``security``, ``event_store``, ``max_body_size``...).
+    """
     from fastmcp_transport.http_server import StreamableHTTPApp
 
     async def connect(transport: Transport, info: HttpConnectionInfo) -> None:
         await server.serve_transport(transport, info)
 
-    options.setdefault("supported_versions", server.modern_versions + server.legacy_versions)
+    options.setdefault("modern_versions", server.modern_versions)
     return StreamableHTTPApp(connect, path=path, **options)
 
 
@@ -40,10 +47,17 @@ async def serve_http(
     keyfile: str | None = None,
     **options: Any,
 ) -> None:
-    """Run ``server`` over HTTP on hypercorn's trio worker until cancelled."""
-    from fastmcp_transport.http_server import run_http
+    """Run ``server`` over HTTP on hypercorn's trio worker until cancelled; reports the
+    bound address (``ServerAddress``: ``.url``, ``.port``) through ``task_status``."""
+    from fastmcp_transport.http_server import serve_http as run
 
     app = http_app(server, path=path, **options)
-    await run_http(
-        app, host=host, port=port, certfile=certfile, keyfile=keyfile, task_status=task_status
+    await run(
+        app,
+        host=host,
+        port=port,
+        path=path,
+        certfile=certfile,
+        keyfile=keyfile,
+        task_status=task_status,
     )

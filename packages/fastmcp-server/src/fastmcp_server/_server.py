@@ -784,6 +784,13 @@ class Server:
                 self, host=host, port=port, path=path, task_status=task_status, **options
             )
 
+    def http_app(self, path: str = "/mcp", **options: Any) -> Any:
+        """This server as an ASGI application, to mount in another ASGI app on trio
+        (see ``fastmcp_transport.http_server.StreamableHTTPApp`` for the options)."""
+        from fastmcp_server._http import http_app
+
+        return http_app(self, path=path, **options)
+
     def run_http(
         self, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp", **options: Any
     ) -> None:
