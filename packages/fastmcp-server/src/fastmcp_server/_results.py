@@ -79,7 +79,12 @@ _OUTPUTS: dict[Any, ToolOutput] = {}
 def _tool_output(annotation: Any) -> ToolOutput:
     if annotation is None or annotation is type(None):
         return ToolOutput(None, _to_result)
-    if annotation is Any or annotation is _MISSING or _is_content_annotation(annotation):
+    if (
+        annotation is Any
+        or annotation is _MISSING
+        or _is_content_annotation(annotation)
+        or _mentions_any(annotation)
+    ):
         return ToolOutput(None, _to_result)
     if _is_object_type(annotation):
         try:
@@ -104,6 +109,11 @@ def _tool_output(annotation: Any) -> ToolOutput:
 
 _MISSING = object()
 """Stands for "no return annotation" (``inspect.Signature.empty``)."""
+
+
+def _mentions_any(annotation: Any) -> bool:
+    """``list[Any]`` and the like say nothing a schema could promise."""
+    return any(arg is Any or _mentions_any(arg) for arg in typing.get_args(annotation))
 
 
 def _is_object_type(annotation: Any) -> bool:
@@ -152,6 +162,8 @@ def _structured(value: Any) -> CallToolResult:
 def _wrapped(value: Any) -> CallToolResult:
     if isinstance(value, CallToolResult):
         return value
+    if isinstance(value, list) and value and isinstance(value[0], (*_CONTENT_TYPES, *_MEDIA)):
+        return _to_result(value)  # content, whatever the annotation said
     data = msgspec.to_builtins(value)
     text = value if isinstance(value, str) else _encode(data).decode()
     return CallToolResult(content=[TextContent(text=text)], structured_content={"result": data})
