@@ -1,11 +1,11 @@
 """Build, test and check every package of the monorepo together.
 
-    nox -s tests        every package's tests and tests-integration/ (installs what they need)
-    nox -s lint         ruff lint + format check
-    nox -s typecheck    mypy --strict on every package's src/
-    nox -s conformance  the official MCP conformance suite against our server and client
-    nox -s bench        benchmarks against the peers (writes benchmarks/RESULTS.md)
-    nox -s demo         install, start an example server, call one of its tools
+nox -s tests        every package's tests and tests-integration/ (installs what they need)
+nox -s lint         ruff lint + format check
+nox -s typecheck    mypy --strict on every package's src/
+nox -s conformance  the official MCP conformance suite against our server and client
+nox -s bench        benchmarks against the peers (writes benchmarks/RESULTS.md)
+nox -s demo         install, start an example server, call one of its tools
 """
 
 from __future__ import annotations
@@ -56,3 +56,11 @@ def typecheck(session: nox.Session) -> None:
     install_packages(session)
     session.install("mypy")
     session.run("mypy")
+
+
+@nox.session
+def conformance(session: nox.Session) -> None:
+    """The official MCP conformance suite (harness 0.1.16 and 0.2.0-alpha.12) against
+    examples/conformance/server.py and examples/conformance/client.py."""
+    install_packages(session)
+    session.run("pytest", "-v", "tests-integration/test_conformance_server.py", *session.posargs)

@@ -36,7 +36,7 @@ def greeting(name: str) -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "http":
+    if len(sys.argv) > 2 and sys.argv[1] == "--port":
         server.run_http(port=int(sys.argv[2]))
     else:
         server.run_stdio()

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import conformance
 import peers
 import pytest
 
@@ -51,6 +52,14 @@ def test_official_sdk_client_over_stdio(mode: str, version: str) -> None:
     assert seen == EXPECTED
 
 
+@pytest.mark.parametrize(("mode", "version"), [("auto", "2026-07-28"), ("legacy", "2025-11-25")])
+def test_official_sdk_client_over_http(mode: str, version: str) -> None:
+    with conformance.http_server(HERE / "interop_server.py") as url:
+        seen = sdk_client(mode, url)
+    assert seen.pop("protocol_version") == version
+    assert seen == EXPECTED
+
+
 def inspector(*args: str) -> Any:
     modules = peers.npm_peer(INSPECTOR)
     build = modules / "@modelcontextprotocol" / "inspector-cli" / "build"
@@ -82,3 +91,26 @@ def test_inspector_cli_over_stdio() -> None:
     assert prompt["messages"][0]["content"]["text"] == "Please greet Ada warmly."
     templates = inspector(*SERVER, "--method", "resources/templates/list")
     assert templates["resourceTemplates"] == []
+
+
+def test_inspector_cli_over_http() -> None:
+    with conformance.http_server(HERE / "interop_server.py") as url:
+        target = (url, "--transport", "http")
+        tools = inspector(*target, "--method", "tools/list")
+        assert [t["name"] for t in tools["tools"]] == ["add", "countdown"]
+        called = inspector(
+            *target, "--method", "tools/call", "--tool-name", "add", "--tool-arg", "a=1", "b=2"
+        )
+        assert called["structuredContent"] == {"result": 3}
+        read = inspector(*target, "--method", "resources/read", "--uri", "info://about")
+        assert read["contents"][0]["text"] == "interop test server"
+        prompt = inspector(
+            *target,
+            "--method",
+            "prompts/get",
+            "--prompt-name",
+            "greeting",
+            "--prompt-args",
+            "name=Bo",
+        )
+        assert prompt["messages"][0]["content"]["text"] == "Please greet Bo warmly."

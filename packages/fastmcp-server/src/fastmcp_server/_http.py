@@ -13,10 +13,9 @@ import trio
 from fastmcp_core import Transport
 
 if TYPE_CHECKING:
+    from fastmcp_server._server import Server
     from fastmcp_transport import HttpConnectionInfo
     from fastmcp_transport.http_server import StreamableHTTPApp
-
-    from fastmcp_server._server import Server
 
 __all__ = ["http_app", "serve_http"]
 
