@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import attrs
 import peers
@@ -85,36 +86,40 @@ def free_port() -> int:
 def http_server(script: Path, *args: str) -> Iterator[str]:
     """Start ``script --port PORT`` and yield its MCP URL once it answers."""
     port = free_port()
-    log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty server never blocks
-    process = subprocess.Popen(
-        [sys.executable, str(script), "--port", str(port), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        text=True,
-    )
     url = f"http://127.0.0.1:{port}/mcp"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise AssertionError(f"the server exited: {log.read()}")
-            try:
-                urllib.request.urlopen(url, timeout=2)
-            except urllib.error.HTTPError:
-                break  # any HTTP answer means it is up
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("the server did not start within 30 s") from None
-                time.sleep(0.1)
-            else:
-                break
-        yield url
-    finally:
-        process.terminate()
+    # stderr to a file, not a pipe: a chatty server never blocks
+    with tempfile.TemporaryFile(mode="w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(script), "--port", str(port), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            _wait_until_up(process, url, log)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_up(process: subprocess.Popen[str], url: str, log: Any) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            log.seek(0)
+            raise AssertionError(f"the server exited: {log.read()}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means it is up
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError("the server did not start within 30 s") from None
+            time.sleep(0.1)
+        else:
+            return
