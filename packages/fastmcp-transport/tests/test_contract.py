@@ -1,8 +1,11 @@
 """The contract every transport keeps: order, concurrency, close semantics, big frames.
 
 Each transport kind contributes a factory of connected (client end, server end)
-pairs; every test runs against every kind. Byte-stream transports are tested over
-real OS pipes.
+pairs; every test runs against every kind: in memory, newline-delimited JSON over real
+OS pipes (what stdio does), and a legacy Streamable HTTP session over a real socket
+(the client's notifications are POSTs, the server's travel on the session's GET
+stream). Frames are JSON-RPC notifications, the one kind of message both sides of
+every transport may send at any time.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import pytest
@@ -42,7 +46,57 @@ async def ndjson_pipes() -> AsyncIterator[Pair]:
         await b.aclose()
 
 
-PAIRS: dict[str, Callable[[], Any]] = {"memory": memory, "ndjson": ndjson_pipes}
+@asynccontextmanager
+async def http_session() -> AsyncIterator[Pair]:
+    """A legacy Streamable HTTP session: our client transport against our server app."""
+    from fastmcp_transport.http_client import streamable_http_client
+    from fastmcp_transport.http_server import StreamableHTTPApp, serve_http
+
+    opened: trio.MemorySendChannel[Transport]
+    opened, accepted = trio.open_memory_channel[Transport](1)
+    finished = trio.Event()
+
+    async def connect(transport: Transport, info: Any) -> None:
+        await opened.send(transport)
+        await finished.wait()
+
+    async with trio.open_nursery() as nursery:
+        address = await nursery.start(partial(serve_http, StreamableHTTPApp(connect), port=0))
+        async with streamable_http_client(address.url, era="legacy") as client:
+            initialize = (
+                b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":'
+                b'"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
+            )
+            await client.send(initialize)
+            server = await accepted.receive()
+            assert await server.receive() == initialize
+            await server.send(
+                b'{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25",'
+                b'"capabilities":{},"serverInfo":{"name":"s","version":"1"}}}',
+                related=1,
+                final=True,
+            )
+            await client.receive()
+            await client.send(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
+            await server.receive()
+            try:
+                yield client, server
+            finally:
+                finished.set()
+        nursery.cancel_scope.cancel()
+
+
+def note(body: bytes) -> bytes:
+    """A JSON-RPC notification carrying ``body`` as its params."""
+    return b'{"jsonrpc":"2.0","method":"test","params":' + body + b"}"
+
+
+PAIRS: dict[str, Callable[[], Any]] = {
+    "memory": memory,
+    "ndjson": ndjson_pipes,
+    "http": http_session,
+}
+BYTE_STREAMS = {"memory", "ndjson"}
 
 
 @pytest.fixture(params=sorted(PAIRS))
@@ -50,19 +104,30 @@ def make_pair(request: pytest.FixtureRequest) -> Callable[[], Any]:
     return PAIRS[request.param]
 
 
+@pytest.fixture(params=sorted(BYTE_STREAMS))
+def make_stream_pair(request: pytest.FixtureRequest) -> Callable[[], Any]:
+    return PAIRS[request.param]
+
+
 async def test_frames_arrive_in_order_both_ways(make_pair: Callable[[], Any]) -> None:
+    async def send_all(end: Transport, label: bytes, count: int) -> None:
+        for i in range(count):
+            await end.send(note(b'{"%s":%d}' % (label, i)))
+
     async with make_pair() as (a, b):
-        for i in range(100):
-            await a.send(b'{"n":%d}' % i)
-        for i in range(100):
-            assert await b.receive() == b'{"n":%d}' % i
-        await b.send(b'{"back":1}', related=3, final=True)
-        assert await a.receive() == b'{"back":1}'
+        async with trio.open_nursery() as nursery:  # sending may wait for the reader
+            nursery.start_soon(send_all, a, b"n", 100)
+            for i in range(100):
+                assert await b.receive() == note(b'{"n":%d}' % i)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(send_all, b, b"back", 20)
+            for i in range(20):
+                assert await a.receive() == note(b'{"back":%d}' % i)
 
 
 async def test_concurrent_senders_never_interleave(make_pair: Callable[[], Any]) -> None:
     async with make_pair() as (a, b):
-        frames = {b'{"task":%d,"pad":"%s"}' % (i, b"x" * (1000 * i)) for i in range(50)}
+        frames = {note(b'{"task":%d,"pad":"%s"}' % (i, b"x" * (1000 * i))) for i in range(50)}
         received: set[bytes] = set()
 
         async def reader() -> None:
@@ -78,7 +143,7 @@ async def test_concurrent_senders_never_interleave(make_pair: Callable[[], Any])
 
 async def test_a_ten_mebibyte_message(make_pair: Callable[[], Any]) -> None:
     async with make_pair() as (a, b):
-        big = b'{"data":"' + b"y" * (10 * 1024 * 1024) + b'"}'
+        big = note(b'{"data":"' + b"y" * (10 * 1024 * 1024) + b'"}')
         async with trio.open_nursery() as nursery:
             nursery.start_soon(a.send, big)
             assert await b.receive() == big
@@ -88,9 +153,10 @@ async def test_closing_one_end_ends_the_other_after_its_frames(
     make_pair: Callable[[], Any],
 ) -> None:
     async with make_pair() as (a, b):
-        await a.send(b'{"last":true}')
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(a.send, note(b'{"last":true}'))
+            assert await b.receive() == note(b'{"last":true}')
         await a.aclose()
-        assert await b.receive() == b'{"last":true}'
         with pytest.raises(TransportClosed):
             await b.receive()
         await a.aclose()  # idempotent
@@ -106,14 +172,16 @@ async def test_send_to_a_closed_peer_raises_transport_closed(make_pair: Callable
 async def test_empty_final_frame_writes_nothing(make_pair: Callable[[], Any]) -> None:
     async with make_pair() as (a, b):
         await a.send(b"", related=1, final=True)
-        await a.send(b'{"after":1}')
-        assert await b.receive() == b'{"after":1}'
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(a.send, note(b'{"after":1}'))
+            assert await b.receive() == note(b'{"after":1}')
 
 
 async def test_frames_are_delivered_as_they_are_even_when_not_json(
-    make_pair: Callable[[], Any],
+    make_stream_pair: Callable[[], Any],
 ) -> None:
-    """Transports move frames; judging them is the session engine's job."""
-    async with make_pair() as (a, b):
+    """Byte-stream transports move frames; judging them is the session engine's job.
+    (The HTTP server refuses a body that is not JSON itself: see its own tests.)"""
+    async with make_stream_pair() as (a, b):
         await a.send(b"not json at all")
         assert await b.receive() == b"not json at all"

@@ -99,6 +99,8 @@ class _Stream:
     connection: SSEConnection | None = None
     lock: trio.Lock = attrs.field(factory=trio.Lock)
     pending: deque[bytes] = attrs.field(factory=deque)
+    writing: int = 0
+    """Answers being written now (the stream ends after the last of them)."""
 
     async def write(self, frame: bytes) -> None:
         """Store (when resumable) and deliver one message, in order."""
@@ -205,8 +207,13 @@ class SessionTransport:
                 if stream.json:
                     stream.responses.append(frame)
                 else:
-                    await stream.write(frame)
-            if not stream.waiting:
+                    stream.writing += 1
+                    try:
+                        await stream.write(frame)
+                    finally:
+                        stream.writing -= 1
+            # the last answer ends the stream, and only once every answer is written
+            if not stream.waiting and not stream.writing:
                 await self._finish(stream)
             return
         if not frame:
