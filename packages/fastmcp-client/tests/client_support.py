@@ -19,7 +19,14 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_core import McpContext, RequestStateSealer, Session, Transport, binding_of
+from fastmcp_core import (
+    McpContext,
+    ProtocolError,
+    RequestStateSealer,
+    Session,
+    Transport,
+    binding_of,
+)
 from fastmcp_protocol import (
     INVALID_PARAMS,
     LEGACY_PROTOCOL_VERSIONS,
@@ -111,7 +118,6 @@ class FakeTask:
         self.input_requests[key] = request
         self.status = "input_required"
         while key not in self.answers:
-            self.changed = trio.Event()
             await self.changed.wait()
         if not self.input_requests:
             self.status = "working"
@@ -145,7 +151,7 @@ class Listener:
     ended: trio.Event = attrs.field(factory=trio.Event)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)
 class FakeServer:
     """See the module docstring. Register tools with ``tool(name, fn)``."""
 
@@ -155,6 +161,7 @@ class FakeServer:
     page_size: int | None = None
     instructions: str | None = "Use the tools."
     tools: dict[str, ToolFn] = attrs.field(factory=dict)
+    raw_tools: set[str] = attrs.field(factory=set)
     tool_defs: list[Tool] = attrs.field(factory=list)
     task_tools: dict[str, TaskFn] = attrs.field(factory=dict)
     resources: dict[str, str] = attrs.field(factory=dict)
@@ -180,9 +187,19 @@ class FakeServer:
     # -- registering ---------------------------------------------------------------------
 
     def tool(
-        self, name: str, fn: ToolFn, *, task_support: str | None = None, **fields: Any
+        self,
+        name: str,
+        fn: ToolFn,
+        *,
+        task_support: str | None = None,
+        raw: bool = False,
+        **fields: Any,
     ) -> None:
+        """``raw``: the tool reads ``inputResponses``/``requestState`` itself (from
+        ``ctx.lifespan``) instead of through ``McpContext.ask``."""
         self.tools[name] = fn
+        if raw:
+            self.raw_tools.add(name)
         execution = ToolExecution(task_support=task_support) if task_support else None  # type: ignore[arg-type]
         self.tool_defs.append(Tool(name=name, input_schema=SCHEMA, execution=execution, **fields))
 
@@ -227,6 +244,7 @@ class FakeServer:
         self.requests.append((method, params))
         meta = params.get("_meta") or {}
         ctx.progress_token = meta.get("progressToken")
+        ctx.lifespan = params  # this fake hands the raw params to its tools this way
         modern = "io.modelcontextprotocol/protocolVersion" in meta
         if method == "initialize":
             return self._initialize(ctx, params)
@@ -252,7 +270,8 @@ class FakeServer:
         handler = getattr(self, "_" + method.replace("/", "_"), None)
         if handler is None:
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
-        if method in ("tools/call", "prompts/get", "resources/read") and modern:
+        raw = method == "tools/call" and params.get("name") in self.raw_tools
+        if method in ("tools/call", "prompts/get", "resources/read") and modern and not raw:
             salient = {
                 k: v
                 for k, v in params.items()
@@ -336,7 +355,7 @@ class FakeServer:
             return await self.task_tools[name](FakeTask("inline"), args)
         fn = self.tools.get(name)
         if fn is None:
-            raise McpError(INVALID_PARAMS, f"Unknown tool: {name}")
+            raise ProtocolError(INVALID_PARAMS, f"Unknown tool: {name}")
         return await fn(ctx, args)
 
     def _start_task(self, name: str, args: dict[str, Any], modern: bool) -> Any:
@@ -387,7 +406,8 @@ class FakeServer:
                 task.answers[key] = answer
         if not task.input_requests and task.status == "input_required":
             task.status = "working"
-        task.changed.set()
+        changed, task.changed = task.changed, trio.Event()
+        changed.set()
         return Result()
 
     async def _tasks_cancel(self, ctx: McpContext, params: dict[str, Any]) -> Any:
@@ -431,7 +451,7 @@ class FakeServer:
                 contents=[TextResourceContents(uri=uri, text=str(answer.data))]
             )
         if uri not in self.resources:
-            raise McpError(INVALID_PARAMS, f"Resource not found: {uri}")
+            raise ProtocolError(INVALID_PARAMS, f"Resource not found: {uri}")
         return ReadResourceResult(
             contents=[TextResourceContents(uri=uri, text=self.resources[uri])]
         )

@@ -165,7 +165,7 @@ class _ResultKind(msgspec.Struct, rename="camel"):
     """What a result is, read without decoding the rest (``task``: 2025-11-25 tasks)."""
 
     result_type: str | None = None
-    task: msgspec.Raw | None = None
+    task: Any = None  # small, and present only in 2025-11-25 task results
 
 
 _result_kind = msgspec.json.Decoder(_ResultKind)
