@@ -42,6 +42,7 @@ server goes away, every waiting call raises ``ConnectionClosed`` at once, naming
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -76,6 +77,7 @@ from fastmcp_client._handlers import (
 from fastmcp_client._subscriptions import Subscription
 from fastmcp_client._targets import ConnectOptions, Connector, Target, resolve_target
 from fastmcp_client._tasks import TaskState, ToolTask, immediate
+from fastmcp_client._tool_headers import header_problem
 from fastmcp_core import ConnectionClosed, McpError, ProgressCallback, RequestTimeout, Session
 from fastmcp_protocol import (
     HEADER_MISMATCH,
@@ -147,6 +149,8 @@ from fastmcp_protocol import (
 from fastmcp_transport import StderrMode
 
 __all__ = ["Client"]
+
+logger = logging.getLogger("fastmcp.client")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -312,7 +316,7 @@ class Client:
 
     @property
     def protocol_version(self) -> str:
-        """The protocol version in use. Raises ``ClientError`` before connecting."""
+        """The protocol version in use. Raises ``ConnectionClosed`` when not connected."""
         if self._version is None or self._session is None:
             raise ConnectionClosed("the client is not connected: use `async with Client(...)`")
         return self._version
@@ -375,6 +379,11 @@ class Client:
 
     @asynccontextmanager
     async def _run(self) -> AsyncIterator[None]:
+        # what the previous connection learnt does not carry over
+        self._modern, self._version, self._meta_base = False, None, None
+        self._server_info, self._instructions = None, None
+        self._server_caps, self._supported = ServerCapabilities(), []
+        self._task_required.clear()
         self._listen_lock = trio.Lock()
         try:
             async with self._connector.connect() as transport, trio.open_nursery() as nursery:
@@ -603,9 +612,16 @@ class Client:
     async def list_tools(
         self, cursor: str | None = None, *, timeout: float | None = None
     ) -> ListToolsResult:
-        """One page of the server's tools (``cursor``: from the previous page)."""
+        """One page of the server's tools (``cursor``: from the previous page).
+
+        On Streamable HTTP in the modern era, tools whose ``x-mcp-header``
+        annotations are invalid are left out (with a warning), as the specification
+        requires of HTTP clients.
+        """
         params = PaginatedRequestParams(cursor=cursor, meta=self._meta())
         result = await self._call("tools/list", params, ListToolsResult, timeout=timeout)
+        if self._modern and self._connector.kind == "http":
+            result = _without_bad_header_tools(result)
         for tool in result.tools:
             if tool.execution is not None and tool.execution.task_support == "required":
                 self._task_required.add(tool.name)
@@ -1178,6 +1194,19 @@ class Client:
                 legacy.deliver(typed)
         if self.notification_handler is not None:
             await self.notification_handler(typed)
+
+
+def _without_bad_header_tools(result: ListToolsResult) -> ListToolsResult:
+    kept: list[Tool] = []
+    for tool in result.tools:
+        problem = header_problem(tool)
+        if problem is None:
+            kept.append(tool)
+        else:
+            logger.warning("ignoring tool %r: %s", tool.name, problem)
+    if len(kept) == len(result.tools):
+        return result
+    return msgspec.structs.replace(result, tools=kept)
 
 
 def _identity(result: CallToolResult) -> CallToolResult:
