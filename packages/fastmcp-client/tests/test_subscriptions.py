@@ -129,3 +129,8 @@ async def test_modern_tagged_notifications_stay_with_their_subscription() -> Non
     assert isinstance(note, ToolListChangedNotification)
     assert note.params.meta == {META_SUBSCRIPTION_ID: updates.subscription_id}
     assert seen == []
+
+
+async def test_subscribing_needs_a_connection() -> None:
+    with pytest.raises(ConnectionClosed, match="not connected"):
+        Client(FakeServer()).subscribe(tools_list=True)

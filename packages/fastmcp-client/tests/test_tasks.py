@@ -10,7 +10,7 @@ import trio
 import trio.testing
 from client_support import FakeServer, FakeTask, sent, text
 
-from fastmcp_client import Client, TaskFailed, ToolCallError
+from fastmcp_client import Client, ClientError, TaskFailed, ToolCallError
 from fastmcp_protocol import (
     CallToolResult,
     ElicitRequestFormParams,
@@ -138,6 +138,8 @@ async def test_a_legacy_server_without_task_support_gives_an_immediate_handle() 
         assert handle.task_id is None
         assert (await handle.result()).content == [TextContent(text="computed")]
         await handle.cancel()  # nothing to cancel
+        with pytest.raises(ClientError, match="did not run as a task"):
+            await handle.status()
     assert "task" not in sent(fake, "tools/call")[0]
 
 

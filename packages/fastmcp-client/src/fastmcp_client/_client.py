@@ -958,8 +958,11 @@ class Client:
         server's acknowledgment, at most ``request_timeout``; ``updates.acknowledged``
         says what it agreed to). Legacy era: ``resources/subscribe`` per URI (undone
         on exit). Leaving the block ends the subscription; notifications beyond
-        ``buffer`` unread ones are dropped with a warning.
+        ``buffer`` unread ones are dropped with a warning. Raises ``ConnectionClosed``
+        when the client is not connected.
         """
+        if not self.connected:
+            raise ConnectionClosed("the client is not connected: use `async with Client(...)`")
         requested = SubscriptionFilter(
             tools_list_changed=tools_list or None,
             prompts_list_changed=prompts_list or None,
@@ -1128,8 +1131,13 @@ class Client:
             await self._call("ping", RequestParams(), Result, timeout=timeout)
 
     async def set_roots(self, roots: Sequence[Root | str | Path]) -> None:
-        """Replace the client's roots (given as ``roots=``). Legacy era: the server
-        is told with ``notifications/roots/list_changed``."""
+        """Replace the client's roots. Legacy era: the server is told with
+        ``notifications/roots/list_changed``.
+
+        The roots capability is declared when the client is made: give ``roots=[]``
+        there to start without roots and set them later. A client with a
+        ``roots_handler`` raises ``ConfigError``.
+        """
         if self.roots_handler is not None:
             raise ConfigError("this client answers roots with its roots_handler")
         self._responder.roots = as_roots(roots)

@@ -32,7 +32,7 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_client._errors import TaskFailed, UnexpectedResult
+from fastmcp_client._errors import ClientError, TaskFailed, UnexpectedResult
 from fastmcp_protocol import (
     CallToolResult,
     CancelTaskResult,
@@ -137,10 +137,10 @@ class ToolTask(Generic[R]):
         """The task's current state (one ``tasks/get``).
 
         Raises ``McpError`` from the server (-32602 for a task it does not know, e.g.
-        one whose ttl expired).
+        one whose ttl expired), ``ClientError`` for a handle without a task.
         """
         if self.state is None:
-            raise TaskFailed("", "completed", "this call did not run as a task")
+            raise ClientError("this call did not run as a task: its result is ready")
         if self._protocol == "legacy":
             got = await self._client._call(
                 "tasks/get", TaskIdParams(task_id=self.state.task_id), GetTaskResult
