@@ -4,7 +4,8 @@ test_interop_mcp_sdk.py with the interpreter of its own cached venv.
 Tools: ``echo``, ``add`` (structured output), ``progress`` (progress notifications),
 ``slow`` (sleeps; writes "cancelled" to the file in $INTEROP_MARKER when cancelled),
 ``greet_user`` (asks the client for a name: an input-required round in 2026-07-28, an
-elicitation request in 2025-11-25), ``crash`` (exits with code 3 mid-call). Also a
+elicitation request in 2025-11-25), ``touch`` (a resource update for subscribers),
+``crash`` (exits with code 3 mid-call). Also a
 resource, a prompt and a completion.
 """
 
@@ -71,6 +72,13 @@ def ask_name() -> Elicit[Who]:
 def greet_user(who: Annotated[Who, Resolve(ask_name)]) -> str:
     """Greet the user, asking for their name first."""
     return f"Hello {who.name}"
+
+
+@server.tool()
+async def touch(uri: str, ctx: Context) -> str:
+    """Tell subscribers that ``uri`` changed (2026-07-28: on subscriptions/listen)."""
+    await ctx.notify_resource_updated(uri)
+    return "touched"
 
 
 @server.tool()

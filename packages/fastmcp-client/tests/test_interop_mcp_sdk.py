@@ -22,6 +22,7 @@ from fastmcp_protocol import (
     ElicitResult,
     ProgressNotificationParams,
     PromptReference,
+    ResourceUpdatedNotification,
     TextContent,
     TextResourceContents,
 )
@@ -118,6 +119,20 @@ async def test_cancellation_reaches_the_server(sdk_python: str, era: str, tmp_pa
             TextContent(text="still here")
         ]
     assert marker.read_text() == "cancelled"
+
+
+async def test_modern_subscriptions(sdk_python: str, tmp_path: Path) -> None:
+    async with (
+        client(sdk_python, "modern", tmp_path) as c,
+        c.subscribe(resources=["mem://greeting"]) as updates,
+    ):
+        assert updates.acknowledged is not None
+        assert updates.acknowledged.resource_subscriptions == ["mem://greeting"]
+        await c.call_tool("touch", {"uri": "mem://greeting"})
+        with trio.fail_after(10):
+            note = await updates.__anext__()
+    assert isinstance(note, ResourceUpdatedNotification)
+    assert note.params.uri == "mem://greeting"
 
 
 async def test_a_crash_mid_call_fails_the_call_at_once(sdk_python: str, tmp_path: Path) -> None:
