@@ -1,8 +1,11 @@
 """A small server on the official Python SDK (``mcp==2.3.0``), run over stdio by
 test_interop_mcp_sdk.py with the interpreter of its own cached venv.
 
+With ``--http`` it serves Streamable HTTP instead (see ``serve_http``).
+
 Tools: ``echo``, ``add`` (structured output), ``progress`` (progress notifications),
-``slow`` (sleeps; writes "cancelled" to the file in $INTEROP_MARKER when cancelled),
+``slow`` (sleeps; writes "cancelled" to the file ``marker`` when cancelled), ``headers``
+(the ``Mcp-*`` headers of the call, with an ``x-mcp-header`` parameter),
 ``greet_user`` (asks the client for a name: an input-required round in 2026-07-28, an
 elicitation request in 2025-11-25), ``touch`` (a resource update for subscribers),
 ``crash`` (exits with code 3 mid-call). Also a
@@ -19,7 +22,7 @@ from typing import Annotated
 import anyio
 from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
 from mcp_types import Completion, PromptReference
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 server = MCPServer("interop-sdk", version="2.3.0-test", instructions="An interop test server.")
 
@@ -53,15 +56,28 @@ async def progress(steps: int, ctx: Context) -> str:
 
 
 @server.tool()
-async def slow(seconds: float) -> str:
-    """Sleep; record a cancellation."""
+async def slow(seconds: float, marker: str) -> str:
+    """Sleep; when cancelled, write "cancelled" to the file ``marker``."""
     try:
         await anyio.sleep(seconds)
     except anyio.get_cancelled_exc_class():
         # synchronous on purpose: in a cancelled scope every await raises at once
-        Path(os.environ["INTEROP_MARKER"]).write_text("cancelled")  # noqa: ASYNC240
+        Path(marker).write_text("cancelled")  # noqa: ASYNC240
         raise
     return "slept"
+
+
+@server.tool()
+async def headers(
+    region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], ctx: Context
+) -> str:
+    """The Mcp-* headers this call came with (HTTP), one ``name=value`` per line."""
+    received = ctx.headers or {}
+    return "\n".join(
+        f"{name.lower()}={value}"
+        for name, value in sorted(received.items())
+        if name.lower().startswith("mcp-")
+    )
 
 
 def ask_name() -> Elicit[Who]:
@@ -108,5 +124,32 @@ async def complete(ref: object, argument: object, context: object) -> Completion
     return None
 
 
+async def serve_http() -> None:
+    """Streamable HTTP on a port of 127.0.0.1 the OS picks; prints ``READY <port>``
+    once listening, serves until stdin closes."""
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    http = uvicorn.Server(
+        uvicorn.Config(server.streamable_http_app(), log_level="warning", lifespan="on")
+    )
+    async with anyio.create_task_group() as group:
+        group.start_soon(http.serve, [sock])
+        while not http.started:  # noqa: ASYNC110 - uvicorn has no event for it
+            await anyio.sleep(0.01)
+        sys.stdout.write(f"READY {sock.getsockname()[1]}\n")
+        sys.stdout.flush()
+        await anyio.to_thread.run_sync(sys.stdin.read)
+        http.should_exit = True
+
+
 if __name__ == "__main__":
-    server.run("stdio")
+    if sys.argv[1:] == ["--http"]:
+        anyio.run(serve_http)
+    else:
+        server.run("stdio")

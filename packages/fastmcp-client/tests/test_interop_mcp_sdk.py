@@ -50,7 +50,6 @@ def client(sdk_python: str, era: str, tmp_path: Path, **options: Any) -> Client:
     return Client(
         [sdk_python, SERVER],
         protocol_version=ERAS[era],
-        env={"INTEROP_MARKER": str(tmp_path / "marker")},
         elicitation_handler=answer_name,
         **options,
     )
@@ -64,7 +63,7 @@ async def test_list_call_read_get_complete(sdk_python: str, era: str, tmp_path: 
         assert c.server_info.name == "interop-sdk"
         assert c.instructions == "An interop test server."
         tools = {tool.name: tool for tool in await c.list_all_tools()}
-        assert {"echo", "add", "progress", "slow", "greet_user", "crash"} <= set(tools)
+        assert {"echo", "add", "progress", "slow", "greet_user", "crash", "headers"} <= set(tools)
         assert tools["add"].output_schema is not None
         echoed = await c.call_tool("echo", {"message": "hi"})
         assert echoed.content == [TextContent(text="hi")]
@@ -109,7 +108,7 @@ async def test_cancellation_reaches_the_server(sdk_python: str, era: str, tmp_pa
     marker = tmp_path / "marker"
     async with client(sdk_python, era, tmp_path) as c:
         with trio.move_on_after(1) as scope:
-            await c.call_tool("slow", {"seconds": 60})
+            await c.call_tool("slow", {"seconds": 60, "marker": str(marker)})
         assert scope.cancelled_caught
         # the server stops the handler; the connection stays usable
         with trio.fail_after(10):

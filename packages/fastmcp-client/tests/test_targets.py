@@ -110,18 +110,6 @@ async def _no_roots() -> list[Any]:
     return []
 
 
-async def test_a_url_needs_the_http_transport_or_says_so() -> None:
-    # the HTTP transport is merged later; until then connecting explains what is missing
-    try:
-        import fastmcp_transport.http_client  # noqa: F401
-    except ImportError:
-        with pytest.raises(ConfigError, match="HTTP client transport is not available"):
-            async with Client("http://127.0.0.1:9/mcp"):
-                pass
-    else:
-        pytest.skip("fastmcp_transport.http_client exists: covered by the HTTP tests")
-
-
 # -- stdio -----------------------------------------------------------------------------------
 
 

@@ -1,4 +1,6 @@
-"""x-mcp-header annotations: which tool definitions an HTTP client must drop."""
+"""Tools with x-mcp-header annotations: the client registers every listed tool with a
+transport that can mirror parameters into headers (Streamable HTTP), and leaves out the
+tools the transport refuses."""
 
 from __future__ import annotations
 
@@ -6,68 +8,63 @@ from typing import Any
 
 import attrs
 import pytest
+import trio
 from client_support import FakeServer, text
 
 from fastmcp_client import Client
-from fastmcp_client._tool_headers import header_problem
-from fastmcp_protocol import Tool
+from fastmcp_core import Transport
+from fastmcp_protocol import RequestId, Tool
+from fastmcp_transport import memory_pair
+from fastmcp_transport.http_client import tool_param_headers
+
+GOOD = {"type": "object", "properties": {"region": {"type": "string", "x-mcp-header": "Region"}}}
+BAD = {"type": "object", "properties": {"n": {"type": "number", "x-mcp-header": "N"}}}
 
 
-def tool(properties: dict[str, Any], **schema: Any) -> Tool:
-    return Tool(name="t", input_schema={"type": "object", "properties": properties, **schema})
+@attrs.define(eq=False)
+class RegisteringTransport:
+    """A memory transport with the ``register_tool`` of the HTTP transport."""
 
+    inner: Transport
+    registered: dict[str, Any] = attrs.field(factory=dict)
 
-def header(kind: str, name: Any = "Region", **extra: Any) -> dict[str, Any]:
-    return {"type": kind, "x-mcp-header": name, **extra}
+    def register_tool(self, name: str, input_schema: dict[str, Any]) -> None:
+        self.registered[name] = tool_param_headers(input_schema)  # raises when invalid
 
+    async def receive(self) -> bytes:
+        return await self.inner.receive()
 
-VALID = [
-    tool({}),
-    tool({"region": header("string")}),
-    tool({"n": header("integer", "Count"), "b": header("boolean", "Flag-1")}),
-    tool({"outer": {"type": "object", "properties": {"inner": header("string", "Inner")}}}),
-    tool({"x-mcp-header": {"type": "string"}}),  # a property that is merely named so
-]
+    async def send(
+        self, frame: bytes, *, related: RequestId | None = None, final: bool = False
+    ) -> None:
+        await self.inner.send(frame, related=related, final=final)
 
-INVALID = {
-    "empty": tool({"r": header("string", "")}),
-    "space": tool({"r": header("string", "Bad Name")}),
-    "control": tool({"r": header("string", "Bad\r\nName")}),
-    "colon": tool({"r": header("string", "Bad:Name")}),
-    "not a string": tool({"r": header("string", 7)}),
-    "duplicate": tool({"a": header("string", "Same"), "b": header("string", "same")}),
-    "number": tool({"r": header("number")}),
-    "object": tool({"r": header("object")}),
-    "array items": tool({"r": {"type": "array", "items": header("string")}}),
-    "anyOf": tool({"r": {"anyOf": [header("string")]}}),
-    "defs": tool({"r": {"$ref": "#/$defs/d"}}, **{"$defs": {"d": header("string")}}),
-    "conditional": tool({}, **{"if": {"properties": {"r": header("string")}}}),
-}
-
-
-@pytest.mark.parametrize("definition", VALID)
-def test_valid_annotations(definition: Tool) -> None:
-    assert header_problem(definition) is None
-
-
-@pytest.mark.parametrize("case", list(INVALID))
-def test_invalid_annotations(case: str) -> None:
-    assert header_problem(INVALID[case]) is not None
-
-
-async def test_http_clients_drop_invalid_tools(caplog: pytest.LogCaptureFixture) -> None:
-    fake = FakeServer(era="modern")
-    fake.tool("good", lambda ctx, args: _ok())
-    fake.tool_defs[-1] = Tool(name="good", input_schema=VALID[1].input_schema)
-    fake.tool("bad", lambda ctx, args: _ok())
-    fake.tool_defs[-1] = Tool(name="bad", input_schema=INVALID["number"].input_schema)
-    client = Client(fake)
-    async with client:
-        assert [t.name for t in await client.list_all_tools()] == ["good", "bad"]  # not HTTP
-        client._connector = attrs.evolve(client._connector, kind="http")
-        assert [t.name for t in await client.list_all_tools()] == ["good"]
-    assert "ignoring tool 'bad'" in caplog.text
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 async def _ok() -> Any:
     return text("ok")
+
+
+@pytest.mark.parametrize("era", ["modern", "legacy"])
+async def test_invalid_tools_are_left_out_in_the_modern_era(
+    era: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeServer(era=era)  # type: ignore[arg-type]
+    for name, schema in (("good", GOOD), ("bad", BAD)):
+        fake.tool(name, lambda ctx, args: _ok())
+        fake.tool_defs[-1] = Tool(name=name, input_schema=schema)
+    client_end, server_end = memory_pair()
+    transport = RegisteringTransport(client_end)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(fake.serve_transport, server_end)
+        async with Client(transport) as client:
+            names = [tool.name for tool in await client.list_all_tools()]
+    if era == "modern":
+        assert names == ["good"]
+        assert [rule.name for rule in transport.registered["good"]] == ["Mcp-Param-Region"]
+        assert "ignoring tool 'bad'" in caplog.text
+    else:  # x-mcp-header is a 2026-07-28 feature
+        assert names == ["good", "bad"]
+        assert transport.registered == {}

@@ -77,8 +77,14 @@ from fastmcp_client._handlers import (
 from fastmcp_client._subscriptions import Subscription
 from fastmcp_client._targets import ConnectOptions, Connector, Target, resolve_target
 from fastmcp_client._tasks import TaskState, ToolTask, immediate
-from fastmcp_client._tool_headers import header_problem
-from fastmcp_core import ConnectionClosed, McpError, ProgressCallback, RequestTimeout, Session
+from fastmcp_core import (
+    ConnectionClosed,
+    McpError,
+    ProgressCallback,
+    RequestTimeout,
+    Session,
+    Transport,
+)
 from fastmcp_protocol import (
     HEADER_MISMATCH,
     LEGACY_PROTOCOL_VERSIONS,
@@ -255,6 +261,7 @@ class Client:
     _responder: Responder = attrs.field(init=False)
     _caps: ClientCapabilities = attrs.field(init=False)
     _session: Session | None = attrs.field(init=False, default=None)
+    _transport: Transport | None = attrs.field(init=False, default=None)
     _lifetime: AbstractAsyncContextManager[None] | None = attrs.field(init=False, default=None)
     _modern: bool = attrs.field(init=False, default=False)
     _version: str | None = attrs.field(init=False, default=None)
@@ -397,14 +404,14 @@ class Client:
                     drain_on_eof=None,
                 )
                 await nursery.start(session.run)
-                self._session = session
+                self._session, self._transport = session, transport
                 try:
                     await self._negotiate()
                     yield
                 finally:
                     self._end_subscriptions()
                     await session.aclose()
-                    self._session = None
+                    self._session = self._transport = None
         except BaseExceptionGroup as group:
             raise collapse(group) from None
 
@@ -614,14 +621,16 @@ class Client:
     ) -> ListToolsResult:
         """One page of the server's tools (``cursor``: from the previous page).
 
-        On Streamable HTTP in the modern era, tools whose ``x-mcp-header``
-        annotations are invalid are left out (with a warning), as the specification
-        requires of HTTP clients.
+        On Streamable HTTP in the modern era each tool is registered with the
+        transport (``register_tool``: its ``x-mcp-header`` parameters become
+        ``Mcp-Param-*`` headers of its calls), and tools whose annotations are
+        invalid are left out with a warning, as the specification requires.
         """
         params = PaginatedRequestParams(cursor=cursor, meta=self._meta())
         result = await self._call("tools/list", params, ListToolsResult, timeout=timeout)
-        if self._modern and self._connector.kind == "http":
-            result = _without_bad_header_tools(result)
+        register = getattr(self._transport, "register_tool", None)
+        if self._modern and register is not None:
+            result = _registered(result, register)
         for tool in result.tools:
             if tool.execution is not None and tool.execution.task_support == "required":
                 self._task_required.add(tool.name)
@@ -1204,14 +1213,18 @@ class Client:
             await self.notification_handler(typed)
 
 
-def _without_bad_header_tools(result: ListToolsResult) -> ListToolsResult:
+def _registered(
+    result: ListToolsResult, register: Callable[[str, dict[str, Any]], None]
+) -> ListToolsResult:
+    """``result`` without the tools the transport refused to register."""
     kept: list[Tool] = []
     for tool in result.tools:
-        problem = header_problem(tool)
-        if problem is None:
-            kept.append(tool)
-        else:
+        try:
+            register(tool.name, tool.input_schema)
+        except ValueError as problem:  # the transport's InvalidParamHeader
             logger.warning("ignoring tool %r: %s", tool.name, problem)
+        else:
+            kept.append(tool)
     if len(kept) == len(result.tools):
         return result
     return msgspec.structs.replace(result, tools=kept)
