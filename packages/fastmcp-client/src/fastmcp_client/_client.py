@@ -224,7 +224,9 @@ class Client:
     * ``client_info``: the name and version the client reports.
     * stdio: ``env`` (added to the environment), ``cwd``, ``stderr`` (``"capture"``:
       kept and reported when the server dies; ``"inherit"``; or a callable per line);
-      HTTP: ``headers``, ``auth`` (passed to the HTTP transport);
+      HTTP: ``headers``, ``auth`` (an ``httpx.Auth``), ``http_options`` (more keyword
+      arguments of ``streamable_http_client``/``sse_client``: ``timeout``,
+      ``standalone_stream``, ``http_client``, ...);
       ``shutdown_timeout``: how long the server gets to stop on close.
 
     A client connects once at a time; after ``async with`` ends it may connect again.
@@ -255,6 +257,7 @@ class Client:
     stderr: StderrMode = attrs.field(default="capture", kw_only=True)
     headers: Mapping[str, str] | None = attrs.field(default=None, kw_only=True)
     auth: Any = attrs.field(default=None, kw_only=True)
+    http_options: Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
     shutdown_timeout: float = attrs.field(default=2.0, kw_only=True)
 
     _connector: Connector = attrs.field(init=False)
@@ -292,6 +295,7 @@ class Client:
             stderr=self.stderr,
             headers=self.headers,
             auth=self.auth,
+            http_options=self.http_options,
             shutdown_timeout=self.shutdown_timeout,
         )
         self._connector = resolve_target(self._target, options)

@@ -84,6 +84,7 @@ class ConnectOptions:
     stderr: StderrMode = "capture"
     headers: Mapping[str, str] | None = None
     auth: Any = None
+    http_options: Mapping[str, Any] | None = None
     shutdown_timeout: float = 2.0
 
 
@@ -143,7 +144,8 @@ def _server(name: str, server: ServerConfig, options: ConnectOptions) -> Connect
         cwd = options.cwd if options.cwd is not None else server.cwd
         return _command(server.argv, attrs.evolve(options, env=env, cwd=cwd), name=name)
     headers = {**server.headers, **(options.headers or {})}
-    return Connector("http", name, _http(server.url, server.transport, headers, options.auth))
+    connect = _http(server.url, server.transport, headers, options.auth, options.http_options)
+    return Connector("http", name, connect)
 
 
 def _command(argv: list[str], options: ConnectOptions, *, name: str | None = None) -> Connector:
@@ -186,13 +188,19 @@ def _given(transport: Transport) -> Connect:
     return connect
 
 
-def _http(url: str, kind: str, headers: Mapping[str, str], auth: Any) -> Connect:
+def _http(
+    url: str,
+    kind: str,
+    headers: Mapping[str, str],
+    auth: Any,
+    extra: Mapping[str, Any] | None,
+) -> Connect:
     """Streamable HTTP or legacy SSE through ``fastmcp_transport.http_client``.
 
     The module is imported on first use, so clients that never speak HTTP never load
-    httpx. Expected API: ``streamable_http_client(url, *, headers=None, auth=None)``
-    and ``sse_client(url, *, headers=None, auth=None)``, async context managers that
-    yield a ``Transport``.
+    httpx. ``streamable_http_client(url, *, headers=, auth=, **extra)`` and
+    ``sse_client(url, ...)`` are async context managers that yield a ``Transport``;
+    ``extra`` (the client's ``http_options``) goes to them as it is.
     """
 
     @asynccontextmanager
@@ -204,7 +212,9 @@ def _http(url: str, kind: str, headers: Mapping[str, str], auth: Any) -> Connect
                 f"cannot connect to {url}: the HTTP client transport is not available ({exc})"
             ) from None
         opener = http_client.sse_client if kind == "sse" else http_client.streamable_http_client
-        async with opener(url, headers=dict(headers) or None, auth=auth) as transport:
+        async with opener(
+            url, headers=dict(headers) or None, auth=auth, **(extra or {})
+        ) as transport:
             yield transport
 
     return connect
