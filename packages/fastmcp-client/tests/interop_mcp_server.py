@@ -1,7 +1,7 @@
 """A small server on the official Python SDK (``mcp==2.3.0``), run over stdio by
 test_interop_mcp_sdk.py with the interpreter of its own cached venv.
 
-With ``--http`` it serves Streamable HTTP instead (see ``serve_http``).
+With ``--http`` it serves Streamable HTTP and HTTP+SSE instead (see ``serve_http``).
 
 Tools: ``echo``, ``add`` (structured output), ``progress`` (progress notifications),
 ``slow`` (sleeps; writes "cancelled" to the file ``marker`` when cancelled), ``headers``
@@ -125,27 +125,35 @@ async def complete(ref: object, argument: object, context: object) -> Completion
 
 
 async def serve_http() -> None:
-    """Streamable HTTP on a port of 127.0.0.1 the OS picks; prints ``READY <port>``
-    once listening, serves until stdin closes."""
+    """Streamable HTTP (``/mcp``) and legacy HTTP+SSE (``/sse``) on two ports of
+    127.0.0.1 the OS picks; prints ``READY <port> <sse port>`` once both listen, serves
+    until stdin closes."""
     import socket
 
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    http = uvicorn.Server(
-        uvicorn.Config(server.streamable_http_app(), log_level="warning", lifespan="on")
-    )
+    apps = [server.streamable_http_app(), server.sse_app()]
+    servers = [
+        uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")) for app in apps
+    ]
+    sockets = []
+    for _ in apps:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        sockets.append(sock)
     async with anyio.create_task_group() as group:
-        group.start_soon(http.serve, [sock])
-        while not http.started:  # noqa: ASYNC110 - uvicorn has no event for it
+        for http, sock in zip(servers, sockets, strict=True):
+            group.start_soon(http.serve, [sock])
+        while not all(http.started for http in servers):  # noqa: ASYNC110 - no event for it
             await anyio.sleep(0.01)
-        sys.stdout.write(f"READY {sock.getsockname()[1]}\n")
+        ports = " ".join(str(sock.getsockname()[1]) for sock in sockets)
+        sys.stdout.write(f"READY {ports}\n")
         sys.stdout.flush()
         await anyio.to_thread.run_sync(sys.stdin.read)
-        http.should_exit = True
+        for http in servers:
+            http.should_exit = True
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import msgspec
 import pytest
 import trio
@@ -41,8 +42,14 @@ class Sum(msgspec.Struct):
     total: int
 
 
+@attrs.frozen
+class Urls:
+    streamable: str
+    sse: str
+
+
 @pytest.fixture(scope="module")
-def url() -> Iterator[str]:
+def urls() -> Iterator[Urls]:
     python = mcp_sdk_python()
     with tempfile.TemporaryFile("w+") as stderr:
         process = subprocess.Popen(
@@ -62,7 +69,8 @@ def url() -> Iterator[str]:
                 pytest.fail(
                     f"the SDK's HTTP server did not start: {line!r}\n{stderr.read()[-3000:]}"
                 )
-            yield f"http://127.0.0.1:{line.split()[1]}/mcp"
+            port, sse_port = line.split()[1:]
+            yield Urls(f"http://127.0.0.1:{port}/mcp", f"http://127.0.0.1:{sse_port}/sse")
         finally:
             process.stdin.close()
             try:
@@ -83,6 +91,11 @@ def client(url: str, era: str, **options: Any) -> Client:
 
 def text_of(result: Any) -> str:
     return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+@pytest.fixture
+def url(urls: Urls) -> str:
+    return urls.streamable
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -152,3 +165,15 @@ async def test_subscriptions_over_http(url: str) -> None:
             note = await updates.__anext__()
     assert isinstance(note, ResourceUpdatedNotification)
     assert note.params.uri == "mem://greeting"
+
+
+@pytest.mark.parametrize("version", [None, "2024-11-05"])
+async def test_the_legacy_sse_transport_from_a_configuration(
+    urls: Urls, version: str | None
+) -> None:
+    config = {"mcpServers": {"old": {"url": urls.sse, "type": "sse"}}}
+    async with Client(config, protocol_version=version, elicitation_handler=answer_name) as c:
+        # mcp 2.3.0 answers server/discover even over HTTP+SSE, so the probe finds it modern
+        assert c.protocol_version == (version or "2026-07-28")
+        assert text_of(await c.call_tool("echo", {"message": "via sse"})) == "via sse"
+        assert text_of(await c.call_tool("greet_user")) == "Hello Grace"
