@@ -713,3 +713,15 @@ async def test_a_failing_handler_cancels_its_children(
         assert reply["error"]["code"] == -32602
         assert ended == ["child"]
         nursery.cancel_scope.cancel()
+
+
+async def test_a_cancel_naming_no_inbound_request_goes_to_the_dispatcher() -> None:
+    # a 2026-07-28 server ends a client's subscriptions/listen with notifications/cancelled
+    dispatcher = TableDispatcher()
+    async with trio.open_nursery() as nursery:
+        _, peer = await start(nursery, dispatcher)
+        await peer.send(cancel(41, "server shutting down"))
+        await peer.send(request(1, "ping"))
+        await peer.next()  # the ping's answer: the notification was handled before it
+        assert [note.method for note in dispatcher.notes] == ["notifications/cancelled"]
+        nursery.cancel_scope.cancel()

@@ -94,6 +94,20 @@ async def test_names_outside_the_header_safe_set_are_base64_encoded() -> None:
     assert get.headers["mcp-name"] == "plain-name"
 
 
+async def test_the_task_methods_name_their_task() -> None:
+    async def handler(request: HttpRequest) -> None:
+        await request.result({})
+
+    async with (
+        scripted_server(handler) as server,
+        streamable_http_client(server.url) as transport,
+        running(transport) as session,
+    ):
+        for method in ("tasks/get", "tasks/update", "tasks/cancel"):
+            await session.request(method, modern({"taskId": "task-7"}), EmptyResult)
+    assert [post.headers["mcp-name"] for post in server.of("POST")] == ["task-7"] * 3
+
+
 async def test_an_sse_reply_delivers_progress_then_the_result() -> None:
     async def handler(request: HttpRequest) -> None:
         token = request.message["params"]["_meta"]["progressToken"]

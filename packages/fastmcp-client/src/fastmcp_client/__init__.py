@@ -1,5 +1,83 @@
-"""fastmcp-client."""
+"""fastmcp-client: a complete MCP client on trio, for every transport and both eras.
+
+::
+
+    import trio
+    from fastmcp_client import Client
+
+    async def main() -> None:
+        async with Client(["python", "server.py"]) as client:
+            tools = await client.list_all_tools()
+            result = await client.call_tool("add", {"a": 1, "b": 2})
+
+    trio.run(main)
+
+``Client(target)`` connects to an in-process server, a command (stdio), a URL
+(Streamable HTTP) or a server of an MCP configuration; it negotiates the newest
+protocol both sides speak (``server/discover``, falling back to ``initialize``) and
+speaks it transparently: input-required rounds, tasks and subscriptions look the
+same in both eras.
+"""
+
+from fastmcp_client._client import Client
+from fastmcp_client._config import HttpServer, McpConfig, ServerConfig, StdioServer
+from fastmcp_client._errors import (
+    ClientError,
+    ConfigError,
+    IncompatibleServer,
+    InputRequiredError,
+    TaskFailed,
+    ToolCallError,
+    UnexpectedResult,
+)
+from fastmcp_client._handlers import (
+    ElicitationHandler,
+    LogHandler,
+    Notification,
+    NotificationHandler,
+    RootsHandler,
+    SamplingHandler,
+    python_logging,
+)
+from fastmcp_client._subscriptions import Subscription
+from fastmcp_client._targets import ServesTransport, Target
+from fastmcp_client._tasks import TaskState, ToolTask
+from fastmcp_core import ConnectionClosed, McpError, ProgressCallback, RequestTimeout
 
 __version__ = "0.1.0"
 
-__all__: list[str] = []
+__all__ = [
+    # the client
+    "Client",
+    "Target",
+    "ServesTransport",
+    # configurations
+    "McpConfig",
+    "ServerConfig",
+    "StdioServer",
+    "HttpServer",
+    # what the server asks and tells
+    "SamplingHandler",
+    "ElicitationHandler",
+    "RootsHandler",
+    "LogHandler",
+    "NotificationHandler",
+    "Notification",
+    "ProgressCallback",
+    "python_logging",
+    # tasks and subscriptions
+    "ToolTask",
+    "TaskState",
+    "Subscription",
+    # errors
+    "McpError",
+    "ConnectionClosed",
+    "RequestTimeout",
+    "ClientError",
+    "ToolCallError",
+    "UnexpectedResult",
+    "IncompatibleServer",
+    "InputRequiredError",
+    "TaskFailed",
+    "ConfigError",
+]

@@ -10,8 +10,9 @@ Each frame is decoded once (envelope only) and handled by kind:
   request's own nursery (its children end with it), and answers through the Outcome
   table (``response_for``). Routing errors (unknown method or tool, bad params of
   the request itself) are JSON-RPC errors; handler outcomes follow the table.
-* ``notifications/cancelled`` cancels the named in-flight request;
-  ``notifications/progress`` goes to the caller waiting on that token; other
+* ``notifications/cancelled`` cancels the named in-flight request (one that names
+  no inbound request goes to the dispatcher: a server ends a client's
+  ``subscriptions/listen`` that way); ``notifications/progress`` goes to the caller waiting on that token; other
   notifications go to the dispatcher, in order, in the reading task.
 * a response completes the outgoing request with its id.
 * a malformed frame is answered with -32700/-32600 (id ``null`` when unreadable),
@@ -373,9 +374,12 @@ class Session:
             target = (
                 self._inflight.get(params.request_id) if params.request_id is not None else None
             )
-            if target is not None and target.method != "initialize":
-                target._cancel(CancelReason.CLIENT, params.reason)
-            return
+            if target is not None:
+                if target.method != "initialize":
+                    target._cancel(CancelReason.CLIENT, params.reason)
+                return
+            # Not one of our inbound requests: from 2026-07-28 a server cancels its side
+            # of a client's `subscriptions/listen` this way; the dispatcher decides.
         if note.method == "notifications/progress":
             try:
                 progress = decode_params(note.params, ProgressNotificationParams)

@@ -47,6 +47,7 @@ class _Meta(msgspec.Struct, gc=False):
 class _Params(msgspec.Struct, gc=False):
     name: Any = UNSET
     uri: Any = UNSET
+    task_id: Any = msgspec.field(default=UNSET, name="taskId")
     arguments: msgspec.Raw | UnsetType = UNSET
     request_id: Any = msgspec.field(default=UNSET, name="requestId")
     meta: _Meta | UnsetType = msgspec.field(default=UNSET, name="_meta")
@@ -70,11 +71,17 @@ class Outgoing(msgspec.Struct, gc=False):
         return self.id
 
     def routed_name(self) -> str | None:
-        """The ``Mcp-Name`` source: ``params.name`` (tools, prompts) or ``params.uri``."""
+        """The ``Mcp-Name`` source: ``params.name`` (tools, prompts), ``params.uri``
+        (resources/read) or ``params.taskId`` (tasks/get, tasks/update, tasks/cancel)."""
         params = self.params
         if params is UNSET:
             return None
-        value = params.uri if self.method == "resources/read" else params.name
+        if self.method == "resources/read":
+            value = params.uri
+        elif isinstance(self.method, str) and self.method.startswith("tasks/"):
+            value = params.task_id
+        else:
+            value = params.name
         return value if isinstance(value, str) else None
 
     def meta_version(self) -> str | None:

@@ -35,7 +35,8 @@ POSTs carry ``Mcp-Session-Id`` (taken from the response to ``initialize``) and
 ``MCP-Protocol-Version`` once known: the transport reads it from the ``initialize``
 result, and the client layer may set ``protocol_version`` itself. Every POST carries
 ``Mcp-Method`` and, for ``tools/call``, ``prompts/get`` and ``resources/read``,
-``Mcp-Name`` (required in 2026-07-28, harmless before), plus the ``Mcp-Param-*``
+``Mcp-Name`` (required in 2026-07-28, harmless before; the task id for the tasks
+extension's ``tasks/get``, ``tasks/update`` and ``tasks/cancel``), plus the ``Mcp-Param-*``
 headers of tools registered with ``register_tool``.
 
 Legacy only: after ``notifications/initialized`` is accepted, and when the server
@@ -113,7 +114,11 @@ logger = logging.getLogger("fastmcp.http")
 Era = Literal["auto", "modern", "legacy"]
 """How requests are sent: decided per request from its ``_meta`` (``auto``), or forced."""
 
-_NAMED_METHODS = frozenset({"tools/call", "prompts/get", "resources/read"})
+_NAMED_METHODS = frozenset(
+    {"tools/call", "prompts/get", "resources/read", "tasks/get", "tasks/update", "tasks/cancel"}
+)
+"""Methods whose ``Mcp-Name`` header names what they act on (the tasks extension's
+methods name their ``taskId``)."""
 _DRAIN_GRACE = 1.0
 """Seconds to let a server end a response stream after the response, so that the
 connection can be reused; then the stream is closed by the client."""

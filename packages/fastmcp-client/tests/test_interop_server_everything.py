@@ -1,0 +1,190 @@
+"""Interop with ``@modelcontextprotocol/server-everything@2026.8.31`` (the TypeScript SDK's
+reference server) over stdio.
+
+It speaks only the legacy era (its SDK's newest version is 2025-11-25): it answers the
+``server/discover`` probe with -32601, and the client falls back to ``initialize``. It has
+2025-11-25 tasks (``simulate-research-query`` requires one and asks for input while it
+runs), server-to-client sampling, elicitation and roots, progress, and resource
+subscriptions.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import trio
+from interop_support import server_everything
+
+from fastmcp_client import Client, ConnectionClosed, Notification
+from fastmcp_protocol import (
+    CreateMessageRequestParams,
+    CreateMessageResult,
+    ElicitRequestFormParams,
+    ElicitRequestURLParams,
+    ElicitResult,
+    ProgressNotificationParams,
+    PromptReference,
+    ResourceUpdatedNotification,
+    Root,
+    TextContent,
+    TextResourceContents,
+)
+
+
+@pytest.fixture(scope="module")
+def everything() -> list[str]:
+    return server_everything()
+
+
+class Weather(msgspec.Struct):
+    temperature: float
+    conditions: str
+    humidity: float
+
+
+def text_of(result: Any) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+async def elicit(
+    params: ElicitRequestFormParams | ElicitRequestURLParams,
+) -> ElicitResult | dict[str, Any]:
+    assert isinstance(params, ElicitRequestFormParams)
+    properties = params.requested_schema.properties
+    if "interpretation" in properties:  # simulate-research-query's clarification
+        return {"interpretation": properties["interpretation"]["oneOf"][0]["const"]}
+    return {"name": "Ada Lovelace", "check": True, "email": "ada@example.com"}
+
+
+async def sample(params: CreateMessageRequestParams) -> CreateMessageResult:
+    assert params.system_prompt == "You are a helpful test server."
+    return CreateMessageResult(
+        role="assistant", content=TextContent(text="sampled!"), model="test-model"
+    )
+
+
+async def test_negotiates_legacy_and_serves_the_basics(everything: list[str]) -> None:
+    async with Client(everything) as client:
+        assert not client.is_modern
+        assert client.protocol_version == "2025-11-25"
+        assert client.server_info is not None
+        assert client.server_info.name == "mcp-servers/everything"
+        assert client.instructions
+        tools = {tool.name for tool in await client.list_all_tools()}
+        assert {"echo", "get-sum", "trigger-long-running-operation"} <= tools
+        assert text_of(await client.call_tool("echo", {"message": "hi"})) == "Echo: hi"
+        assert "5" in text_of(await client.call_tool("get-sum", {"a": 2, "b": 3}))
+        weather = await client.call_tool(
+            "get-structured-content", {"location": "Chicago"}, result_type=Weather
+        )
+        assert weather.conditions
+        resources = await client.list_all_resources()
+        assert resources
+        read = await client.read_resource(resources[0].uri)
+        assert isinstance(read.contents[0], TextResourceContents)
+        templates = [t.uri_template for t in await client.list_all_resource_templates()]
+        assert "demo://resource/dynamic/text/{resourceId}" in templates
+        dynamic = await client.read_resource("demo://resource/dynamic/text/1")
+        assert dynamic.contents[0].uri == "demo://resource/dynamic/text/1"
+        prompt = await client.get_prompt("args-prompt", {"city": "Paris"})
+        assert "Paris" in str(prompt.messages[0].content)
+        completed = await client.complete(
+            PromptReference(name="completable-prompt"), "department", "E"
+        )
+        assert completed.completion.values == ["Engineering"]
+        await client.ping()
+
+
+async def test_progress_and_cancellation(everything: list[str]) -> None:
+    updates: list[float] = []
+
+    async def on_progress(params: ProgressNotificationParams) -> None:
+        updates.append(params.progress)
+
+    async with Client(everything) as client:
+        result = await client.call_tool(
+            "trigger-long-running-operation", {"duration": 1, "steps": 4}, on_progress=on_progress
+        )
+        assert "completed" in text_of(result)
+        assert updates == [1, 2, 3, 4]
+        with trio.move_on_after(0.5) as scope:
+            await client.call_tool("trigger-long-running-operation", {"duration": 60, "steps": 2})
+        assert scope.cancelled_caught
+        assert text_of(await client.call_tool("echo", {"message": "after"})) == "Echo: after"
+
+
+async def test_server_to_client_requests(everything: list[str]) -> None:
+    async with Client(
+        everything,
+        sampling_handler=sample,
+        elicitation_handler=elicit,
+        roots=[Root(uri="file:///workspace", name="workspace")],
+    ) as client:
+        tools = {tool.name for tool in await client.list_all_tools()}
+        assert {
+            "trigger-sampling-request",
+            "trigger-elicitation-request",
+            "get-roots-list",
+        } <= tools
+        sampled = await client.call_tool("trigger-sampling-request", {"prompt": "hello"})
+        assert "sampled!" in text_of(sampled)
+        elicited = text_of(await client.call_tool("trigger-elicitation-request"))
+        assert "Ada Lovelace" in elicited
+        assert "It was a dark and stormy night." in elicited  # a schema default (SEP-1034)
+        roots = text_of(await client.call_tool("get-roots-list"))
+        assert "file:///workspace" in roots
+
+
+async def test_a_required_task_with_input(everything: list[str]) -> None:
+    async with Client(everything, elicitation_handler=elicit) as client:
+        await client.list_tools()  # the client learns that the tool requires a task
+        handle = await client.call_tool_task(
+            "simulate-research-query", {"topic": "python", "ambiguous": True}
+        )
+        assert handle.task_id
+        assert (await handle.status()).status in ("working", "input_required")
+        report = text_of(await handle.result())
+        assert "Research Report: python (programming)" in report  # our answer was used
+        listed = await client.list_tasks()
+        assert handle.task_id in [task.task_id for task in listed.tasks]
+        # plain call_tool runs a required-task tool as a task too
+        plain = await client.call_tool("simulate-research-query", {"topic": "trio"})
+        assert "Research Report: trio" in text_of(plain)
+
+
+async def test_resource_subscriptions(everything: list[str]) -> None:
+    async with Client(everything) as client:
+        uri = (await client.list_all_resources())[0].uri
+        async with client.subscribe(resources=[uri]) as updates:
+            await client.call_tool("toggle-subscriber-updates")  # sends one update at once
+            with trio.fail_after(10):
+                note: Notification = await updates.__anext__()
+            assert isinstance(note, ResourceUpdatedNotification)
+            assert note.params.uri == uri
+            await client.call_tool("toggle-subscriber-updates")
+
+
+async def test_a_killed_server_fails_the_pending_call_at_once(
+    everything: list[str], tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "pid"
+    wrapper = ["sh", "-c", 'echo $$ > "$0"; exec "$@"', str(pidfile), *everything]
+    async with Client(wrapper, request_timeout=600) as client:
+        pid = int(pidfile.read_text())
+
+        async def kill_soon() -> None:
+            await trio.sleep(0.5)
+            os.kill(pid, signal.SIGKILL)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(kill_soon)
+            with trio.fail_after(10), pytest.raises(ConnectionClosed) as caught:
+                await client.call_tool(
+                    "trigger-long-running-operation", {"duration": 60, "steps": 2}
+                )
+    assert "killed by SIGKILL" in str(caught.value)
