@@ -5,7 +5,7 @@ python examples/budget_aware.py
 
 import trio
 
-from fastmcp_server import Budget, McpContext, Server
+from fastmcp import Budget, McpContext, Server
 
 server = Server("planner", "1.0.0", request_timeout=10)
 

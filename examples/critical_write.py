@@ -12,7 +12,7 @@ from pathlib import Path
 
 import trio
 
-from fastmcp_server import McpContext, Server
+from fastmcp import McpContext, Server
 
 server = Server("writer", "1.0.0")
 STORE = Path(tempfile.gettempdir()) / "fastmcp-critical-write.txt"

@@ -4,7 +4,7 @@ python examples/echo_server.py            # serve on stdin/stdout
 fastmcp call examples/echo_server.py echo message=hello
 """
 
-from fastmcp_server import Server
+from fastmcp import Server
 
 server = Server("echo", "1.0.0")
 

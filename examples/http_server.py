@@ -5,7 +5,7 @@ python examples/http_server.py [PORT]      # http://127.0.0.1:PORT/mcp
 
 import sys
 
-from fastmcp_server import McpContext, Server
+from fastmcp import McpContext, Server
 
 server = Server("http-example", "1.0.0", instructions="A demo over HTTP.", request_timeout=30)
 

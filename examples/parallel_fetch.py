@@ -8,7 +8,7 @@ budget running out) cancels them; a child that fails fails the request.
 
 import trio
 
-from fastmcp_server import McpContext, Server
+from fastmcp import McpContext, Server
 
 server = Server("fetcher", "1.0.0")
 

@@ -8,7 +8,7 @@ next checkpoint; the client sees progress notifications when it asked for them.
 
 import trio
 
-from fastmcp_server import McpContext, Server
+from fastmcp import McpContext, Server
 
 server = Server("processor", "1.0.0", request_timeout=60)
 

@@ -3,7 +3,7 @@
 python examples/quickstart.py
 """
 
-from fastmcp_server import McpContext, Server, prompt, resource, tool
+from fastmcp import McpContext, Server, prompt, resource, tool
 
 
 @tool(description="Calculate the sum of two numbers")

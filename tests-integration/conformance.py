@@ -10,6 +10,7 @@ when one of its checks is ``FAILURE``. This is what
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -83,17 +84,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def http_server(script: Path, *args: str) -> Iterator[str]:
-    """Start ``script --port PORT`` and yield its MCP URL once it answers."""
+def http_server(
+    script: Path, *args: str, port_flag: str | None = "--port", env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Start ``script --port PORT`` (``script PORT`` without a ``port_flag``; ``env``
+    added to the environment) and yield its MCP URL once it answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
+    port_args = [port_flag, str(port)] if port_flag else [str(port)]
     # stderr to a file, not a pipe: a chatty server never blocks
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
-            [sys.executable, str(script), "--port", str(port), *args],
+            [sys.executable, str(script), *port_args, *args],
             stdout=subprocess.DEVNULL,
             stderr=log,
             text=True,
+            env={**os.environ, **env} if env else None,
         )
         try:
             _wait_until_up(process, url, log)

@@ -116,6 +116,14 @@ async def test_structured_content_that_does_not_fit_is_an_unexpected_result() ->
             await client.call_tool("progress", result_type=int)
 
 
+async def test_a_text_result_is_a_str_as_it_is() -> None:
+    async with Client(server("modern")) as client:
+        assert await client.call_tool("progress", result_type=str) == "done"
+        assert (
+            await client.call_tool("json_text", result_type=str) == '{"total": 3, "terms": [1, 2]}'
+        )
+
+
 @pytest.mark.parametrize("era", ERAS)
 async def test_errors_from_the_server_are_mcp_errors(era: str) -> None:
     async with Client(server(era)) as client:

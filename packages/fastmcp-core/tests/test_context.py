@@ -350,6 +350,14 @@ async def test_for_testing_enforces_the_budget_and_offers_a_region(
         plain.spawn(child, 1)
 
 
+async def test_a_testing_region_can_be_restricted(autojump_clock: trio.testing.MockClock) -> None:
+    async with McpContext.for_testing() as ctx:
+        ctx.restrict(Budget.with_timeout(1))
+        with pytest.raises(trio.Cancelled):
+            await trio.sleep(2)
+    assert ctx.is_cancelled()
+
+
 async def test_for_testing_answers_questions_to_the_client() -> None:
     ctx = McpContext.for_testing(
         elicit=lambda req: ElicitResult(action="accept", content={"name": "Bo"}),

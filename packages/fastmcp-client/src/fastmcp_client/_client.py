@@ -713,8 +713,9 @@ class Client:
         (unknown tool, bad arguments) raise ``McpError``. With ``result_type=T`` the
         structured content is decoded into ``T`` (msgspec): a failed tool raises
         ``ToolCallError``, content that does not fit raises ``UnexpectedResult``
-        (without ``structuredContent``, a single JSON text block is decoded instead;
-        ``{"result": value}`` is unwrapped when ``T`` does not fit the object).
+        (without ``structuredContent``, a single JSON text block is decoded instead,
+        or returned as it is for ``T = str``; ``{"result": value}`` is unwrapped when
+        ``T`` does not fit the object).
 
         Input the server asks for is answered with the client's handlers and the
         call retried (each round with its own ``timeout``). If the server runs the
@@ -880,6 +881,8 @@ class Client:
                 ) from None
         texts = [block.text for block in result.content if isinstance(block, TextContent)]
         if len(texts) == 1:
+            if result_type is str:
+                return texts[0]  # the text itself, JSON or not
             try:
                 return decode(texts[0], result_type)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -748,7 +748,7 @@ class TestingContext(McpContext):
     """An ``McpContext`` that records what the handler sent (see ``for_testing``)."""
 
     recorder: _RecordingPeer = attrs.field(init=False, default=None)
-    _region: Any = attrs.field(init=False, default=None)
+    _testing_nursery: Any = attrs.field(init=False, default=None)
 
     @property
     def progress(self) -> list[ProgressNotificationParams]:
@@ -761,8 +761,8 @@ class TestingContext(McpContext):
         return [p for m, p in self.recorder.notifications if m == "notifications/message"]
 
     async def __aenter__(self) -> TestingContext:
-        self._region = trio.open_nursery()
-        nursery = await self._region.__aenter__()
+        self._testing_nursery = trio.open_nursery()
+        nursery = await self._testing_nursery.__aenter__()
         self._nursery = nursery
         self._scope = nursery.cancel_scope
         self._scope.deadline = self._budget.deadline
@@ -774,6 +774,6 @@ class TestingContext(McpContext):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        region, self._region = self._region, None
+        manager, self._testing_nursery = self._testing_nursery, None
         self._nursery = None
-        return await region.__aexit__(exc_type, exc, tb)  # type: ignore[no-any-return]
+        return await manager.__aexit__(exc_type, exc, tb)  # type: ignore[no-any-return]

@@ -1,5 +1,169 @@
-"""fastmcp."""
+"""fastmcp: cancel-correct MCP servers and clients on trio.
+
+One install and one import for everyday work::
+
+    from fastmcp import McpContext, Server
+
+    server = Server("demo", "1.0").request_timeout(30)
+
+    @server.tool
+    async def add(ctx: McpContext, a: int, b: int) -> int:
+        \"\"\"Add two integers.\"\"\"
+        await ctx.checkpoint()
+        return a + b
+
+    server.run()  # stdio; server.run("http", port=8000) for Streamable HTTP
+
+This package re-exports the public names of ``fastmcp_server`` (servers, handlers,
+middleware), ``fastmcp_client`` (the client) and ``fastmcp_core`` (the context,
+budgets, outcomes, errors); ``from fastmcp.prelude import *`` brings the everyday ones
+into scope. The wire types live in ``fastmcp_protocol`` and the transports in
+``fastmcp_transport``. Importing ``fastmcp`` stays light: the HTTP machinery loads
+when a server first serves HTTP or a client first connects to a URL, and the
+``fastmcp`` command line (``fastmcp.cli``) and the proxy (``fastmcp.proxy``) only
+when they are imported.
+"""
+
+from fastmcp_client import (
+    Client,
+    ClientError,
+    ConfigError,
+    ElicitationHandler,
+    HttpServer,
+    IncompatibleServer,
+    InputRequiredError,
+    LogHandler,
+    McpConfig,
+    Notification,
+    NotificationHandler,
+    RootsHandler,
+    SamplingHandler,
+    ServerConfig,
+    StdioServer,
+    Subscription,
+    Target,
+    TaskFailed,
+    ToolCallError,
+    ToolTask,
+    UnexpectedResult,
+    python_logging,
+)
+from fastmcp_core import (
+    Budget,
+    Cancelled,
+    CancelReason,
+    ConnectionClosed,
+    Elicited,
+    Err,
+    McpContext,
+    McpError,
+    Ok,
+    Outcome,
+    Panicked,
+    ProgressCallback,
+    ProtocolError,
+    RequestTimeout,
+    TestingContext,
+    ToolError,
+    TransportClosed,
+)
+from fastmcp_server import (
+    Audio,
+    CallNext,
+    Completer,
+    ErrorMappingMiddleware,
+    File,
+    FunctionPrompt,
+    FunctionResource,
+    FunctionResourceTemplate,
+    FunctionTool,
+    Image,
+    InMemoryTaskStore,
+    Lifespan,
+    LoggingMiddleware,
+    Middleware,
+    PromptHandler,
+    ResourceHandler,
+    ResourceTemplateHandler,
+    Server,
+    TaskStore,
+    TimingMiddleware,
+    ToolHandler,
+    UriTemplate,
+    prompt,
+    resource,
+    tool,
+)
 
 __version__ = "0.1.0"
 
-__all__: list[str] = []
+__all__ = [
+    # servers
+    "Server",
+    "tool",
+    "resource",
+    "prompt",
+    "Lifespan",
+    "Image",
+    "Audio",
+    "File",
+    "ToolHandler",
+    "ResourceHandler",
+    "ResourceTemplateHandler",
+    "PromptHandler",
+    "FunctionTool",
+    "FunctionResource",
+    "FunctionResourceTemplate",
+    "FunctionPrompt",
+    "Completer",
+    "UriTemplate",
+    "Middleware",
+    "CallNext",
+    "LoggingMiddleware",
+    "TimingMiddleware",
+    "ErrorMappingMiddleware",
+    "TaskStore",
+    "InMemoryTaskStore",
+    # the context, budgets and outcomes
+    "McpContext",
+    "TestingContext",
+    "Elicited",
+    "Budget",
+    "Outcome",
+    "Ok",
+    "Err",
+    "Cancelled",
+    "Panicked",
+    "CancelReason",
+    "ProgressCallback",
+    # clients
+    "Client",
+    "Target",
+    "McpConfig",
+    "ServerConfig",
+    "StdioServer",
+    "HttpServer",
+    "SamplingHandler",
+    "ElicitationHandler",
+    "RootsHandler",
+    "LogHandler",
+    "NotificationHandler",
+    "Notification",
+    "python_logging",
+    "ToolTask",
+    "Subscription",
+    # errors
+    "McpError",
+    "ToolError",
+    "ProtocolError",
+    "RequestTimeout",
+    "ConnectionClosed",
+    "TransportClosed",
+    "ClientError",
+    "ToolCallError",
+    "UnexpectedResult",
+    "IncompatibleServer",
+    "InputRequiredError",
+    "TaskFailed",
+    "ConfigError",
+]
