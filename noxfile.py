@@ -27,12 +27,16 @@ PACKAGES = [
 ]
 
 
-def install_packages(session: nox.Session, extra: str = "test") -> None:
-    """Every package, editable, in one resolver run (so siblings resolve locally)."""
+def install_packages(session: nox.Session, extra: str = "test", *, editable: bool = True) -> None:
+    """Every package (editable unless told otherwise) in one resolver run, so the
+    siblings resolve to these folders."""
     args: list[str] = []
     for package in PACKAGES:
-        args += ["-e", f"packages/{package}[{extra}]" if extra else f"packages/{package}"]
+        path = f"packages/{package}[{extra}]" if extra else f"packages/{package}"
+        args += ["-e", path] if editable else [path]
     session.install(*args)
+    if not editable:  # a reused environment may hold an older build of the same version
+        session.install("--force-reinstall", "--no-deps", *args)
 
 
 @nox.session
@@ -56,6 +60,14 @@ def typecheck(session: nox.Session) -> None:
     install_packages(session)
     session.install("mypy")
     session.run("mypy")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: install the packages, start the quick-start example server as a
+    child process (stdio) and call its tool, resource and prompt."""
+    install_packages(session, extra="", editable=False)  # as a user gets them
+    session.run("python", "examples/client.py")
 
 
 @nox.session

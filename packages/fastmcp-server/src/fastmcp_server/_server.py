@@ -774,8 +774,10 @@ class Server:
     ) -> None:
         """Serve Streamable HTTP (both protocol eras) and legacy HTTP+SSE at ``path``.
 
-        ``options`` go to the HTTP app and runner (TLS ``certfile``/``keyfile``,
-        ``allowed_origins``, ``json_response``, ``stateless``, ...).
+        ``options`` go to the HTTP runner (TLS ``certfile``/``keyfile``) and app
+        (``security``, ``json_response``, ``stateless``, ``event_store``...: see
+        ``fastmcp_transport.http_server.StreamableHTTPApp``). ``port=0`` binds a free
+        port; the address (``.url``) is reported through ``task_status``.
         """
         from fastmcp_server._http import serve_http
 
