@@ -47,7 +47,7 @@ from fastmcp_protocol import (
     is_modern,
     modern_request_meta,
 )
-from fastmcp_transport.http_client import streamable_http_client
+from fastmcp_transport.http_client import StreamableHttpTransport, streamable_http_client
 
 CLIENT_METADATA_URL = "https://conformance-test.local/client-metadata.json"
 REDIRECT_URI = "http://localhost:3000/callback"
@@ -110,10 +110,6 @@ class _NoServerRequests:
         pass
 
 
-class _Json(msgspec.Struct):
-    """Any result, undecoded."""
-
-
 async def run(scenario: str, url: str, context: dict[str, Any]) -> None:
     """Perform one auth/* scenario against ``url`` (see the module docstring).
 
@@ -128,14 +124,20 @@ async def run(scenario: str, url: str, context: dict[str, Any]) -> None:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(session.run)
                 try:
-                    await _converse(session, scenario, version, modern)
+                    await _converse(session, transport, scenario, version, modern)
                 finally:
                     await session.aclose()
     finally:
         await auth.aclose()
 
 
-async def _converse(session: Session, scenario: str, version: str, modern: bool) -> None:
+async def _converse(
+    session: Session,
+    transport: StreamableHttpTransport,
+    scenario: str,
+    version: str,
+    modern: bool,
+) -> None:
     capabilities = ClientCapabilities()
 
     async def request(method: str, params: dict[str, Any] | None = None) -> Any:
@@ -155,9 +157,8 @@ async def _converse(session: Session, scenario: str, version: str, modern: bool)
                 "clientInfo": msgspec.to_builtins(CLIENT_INFO),
             },
         )
-        transport = session.transport
         negotiated = result.get("protocolVersion")
-        if isinstance(negotiated, str) and hasattr(transport, "protocol_version"):
+        if isinstance(negotiated, str):
             transport.protocol_version = negotiated
         await session.notify("notifications/initialized", {})
     listed = await request("tools/list")

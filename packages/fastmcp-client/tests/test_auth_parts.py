@@ -162,14 +162,13 @@ async def test_the_browser_comes_back_to_the_loopback_listener() -> None:
 
 
 async def test_the_browser_has_a_deadline(autojump_clock: Any) -> None:
-    opened: list[str] = []
-    redirect = BrowserRedirect(open_browser=opened.append, timeout=120)
+    # nobody ever comes back (the opener runs in a worker thread, abandoned at the end)
+    redirect = BrowserRedirect(open_browser=lambda url: True, timeout=120)
     try:
         with pytest.raises(AuthorizationError, match="120"):
             await redirect.authorize("https://as.example/authorize")
     finally:
         await redirect.aclose()
-    assert opened == ["https://as.example/authorize"]
 
 
 async def test_the_browser_error_page_still_returns_the_response() -> None:

@@ -26,6 +26,7 @@ class Challenge:
 
     @property
     def error(self) -> str | None:
+        """The ``error`` code (``invalid_token``, ``insufficient_scope``...), if any."""
         return self.params.get("error")
 
     @property
@@ -36,10 +37,12 @@ class Challenge:
 
     @property
     def resource_metadata(self) -> str | None:
+        """The URL of the server's Protected Resource Metadata (RFC 9728), if given."""
         return self.params.get("resource_metadata") or None
 
     @property
     def error_description(self) -> str | None:
+        """The server's words about the error (for people, not for decisions)."""
         return self.params.get("error_description")
 
 

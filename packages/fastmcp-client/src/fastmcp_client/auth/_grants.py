@@ -144,6 +144,8 @@ class OAuth(OAuthProvider):
                 raise ValueError("a client metadata document URL is an https URL with a path")
 
     async def client_for(self, discovered: Discovered) -> ClientRegistration:
+        """The client id to use at ``discovered.issuer``: pre-registered, a Client ID
+        Metadata Document, one registered before (``storage``), or a new registration."""
         if self._static is not None:
             return self._static.for_issuer(discovered.issuer)
         metadata = discovered.metadata
@@ -333,12 +335,15 @@ class ClientCredentials(OAuthProvider):
         )
 
     def signing_key(self) -> SigningKey | None:
+        """The ``private_key_jwt`` key, when a private key was given."""
         return self._key
 
     async def client_for(self, discovered: Discovered) -> ClientRegistration:
+        """The configured client (bound to its authorization server)."""
         return self._static.for_issuer(discovered.issuer)
 
     async def obtain(self, discovered: Discovered, scopes: frozenset[str] | None) -> StoredTokens:
+        """One client credentials token request."""
         form = {"grant_type": "client_credentials", "resource": discovered.resource}
         scope = scope_text(scopes)
         if scope is not None:
@@ -361,11 +366,13 @@ class JwtBearer(OAuthProvider):
     uses_refresh_tokens: ClassVar[bool] = False
 
     async def client_for(self, discovered: Discovered) -> ClientRegistration:
+        """The configured client id (and secret)."""
         if self.client_id is None:
             raise RegistrationError("no client id")
         return ClientRegistration(client_id=self.client_id, client_secret=self.client_secret)
 
     async def obtain(self, discovered: Discovered, scopes: frozenset[str] | None) -> StoredTokens:
+        """One JWT bearer token request with a fresh assertion."""
         form = {
             "grant_type": JWT_BEARER,
             "assertion": await _assertion(self.assertion),
@@ -404,9 +411,12 @@ class EnterpriseManaged(OAuthProvider):
         )
 
     async def client_for(self, discovered: Discovered) -> ClientRegistration:
+        """The configured client at the authorization server (bound to it)."""
         return self._static.for_issuer(discovered.issuer)
 
     async def obtain(self, discovered: Discovered, scopes: frozenset[str] | None) -> StoredTokens:
+        """Exchange the ID token for an ID-JAG at the identity provider, then the ID-JAG
+        for an access token at the authorization server."""
         scope = scope_text(scopes)
         exchange = {
             "grant_type": TOKEN_EXCHANGE,

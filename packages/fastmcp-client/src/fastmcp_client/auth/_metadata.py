@@ -88,6 +88,8 @@ class ClientRegistrationResponse(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TokenErrorResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """An OAuth error answer (RFC 6749 section 5.2), of any endpoint."""
+
     error: str | None = None
     error_description: str | None = None
 

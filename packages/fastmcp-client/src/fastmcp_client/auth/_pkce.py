@@ -21,6 +21,7 @@ class Pkce:
 
     @classmethod
     def generate(cls) -> Pkce:
+        """A new pair: use it for one authorization request only."""
         # 64 random bytes: 86 characters of the unreserved set (43..128 allowed)
         verifier = secrets.token_urlsafe(64)
         digest = hashlib.sha256(verifier.encode("ascii")).digest()

@@ -122,6 +122,7 @@ def basic_credentials(client_id: str, client_secret: str) -> str:
 
 
 def scope_set(scope: str | Sequence[str] | None) -> frozenset[str]:
+    """Scopes as a set, from a space-separated string or a sequence."""
     if scope is None:
         return frozenset()
     if isinstance(scope, str):

@@ -75,9 +75,13 @@ class RedirectHandler(Protocol):
     """
 
     @property
-    def redirect_uri(self) -> str: ...
+    def redirect_uri(self) -> str:
+        """Where the authorization server sends the user back (registered with it)."""
+        ...
 
-    async def authorize(self, authorization_url: str) -> AuthorizationResponse: ...
+    async def authorize(self, authorization_url: str) -> AuthorizationResponse:
+        """Show ``authorization_url`` to the user; return the redirect's parameters."""
+        ...
 
 
 def _same_endpoint(url: str, redirect_uri: str) -> bool:
@@ -101,6 +105,7 @@ class HeadlessRedirect:
     max_hops: int = 10
 
     async def authorize(self, authorization_url: str) -> AuthorizationResponse:
+        """Follow ``authorization_url`` until the redirect to ``redirect_uri``."""
         if self.http_client is not None:
             return await self._follow(self.http_client, authorization_url)
         async with httpx.AsyncClient(timeout=30.0) as client:
@@ -186,6 +191,9 @@ class BrowserRedirect:
             sock.close()
 
     async def authorize(self, authorization_url: str) -> AuthorizationResponse:
+        """Open the browser at ``authorization_url`` and wait (at most ``timeout``
+        seconds) for it to come back to ``redirect_uri``; cancelling stops waiting
+        (the listener stays bound for the next attempt)."""
         if self._listener is None:
             self._listener = trio.SocketListener(trio.socket.from_stdlib_socket(self._bound()))
         listener = self._listener

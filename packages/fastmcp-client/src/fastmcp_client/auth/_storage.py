@@ -67,13 +67,21 @@ class TokenStorage(Protocol):
     be atomic on its own (the provider serialises its authorizations itself).
     """
 
-    async def get_tokens(self, server_url: str) -> StoredTokens | None: ...
+    async def get_tokens(self, server_url: str) -> StoredTokens | None:
+        """The tokens kept for the MCP endpoint at ``server_url``."""
+        ...
 
-    async def set_tokens(self, server_url: str, tokens: StoredTokens | None) -> None: ...
+    async def set_tokens(self, server_url: str, tokens: StoredTokens | None) -> None:
+        """Keep (or, with ``None``, forget) the tokens for ``server_url``."""
+        ...
 
-    async def get_client(self, issuer: str) -> ClientRegistration | None: ...
+    async def get_client(self, issuer: str) -> ClientRegistration | None:
+        """The client registration kept for the authorization server ``issuer``."""
+        ...
 
-    async def set_client(self, issuer: str, client: ClientRegistration | None) -> None: ...
+    async def set_client(self, issuer: str, client: ClientRegistration | None) -> None:
+        """Keep (or, with ``None``, forget) the client registration for ``issuer``."""
+        ...
 
 
 @attrs.define
@@ -84,18 +92,22 @@ class InMemoryTokenStorage:
     clients: dict[str, ClientRegistration] = attrs.field(factory=dict, repr=False)
 
     async def get_tokens(self, server_url: str) -> StoredTokens | None:
+        """See ``TokenStorage.get_tokens``."""
         return self.tokens.get(server_url)
 
     async def set_tokens(self, server_url: str, tokens: StoredTokens | None) -> None:
+        """See ``TokenStorage.set_tokens``."""
         if tokens is None:
             self.tokens.pop(server_url, None)
         else:
             self.tokens[server_url] = tokens
 
     async def get_client(self, issuer: str) -> ClientRegistration | None:
+        """See ``TokenStorage.get_client``."""
         return self.clients.get(issuer)
 
     async def set_client(self, issuer: str, client: ClientRegistration | None) -> None:
+        """See ``TokenStorage.set_client``."""
         if client is None:
             self.clients.pop(issuer, None)
         else:

@@ -188,6 +188,7 @@ class JWTVerifier:
     _issuers: tuple[str, ...] = attrs.field(init=False)
     _audiences: tuple[str, ...] = attrs.field(init=False)
     _cache: OrderedDict[str, AccessToken] = attrs.field(init=False, factory=OrderedDict)
+    _registry: jwt.JWTClaimsRegistry = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         if (self.jwks_uri is None) == (self.keys is None):
@@ -203,6 +204,15 @@ class JWTVerifier:
             )
         self._issuers = _as_tuple(self.issuer)
         self._audiences = _as_tuple(self.audience)
+        # the claim checks are the same for every token: built once, reading the clock
+        options: dict[str, jwt.ClaimsOption] = {}
+        if self._issuers:
+            options["iss"] = {"essential": True, "values": list(self._issuers)}
+        if self._audiences:
+            options["aud"] = {"essential": True, "values": list(self._audiences)}
+        self._registry = jwt.JWTClaimsRegistry(
+            now=lambda: int(self.clock()), leeway=int(self.leeway), **options
+        )
 
     def _client(self) -> httpx.AsyncClient:
         if self.http_client is not None:
@@ -246,7 +256,7 @@ class JWTVerifier:
         if not keys:
             raise InvalidToken("the token is signed with an unknown key")
         claims = self._decode(token, keys, alg)
-        self._check_claims(claims, now)
+        self._check_claims(claims)
         access = _access_token(token, claims)
         self._remember(token, access)
         return access
@@ -267,18 +277,12 @@ class JWTVerifier:
                 raise InvalidToken("the token is malformed") from None
         raise InvalidToken("the token signature is invalid")
 
-    def _check_claims(self, claims: dict[str, Any], now: float) -> None:
+    def _check_claims(self, claims: dict[str, Any]) -> None:
         missing = [name for name in self.required_claims if claims.get(name) is None]
         if missing:
             raise InvalidToken(f"the token lacks the claim(s) {', '.join(missing)}")
-        options: dict[str, jwt.ClaimsOption] = {}
-        if self._issuers:
-            options["iss"] = {"essential": True, "values": list(self._issuers)}
-        if self._audiences:
-            options["aud"] = {"essential": True, "values": list(self._audiences)}
-        registry = jwt.JWTClaimsRegistry(now=int(now), leeway=int(self.leeway), **options)
         try:
-            registry.validate(claims)
+            self._registry.validate(claims)
         except ExpiredTokenError:
             raise InvalidToken("the token has expired") from None
         except MissingClaimError as exc:

@@ -99,4 +99,6 @@ class TokenVerifier(Protocol):
     when the server stops.
     """
 
-    async def verify(self, token: str) -> AccessToken | None: ...
+    async def verify(self, token: str) -> AccessToken | None:
+        """The verified token, or ``None``/``InvalidToken`` (see the class docstring)."""
+        ...
