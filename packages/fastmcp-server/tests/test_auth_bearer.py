@@ -8,6 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
+import httpx
 import pytest
 import trio
 from auth_server_support import (
@@ -446,3 +447,32 @@ def test_declared_scopes_follow_registrations_and_mounts() -> None:
     assert server.required_scopes("tools/call", "sub_hand") == {"hand:made"}
     server.remove_tool("delete")
     assert "files:write" not in server.declared_scopes()
+
+
+async def test_the_protected_app_can_be_served_by_any_asgi_server() -> None:
+    from hypercorn.config import Config
+    from hypercorn.trio import serve
+
+    tokens = KnownTokens()
+    token = tokens.add("t")
+    ran: list[str] = []
+    app = make_server(ran).http_app(auth=auth_for(tokens))
+    config = Config()
+    config.bind = ["127.0.0.1:0"]
+    config.accesslog = None
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(serve, app, config)
+        url = binds[0] + "/mcp"
+        async with httpx.AsyncClient() as client:
+            headers = {
+                "content-type": "application/json",
+                "accept": "application/json, text/event-stream",
+                "authorization": f"Bearer {token}",
+            }
+            # a legacy session needs the app's task group: started by the lifespan,
+            # which the authorization layer passes through
+            response = await client.post(url, json=INITIALIZE, headers=headers)
+            assert response.status_code == 200
+            assert "mcp-session-id" in response.headers
+        await app.aclose()
+        nursery.cancel_scope.cancel()
