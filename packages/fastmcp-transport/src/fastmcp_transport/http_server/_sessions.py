@@ -200,7 +200,6 @@ class SessionTransport:
             # the response to ``related`` (or its end without one): its last message
             assert related is not None
             del self._by_request[related]
-            stream.waiting.discard(related)
             if frame:
                 if stream.initialize and not self.learn_version(frame):
                     self.initialize_failed = True
@@ -208,6 +207,9 @@ class SessionTransport:
                     stream.responses.append(frame)
                 else:
                     await stream.write(frame)
+            # only once written: the last answer of a batch must not end the stream
+            # while another answer's write is still under way
+            stream.waiting.discard(related)
             if not stream.waiting:
                 await self._finish(stream)
             return
