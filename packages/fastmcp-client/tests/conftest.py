@@ -1,6 +1,6 @@
 import sys
 from pathlib import Path
 
-# Test helpers live beside the tests (client_support.py, interop_support.py); importlib
-# mode does not put this folder on sys.path by itself.
+# Test helpers live beside the tests; importlib mode does not put this folder on
+# sys.path by itself.
 sys.path.insert(0, str(Path(__file__).parent))

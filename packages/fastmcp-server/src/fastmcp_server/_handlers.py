@@ -8,6 +8,11 @@ methods on a server instance. A function handler is compiled when it is register
 (schema, argument decoder, injections, result conversion) and is still callable like
 the function it wraps, so unit tests can call it directly.
 
+``scopes=[...]`` on any of them names the OAuth scopes a caller's token must hold
+to call the tool, read the resource or get the prompt when the server runs over HTTP
+with authorization (``fastmcp_server.auth``); without authorization it has no effect.
+A hand-written handler declares them with a ``scopes`` attribute.
+
 Sync ``def`` handlers run in a worker thread (``trio.to_thread``, abandoned on
 cancellation so a stuck handler cannot hold a request); use
 ``ctx.checkpoint_sync()`` inside them to notice cancellation. Pass ``thread=False``
@@ -20,7 +25,7 @@ import functools
 import inspect
 import re
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol, TypeVar, overload, runtime_checkable
 
 import attrs
@@ -172,6 +177,13 @@ def _return_annotation(hints: dict[str, Any]) -> Any:
     return hints.get("return", _MISSING)
 
 
+def _scope_tuple(scopes: str | Iterable[str]) -> tuple[str, ...]:
+    """``scopes=`` as given: a list of scopes, or one space-separated string."""
+    if isinstance(scopes, str):
+        return tuple(scopes.split())
+    return tuple(scopes)
+
+
 def _no_dependencies(_: Any) -> bool:
     return False
 
@@ -204,6 +216,7 @@ class FunctionTool:
     defer_task: bool = False
     input_schema: dict[str, Any] | None = None
     output_schema: dict[str, Any] | Literal[False] | None = None
+    scopes: tuple[str, ...] = attrs.field(default=(), converter=_scope_tuple)
     _compiled: _CompiledTool | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -300,6 +313,7 @@ def tool(
     defer_task: bool = False,
     input_schema: dict[str, Any] | None = None,
     output_schema: dict[str, Any] | Literal[False] | None = None,
+    scopes: str | Sequence[str] = (),
 ) -> Callable[[F], FunctionTool]: ...
 def tool(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a tool handler from a function, for ``Server(...).tool(handler)``.
@@ -309,7 +323,8 @@ def tool(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     from the return annotation. ``timeout`` (seconds) tightens the request's budget
     for this tool; ``task`` says whether it may (``"optional"``) or must
     (``"required"``) run as a task (when the client supports tasks), from the start
-    or, with ``defer_task``, from when it calls ``ctx.start_task()``. The result is
+    or, with ``defer_task``, from when it calls ``ctx.start_task()``. ``scopes`` are
+    the OAuth scopes a caller needs (HTTP with authorization only). The result is
     callable like the function.
     """
 
@@ -339,6 +354,7 @@ class FunctionResource:
     meta: dict[str, Any] | None = None
     timeout: float | None = None
     thread: bool | None = None
+    scopes: tuple[str, ...] = attrs.field(default=(), converter=_scope_tuple)
     _signature: CompiledSignature | None = attrs.field(default=None, init=False)
     _call: _Call | None = attrs.field(default=None, init=False)
 
@@ -404,6 +420,7 @@ class FunctionResourceTemplate:
     timeout: float | None = None
     thread: bool | None = None
     complete: Mapping[str, Completer] | None = None
+    scopes: tuple[str, ...] = attrs.field(default=(), converter=_scope_tuple)
     template: UriTemplate = attrs.field(init=False)
     _signature: CompiledSignature | None = attrs.field(default=None, init=False)
     _call: _Call | None = attrs.field(default=None, init=False)
@@ -478,13 +495,15 @@ def resource(
     timeout: float | None = None,
     thread: bool | None = None,
     complete: Mapping[str, Completer] | None = None,
+    scopes: str | Sequence[str] = (),
 ) -> Callable[[Callable[..., Any]], FunctionResource | FunctionResourceTemplate]:
     """Make a resource handler from a function, for ``Server(...).resource(handler)``.
 
     A URI with ``{variables}`` (RFC 6570) makes a resource template: the function's
     parameters receive the variables. The function returns ``str`` (text), ``bytes``
     (a blob), an ``Image``/``File``, contents structs, or any value (as JSON).
-    ``complete`` maps a template variable to its completer.
+    ``complete`` maps a template variable to its completer. ``scopes`` are the OAuth
+    scopes a caller needs to read it (HTTP with authorization only).
     """
 
     def make(fn: Callable[..., Any]) -> FunctionResource | FunctionResourceTemplate:
@@ -493,13 +512,14 @@ def resource(
             return FunctionResourceTemplate(
                 fn, uri, resolved, title=title, description=description, mime_type=mime_type,
                 annotations=annotations, icons=icons, meta=meta, timeout=timeout, thread=thread,
-                complete=complete,
+                complete=complete, scopes=_scope_tuple(scopes),
             )  # fmt: skip
         if complete:
             raise TypeError("complete= applies to resource templates (URIs with {variables})")
         return FunctionResource(
             fn, uri, resolved, title=title, description=description, mime_type=mime_type,
             size=size, annotations=annotations, icons=icons, meta=meta, timeout=timeout, thread=thread,
+            scopes=_scope_tuple(scopes),
         )  # fmt: skip
 
     return make
@@ -521,6 +541,7 @@ class FunctionPrompt:
     timeout: float | None = None
     thread: bool | None = None
     complete: Mapping[str, Completer] | None = None
+    scopes: tuple[str, ...] = attrs.field(default=(), converter=_scope_tuple)
     _signature: CompiledSignature | None = attrs.field(default=None, init=False)
     _call: _Call | None = attrs.field(default=None, init=False)
     _definition: Prompt | None = attrs.field(default=None, init=False)
@@ -591,13 +612,15 @@ def prompt(
     timeout: float | None = None,
     thread: bool | None = None,
     complete: Mapping[str, Completer] | None = None,
+    scopes: str | Sequence[str] = (),
 ) -> Callable[[F], FunctionPrompt]: ...
 def prompt(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a prompt handler from a function, for ``Server(...).prompt(handler)``.
 
     The parameters are the prompt's arguments (values arrive as strings and are
     converted to the annotated types). Return a string (one user message), messages,
-    content blocks, or a ``GetPromptResult``.
+    content blocks, or a ``GetPromptResult``. ``scopes`` are the OAuth scopes a caller
+    needs to get it (HTTP with authorization only).
     """
 
     def make(fn: Callable[..., Any]) -> FunctionPrompt:

@@ -1,7 +1,10 @@
 """Serving a Server over HTTP: the glue between the server and the HTTP transport.
 
 Imported lazily (``Server.serve_http``, ``Server.http_app``), so
-``import fastmcp_server`` stays light.
+``import fastmcp_server`` stays light; so is ``fastmcp_server.auth``, only when
+``auth=`` is given. With ``auth`` the Streamable HTTP app is wrapped in the
+authorization layer (``BearerAuth.wrap``), which learns the scopes of tools,
+resources and prompts from the server itself.
 """
 
 from __future__ import annotations
@@ -14,18 +17,14 @@ from fastmcp_core import Transport
 
 if TYPE_CHECKING:
     from fastmcp_server._server import Server
+    from fastmcp_server.auth import AuthMiddleware, BearerAuth
     from fastmcp_transport import HttpConnectionInfo
-    from fastmcp_transport.http_server import StreamableHTTPApp
+    from fastmcp_transport.http_server import ServerAddress, StreamableHTTPApp
 
 __all__ = ["http_app", "serve_http"]
 
 
-def http_app(server: Server, *, path: str = "/mcp", **options: Any) -> StreamableHTTPApp:
-    """The server as an ASGI application (mountable in other ASGI apps on trio).
-
-    ``options`` go to ``StreamableHTTPApp`` (``json_response``, ``stateless``,
-    ``security``, ``event_store``, ``max_body_size``...).
-    """
+def _streamable_app(server: Server, path: str, options: dict[str, Any]) -> StreamableHTTPApp:
     from fastmcp_transport.http_server import StreamableHTTPApp
 
     async def connect(transport: Transport, info: HttpConnectionInfo) -> None:
@@ -33,6 +32,28 @@ def http_app(server: Server, *, path: str = "/mcp", **options: Any) -> Streamabl
 
     options.setdefault("modern_versions", server.modern_versions)
     return StreamableHTTPApp(connect, path=path, **options)
+
+
+def _protect(server: Server, app: StreamableHTTPApp, auth: BearerAuth) -> AuthMiddleware:
+    return auth.wrap(app, scopes=server, max_body_size=app.max_body_size)
+
+
+def http_app(
+    server: Server, *, path: str = "/mcp", auth: BearerAuth | None = None, **options: Any
+) -> StreamableHTTPApp | AuthMiddleware:
+    """The server as an ASGI application (mountable in other ASGI apps on trio).
+
+    ``options`` go to ``StreamableHTTPApp`` (``json_response``, ``stateless``,
+    ``security``, ``event_store``, ``max_body_size``...). With ``auth`` the app is
+    the authorization layer around it (its ``resource`` must then be given: nothing
+    here knows the URL the app will be reached at).
+    """
+    app = _streamable_app(server, path, options)
+    if auth is None:
+        return app
+    if auth.resource is None:
+        raise ValueError("BearerAuth(resource=...) is required for an app you serve yourself")
+    return _protect(server, app, auth)
 
 
 async def serve_http(
@@ -44,19 +65,47 @@ async def serve_http(
     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
     certfile: str | None = None,
     keyfile: str | None = None,
+    auth: BearerAuth | None = None,
     **options: Any,
 ) -> None:
     """Run ``server`` over HTTP on hypercorn's trio worker until cancelled; reports the
-    bound address (``ServerAddress``: ``.url``, ``.port``) through ``task_status``."""
+    bound address (``ServerAddress``: ``.url``, ``.port``) through ``task_status``.
+
+    With ``auth`` requests are authorized (``fastmcp_server.auth``); a ``BearerAuth``
+    without ``resource`` takes the bound URL, set before the address is reported.
+    """
     from fastmcp_transport.http_server import serve_http as run
 
-    app = http_app(server, path=path, **options)
-    await run(
-        app,
-        host=host,
-        port=port,
-        path=path,
-        certfile=certfile,
-        keyfile=keyfile,
-        task_status=task_status,
-    )
+    app = _streamable_app(server, path, options)
+    if auth is None:
+        await run(
+            app,
+            host=host,
+            port=port,
+            path=path,
+            certfile=certfile,
+            keyfile=keyfile,
+            task_status=task_status,
+        )
+        return
+    front = _protect(server, app, auth)
+    try:
+        async with trio.open_nursery() as nursery:
+            address: ServerAddress = await nursery.start(
+                lambda task_status: run(
+                    app,
+                    host=host,
+                    port=port,
+                    path=path,
+                    certfile=certfile,
+                    keyfile=keyfile,
+                    asgi=front,
+                    task_status=task_status,
+                )
+            )
+            if front.resource is None:
+                front.bind_resource(address.url)
+            task_status.started(address)
+    finally:
+        with trio.CancelScope(shield=True):
+            await front.aclose()

@@ -106,6 +106,7 @@ class _ToolEntry:
     header_params: dict[str, str]
     task: Literal["forbidden", "optional", "required"]
     defer_task: bool = False
+    scopes: frozenset[str] = frozenset()
 
     async def call(
         self, ctx: McpContext, raw: Any, resolve: Callable[[Injection], Any]
@@ -316,6 +317,7 @@ class Server:
                 _header_params(definition),
                 handler.task,
                 handler.defer_task,
+                frozenset(handler.scopes),
             )
         else:
             definition = handler.definition
@@ -323,7 +325,14 @@ class Server:
             support = (
                 execution.task_support if execution and execution.task_support else "forbidden"
             )
-            entry = _ToolEntry(definition, None, handler, _header_params(definition), support)
+            entry = _ToolEntry(
+                definition,
+                None,
+                handler,
+                _header_params(definition),
+                support,
+                scopes=_scopes_of(handler),
+            )
         self._tools[definition.name] = entry
         self._changed("tools")
 
@@ -516,6 +525,59 @@ class Server:
                     return _rewrite_uris(found, inner, uri)
         return None
 
+    # -- authorization ---------------------------------------------------------------
+
+    def required_scopes(self, method: str, name: str) -> frozenset[str]:
+        """The OAuth scopes declared (``scopes=``) for what a request names: the tool of
+        a ``tools/call``, the prompt of a ``prompts/get``, the resource (or the first
+        matching template) of a ``resources/read`` (``name`` is then the URI). Empty
+        for anything else, and for names nothing is registered under (the request
+        fails later, as it would without authorization). Mounted servers included.
+
+        The authorization layer asks this only when a token lacks one of
+        ``declared_scopes()``; a server without authorization never does.
+        """
+        if method == "tools/call":
+            entry = self._find_tool(name)
+            return entry.scopes if entry is not None else frozenset()
+        if method == "prompts/get":
+            return _scopes_of(self._find_prompt(name))
+        if method == "resources/read":
+            return self._resource_scopes(name)
+        return frozenset()
+
+    def declared_scopes(self) -> frozenset[str]:
+        """Every scope any tool, resource, template or prompt declares (mounted servers
+        included); recomputed only after registrations change."""
+        cached = self._lists.get("scopes")
+        if cached is None:
+            found: set[str] = set()
+            for entry in self._tools.values():
+                found |= entry.scopes
+            for handlers in (self._resources, self._templates, self._prompts):
+                for handler in handlers.values():
+                    found |= _scopes_of(handler)
+            for _, server in self._mounts:
+                found |= server.declared_scopes()
+            cached = self._lists["scopes"] = [frozenset(found)]
+        result: frozenset[str] = cached[0]
+        return result
+
+    def _resource_scopes(self, uri: str) -> frozenset[str]:
+        handler = self._resources.get(uri)
+        if handler is not None:
+            return _scopes_of(handler)
+        for template in self._templates.values():
+            if template.match(uri) is not None:
+                return _scopes_of(template)
+        for prefix, server in self._mounts:
+            inner = _unprefix_uri(uri, prefix)
+            if inner is not None:
+                found = server._resource_scopes(inner)
+                if found:
+                    return found
+        return frozenset()
+
     async def _get_prompt(
         self,
         handler: PromptHandler,
@@ -562,6 +624,7 @@ class Server:
     # -- lists (rebuilt on change, not per request) ----------------------------------
 
     def _changed(self, *kinds: str) -> None:
+        self._lists.pop("scopes", None)
         for kind in kinds:
             self._lists.pop(kind, None)
         for parent in self._parents:
@@ -776,8 +839,10 @@ class Server:
 
         ``options`` go to the HTTP runner (TLS ``certfile``/``keyfile``) and app
         (``security``, ``json_response``, ``stateless``, ``event_store``...: see
-        ``fastmcp_transport.http_server.StreamableHTTPApp``). ``port=0`` binds a free
-        port; the address (``.url``) is reported through ``task_status``.
+        ``fastmcp_transport.http_server.StreamableHTTPApp``); ``auth`` (a
+        ``fastmcp_server.auth.BearerAuth``) makes the server an OAuth resource server.
+        ``port=0`` binds a free port; the address (``.url``) is reported through
+        ``task_status``.
         """
         from fastmcp_server._http import serve_http
 
@@ -788,7 +853,8 @@ class Server:
 
     def http_app(self, path: str = "/mcp", **options: Any) -> Any:
         """This server as an ASGI application, to mount in another ASGI app on trio
-        (see ``fastmcp_transport.http_server.StreamableHTTPApp`` for the options)."""
+        (see ``fastmcp_transport.http_server.StreamableHTTPApp`` for the options;
+        ``auth=BearerAuth(...)`` puts the authorization layer in front of it)."""
         from fastmcp_server._http import http_app
 
         return http_app(self, path=path, **options)
@@ -796,7 +862,8 @@ class Server:
     def run_http(
         self, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp", **options: Any
     ) -> None:
-        """Serve Streamable HTTP (blocking). Binds 127.0.0.1 unless told otherwise."""
+        """Serve Streamable HTTP (blocking). Binds 127.0.0.1 unless told otherwise.
+        ``auth=BearerAuth(...)`` requires OAuth access tokens (see ``serve_http``)."""
         _configure_logging()
         trio.run(lambda: self.serve_http(host=host, port=port, path=path, **options))
 
@@ -817,6 +884,16 @@ class Server:
         self, ctx: McpContext, handler: Callable[[], Awaitable[Any]]
     ) -> Callable[[], Awaitable[Any]]:
         return wrap(self._middleware, ctx, handler)
+
+
+def _scopes_of(handler: object) -> frozenset[str]:
+    """The scopes a handler declares (``scopes`` attribute; none without one)."""
+    scopes = getattr(handler, "scopes", None)
+    if not scopes:
+        return frozenset()
+    if isinstance(scopes, str):
+        return frozenset(scopes.split())
+    return frozenset(str(scope) for scope in scopes)
 
 
 def _header_params(definition: Tool) -> dict[str, str]:

@@ -19,6 +19,7 @@ from fastmcp_transport._http_common import (
     HEADER_NAME,
     HEADER_PROTOCOL_VERSION,
     HEADER_SESSION_ID,
+    SCOPE_PRINCIPAL,
     ConnectionHandler,
     HttpConnectionInfo,
 )
@@ -50,4 +51,5 @@ __all__ = [
     "HEADER_METHOD",
     "HEADER_NAME",
     "HEADER_LAST_EVENT_ID",
+    "SCOPE_PRINCIPAL",
 ]

@@ -7,6 +7,16 @@ request (2026-07-28: one POST, one request), or a legacy HTTP+SSE stream - it ma
 ``fastmcp_core.Session`` on it until the transport closes. ``HttpConnectionInfo``
 tells the handler what the HTTP layer knows (headers for header-to-body checks,
 the authenticated principal, the session id).
+
+Authorization is not the transport's business, but the transport carries its result.
+An authorization layer in front of the app (an ASGI middleware, such as
+``fastmcp_server.auth``) verifies the request's credentials and puts the
+authenticated principal into the ASGI scope under ``SCOPE_PRINCIPAL``; the app copies
+it into ``HttpConnectionInfo.principal``. A legacy session (and an HTTP+SSE stream)
+is bound to the principal that opened it: a request naming the session with another
+principal's credentials is refused with 403. Principals are told apart by their
+``id`` attribute when they have one (``fastmcp_server.auth.AccessToken`` has), else
+by equality, the same rule the core uses for request state and tasks.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ __all__ = [
     "HEADER_NAME",
     "HEADER_PROTOCOL_VERSION",
     "HEADER_SESSION_ID",
+    "SCOPE_PRINCIPAL",
     "ConnectionHandler",
     "HttpConnectionInfo",
 ]
@@ -34,10 +45,20 @@ HEADER_METHOD = "mcp-method"
 HEADER_NAME = "mcp-name"
 HEADER_LAST_EVENT_ID = "last-event-id"
 
+SCOPE_PRINCIPAL = "fastmcp.principal"
+"""The ASGI scope key under which an authorization layer leaves the authenticated
+principal of a request (absent or ``None``: unauthenticated)."""
 
-@attrs.frozen
+
+@attrs.define(eq=False)
 class HttpConnectionInfo:
-    """What the HTTP layer knows about the connection a transport serves."""
+    """What the HTTP layer knows about the connection a transport serves.
+
+    Mutable in one respect only: a legacy session's ``principal`` is replaced by the
+    newest credentials of the same principal (a refreshed or stepped-up token), so
+    that a request sees the token it was sent with, not the one that opened the
+    session. Everything else is fixed when the connection opens.
+    """
 
     kind: Literal["modern", "legacy", "legacy-sse"]
     """``modern``: one 2026-07-28 request; ``legacy``: a Streamable HTTP session
@@ -50,7 +71,8 @@ class HttpConnectionInfo:
     """The ``MCP-Protocol-Version`` header, if sent."""
     client: tuple[str, int] | None = None
     principal: Any = None
-    """The authenticated principal when the server requires authorization."""
+    """The authenticated principal when the server requires authorization (taken
+    from the ASGI scope's ``SCOPE_PRINCIPAL``), else ``None``."""
 
 
 ConnectionHandler = Callable[[Transport, HttpConnectionInfo], Awaitable[None]]

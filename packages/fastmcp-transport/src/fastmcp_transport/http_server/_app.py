@@ -14,7 +14,11 @@ and JSON-RPC parsing (400 with -32700/-32600), and is then told apart by era:
    or, with ``stateless=True``, is served on a transport of its own.
 
 GET and DELETE exist only for legacy sessions: without ``Mcp-Session-Id`` they get
-405 (the modern answer). A modern request is cancelled when its client closes the
+405 (the modern answer). Every request naming a legacy session (or an HTTP+SSE
+stream) must carry the principal that opened it, when an authorization layer in
+front of the app authenticates requests (``SCOPE_PRINCIPAL``); another principal
+gets 403, and the same principal's newer token replaces the session's (see
+``HttpConnectionInfo``). A modern request is cancelled when its client closes the
 response; a legacy one is not (its client sends ``notifications/cancelled``).
 
 How an answer is written, and when HTTP statuses other than 200 are used for
@@ -35,6 +39,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import parse_qsl
 
 import attrs
@@ -347,6 +352,7 @@ class StreamableHTTPApp:
             )
         _check_legacy_version(head)
         session = self._sessions.find(session_id.strip())
+        _bind_principal(session.info, head)
         if head.method == "DELETE":
             self._sessions.delete(session)
             await responder.respond(200)
@@ -379,6 +385,7 @@ class StreamableHTTPApp:
         if session_id is not None:
             _check_legacy_version(head)
             session = self._sessions.find(session_id.strip())
+            _bind_principal(session.info, head)
             await self._sessions.post(
                 session,
                 frames,
@@ -404,6 +411,7 @@ class StreamableHTTPApp:
             headers=headers,
             protocol_version=version.strip() if version else None,
             client=head.client,
+            principal=head.principal,
         )
         first = messages[0]
         if (
@@ -456,7 +464,11 @@ class StreamableHTTPApp:
             )
         version = self._checks.check(message, head.headers)
         info = HttpConnectionInfo(
-            kind="modern", headers=head.headers, protocol_version=version, client=head.client
+            kind="modern",
+            headers=head.headers,
+            protocol_version=version,
+            client=head.client,
+            principal=head.principal,
         )
         ids = [message.id] if isinstance(message, JSONRPCRequest) else []
         mode = _mode(takes_json and not takes_sse, takes_sse and not takes_json)
@@ -507,6 +519,7 @@ class StreamableHTTPApp:
             raise HttpError(405, INVALID_REQUEST, "Method Not Allowed", headers=_ALLOW_POST)
         query = dict(parse_qsl(head.query.decode("latin-1")))
         transport = self._sse_endpoints.find(query)
+        _bind_principal(transport.info, head)
         if media_type(head.headers.get("content-type")) != JSON:
             raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: use application/json")
         body = await read_body(receive, self.max_body_size, head.headers.get("content-length"))
@@ -552,6 +565,23 @@ def _parse(body: bytes) -> tuple[list[bytes], list[JSONRPCMessage]]:
     if len(set(ids)) != len(ids):
         raise HttpError(400, INVALID_REQUEST, "Invalid request: a batch repeats a request id")
     return [bytes(raw) for raw in _batch_members.decode(body)], messages
+
+
+def _identity(principal: Any) -> Any:
+    return None if principal is None else getattr(principal, "id", principal)
+
+
+def _bind_principal(info: HttpConnectionInfo | None, head: RequestHead) -> None:
+    """A request naming a session must come from the principal that opened it (403
+    otherwise); its credentials become the session's (a refreshed token)."""
+    if info is None:
+        return
+    if _identity(info.principal) != _identity(head.principal):
+        raise HttpError(
+            403, INVALID_REQUEST, "Forbidden: this session belongs to another principal"
+        )
+    if head.principal is not None:
+        info.principal = head.principal
 
 
 def _check_legacy_version(head: RequestHead) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from fastmcp_protocol import UNSET, Error, JSONRPCErrorResponse, RequestId, encode, encode_error
+from fastmcp_transport._http_common import SCOPE_PRINCIPAL
 
 __all__ = [
     "ASGIApp",
@@ -72,6 +73,8 @@ class RequestHead:
     headers: Mapping[str, str]
     client: tuple[str, int] | None
     root_path: str
+    principal: Any = None
+    """What an authorization layer in front of the app authenticated (``SCOPE_PRINCIPAL``)."""
 
 
 def read_head(scope: Scope) -> RequestHead:
@@ -94,6 +97,7 @@ def read_head(scope: Scope) -> RequestHead:
         headers=headers,
         client=(str(client[0]), int(client[1])) if client else None,
         root_path=root_path,
+        principal=scope.get(SCOPE_PRINCIPAL),
     )
 
 

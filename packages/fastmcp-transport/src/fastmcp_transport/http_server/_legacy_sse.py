@@ -45,6 +45,8 @@ class SSETransport:
 
     session_id: str
     _connection: SSEConnection
+    info: HttpConnectionInfo | None = None
+    """What the connection handler was given (its principal is the stream's)."""
     _inbox: trio.MemorySendChannel[bytes] = attrs.field(init=False)
     _frames: trio.MemoryReceiveChannel[bytes] = attrs.field(init=False)
     _closed: str | None = attrs.field(init=False, default=None)
@@ -97,10 +99,14 @@ class LegacySSEEndpoints:
         """Serve one connection for as long as its GET stream is open."""
         session_id = secrets.token_urlsafe(24)
         connection = SSEConnection(responder, keepalive=self.keepalive)
-        transport = SSETransport(session_id, connection)
         info = HttpConnectionInfo(
-            kind="legacy-sse", headers=head.headers, session_id=session_id, client=head.client
+            kind="legacy-sse",
+            headers=head.headers,
+            session_id=session_id,
+            client=head.client,
+            principal=head.principal,
         )
+        transport = SSETransport(session_id, connection, info=info)
         endpoint = f"{head.root_path}{self.messages_path}?session_id={session_id}"
         self._transports[session_id] = transport
         try:

@@ -23,6 +23,7 @@ from hypercorn.typing import ASGIFramework
 
 from fastmcp_transport._http_common import ConnectionHandler
 from fastmcp_transport.http_server._app import StreamableHTTPApp
+from fastmcp_transport.http_server._http import ASGIApp
 
 __all__ = ["ServerAddress", "serve_http"]
 
@@ -71,6 +72,7 @@ async def serve_http(
     certfile: str | os.PathLike[str] | None = None,
     keyfile: str | os.PathLike[str] | None = None,
     graceful_timeout: float = 5.0,
+    asgi: ASGIApp | None = None,
     task_status: trio.TaskStatus[ServerAddress] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve MCP over HTTP until cancelled.
@@ -79,7 +81,9 @@ async def serve_http(
     default one on ``path``. Binds ``host`` (loopback by default: a local server
     should not listen on every interface) and ``port`` (0: any free port; the real
     one is reported through ``task_status`` as a ``ServerAddress``). With
-    ``certfile`` and ``keyfile`` it serves HTTPS.
+    ``certfile`` and ``keyfile`` it serves HTTPS. ``asgi`` is what hypercorn serves
+    when it is not ``app`` itself: a middleware wrapping ``app`` (an authorization
+    layer, say); ``app`` still hosts the sessions and runs the graceful shutdown.
 
     Cancelling it shuts down gracefully (see the module docstring); it returns once
     every connection and session has ended.
@@ -116,7 +120,7 @@ async def serve_http(
         try:
             with server_scope:
                 await serve(
-                    cast(ASGIFramework, app),
+                    cast(ASGIFramework, app if asgi is None else asgi),
                     config,
                     shutdown_trigger=stop.wait,
                     task_status=task_status,

@@ -151,6 +151,8 @@ class SessionTransport:
     finished_limit: int = 1024
     protocol_version: str | None = None
     """The version ``initialize`` negotiated (``None`` until it has been answered)."""
+    info: HttpConnectionInfo | None = None
+    """What the connection handler was given (its principal is the session's)."""
     initialize_failed: bool = False
     _inbox: trio.MemorySendChannel[bytes] = attrs.field(init=False)
     _frames: trio.MemoryReceiveChannel[bytes] = attrs.field(init=False)
@@ -518,9 +520,10 @@ class SessionManager:
         if len(self._sessions) >= self.max_sessions:
             raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: too many sessions")
         session_id = secrets.token_urlsafe(24)
-        session = SessionTransport(session_id, self.event_store)
+        info = attrs.evolve(info, session_id=session_id)
+        session = SessionTransport(session_id, self.event_store, info=info)
         self._sessions[session_id] = session
-        nursery.start_soon(self._serve, session, attrs.evolve(info, session_id=session_id))
+        nursery.start_soon(self._serve, session, info)
         return session
 
     async def _serve(self, session: SessionTransport, info: HttpConnectionInfo) -> None:

@@ -1,0 +1,86 @@
+"""Authorization for MCP servers over HTTP: an OAuth 2.1 resource server.
+
+::
+
+    from fastmcp_server import Server
+    from fastmcp_server.auth import BearerAuth, JWTVerifier
+
+    server = Server("files", "1.0")
+
+    @server.tool(scopes=["files:write"])
+    async def delete(path: str) -> str: ...
+
+    server.run_http(
+        port=8000,
+        auth=BearerAuth(
+            verifier=JWTVerifier(
+                issuer="https://auth.example.com",
+                jwks_uri="https://auth.example.com/.well-known/jwks.json",
+            ),
+            resource="https://files.example.com/mcp",
+            authorization_servers=["https://auth.example.com"],
+            required_scopes=["files:read"],
+        ),
+    )
+
+The server publishes its Protected Resource Metadata (RFC 9728), answers requests
+without a valid token with 401 and a ``WWW-Authenticate`` challenge pointing there,
+refuses tokens issued for other resources, and answers a token that lacks a scope
+with 403 ``insufficient_scope`` naming the scopes needed (step-up). Handlers see
+the verified ``AccessToken`` on ``ctx.principal``. stdio stays credential-free: none
+of this applies to it.
+
+Pieces: ``BearerAuth`` (configuration and the ASGI layer it ``wrap``s around an app),
+``TokenVerifier`` (the protocol) with ``JWTVerifier`` (local JWT checks with
+joserfc, keys from a JWKS URL or given) and ``IntrospectionVerifier`` (RFC 7662).
+``JWTVerifier`` needs joserfc: ``pip install "fastmcp-server[auth]"``; it is imported
+only when used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastmcp_server.auth._bearer import AuthMiddleware, BearerAuth, ScopeSource
+from fastmcp_server.auth._introspection import IntrospectionVerifier
+from fastmcp_server.auth._metadata import ProtectedResourceMetadata
+from fastmcp_server.auth._metadata import metadata_url as protected_resource_metadata_url
+from fastmcp_server.auth._token import (
+    AccessToken,
+    InvalidToken,
+    TokenVerifier,
+    VerifierUnavailable,
+)
+
+if TYPE_CHECKING:
+    from fastmcp_server.auth._jwt import DEFAULT_ALGORITHMS, JWTVerifier
+
+__all__ = [
+    "BearerAuth",
+    "AuthMiddleware",
+    "ScopeSource",
+    "TokenVerifier",
+    "AccessToken",
+    "InvalidToken",
+    "VerifierUnavailable",
+    "JWTVerifier",
+    "DEFAULT_ALGORITHMS",
+    "IntrospectionVerifier",
+    "ProtectedResourceMetadata",
+    "protected_resource_metadata_url",
+]
+
+_LAZY = {"JWTVerifier", "DEFAULT_ALGORITHMS"}
+
+
+def __getattr__(name: str) -> Any:
+    # joserfc is an optional dependency: imported when a JWT verifier is asked for
+    if name in _LAZY:
+        try:
+            from fastmcp_server.auth import _jwt
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise ImportError(
+                f"{name} needs joserfc: pip install 'fastmcp-server[auth]' ({exc})"
+            ) from exc
+        return getattr(_jwt, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
