@@ -1,4 +1,4 @@
-"""The client under test for the official MCP conformance suite (non-auth scenarios).
+"""The client under test for the official MCP conformance suite.
 
     python examples/conformance/client.py URL
 
@@ -13,8 +13,8 @@ Each scenario is one coroutine in ``SCENARIOS``. The client declares sampling,
 elicitation and roots (the request-metadata scenario checks that they are objects);
 elicitation forms are accepted with the schema's defaults filled in (SEP-1034).
 
-Auth scenarios (``auth/*``) are not handled yet: ``make_client`` passes ``auth=`` to the
-HTTP transport, which is where an OAuth provider will plug in.
+Auth scenarios (``auth/*``) are run by ``auth_client.py`` beside this file (OAuth
+providers of ``fastmcp_client.auth``).
 """
 
 from __future__ import annotations
@@ -75,7 +75,6 @@ def make_client(url: str, scenario: str) -> Client:
         sampling_handler=sample,
         elicitation_handler=elicit,
         roots=[],
-        auth=None,  # the hook for the auth scenarios (an httpx.Auth OAuth provider)
         http_options=HTTP_OPTIONS.get(scenario),
     )
 
@@ -167,14 +166,18 @@ async def run(url: str, name: str, context: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> int:
     name = os.environ.get("MCP_CONFORMANCE_SCENARIO", "")
-    scenario = SCENARIOS.get(name)
-    if len(argv) < 2 or scenario is None:
+    if len(argv) < 2 or (name not in SCENARIOS and not name.startswith("auth/")):
         known = ", ".join(SCENARIOS)
-        print(f"usage: MCP_CONFORMANCE_SCENARIO=<{known}> {argv[0]} URL", file=sys.stderr)
+        print(f"usage: MCP_CONFORMANCE_SCENARIO=<{known}|auth/...> {argv[0]} URL", file=sys.stderr)
         return 1
     context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
     try:
-        trio.run(run, argv[-1], name, context)
+        if name.startswith("auth/"):
+            from auth_client import run as run_auth  # beside this script
+
+            trio.run(run_auth, name, argv[-1], context)
+        else:
+            trio.run(run, argv[-1], name, context)
     except Exception as exc:  # the harness reads the exit status; say why on stderr
         print(f"scenario {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -324,6 +324,32 @@ async def test_the_standalone_stream_brings_server_requests_and_notifications() 
         assert "mcp-method" not in response.headers
 
 
+async def test_requests_after_initialized_wait_for_the_standalone_stream() -> None:
+    """Some servers drop what they cannot send on the GET stream: a request made right
+    after ``initialized`` is posted only once that stream has its answer."""
+    order: list[str] = []
+
+    async def handler(request: HttpRequest) -> None:
+        if request.method == "GET":
+            await trio.sleep(0.2)  # a slow server
+            await request.start_sse()
+            order.append("GET answered")
+            await request.disconnected.wait()
+        else:
+            if request.rpc_method == "ping":
+                order.append("ping posted")
+            await legacy_handler(request)
+
+    async with (
+        scripted_server(handler) as server,
+        streamable_http_client(server.url) as transport,
+        running(transport) as session,
+    ):
+        await initialize(session)
+        await session.notify("ping")
+    assert order == ["GET answered", "ping posted"]
+
+
 async def test_no_standalone_stream_when_turned_off_or_without_a_session() -> None:
     async def sessionless(request: HttpRequest) -> None:
         if request.rpc_method == "initialize":

@@ -41,8 +41,9 @@ headers of tools registered with ``register_tool``.
 
 Legacy only: after ``notifications/initialized`` is accepted, and when the server
 gave a session id, a standalone GET stream is opened for server-initiated messages
-(``standalone_stream=False`` turns it off; a ``405`` or any other refusal quietly
-means there is none). A response stream that drops after the server sent an event
+before the next message is sent (``standalone_stream=False`` turns it off; a ``405``
+or any other refusal quietly means there is none): servers that drop what they
+cannot send on it would otherwise lose requests made right away. A response stream that drops after the server sent an event
 id is resumed with GET and ``Last-Event-ID``, after waiting the server's ``retry``
 interval counted from the moment the stream ended (``default_retry`` when it gave
 none), at most ``max_reconnects`` times in a row without progress. A ``404`` to a
@@ -123,6 +124,8 @@ _DRAIN_GRACE = 1.0
 """Seconds to let a server end a response stream after the response, so that the
 connection can be reused; then the stream is closed by the client."""
 _CLOSE_TIMEOUT = 5.0
+_STANDALONE_WAIT = 5.0
+"""Seconds the session waits for the server to answer its GET stream before going on."""
 
 
 class _InitializeResult(msgspec.Struct, gc=False):
@@ -359,7 +362,7 @@ class StreamableHttpTransport:
             logger.warning("POST %s (%s): HTTP %d", self.url, what, status)
             return
         if out.method == "notifications/initialized" and not modern:
-            self._open_standalone_stream()
+            await self._open_standalone_stream()
 
     # -- exchanges ---------------------------------------------------------------------
 
@@ -582,7 +585,9 @@ class StreamableHttpTransport:
 
     # -- the standalone stream (legacy) ------------------------------------------------
 
-    def _open_standalone_stream(self) -> None:
+    async def _open_standalone_stream(self) -> None:
+        """Open the GET stream; return once the server answered it (or a while
+        passed: a server that holds the headers back must not stall the session)."""
         if (
             self.standalone_stream
             and self._listener is None
@@ -590,11 +595,15 @@ class StreamableHttpTransport:
             and self._closed is None
         ):
             self._listener = trio.CancelScope()
-            self._nursery.start_soon(self._listen, self._listener)
+            answered = trio.Event()
+            self._nursery.start_soon(self._listen, self._listener, answered)
+            with trio.move_on_after(_STANDALONE_WAIT):
+                await answered.wait()
 
-    async def _listen(self, scope: trio.CancelScope) -> None:
+    async def _listen(self, scope: trio.CancelScope, answered: trio.Event) -> None:
         """Read server-initiated messages from GET streams while the server keeps
-        them coming (reconnecting with ``Last-Event-ID`` when it asked for it)."""
+        them coming (reconnecting with ``Last-Event-ID`` when it asked for it).
+        ``answered`` is set once the first GET has its answer (or failed)."""
         parser = SSEParser()
         attempts = 0
         with scope:
@@ -609,6 +618,7 @@ class StreamableHttpTransport:
                         timeout=self._stream_timeout,
                         auth=self.auth or httpx.USE_CLIENT_DEFAULT,
                     ) as response:
+                        answered.set()
                         if not response.is_success or content_type(response) != EVENT_STREAM:
                             logger.debug(
                                 "no standalone SSE stream at %s: HTTP %d",
@@ -626,6 +636,8 @@ class StreamableHttpTransport:
                                     reading.cancel()  # closing: see _read_stream
                 except httpx.HTTPError as exc:
                     logger.debug("standalone SSE stream at %s: %s", self.url, describe(exc))
+                finally:
+                    answered.set()
                 if parser.last_event_id is None and parser.retry is None:
                     return  # the server did not ask to be polled: its stream is over
                 attempts = 0 if delivered or parser.last_event_id != last_event_id else attempts
