@@ -1,0 +1,15 @@
+"""The one error a command reports: a message for the user, and the exit status."""
+
+from __future__ import annotations
+
+__all__ = ["CliError"]
+
+
+class CliError(Exception):
+    """A mistake or failure the user can act on: printed as one line on stderr, then
+    the command exits with ``status`` (never a traceback)."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
