@@ -15,7 +15,7 @@ from importlib import metadata
 from typing import NoReturn
 
 from fastmcp._cli._console import LEVELS, Console
-from fastmcp._cli._errors import CliError
+from fastmcp._cli._errors import CliError, leaf
 
 __all__ = ["console_main", "main"]
 
@@ -279,24 +279,24 @@ def _unexpected(exc: BaseException, console: Console) -> int:
     OS error, or (a bug) anything else; ``FASTMCP_DEBUG=1`` re-raises it."""
     from fastmcp_client import ConfigError, McpError
 
-    leaf = exc
-    while isinstance(leaf, BaseExceptionGroup) and len(leaf.exceptions) == 1:
-        leaf = leaf.exceptions[0]
-    if isinstance(leaf, KeyboardInterrupt):
+    error = leaf(exc)
+    if isinstance(error, KeyboardInterrupt):
         return 130
-    if isinstance(leaf, CliError):
-        console.error(leaf.message)
-        return leaf.status
+    if isinstance(error, CliError):
+        console.error(error.message)
+        return error.status
     if os.environ.get("FASTMCP_DEBUG"):
         raise exc
-    if isinstance(leaf, McpError):
-        console.error(leaf.message)
-    elif isinstance(leaf, ConfigError):
-        console.error(str(leaf))
-    elif isinstance(leaf, OSError):
-        console.error(f"{leaf.strerror or leaf}" + (f": {leaf.filename}" if leaf.filename else ""))
+    if isinstance(error, McpError):
+        console.error(error.message)
+    elif isinstance(error, ConfigError):
+        console.error(str(error))
+    elif isinstance(error, OSError):
+        console.error(
+            f"{error.strerror or error}" + (f": {error.filename}" if error.filename else "")
+        )
     else:
-        console.error(f"{type(leaf).__name__}: {leaf} (set FASTMCP_DEBUG=1 to see the traceback)")
+        console.error(f"{type(error).__name__}: {error} (set FASTMCP_DEBUG=1 to see the traceback)")
     return 1
 
 

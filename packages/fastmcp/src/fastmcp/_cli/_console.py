@@ -118,3 +118,10 @@ def configure_logging(level: str) -> None:
     # hypercorn's own error log says what it does at info; keep it at warning unless debugging
     if level != "debug":
         logging.getLogger("hypercorn.error").setLevel(logging.WARNING)
+        handler.addFilter(_not_reported_twice)
+
+
+def _not_reported_twice(record: logging.LogRecord) -> bool:
+    """The client logs an in-process server's crash with its traceback; the command
+    reports it as its one error line already."""
+    return not (record.name == "fastmcp.client" and str(record.msg).startswith("the in-process"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CliError"]
+__all__ = ["CliError", "leaf"]
 
 
 class CliError(Exception):
@@ -13,3 +13,11 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+def leaf(exc: BaseException) -> BaseException:
+    """The one error an exception group (nested, of one each) stands for; ``exc``
+    itself otherwise."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc

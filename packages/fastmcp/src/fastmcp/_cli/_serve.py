@@ -19,9 +19,10 @@ from typing import Any
 import trio
 
 from fastmcp._cli._console import Console, configure_logging
-from fastmcp._cli._errors import CliError
+from fastmcp._cli._errors import CliError, leaf
 from fastmcp._cli._spec import Spec, load_server
 from fastmcp_server import LoggingMiddleware, Server
+from fastmcp_transport import StdioServerTransport
 
 __all__ = ["INSPECTOR", "run_dev", "run_server", "server_for"]
 
@@ -62,12 +63,14 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     if args.transport == "stdio" and (args.stateless or args.port is not None):
         raise CliError("--port and --stateless are options of -t http")
     configure_logging(args.log_level)
+    stdout = _take_stdout() if args.transport == "stdio" else None
     server = server_for(spec, _headers(args))
     server.add_middleware(LoggingMiddleware())
     try:
-        trio.run(partial(_serve, server, args, console))
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
+        trio.run(partial(_serve, server, args, console, stdout))
+    except BaseException as exc:
+        error = leaf(exc)
+        if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
             port = args.port if args.port is not None else 8000
             raise CliError(f"cannot listen on {args.host}:{port}: the address is in use") from None
         raise
@@ -84,13 +87,31 @@ def _headers(args: argparse.Namespace) -> dict[str, str]:
     return headers
 
 
-async def _serve(server: Server, args: argparse.Namespace, console: Console) -> None:
+def _take_stdout() -> int:
+    """Keep the real stdout for MCP messages alone: from now on file descriptor 1
+    (``print``, libraries, child processes) is stderr, before the server's code is
+    even imported. Returns a descriptor of the real stdout."""
+    sys.stdout.flush()
+    real = os.dup(1)
+    os.dup2(2, 1)
+    return real
+
+
+async def _serve(
+    server: Server, args: argparse.Namespace, console: Console, stdout: int | None
+) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with server.running(), trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signal, signals, nursery.cancel_scope)
-            if args.transport == "stdio":
+            if stdout is not None:
                 _banner(server, "stdio", console)
-                await server.serve_stdio()
+                transport = StdioServerTransport(
+                    trio.lowlevel.FdStream(os.dup(0)), trio.lowlevel.FdStream(stdout)
+                )
+                try:
+                    await server.serve_transport(transport)
+                finally:
+                    await transport.aclose()
             else:
                 serve = partial(
                     server.serve_http,

@@ -77,11 +77,15 @@ def typed_value(
     types = _types_of(prop, root, depth=0)
     if not types:
         return _untyped(text)
+    choices = _resolved(prop, root).get("enum")
     for kind in _ORDER:
         if kind in types:
             ok, value = _read(text, kind)
-            if ok:
+            if ok and (not isinstance(choices, list) or value in choices):
                 return value
+    if isinstance(choices, list):
+        listed = ", ".join(json.dumps(c) for c in choices)
+        raise CliError(f"argument {key!r} of {what} must be one of {listed}, got {text!r}")
     wanted = " or ".join(_NAMES[k] for k in _ORDER if k in types)
     raise CliError(f"argument {key!r} of {what} must be {wanted}, got {text!r}")
 
@@ -95,6 +99,19 @@ _NAMES = {
     "object": "a JSON object",
     "string": "a string",
 }
+
+
+def _resolved(prop: Any, root: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``prop``, or what its ``$ref`` points at (one level)."""
+    if not isinstance(prop, Mapping):
+        return {}
+    ref = prop.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, Mapping) else None
+        return target if isinstance(target, Mapping) else {}
+    return prop
 
 
 def _types_of(prop: Any, root: Mapping[str, Any], depth: int) -> set[str]:
