@@ -536,8 +536,23 @@ def test_user_mistakes_are_one_line(tmp_path: Path) -> None:
         (("run", example, "--port", "9"), "--port and --stateless are options of -t http"),
         (("list", "-m", "no_such_module_anywhere"), "no module named 'no_such_module_anywhere'"),
     ]
-    for args, message in cases:
-        assert_one_error(fastmcp(*args, cwd=tmp_path), message)
+    # run side by side: each is a Python start-up or two
+    processes = [
+        subprocess.Popen(
+            [*FASTMCP, *args],
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args, _ in cases
+    ]
+    for process, (_, message) in zip(processes, cases, strict=True):
+        with process:
+            out, err = process.communicate(timeout=60)
+        done = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+        assert_one_error(done, message)
 
 
 def test_a_port_in_use_is_one_line() -> None:
