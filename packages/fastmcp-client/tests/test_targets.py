@@ -172,6 +172,17 @@ async def test_an_in_process_server_that_fails_is_reported() -> None:
             pass
 
 
+async def test_an_in_process_server_failing_in_a_nursery_names_the_error_not_the_group() -> None:
+    class Broken:
+        async def serve_transport(self, transport: Any, /) -> None:
+            async with trio.open_nursery():
+                raise ValueError("no database")
+
+    with pytest.raises(ConnectionClosed, match="in-process server failed: ValueError: no database"):
+        async with Client(Broken()):
+            pass
+
+
 async def test_errors_in_the_body_are_not_wrapped_in_groups() -> None:
     fake = FakeServer(era="modern")
 

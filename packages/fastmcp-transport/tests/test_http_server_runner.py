@@ -100,3 +100,26 @@ async def test_tls(tmp_path: Path) -> None:
             )
         assert response.json()["result"]["content"][0]["text"] == "secure"
         nursery.cancel_scope.cancel()
+
+
+# hypercorn leaks the socket whose bind failed (its create_sockets does not close it)
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_a_port_in_use_fails_instead_of_hanging() -> None:
+    import errno
+    import gc
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with trio.fail_after(10), pytest.raises(BaseException) as caught:  # noqa: PT011
+            async with trio.open_nursery() as nursery:
+                await nursery.start(partial(serve_http, make_connect(Recorder()), port=port))
+    error = caught.value
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    assert isinstance(error, OSError)
+    assert error.errno == errno.EADDRINUSE
+    del caught, error
+    gc.collect()  # the leaked socket is reported here, under this test's filter

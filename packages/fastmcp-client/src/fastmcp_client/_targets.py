@@ -33,6 +33,7 @@ import trio
 
 from fastmcp_client._config import HttpServer, McpConfig, ServerConfig, StdioServer
 from fastmcp_client._errors import ConfigError
+from fastmcp_client._handlers import collapse
 from fastmcp_core import ConnectionClosed, Transport, TransportClosed
 from fastmcp_protocol import RequestId
 from fastmcp_transport import StderrMode, memory_pair, stdio_client
@@ -262,8 +263,9 @@ def _in_process(server: ServesTransport, options: ConnectOptions) -> Connector:
                 with serving:
                     await server.serve_transport(server_end)
             except Exception as exc:
-                # the client sees the crash as a closed connection naming it
-                end.crashed = exc
+                # the client sees the crash as a closed connection naming it (the
+                # one error a nursery wrapped, not the group)
+                end.crashed = collapse(exc) if isinstance(exc, BaseExceptionGroup) else exc
                 logger.exception("the in-process server %r failed", server)
             finally:
                 stopped.set()

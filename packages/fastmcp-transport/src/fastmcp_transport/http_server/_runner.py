@@ -125,6 +125,11 @@ async def serve_http(
                     shutdown_trigger=stop.wait,
                     task_status=task_status,
                 )
+        except BaseException:
+            # hypercorn failed (say, the port is in use): the shielded app task must
+            # not keep the nursery, and so serve_http, alive forever
+            app_scope.cancel()
+            raise
         finally:
             server_done.set()
 

@@ -1,0 +1,286 @@
+"""``fastmcp run`` (serve a server: its own, or a proxy of another), ``--reload``,
+and ``fastmcp dev`` (the server under the MCP Inspector)."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from fastmcp._cli._console import Console, configure_logging
+from fastmcp._cli._errors import CliError, leaf
+from fastmcp._cli._spec import Spec, load_server
+from fastmcp_server import LoggingMiddleware, Server
+from fastmcp_transport import StdioServerTransport
+
+__all__ = ["INSPECTOR", "run_dev", "run_server", "server_for"]
+
+INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
+"""The MCP Inspector ``fastmcp dev`` runs (pinned: its command line changed between
+major versions)."""
+
+_VERSION = "0.1.0"
+
+
+def server_for(spec: Spec, headers: dict[str, str] | None = None) -> Server:
+    """The server ``fastmcp run`` serves: the one in a file or module, else a proxy
+    of the URL, configured server or command (whose stderr is passed through)."""
+    if spec.in_process:
+        return load_server(spec)
+    from fastmcp.proxy import proxy
+
+    if spec.kind == "url":
+        assert spec.url is not None
+        return proxy(spec.url, headers=headers or None)
+    if spec.kind == "config":
+        assert spec.config is not None
+        return proxy(spec.config, server=spec.name, stderr="inherit", headers=headers or None)
+    return proxy(list(spec.command), stderr="inherit")
+
+
+def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
+    """Serve until stdin closes (stdio) or a signal (SIGINT, SIGTERM) arrives;
+    either way the server stops cleanly (lifespan exited, requests cancelled) and
+    the status is 0."""
+    if args.reload:
+        if args.transport != "http":
+            raise CliError(
+                "--reload needs -t http: a stdio client's session does not survive a "
+                "restart of its server (restart the client instead)"
+            )
+        return _reload(spec, args, console)
+    if args.transport == "stdio" and (args.stateless or args.port is not None):
+        raise CliError("--port and --stateless are options of -t http")
+    configure_logging(args.log_level)
+    stdout = _take_stdout() if args.transport == "stdio" else None
+    server = server_for(spec, _headers(args))
+    server.add_middleware(LoggingMiddleware())
+    try:
+        trio.run(partial(_serve, server, args, console, stdout))
+    except BaseException as exc:
+        error = leaf(exc)
+        if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+            port = args.port if args.port is not None else 8000
+            raise CliError(f"cannot listen on {args.host}:{port}: the address is in use") from None
+        raise
+    return 0
+
+
+def _headers(args: argparse.Namespace) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for item in getattr(args, "header", None) or []:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise CliError(f"bad header {item!r}: expected 'Name: value'")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def _take_stdout() -> int:
+    """Keep the real stdout for MCP messages alone: from now on file descriptor 1
+    (``print``, libraries, child processes) is stderr, before the server's code is
+    even imported. Returns a descriptor of the real stdout."""
+    sys.stdout.flush()
+    real = os.dup(1)
+    os.dup2(2, 1)
+    return real
+
+
+async def _serve(
+    server: Server, args: argparse.Namespace, console: Console, stdout: int | None
+) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with server.running(), trio.open_nursery() as nursery:
+            nursery.start_soon(_stop_on_signal, signals, nursery.cancel_scope)
+            if stdout is not None:
+                _banner(server, "stdio", console)
+                transport = StdioServerTransport(
+                    trio.lowlevel.FdStream(os.dup(0)), trio.lowlevel.FdStream(stdout)
+                )
+                try:
+                    await server.serve_transport(transport)
+                finally:
+                    await transport.aclose()
+            else:
+                serve = partial(
+                    server.serve_http,
+                    host=args.host,
+                    port=8000 if args.port is None else args.port,
+                    path=args.path,
+                    stateless=args.stateless,
+                )
+                address = await nursery.start(serve)
+                _banner(server, address.url, console)
+                if not console.is_terminal:
+                    console.print(f"serving {server.info.name} on {address.url}")
+                await trio.sleep_forever()
+            nursery.cancel_scope.cancel()
+
+
+async def _stop_on_signal(signals: Any, scope: trio.CancelScope) -> None:
+    async for _ in signals:
+        scope.cancel()
+        return
+
+
+def _banner(server: Server, where: str, console: Console) -> None:
+    counts = [
+        (len(server._tool_definitions()), "tool"),
+        (len(server._resource_definitions()), "resource"),
+        (len(server._template_definitions()), "resource template"),
+        (len(server._prompt_definitions()), "prompt"),
+    ]
+    offers = ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in counts)
+    console.banner(
+        f"fastmcp {_VERSION} · {server.info.name} {server.info.version}",
+        [("serving", where), ("offers", offers)],
+    )
+
+
+# -- --reload ------------------------------------------------------------------------------
+
+_SKIP = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".ruff_cache"}
+
+
+def _watched_folder(spec: Spec) -> Path:
+    if spec.kind == "file":
+        assert spec.path is not None
+        return spec.path.parent
+    if spec.kind == "module":
+        import importlib.util
+
+        sys.path.insert(0, os.getcwd())
+        try:
+            found = importlib.util.find_spec(spec.module or "")
+        except (ImportError, ValueError):
+            found = None
+        if found is None or found.origin is None:
+            raise CliError(f"no module named {spec.module!r}")
+        origin = Path(found.origin)
+        top = (spec.module or "").split(".")[0]
+        # the whole top-level package, or the module's folder
+        for parent in origin.parents:
+            if parent.name == top:
+                return parent
+        return origin.parent
+    raise CliError("--reload watches Python source: give a file or a module")
+
+
+def _sources(folder: Path) -> Iterator[tuple[str, float]]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in _SKIP and not d.startswith(".")]
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(root, name)
+                try:
+                    yield path, os.stat(path).st_mtime
+                except OSError:
+                    continue
+
+
+def _snapshot(folder: Path) -> dict[str, float]:
+    return dict(_sources(folder))
+
+
+def _reload(spec: Spec, args: argparse.Namespace, console: Console) -> int:
+    """Run the server in a child process and start it again when a ``.py`` file
+    under its folder changes (polled twice a second: no extra dependency). A child
+    that crashes is started again at the next change. SIGINT/SIGTERM stop both."""
+    folder = _watched_folder(spec)
+    argv = [sys.executable, "-m", "fastmcp", "run", *_child_args(args), *spec.run_args()]
+    stop = False
+
+    def on_signal(signum: int, frame: Any) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    console.print(f"fastmcp: watching {folder} for changes")
+    snapshot = _snapshot(folder)
+    child: subprocess.Popen[bytes] | None = subprocess.Popen(argv)
+    try:
+        while not stop:
+            time.sleep(0.5)
+            if child is not None and child.poll() is not None:
+                console.warning(
+                    f"the server exited with status {child.returncode}; "
+                    "waiting for a change to start it again"
+                )
+                child = None
+            current = _snapshot(folder)
+            if current != snapshot:
+                changed = sorted(
+                    Path(p).name
+                    for p in set(current) ^ set(snapshot)
+                    | {p for p in current if p in snapshot and current[p] != snapshot[p]}
+                )
+                snapshot = current
+                console.print(f"fastmcp: {', '.join(changed)} changed: restarting")
+                if child is not None:
+                    _stop_child(child)
+                child = subprocess.Popen(argv)
+    finally:
+        if child is not None:
+            _stop_child(child)
+    return 0
+
+
+def _child_args(args: argparse.Namespace) -> list[str]:
+    out = ["-t", "http", "--host", args.host, "--path", args.path, "--log-level", args.log_level]
+    if args.port is not None:
+        out += ["--port", str(args.port)]
+    if args.stateless:
+        out.append("--stateless")
+    for header in args.header or []:
+        out += ["--header", header]
+    return out
+
+
+def _stop_child(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+# -- dev -----------------------------------------------------------------------------------
+
+
+def run_dev(spec: Spec, args: argparse.Namespace, console: Console) -> int:
+    """Start the MCP Inspector (web UI) on ``fastmcp run SPEC`` over stdio, with this
+    Python. Returns the Inspector's exit status."""
+    if spec.in_process:
+        load_server(spec)  # a broken file fails here, clearly, not in the Inspector
+    npx = shutil.which("npx")
+    if npx is None:
+        raise CliError(
+            "fastmcp dev needs Node.js: npx was not found on PATH "
+            "(install Node.js 22 or later from your package manager)"
+        )
+    server_command = [sys.executable, "-m", "fastmcp", "run", *spec.run_args()]
+    argv = [npx, "-y", args.inspector, "--protocol-era", "auto"]
+    for item in args.env or []:
+        argv += ["-e", item]
+    argv += ["--", *server_command]
+    console.print(
+        f"fastmcp: starting the MCP Inspector ({args.inspector}) on: {' '.join(server_command)}"
+    )
+    try:
+        return subprocess.call(argv)
+    except KeyboardInterrupt:
+        return 130

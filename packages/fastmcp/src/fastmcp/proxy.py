@@ -1,0 +1,493 @@
+"""Serve a remote MCP server as a local one: ``proxy(target) -> Server``.
+
+::
+
+    from fastmcp.proxy import proxy
+
+    proxy("https://example.com/mcp").run()  # a remote HTTP server, served on stdio
+    proxy(["npx", "-y", "some-server"]).run("http", port=8000)  # a stdio server over HTTP
+
+The proxy is an ordinary ``fastmcp_server.Server`` whose tools, resources, resource
+templates and prompts are those of the remote server, reached through a
+``fastmcp_client.Client`` (so the target is anything a ``Client`` accepts: an
+in-process server, a command, a URL, an MCP configuration).
+
+Theory of operation. The client connects when the proxy starts serving (in its
+lifespan, once however many connections it serves) and the remote lists are
+copied into the proxy's registry; a ``list_changed`` notification from the remote
+refreshes the copy, and the proxy's own clients are told in turn. Each request to
+the proxy becomes one request to the remote, made from the proxy request's task:
+
+* cancelling the proxy request (the client's ``notifications/cancelled``, its
+  budget) cancels the remote one, which is told with ``notifications/cancelled``;
+* progress notifications of the remote request are passed on as progress of the
+  proxy request (when its client asked for progress);
+* your own ``_meta`` entries are passed on (the reserved ``io.modelcontextprotocol/``
+  keys and ``progressToken`` are the proxy's own business);
+* errors keep their JSON-RPC code; a tool that failed stays a failed tool result;
+* completion requests are forwarded when the remote offers completions.
+
+Questions the remote asks (sampling, elicitation, roots) are relayed to the client
+of the proxy request that caused them and the answer sent back, in both protocol
+eras on both sides (for a 2026-07-28 client of the proxy the question becomes an
+input-required round: the proxy request ends with it and, when the client retries
+with the answer, the remote request is made again and the remote's question
+answered from it, as handlers of that era must allow). A remote of 2025-11-25 or
+older does not say which request a question belongs to: it is relayed to the
+latest proxy request in flight, and refused when there is none. Log messages of
+the remote go to the latest proxy request in flight (at the level its client asked
+for), else to the ``fastmcp.server_log`` Python logger.
+
+Not forwarded: resource subscriptions (``resources/subscribe``,
+``subscriptions/listen`` updates of single resources) and tasks: the proxy runs each
+tool call to the end itself (the client follows a task the remote chooses), so the
+tools it offers never require one. When the remote goes away, requests fail with an
+error naming why; the proxy does not reconnect.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import attrs
+import msgspec
+import trio
+
+from fastmcp_client import Client, Notification, Target, python_logging
+from fastmcp_core import (
+    ConnectionClosed,
+    InputRequired,
+    McpContext,
+    McpError,
+    ProtocolError,
+)
+from fastmcp_protocol import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    CallToolResult,
+    CreateMessageRequest,
+    CreateMessageRequestParams,
+    CreateMessageResult,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitRequestURLParams,
+    ElicitResult,
+    GetPromptResult,
+    InputRequest,
+    ListRootsRequest,
+    ListRootsResult,
+    LoggingMessageNotificationParams,
+    ProgressNotificationParams,
+    Prompt,
+    PromptListChangedNotification,
+    PromptReference,
+    ReadResourceResult,
+    Resource,
+    ResourceListChangedNotification,
+    ResourceTemplate,
+    ResourceTemplateReference,
+    Root,
+    Tool,
+    ToolListChangedNotification,
+    convert,
+)
+from fastmcp_server import Server, UriTemplate
+
+__all__ = ["proxy"]
+
+logger = logging.getLogger("fastmcp.proxy")
+
+T = TypeVar("T")
+
+# keys of a request's _meta that belong to the proxy's own protocol exchange
+_RESERVED_PREFIX = "io.modelcontextprotocol/"
+
+
+def proxy(
+    target: Target,
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    instructions: str | None = None,
+    relay_requests: bool = True,
+    request_timeout: float | None = None,
+    **client_options: Any,
+) -> Server:
+    """A ``Server`` that serves what the server at ``target`` offers.
+
+    ``target`` is anything ``fastmcp_client.Client`` accepts; ``client_options`` go
+    to the ``Client`` (``server=`` to pick a server of an MCP configuration,
+    ``headers=``, ``env=``, ``stderr=``, ``protocol_version=``, ...; not the
+    handlers, which the proxy sets). The proxy takes the remote's name, version,
+    title and instructions unless ``name``/``version``/``instructions`` say
+    otherwise. ``relay_requests=False`` declares no sampling, elicitation or roots
+    capability to the remote (it then never asks). ``request_timeout`` is the
+    proxy's budget per request (``None``: none of its own; the remote's applies).
+
+    Nothing is connected until the server runs (``run()``, ``serve_stdio()``,
+    ``serve_http()``, an in-process ``Client(proxy)``...): connecting fails then,
+    with the client's error (``ConnectionClosed``, ``ConfigError``...). Raises
+    ``ConfigError`` at once for a target that cannot work.
+    """
+    for option in ("sampling_handler", "elicitation_handler", "roots", "roots_handler"):
+        if option in client_options:
+            raise TypeError(f"proxy() sets {option} itself: it relays the remote's questions")
+    remote = _Remote(keep_name=name is not None, keep_version=version is not None)
+    keep_instructions = instructions is not None
+
+    @asynccontextmanager
+    async def lifespan(_: Server) -> AsyncIterator[None]:
+        async with remote.client, trio.open_nursery() as nursery:
+            remote.nursery = nursery
+            remote.adopt_identity(keep_instructions)
+            await nursery.start(remote.listen)
+            await remote.refresh_all()
+            try:
+                yield None
+            finally:
+                remote.nursery = None
+                nursery.cancel_scope.cancel()
+
+    server = Server(
+        name or "proxy",
+        version or "0.1.0",
+        instructions=instructions,
+        request_timeout=request_timeout,
+        lifespan=lifespan,
+    )
+    remote.server = server
+    handlers: dict[str, Any] = {}
+    if relay_requests:
+        handlers = {
+            "sampling_handler": remote.relay_sampling,
+            "elicitation_handler": remote.relay_elicitation,
+            "roots_handler": remote.relay_roots,
+        }
+    client_options.setdefault("log_level", "debug")  # the proxy's own clients filter
+    remote.client = Client(
+        target,
+        log_handler=remote.relay_log,
+        **handlers,
+        **client_options,
+    )
+    server.completion()(remote.complete)
+    return server
+
+
+@attrs.define(eq=False)
+class _Call:
+    """One proxy request being forwarded: whom the remote's questions go to."""
+
+    ctx: McpContext
+    asked: int = 0
+    pending: InputRequired | None = None  # a 2026-07-28 question for the proxy's client
+
+
+_current: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+    "fastmcp_proxy_call", default=None
+)
+
+
+@attrs.define(eq=False)
+class _Remote:
+    """The remote end of a proxy: its client, what of it is registered, and the
+    proxy requests in flight through it."""
+
+    keep_name: bool
+    keep_version: bool
+    server: Server = attrs.field(init=False)
+    client: Client = attrs.field(init=False)
+    nursery: trio.Nursery | None = attrs.field(init=False, default=None)
+    calls: list[_Call] = attrs.field(init=False, factory=list)
+    registered: dict[str, dict[str, Any]] = attrs.field(init=False, factory=dict)
+    _refreshing: dict[str, bool] = attrs.field(init=False, factory=dict)
+
+    # -- identity and lists -------------------------------------------------------------
+
+    def adopt_identity(self, keep_instructions: bool) -> None:
+        server, info = self.server, self.client.server_info
+        if info is not None:
+            server.info = msgspec.structs.replace(
+                info,
+                name=server.name if self.keep_name else info.name,
+                version=server.version if self.keep_version else info.version,
+            )
+            server.name, server.version = server.info.name, server.info.version
+        if not keep_instructions:
+            server.instructions = self.client.instructions
+
+    async def refresh_all(self) -> None:
+        for kind in ("tools", "resources", "templates", "prompts"):
+            await self.refresh(kind)
+
+    async def refresh(self, kind: str) -> None:
+        """Copy one remote list into the proxy's registry (only what changed is
+        replaced, so the proxy's clients hear one ``list_changed`` per change)."""
+        caps, client, server = self.client.server_capabilities, self.client, self.server
+        fresh: dict[str, Any]
+        if kind == "tools":
+            tools = await client.list_all_tools() if caps.tools is not None else []
+            fresh = {t.name: _ProxyTool(_without_tasks(t), self) for t in tools}
+            self._sync(kind, fresh, server.add_tool, server.remove_tool)
+        elif kind == "resources":
+            resources = await client.list_all_resources() if caps.resources else []
+            fresh = {r.uri: _ProxyResource(r, self) for r in resources}
+            self._sync(kind, fresh, server.add_resource, server.remove_resource)
+        elif kind == "templates":
+            templates = await client.list_all_resource_templates() if caps.resources else []
+            fresh = {t.uri_template: _ProxyTemplate(t, self) for t in templates}
+            self._sync(kind, fresh, server.add_resource, server.remove_resource)
+        else:
+            prompts = await client.list_all_prompts() if caps.prompts is not None else []
+            fresh = {p.name: _ProxyPrompt(p, self) for p in prompts}
+            self._sync(kind, fresh, server.add_prompt, server.remove_prompt)
+
+    def _sync(
+        self,
+        kind: str,
+        fresh: dict[str, Any],
+        add: Callable[[Any], None],
+        remove: Callable[[str], None],
+    ) -> None:
+        """Register the handlers of ``fresh`` in place of the last ones of ``kind``,
+        touching only what changed (an equal definition stays as it is)."""
+        current = self.registered.setdefault(kind, {})
+        for key in [k for k in current if k not in fresh]:
+            remove(key)
+            del current[key]
+        for key, handler in fresh.items():
+            old = current.get(key)
+            if old is None or old.definition != handler.definition:
+                add(handler)
+                current[key] = handler
+
+    async def listen(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Follow the remote's list changes (a ``subscriptions/listen`` stream in the
+        2026-07-28 era, the session's notifications before) until cancelled."""
+        caps = self.client.server_capabilities
+        tools = bool(caps.tools and caps.tools.list_changed)
+        prompts = bool(caps.prompts and caps.prompts.list_changed)
+        resources = bool(caps.resources and caps.resources.list_changed)
+        if not (tools or prompts or resources):
+            task_status.started()
+            return
+        try:
+            async with self.client.subscribe(
+                tools_list=tools, prompts_list=prompts, resources_list=resources
+            ) as updates:
+                task_status.started()
+                async for note in updates:
+                    self.on_notification(note)
+        except McpError as error:  # a remote that cannot: its lists are copied once
+            logger.info("not following the remote's list changes: %s", error)
+            task_status.started()
+
+    def on_notification(self, note: Notification) -> None:
+        if isinstance(note, ToolListChangedNotification):
+            self._refresh_soon("tools")
+        elif isinstance(note, PromptListChangedNotification):
+            self._refresh_soon("prompts")
+        elif isinstance(note, ResourceListChangedNotification):
+            self._refresh_soon("resources")
+            self._refresh_soon("templates")
+
+    def _refresh_soon(self, kind: str) -> None:
+        if self.nursery is None:
+            return
+        running = kind in self._refreshing
+        self._refreshing[kind] = True  # a refresh already running goes round once more
+        if not running:
+            self.nursery.start_soon(self._refresh_loop, kind)
+
+    async def _refresh_loop(self, kind: str) -> None:
+        try:
+            while self._refreshing.get(kind):
+                self._refreshing[kind] = False
+                try:
+                    await self.refresh(kind)
+                except McpError as error:
+                    logger.warning("could not refresh the remote %s: %s", kind, error)
+        finally:
+            self._refreshing.pop(kind, None)
+
+    # -- forwarding ---------------------------------------------------------------------
+
+    async def forward(
+        self,
+        ctx: McpContext,
+        request: Callable[[Any, Mapping[str, Any] | None], Awaitable[T]],
+    ) -> T:
+        """Make the remote request for ``ctx``'s request: ``request(on_progress,
+        meta)``. Progress comes back as ``ctx``'s progress; remote errors keep their
+        code; a question for a 2026-07-28 client ends this round (``InputRequired``),
+        even when the remote caught the refusal and answered otherwise."""
+        call = _Call(ctx)
+        on_progress = None
+        if ctx.progress_token is not None:
+
+            async def on_progress(p: ProgressNotificationParams) -> None:
+                await ctx.report_progress(p.progress, p.total, p.message)
+
+        meta = {
+            key: value
+            for key, value in ctx.meta.items()
+            if key != "progressToken" and not key.startswith(_RESERVED_PREFIX)
+        }
+        token = _current.set(call)
+        self.calls.append(call)
+        try:
+            result = await request(on_progress, meta or None)
+        except McpError as error:
+            if call.pending is not None:
+                raise call.pending from None
+            if isinstance(error, ConnectionClosed):
+                raise ProtocolError(
+                    INTERNAL_ERROR, f"the proxied server is unavailable: {error.message}"
+                ) from None
+            raise ProtocolError(error.code, error.message, error.data) from None
+        finally:
+            self.calls.remove(call)
+            _current.reset(token)
+        if call.pending is not None:
+            raise call.pending
+        return result
+
+    def _asking(self) -> _Call:
+        call = _current.get()
+        if call is None and self.calls:
+            call = self.calls[-1]
+        if call is None:
+            raise McpError(INVALID_REQUEST, "no request of the proxy's client to relay this to")
+        return call
+
+    async def _ask(self, request: InputRequest) -> Any:
+        call = self._asking()
+        call.asked += 1
+        key = f"proxy-{call.asked}"  # deterministic: the remote asks in the same order
+        try:
+            return (await call.ctx.ask({key: request}))[key]
+        except InputRequired as required:
+            call.pending = required
+            raise McpError(INVALID_REQUEST, "the proxy's client must answer first") from None
+
+    async def relay_sampling(self, params: CreateMessageRequestParams) -> CreateMessageResult:
+        answer = await self._ask(CreateMessageRequest(params=params))
+        return _as(answer, CreateMessageResult)
+
+    async def relay_elicitation(
+        self, params: ElicitRequestFormParams | ElicitRequestURLParams
+    ) -> ElicitResult:
+        answer = await self._ask(ElicitRequest(params=params))
+        return _as(answer, ElicitResult)
+
+    async def relay_roots(self) -> list[Root]:
+        answer = await self._ask(ListRootsRequest())
+        return _as(answer, ListRootsResult).roots
+
+    async def relay_log(self, params: LoggingMessageNotificationParams) -> None:
+        if self.calls:
+            ctx = self.calls[-1].ctx
+            await ctx.log(params.level, params.data, logger=params.logger)
+        else:
+            await python_logging(params)
+
+    async def complete(self, value: str, ref: str, argument: str, context: dict[str, str]) -> Any:
+        if self.client.server_capabilities.completions is None:
+            return []
+        reference: PromptReference | ResourceTemplateReference = (
+            PromptReference(name=ref)
+            if ref in self.registered.get("prompts", {})
+            else ResourceTemplateReference(uri=ref)
+        )
+        try:
+            done = await self.client.complete(
+                reference, argument, value, context=context or None, timeout=math.inf
+            )
+        except McpError as error:
+            raise ProtocolError(error.code, error.message, error.data) from None
+        return done.completion.values
+
+
+def _as(answer: Any, type_: type[T]) -> T:
+    return answer if isinstance(answer, type_) else convert(answer, type_)
+
+
+def _without_tasks(tool: Tool) -> Tool:
+    """The proxy runs every call to the end itself: its tools never require a task."""
+    if tool.execution is None:
+        return tool
+    return msgspec.structs.replace(tool, execution=None)
+
+
+@attrs.frozen
+class _ProxyTool:
+    definition: Tool
+    remote: _Remote
+
+    async def call(self, ctx: McpContext, arguments: dict[str, Any]) -> CallToolResult:
+        client, name = self.remote.client, self.definition.name
+
+        async def request(on_progress: Any, meta: Mapping[str, Any] | None) -> CallToolResult:
+            result = await client.call_tool(
+                name, arguments, timeout=math.inf, on_progress=on_progress, meta=meta
+            )
+            return result
+
+        return await self.remote.forward(ctx, request)
+
+
+@attrs.frozen
+class _ProxyResource:
+    definition: Resource
+    remote: _Remote
+
+    async def read(self, ctx: McpContext, uri: str) -> ReadResourceResult:
+        return await _read(self.remote, ctx, uri)
+
+
+@attrs.frozen
+class _ProxyTemplate:
+    definition: ResourceTemplate
+    remote: _Remote
+    template: UriTemplate = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "template", UriTemplate(self.definition.uri_template))
+
+    def match(self, uri: str) -> dict[str, str] | None:
+        return self.template.match(uri)
+
+    async def read(
+        self, ctx: McpContext, uri: str, variables: dict[str, str]
+    ) -> ReadResourceResult:
+        return await _read(self.remote, ctx, uri)
+
+
+@attrs.frozen
+class _ProxyPrompt:
+    definition: Prompt
+    remote: _Remote
+
+    async def get(self, ctx: McpContext, arguments: dict[str, str]) -> GetPromptResult:
+        client, name = self.remote.client, self.definition.name
+
+        async def request(on_progress: Any, meta: Mapping[str, Any] | None) -> GetPromptResult:
+            return await client.get_prompt(
+                name, arguments, timeout=math.inf, on_progress=on_progress, meta=meta
+            )
+
+        return await self.remote.forward(ctx, request)
+
+
+async def _read(remote: _Remote, ctx: McpContext, uri: str) -> ReadResourceResult:
+    client = remote.client
+
+    async def request(on_progress: Any, meta: Mapping[str, Any] | None) -> ReadResourceResult:
+        return await client.read_resource(uri, timeout=math.inf, on_progress=on_progress, meta=meta)
+
+    return await remote.forward(ctx, request)
