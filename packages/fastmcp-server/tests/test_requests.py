@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
 import msgspec
 import pytest
 import trio
 import trio.testing
 from server_support import MODERN, connect
 
-from fastmcp_core import Budget, McpError, ToolError
+from fastmcp_core import Budget, McpError, ToolError, TransportClosed
 from fastmcp_protocol import ImageContent, PromptMessage, TextContent, TextResourceContents
 from fastmcp_server import (
     ErrorMappingMiddleware,
@@ -850,3 +851,46 @@ def test_resource_contents_shapes() -> None:
 
     result = resource_contents("hi", "a://b", None)
     assert result.contents == [TextResourceContents(uri="a://b", text="hi", mime_type="text/plain")]
+
+
+async def test_requests_sent_right_behind_initialize_wait_for_it() -> None:
+    """A client (or a shell pipe) may send everything at once; the session reads it in
+    one go and routes concurrently, yet what came after ``initialize`` is answered as
+    initialized."""
+
+    @attrs.define
+    class Burst:  # a transport whose frames are all there at once, like one stdio read
+        frames: list[bytes]
+        sent: list[bytes] = attrs.field(factory=list)
+        done: trio.Event = attrs.field(factory=trio.Event)
+
+        async def receive(self) -> bytes:
+            if self.frames:
+                return self.frames.pop(0)  # no checkpoint: the whole read is there
+            await self.done.wait()
+            raise TransportClosed("end of input")
+
+        async def send(self, frame: bytes, *, related: Any = None, final: bool = False) -> None:
+            self.sent.append(frame)
+            if len(self.sent) == 3:
+                self.done.set()
+
+        async def aclose(self) -> None:
+            self.done.set()
+
+    server = demo_server()
+    frames = [
+        b'{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":'
+        b'"2025-11-25","capabilities":{},"clientInfo":{"name":"pipe","version":"1"}}}',
+        b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
+        b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add",'
+        b'"arguments":{"a":1,"b":2}}}',
+    ]
+    for _ in range(20):  # trio shuffles the order of tasks it starts together
+        burst = Burst(list(frames))
+        await server.serve_transport(burst)
+        answers = {m["id"]: m for m in map(msgspec.json.decode, burst.sent)}
+        assert answers[0]["result"]["protocolVersion"] == "2025-11-25"
+        assert "error" not in answers[1], answers[1]
+        assert answers[2]["result"]["structuredContent"] == {"result": 3}

@@ -99,6 +99,10 @@ class Dispatcher(Protocol):
     version, capabilities, budget, lifespan). Raising ``McpError`` from ``route``
     answers with that JSON-RPC error. ``notification`` handles every notification the
     session does not handle itself; it runs in the reading task, so it must be quick.
+
+    Requests are routed concurrently, in no particular order. A dispatcher that
+    needs to see them in the order they arrived may define ``accepted(request)``:
+    it is called synchronously, in the reading task, for every request as it is read.
     """
 
     async def route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler: ...
@@ -158,8 +162,10 @@ class Session:
     _idle: trio.Event = attrs.field(init=False, factory=trio.Event)
     _closed: str | None = attrs.field(init=False, default=None)
     _stopped: trio.Event = attrs.field(init=False, factory=trio.Event)
+    _on_accept: Callable[[JSONRPCRequest], object] | None = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        self._on_accept = getattr(self.dispatcher, "accepted", None)
         self._limiter = trio.CapacityLimiter(self.max_concurrency)
         self._slots = trio.Semaphore(self.max_pending)
         self._idle.set()
@@ -304,6 +310,8 @@ class Session:
             await self._slots.acquire()
         # registered before the task starts: a cancel in the same read finds it
         self._inflight[rid] = ctx
+        if self._on_accept is not None:
+            self._on_accept(request)
         if self._idle.is_set():
             self._idle = trio.Event()
         assert self._nursery is not None

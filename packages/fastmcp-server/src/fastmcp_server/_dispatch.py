@@ -130,6 +130,7 @@ class Connection:
     subscriptions: set[str] = attrs.field(factory=set)
     modern_only: bool = False
     legacy_only: bool = False
+    _initializing: trio.Event | None = attrs.field(init=False, default=None)
     _routes: dict[str, Router] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -157,7 +158,27 @@ class Connection:
 
     # -- the Dispatcher protocol -----------------------------------------------------
 
+    def accepted(self, request: JSONRPCRequest) -> None:
+        """In arrival order: requests read after ``initialize`` wait for it (a client
+        may send them before it has the answer, and routing is concurrent)."""
+        if request.method == "initialize" and self.version is None and self._initializing is None:
+            self._initializing = trio.Event()
+
     async def route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
+        initializing = self._initializing
+        if initializing is None:
+            return await self._route(ctx, request)
+        if request.method != "initialize":
+            await initializing.wait()
+            return await self._route(ctx, request)
+        try:
+            return await self._route(ctx, request)
+        finally:  # negotiated or refused: what waited for it goes on
+            initializing.set()
+            if self._initializing is initializing:
+                self._initializing = None
+
+    async def _route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
         method = request.method
         raw = request.params
         server = self.server
