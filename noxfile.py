@@ -1,14 +1,18 @@
 """Build, test and check every package of the monorepo together.
 
-nox -s tests        every package's tests and tests-integration/ (installs what they need)
+nox                 lint, typecheck and tests: what CI runs (.ci/run)
+nox -s tests        every package's tests, tests-integration/ and examples/ (installs
+                    what they need)
 nox -s lint         ruff lint + format check
-nox -s typecheck    mypy --strict on every package's src/
+nox -s typecheck    mypy --strict on every package's src/ and on the examples
 nox -s conformance  the official MCP conformance suite against our server and client
 nox -s bench        benchmarks against the peers (writes benchmarks/RESULTS.md)
 nox -s demo         install, start an example server, call one of its tools
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import nox
 
@@ -56,10 +60,14 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the src/ of every package."""
+    """mypy --strict on the src/ of every package, and on the examples (one folder at
+    a time: each is a set of scripts, and two of them are called client.py)."""
     install_packages(session)
     session.install("mypy")
     session.run("mypy")
+    for folder in ("examples", "examples/cli", "examples/conformance"):
+        session.run("mypy", "--strict", *sorted(str(p) for p in Path(folder).glob("*.py")))
+    session.run("mypy", "--strict", "examples/testing", env={"MYPYPATH": "examples"})
 
 
 @nox.session

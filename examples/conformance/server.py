@@ -354,8 +354,8 @@ async def test_header_param(region: str) -> str:
 
 # -- multi round-trip requests (2026-07-28) -------------------------------------------
 
-NAME_FORM = {"properties": {"name": {"type": "string"}}, "required": ["name"]}
-CONFIRM_FORM = {"properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+NAME_FORM: dict[str, Any] = {"properties": {"name": {"type": "string"}}, "required": ["name"]}
+CONFIRM_FORM: dict[str, Any] = {"properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 
 
 @server.tool(input_schema=EMPTY)

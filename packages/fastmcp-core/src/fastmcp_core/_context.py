@@ -21,7 +21,7 @@ import math
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
 
 import attrs
 import msgspec
@@ -449,17 +449,26 @@ class McpContext:
             return self._modern_ask(requests)
         return await self._legacy_ask(requests)
 
+    @overload
+    async def elicit(
+        self, message: str, schema: type[T], *, key: str | None = None
+    ) -> Elicited[T]: ...
+    @overload
+    async def elicit(
+        self, message: str, schema: dict[str, Any] | None = None, *, key: str | None = None
+    ) -> Elicited[dict[str, Any]]: ...
     async def elicit(
         self,
         message: str,
-        schema: type[T] | dict[str, Any] | None = None,
+        schema: type[Any] | dict[str, Any] | None = None,
         *,
         key: str | None = None,
-    ) -> Elicited[T]:
+    ) -> Elicited[Any]:
         """Ask the user to fill a form; ``schema`` is a type (a Struct, dataclass,
         attrs class or TypedDict of primitive fields) or a JSON Schema dict.
 
-        Returns the action and, when accepted, the content converted to the type.
+        Returns the action and, when accepted, the content converted to the type (a
+        dict for a JSON Schema).
         ``key`` names the question in a modern-era input round (default: derived
         from the order of the handler's questions).
         """
@@ -473,7 +482,7 @@ class McpContext:
         if result.action != "accept":
             return Elicited(result.action)
         if schema is None or isinstance(schema, dict):
-            return Elicited("accept", result.content)  # type: ignore[arg-type]
+            return Elicited("accept", result.content)
         return Elicited("accept", read_form(result.content, schema))
 
     async def elicit_url(
