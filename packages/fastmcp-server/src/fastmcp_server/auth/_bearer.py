@@ -44,7 +44,7 @@ from urllib.parse import parse_qsl
 import attrs
 import msgspec
 
-from fastmcp_protocol import INVALID_REQUEST, Error, JSONRPCErrorResponse, encode
+from fastmcp_protocol import Error, JSONRPCErrorResponse, encode
 from fastmcp_server.auth._challenge import bearer_challenge
 from fastmcp_server.auth._metadata import (
     WELL_KNOWN_PATH,
@@ -60,6 +60,7 @@ from fastmcp_server.auth._token import (
     VerifierUnavailable,
 )
 from fastmcp_transport import SCOPE_PRINCIPAL
+from fastmcp_transport.http_server import ClientGone, HttpError, read_body
 
 __all__ = ["AuthMiddleware", "BearerAuth", "ScopeSource"]
 
@@ -385,27 +386,14 @@ class AuthMiddleware:
         return frozenset(needed)
 
     async def _read_body(self, receive: Receive, send: Send) -> bytes | None:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            kind = message.get("type")
-            if kind == "http.disconnect":
-                return None
-            if kind != "http.request":
-                continue
-            chunk = bytes(message.get("body") or b"")
-            size += len(chunk)
-            if size > self.max_body_size:
-                body = _jsonrpc_error(
-                    INVALID_REQUEST,
-                    f"Payload Too Large: the body exceeds {self.max_body_size} bytes",
-                )
-                await _respond(send, 413, body)
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                return b"".join(chunks)
+        """The body (``None`` when the client left, or it was too large: answered)."""
+        try:
+            return await read_body(receive, self.max_body_size, None)
+        except ClientGone:
+            return None
+        except HttpError as error:
+            await _respond(send, error.status, _jsonrpc_error(error.code, error.message))
+            return None
 
     # -- answers ---------------------------------------------------------------------
 

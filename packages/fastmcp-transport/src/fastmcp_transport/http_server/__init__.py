@@ -25,6 +25,7 @@ from fastmcp_transport.http_server._event_store import (
     Replay,
     StoredEvent,
 )
+from fastmcp_transport.http_server._http import ClientGone, HttpError, read_body
 from fastmcp_transport.http_server._legacy_sse import SSETransport
 from fastmcp_transport.http_server._modern import (
     DEFAULT_NAME_HEADERS,
@@ -58,4 +59,7 @@ __all__ = [
     "status_for_error",
     "DEFAULT_NAME_HEADERS",
     "DEFAULT_MAX_BODY_SIZE",
+    "read_body",
+    "ClientGone",
+    "HttpError",
 ]
