@@ -27,7 +27,12 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from fastmcp_server.auth._token import AccessToken, InvalidToken, VerifierUnavailable
+from fastmcp_server.auth._token import (
+    AccessToken,
+    InvalidToken,
+    VerifierUnavailable,
+    audience_claim,
+)
 
 __all__ = ["IntrospectionVerifier"]
 
@@ -145,18 +150,10 @@ class IntrospectionVerifier:
             scopes=scope.split() if isinstance(scope, str) else (),
             expires_at=float(expires) if isinstance(expires, int | float) else None,
             issuer=_text(issuer) or self.issuer,
-            audience=_audience(audience),
+            audience=audience_claim(audience),
             claims=answer,
         )
 
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _audience(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list):
-        return tuple(v for v in value if isinstance(v, str))
-    return ()

@@ -41,7 +41,12 @@ from joserfc.errors import (
 )
 from joserfc.jwk import Key, KeySet, KeySetSerialization
 
-from fastmcp_server.auth._token import AccessToken, InvalidToken, VerifierUnavailable
+from fastmcp_server.auth._token import (
+    AccessToken,
+    InvalidToken,
+    VerifierUnavailable,
+    audience_claim,
+)
 
 __all__ = ["DEFAULT_ALGORITHMS", "JWTVerifier"]
 
@@ -340,17 +345,9 @@ def _access_token(token: str, claims: dict[str, Any]) -> AccessToken:
         scopes=scopes,
         expires_at=float(expires) if isinstance(expires, int | float) else None,
         issuer=_str_or_none(claims.get("iss")),
-        audience=_audience(audience),
+        audience=audience_claim(audience),
         claims=claims,
     )
-
-
-def _audience(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list):
-        return tuple(v for v in value if isinstance(v, str))
-    return ()
 
 
 def _str_or_none(value: object) -> str | None:

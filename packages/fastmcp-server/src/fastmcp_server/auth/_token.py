@@ -102,3 +102,12 @@ class TokenVerifier(Protocol):
     async def verify(self, token: str) -> AccessToken | None:
         """The verified token, or ``None``/``InvalidToken`` (see the class docstring)."""
         ...
+
+
+def audience_claim(value: object) -> tuple[str, ...]:
+    """The audiences an ``aud`` claim names (a string or a list of them; RFC 7519)."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
