@@ -1,6 +1,32 @@
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-# Helpers (peers.py, ...) live beside the tests; importlib mode does not put this
-# folder on sys.path by itself.
+import pytest
+
+# Helpers (peers.py, servers.py, ...) live beside the tests; importlib mode does not put
+# this folder on sys.path by itself.
 sys.path.insert(0, str(Path(__file__).parent))
+
+import peers
+import servers
+
+
+@pytest.fixture(scope="session")
+def sdk_http() -> Iterator[servers.SdkUrls]:
+    """One SDK server over HTTP (``sdk_server.py --http``) for every test that needs it."""
+    with servers.sdk_http_server() as urls:
+        yield urls
+
+
+@pytest.fixture(scope="session")
+def everything() -> list[str]:
+    """The argv that starts server-everything over stdio."""
+    return peers.server_everything("stdio")
+
+
+@pytest.fixture(scope="session")
+def everything_http() -> Iterator[str]:
+    """The URL of one server-everything over Streamable HTTP."""
+    with servers.everything_http_server() as running:
+        yield running.url

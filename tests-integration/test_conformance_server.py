@@ -12,13 +12,14 @@ from pathlib import Path
 
 import conformance
 import pytest
+import servers
 
 SERVER = Path(__file__).parents[1] / "examples" / "conformance" / "server.py"
 
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    with conformance.http_server(SERVER) as url:
+    with servers.http_server(SERVER) as url:
         yield url
 
 

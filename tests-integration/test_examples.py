@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import conformance
 import pytest
+import servers
 import trio
 
 from fastmcp import Client
@@ -110,7 +110,7 @@ async def test_http_server() -> None:
     async def on_progress(params: ProgressNotificationParams) -> None:
         seen.append(params.progress)
 
-    with conformance.http_server(EXAMPLES / "http_server.py", port_flag=None) as url:
+    with servers.http_server(EXAMPLES / "http_server.py", port_flag=None) as url:
         for version in (None, "2025-11-25"):  # the newest era, then the legacy one
             seen.clear()
             async with Client(url, protocol_version=version) as client:
@@ -139,7 +139,7 @@ async def test_bench_server(transport: str) -> None:
             await check(client)
         return
     extra = {"MCPBENCH_EXTRA_TOOLS": "3"}
-    with conformance.http_server(EXAMPLES / "bench_server.py", port_flag="http", env=extra) as url:
+    with servers.http_server(EXAMPLES / "bench_server.py", port_flag="http", env=extra) as url:
         async with Client(url) as client:
             await check(client)
 

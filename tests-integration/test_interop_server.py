@@ -10,17 +10,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import conformance
 import peers
 import pytest
+import servers
 
 HERE = Path(__file__).parent
 SERVER = [sys.executable, str(HERE / "interop_server.py")]
-INSPECTOR = "@modelcontextprotocol/inspector-cli@1.0.3"
 
 
 def sdk_client(mode: str, *target: str) -> dict[str, Any]:
-    python = peers.python_peer(peers.MCP_SDK)
+    python = peers.sdk_python()
     result = subprocess.run(
         [str(python), str(HERE / "sdk_client_script.py"), mode, *target],
         capture_output=True,
@@ -54,18 +53,17 @@ def test_official_sdk_client_over_stdio(mode: str, version: str) -> None:
 
 @pytest.mark.parametrize(("mode", "version"), [("auto", "2026-07-28"), ("legacy", "2025-11-25")])
 def test_official_sdk_client_over_http(mode: str, version: str) -> None:
-    with conformance.http_server(HERE / "interop_server.py") as url:
+    with servers.http_server(HERE / "interop_server.py") as url:
         seen = sdk_client(mode, url)
     assert seen.pop("protocol_version") == version
     assert seen == EXPECTED
 
 
 def inspector(*args: str) -> Any:
-    modules = peers.npm_peer(INSPECTOR)
-    build = modules / "@modelcontextprotocol" / "inspector-cli" / "build"
+    build = peers.inspector_cli()
     # the CLI looks for its package.json relative to the working directory
     result = subprocess.run(
-        [str(peers.node()), "index.js", *args],
+        [str(peers.node(peers.INSPECTOR_CLI_NODE).node), "index.js", *args],
         cwd=build,
         capture_output=True,
         text=True,
@@ -94,7 +92,7 @@ def test_inspector_cli_over_stdio() -> None:
 
 
 def test_inspector_cli_over_http() -> None:
-    with conformance.http_server(HERE / "interop_server.py") as url:
+    with servers.http_server(HERE / "interop_server.py") as url:
         target = (url, "--transport", "http")
         tools = inspector(*target, "--method", "tools/list")
         assert [t["name"] for t in tools["tools"]] == ["add", "countdown"]

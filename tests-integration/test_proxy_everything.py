@@ -1,12 +1,12 @@
 """``fastmcp.proxy`` in front of a real peer: the official
 ``@modelcontextprotocol/server-everything`` over stdio, served by the proxy to our
-client in both eras (installed by the test on first use, pinned)."""
+client in both eras (installed by the test on first use, pinned: the ``everything``
+fixture of conftest.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import peers
 import pytest
 import trio
 
@@ -22,13 +22,6 @@ from fastmcp_protocol import (
     PromptReference,
     TextContent,
 )
-
-
-@pytest.fixture(scope="module")
-def everything() -> list[str]:
-    modules = peers.npm_peer(peers.SERVER_EVERYTHING)
-    entry = modules / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
-    return [str(peers.node()), str(entry), "stdio"]
 
 
 def text_of(result: Any) -> str:

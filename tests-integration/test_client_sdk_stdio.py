@@ -1,4 +1,5 @@
-"""Interop with the official Python SDK, ``mcp==2.3.0``, as a real server over stdio.
+"""Our client against the official Python SDK's server (``mcp==2.3.0``, ``sdk_server.py``)
+over stdio.
 
 mcp 2.3.0 is dual-era: it answers ``server/discover`` (2026-07-28, with input-required
 rounds for what a tool asks of the client) and ``initialize`` (2024-11-05 ... 2025-11-25,
@@ -11,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import peers
 import pytest
 import trio
-from interop_support import mcp_sdk_python
 
 from fastmcp_client import Client, ConnectionClosed
 from fastmcp_protocol import (
@@ -27,7 +28,7 @@ from fastmcp_protocol import (
     TextResourceContents,
 )
 
-SERVER = str(Path(__file__).with_name("interop_mcp_server.py"))
+SERVER = str(Path(__file__).with_name("sdk_server.py"))
 ERAS = {"modern": None, "legacy": "2025-11-25"}
 
 
@@ -37,7 +38,7 @@ class Sum(msgspec.Struct):
 
 @pytest.fixture(scope="module")
 def sdk_python() -> str:
-    return str(mcp_sdk_python())
+    return str(peers.sdk_python())
 
 
 async def answer_name(params: ElicitRequestFormParams | ElicitRequestURLParams) -> ElicitResult:
@@ -76,6 +77,7 @@ async def test_list_call_read_get_complete(sdk_python: str, era: str, tmp_path: 
                 uri="mem://greeting", mime_type="text/plain", text="Hello from the SDK"
             )
         ]
+        assert [p.name for p in await c.list_all_prompts()] == ["review"]
         prompt = await c.get_prompt("review", {"code": "x = 1"})
         assert prompt.messages[0].content == TextContent(text="Please review: x = 1")
         done = await c.complete(PromptReference(name="review"), "code", "p")

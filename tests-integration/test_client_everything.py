@@ -1,8 +1,9 @@
-"""Interop with ``@modelcontextprotocol/server-everything@2026.8.31`` (the TypeScript SDK's
-reference server) over stdio.
+"""Our client against ``@modelcontextprotocol/server-everything@2026.8.31`` (the TypeScript
+SDK's reference server), over stdio and over Streamable HTTP (its ``streamableHttp``
+transport: one session per client).
 
-It speaks only the legacy era (its SDK's newest version is 2025-11-25): it answers the
-``server/discover`` probe with -32601, and the client falls back to ``initialize``. It has
+It speaks only the legacy era (its SDK's newest version is 2025-11-25): it does not know
+the ``server/discover`` probe, and the client falls back to ``initialize``. It has
 2025-11-25 tasks (``simulate-research-query`` requires one and asks for input while it
 runs), server-to-client sampling, elicitation and roots, progress, and resource
 subscriptions.
@@ -17,10 +18,11 @@ from typing import Any
 
 import msgspec
 import pytest
+import servers
 import trio
-from interop_support import server_everything
 
-from fastmcp_client import Client, ConnectionClosed, Notification
+from fastmcp_client import Client, ConnectionClosed, McpError, Notification
+from fastmcp_core import CONNECTION_CLOSED
 from fastmcp_protocol import (
     CreateMessageRequestParams,
     CreateMessageResult,
@@ -36,9 +38,11 @@ from fastmcp_protocol import (
 )
 
 
-@pytest.fixture(scope="module")
-def everything() -> list[str]:
-    return server_everything()
+@pytest.fixture(params=["stdio", "http"])
+def target(request: pytest.FixtureRequest) -> list[str] | str:
+    """What ``Client`` connects to: the argv over stdio, the URL over HTTP."""
+    name = "everything" if request.param == "stdio" else "everything_http"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
 class Weather(msgspec.Struct):
@@ -68,8 +72,8 @@ async def sample(params: CreateMessageRequestParams) -> CreateMessageResult:
     )
 
 
-async def test_negotiates_legacy_and_serves_the_basics(everything: list[str]) -> None:
-    async with Client(everything) as client:
+async def test_negotiates_legacy_and_serves_the_basics(target: list[str] | str) -> None:
+    async with Client(target) as client:
         assert not client.is_modern
         assert client.protocol_version == "2025-11-25"
         assert client.server_info is not None
@@ -100,13 +104,13 @@ async def test_negotiates_legacy_and_serves_the_basics(everything: list[str]) ->
         await client.ping()
 
 
-async def test_progress_and_cancellation(everything: list[str]) -> None:
+async def test_progress_and_cancellation(target: list[str] | str) -> None:
     updates: list[float] = []
 
     async def on_progress(params: ProgressNotificationParams) -> None:
         updates.append(params.progress)
 
-    async with Client(everything) as client:
+    async with Client(target) as client:
         result = await client.call_tool(
             "trigger-long-running-operation", {"duration": 1, "steps": 4}, on_progress=on_progress
         )
@@ -118,9 +122,9 @@ async def test_progress_and_cancellation(everything: list[str]) -> None:
         assert text_of(await client.call_tool("echo", {"message": "after"})) == "Echo: after"
 
 
-async def test_server_to_client_requests(everything: list[str]) -> None:
+async def test_server_to_client_requests(target: list[str] | str) -> None:
     async with Client(
-        everything,
+        target,
         sampling_handler=sample,
         elicitation_handler=elicit,
         roots=[Root(uri="file:///workspace", name="workspace")],
@@ -140,8 +144,8 @@ async def test_server_to_client_requests(everything: list[str]) -> None:
         assert "file:///workspace" in roots
 
 
-async def test_a_required_task_with_input(everything: list[str]) -> None:
-    async with Client(everything, elicitation_handler=elicit) as client:
+async def test_a_required_task_with_input(target: list[str] | str) -> None:
+    async with Client(target, elicitation_handler=elicit) as client:
         await client.list_tools()  # the client learns that the tool requires a task
         handle = await client.call_tool_task(
             "simulate-research-query", {"topic": "python", "ambiguous": True}
@@ -157,8 +161,8 @@ async def test_a_required_task_with_input(everything: list[str]) -> None:
         assert "Research Report: trio" in text_of(plain)
 
 
-async def test_resource_subscriptions(everything: list[str]) -> None:
-    async with Client(everything) as client:
+async def test_resource_subscriptions(target: list[str] | str) -> None:
+    async with Client(target) as client:
         uri = (await client.list_all_resources())[0].uri
         async with client.subscribe(resources=[uri]) as updates:
             await client.call_tool("toggle-subscriber-updates")  # sends one update at once
@@ -169,7 +173,7 @@ async def test_resource_subscriptions(everything: list[str]) -> None:
             await client.call_tool("toggle-subscriber-updates")
 
 
-async def test_a_killed_server_fails_the_pending_call_at_once(
+async def test_a_killed_server_fails_the_pending_call_at_once_over_stdio(
     everything: list[str], tmp_path: Path
 ) -> None:
     pidfile = tmp_path / "pid"
@@ -188,3 +192,22 @@ async def test_a_killed_server_fails_the_pending_call_at_once(
                     "trigger-long-running-operation", {"duration": 60, "steps": 2}
                 )
     assert "killed by SIGKILL" in str(caught.value)
+
+
+async def test_a_killed_server_fails_the_pending_call_at_once_over_http() -> None:
+    with servers.everything_http_server() as own:  # not the shared one: it gets killed
+        async with Client(own.url, request_timeout=600) as client:
+
+            async def kill_soon() -> None:
+                await trio.sleep(0.5)
+                own.process.kill()
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(kill_soon)
+                with trio.fail_after(10), pytest.raises(McpError) as caught:
+                    await client.call_tool(
+                        "trigger-long-running-operation", {"duration": 60, "steps": 2}
+                    )
+    # the transport answers the request whose stream broke (and cannot be resumed)
+    assert caught.value.code == CONNECTION_CLOSED
+    assert "tools/call" in str(caught.value)

@@ -1,26 +1,33 @@
-"""A small server on the official Python SDK (``mcp==2.3.0``), run over stdio by
-test_interop_mcp_sdk.py with the interpreter of its own cached venv.
+"""A server on the official Python SDK (``mcp==2.3.0``): the peer our client and our HTTP
+transports are tested against. Run with the interpreter of the SDK's own cached venv
+(``peers.sdk_python()``), never imported by pytest.
 
-With ``--http`` it serves Streamable HTTP and HTTP+SSE instead (see ``serve_http``).
+    python sdk_server.py          # stdio
+    python sdk_server.py --http   # Streamable HTTP and HTTP+SSE, see serve_http
 
-Tools: ``echo``, ``add`` (structured output), ``progress`` (progress notifications),
-``slow`` (sleeps; writes "cancelled" to the file ``marker`` when cancelled), ``headers``
-(the ``Mcp-*`` headers of the call, with an ``x-mcp-header`` parameter),
-``greet_user`` (asks the client for a name: an input-required round in 2026-07-28, an
-elicitation request in 2025-11-25), ``touch`` (a resource update for subscribers),
-``crash`` (exits with code 3 mid-call). Also a
-resource, a prompt and a completion.
+The SDK's server is dual-era: it answers ``server/discover`` (2026-07-28, input-required
+rounds for what a tool asks of the client) and ``initialize`` (2024-11-05 ... 2025-11-25,
+server-to-client requests).
+
+Tools: ``echo``; ``add`` (structured output); ``progress`` (a notification per step);
+``slow`` (sleeps; writes "cancelled" to the file ``marker`` when cancelled); ``headers``
+(the ``Mcp-*`` headers of the call, with an ``x-mcp-header`` parameter); ``greet_user``
+(asks the client for a name); ``touch`` (a resource update for subscribers); ``poll``
+(closes its SSE stream mid-call, HTTP only); ``crash`` (exits with code 3 mid-call).
+Also a resource, a prompt and a completion.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
+from mcp.server.streamable_http import EventCallback, EventMessage, EventStore
 from mcp_types import Completion, PromptReference
 from pydantic import BaseModel, Field
 
@@ -98,6 +105,16 @@ async def touch(uri: str, ctx: Context) -> str:
 
 
 @server.tool()
+async def poll(ctx: Context) -> str:
+    """Close this request's SSE stream (the client must resume it), then answer."""
+    await ctx.report_progress(1, 2, "before the break")
+    await ctx.close_sse_stream()
+    await anyio.sleep(0.3)
+    await ctx.report_progress(2, 2, "after the break")
+    return "resumed"
+
+
+@server.tool()
 def crash() -> str:
     """Exit mid-call."""
     sys.stderr.write("interop server: crashing on purpose\n")
@@ -124,25 +141,53 @@ async def complete(ref: object, argument: object, context: object) -> Completion
     return None
 
 
-async def serve_http() -> None:
-    """Streamable HTTP (``/mcp``) and legacy HTTP+SSE (``/sse``) on two ports of
-    127.0.0.1 the OS picks; prints ``READY <port> <sse port>`` once both listen, serves
-    until stdin closes."""
-    import socket
+class MemoryEventStore(EventStore):
+    """Keeps every event in memory, numbered globally, for ``Last-Event-ID`` replays."""
 
+    def __init__(self) -> None:
+        self.events: list[tuple[str, EventMessage]] = []
+
+    async def store_event(self, stream_id: str, message: Any) -> str:
+        event_id = str(len(self.events) + 1)
+        self.events.append((stream_id, EventMessage(message, event_id)))
+        return event_id
+
+    async def replay_events_after(
+        self, last_event_id: str, send_callback: EventCallback
+    ) -> str | None:
+        index = int(last_event_id)
+        if not 0 < index <= len(self.events):
+            return None
+        stream_id = self.events[index - 1][0]
+        for other, event in self.events[index:]:
+            if other == stream_id and event.message is not None:
+                await send_callback(event)
+        return stream_id
+
+
+def listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock
+
+
+async def serve_http() -> None:
+    """Streamable HTTP at ``/mcp`` (both eras; an event store makes legacy streams
+    resumable) and the legacy HTTP+SSE transport at ``/sse``, on two ports of 127.0.0.1
+    the OS picks. Prints ``READY <streamable port> <sse port>`` once both listen and
+    serves until stdin closes."""
     import uvicorn
 
-    apps = [server.streamable_http_app(), server.sse_app()]
+    apps = [
+        server.streamable_http_app(event_store=MemoryEventStore(), retry_interval=100),
+        server.sse_app(),
+    ]
+    sockets = [listening_socket() for _ in apps]
     servers = [
         uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")) for app in apps
     ]
-    sockets = []
-    for _ in apps:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
-        sockets.append(sock)
     async with anyio.create_task_group() as group:
         for http, sock in zip(servers, sockets, strict=True):
             group.start_soon(http.serve, [sock])
@@ -151,7 +196,7 @@ async def serve_http() -> None:
         ports = " ".join(str(sock.getsockname()[1]) for sock in sockets)
         sys.stdout.write(f"READY {ports}\n")
         sys.stdout.flush()
-        await anyio.to_thread.run_sync(sys.stdin.read)
+        await anyio.to_thread.run_sync(sys.stdin.read)  # until the test closes our stdin
         for http in servers:
             http.should_exit = True
 

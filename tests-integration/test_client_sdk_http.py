@@ -1,4 +1,5 @@
-"""Interop over Streamable HTTP with the official Python SDK (``mcp==2.3.0``) as the server.
+"""Our client against the official Python SDK's server (``mcp==2.3.0``, ``sdk_server.py
+--http``) over Streamable HTTP and the legacy HTTP+SSE transport.
 
 ``Client("http://...")`` goes through ``fastmcp_transport.http_client``. The SDK's server
 is dual-era on one endpoint: the client's ``server/discover`` probe finds it modern
@@ -9,20 +10,16 @@ cancellation by closing the response stream); forcing 2025-11-25 gives a legacy 
 
 from __future__ import annotations
 
-import select
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import msgspec
 import pytest
+import servers
 import trio
-from interop_support import mcp_sdk_python
 
-from fastmcp_client import Client
+from fastmcp_client import Client, McpError
+from fastmcp_core import CONNECTION_CLOSED
 from fastmcp_protocol import (
     ElicitRequestFormParams,
     ElicitRequestURLParams,
@@ -34,51 +31,11 @@ from fastmcp_protocol import (
     TextResourceContents,
 )
 
-SERVER = str(Path(__file__).with_name("interop_mcp_server.py"))
 ERAS = {"modern": None, "legacy": "2025-11-25"}
 
 
 class Sum(msgspec.Struct):
     total: int
-
-
-@attrs.frozen
-class Urls:
-    streamable: str
-    sse: str
-
-
-@pytest.fixture(scope="module")
-def urls() -> Iterator[Urls]:
-    python = mcp_sdk_python()
-    with tempfile.TemporaryFile("w+") as stderr:
-        process = subprocess.Popen(
-            [str(python), SERVER, "--http"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-        assert process.stdin is not None
-        assert process.stdout is not None
-        try:
-            ready, _, _ = select.select([process.stdout], [], [], 60)
-            line = process.stdout.readline() if ready else ""
-            if not line.startswith("READY "):
-                stderr.seek(0)
-                pytest.fail(
-                    f"the SDK's HTTP server did not start: {line!r}\n{stderr.read()[-3000:]}"
-                )
-            port, sse_port = line.split()[1:]
-            yield Urls(f"http://127.0.0.1:{port}/mcp", f"http://127.0.0.1:{sse_port}/sse")
-        finally:
-            process.stdin.close()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            process.stdout.close()
 
 
 async def answer_name(params: ElicitRequestFormParams | ElicitRequestURLParams) -> ElicitResult:
@@ -94,8 +51,8 @@ def text_of(result: Any) -> str:
 
 
 @pytest.fixture
-def url(urls: Urls) -> str:
-    return urls.streamable
+def url(sdk_http: servers.SdkUrls) -> str:
+    return sdk_http.streamable
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -108,12 +65,14 @@ async def test_requests_over_http(url: str, era: str) -> None:
         assert {"echo", "add", "greet_user", "headers"} <= tools
         assert text_of(await c.call_tool("echo", {"message": "over http"})) == "over http"
         assert await c.call_tool("add", {"a": 20, "b": 22}, result_type=Sum) == Sum(42)
+        assert [r.uri for r in await c.list_all_resources()] == ["mem://greeting"]
         read = await c.read_resource("mem://greeting")
         assert read.contents == [
             TextResourceContents(
                 uri="mem://greeting", mime_type="text/plain", text="Hello from the SDK"
             )
         ]
+        assert [p.name for p in await c.list_all_prompts()] == ["review"]
         prompt = await c.get_prompt("review", {"code": "pass"})
         assert prompt.messages[0].content == TextContent(text="Please review: pass")
         done = await c.complete(PromptReference(name="review"), "code", "im")
@@ -169,11 +128,23 @@ async def test_subscriptions_over_http(url: str) -> None:
 
 @pytest.mark.parametrize("version", [None, "2024-11-05"])
 async def test_the_legacy_sse_transport_from_a_configuration(
-    urls: Urls, version: str | None
+    sdk_http: servers.SdkUrls, version: str | None
 ) -> None:
-    config = {"mcpServers": {"old": {"url": urls.sse, "type": "sse"}}}
+    config = {"mcpServers": {"old": {"url": sdk_http.sse, "type": "sse"}}}
     async with Client(config, protocol_version=version, elicitation_handler=answer_name) as c:
         # mcp 2.3.0 answers server/discover even over HTTP+SSE, so the probe finds it modern
         assert c.protocol_version == (version or "2026-07-28")
         assert text_of(await c.call_tool("echo", {"message": "via sse"})) == "via sse"
         assert text_of(await c.call_tool("greet_user")) == "Hello Grace"
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_crash_mid_call_fails_the_call_at_once(era: str) -> None:
+    # over HTTP the transport answers the lost request itself: modern, the POST ends
+    # without a response; legacy, its stream can be neither read nor resumed
+    with servers.sdk_http_server() as own:  # crash ends the server: not the shared one
+        async with client(own.streamable, era, request_timeout=600) as c:
+            with trio.fail_after(30), pytest.raises(McpError) as caught:
+                await c.call_tool("crash")
+    assert caught.value.code == CONNECTION_CLOSED
+    assert "tools/call" in str(caught.value)
