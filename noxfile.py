@@ -83,4 +83,10 @@ def conformance(session: nox.Session) -> None:
     """The official MCP conformance suite (harness 0.1.16 and 0.2.0-alpha.12) against
     examples/conformance/server.py and examples/conformance/client.py."""
     install_packages(session)
-    session.run("pytest", "-v", "tests-integration/test_conformance_server.py", *session.posargs)
+    session.run(
+        "pytest",
+        "-v",
+        "tests-integration/test_conformance_server.py",
+        "tests-integration/test_conformance_client.py",
+        *session.posargs,
+    )
