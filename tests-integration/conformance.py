@@ -29,6 +29,8 @@ _TIMESTAMP = re.compile(r"-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")
 class Scenario:
     name: str
     checks: tuple[dict[str, object], ...]
+    output: str = ""
+    """What the client under test printed (client mode), for the failure report."""
 
     def with_status(self, status: str) -> list[dict[str, object]]:
         return [c for c in self.checks if c.get("status") == status]
@@ -55,18 +57,26 @@ def run(version: str, *args: str, timeout: float = 600) -> list[Scenario]:
         scenarios = []
         for checks in sorted(Path(out).rglob("checks.json")):
             name = _TIMESTAMP.sub("", checks.parent.relative_to(out).as_posix())
-            scenarios.append(Scenario(name, tuple(json.loads(checks.read_text()))))
+            output = "".join(
+                f"{stream.name}:\n{stream.read_text()[-2000:]}"
+                for stream in sorted(checks.parent.glob("std*.txt"))
+                if stream.stat().st_size
+            )
+            scenarios.append(Scenario(name, tuple(json.loads(checks.read_text())), output))
     if not scenarios:
         raise AssertionError(f"the harness recorded nothing:\n{result.stdout}\n{result.stderr}")
     return sorted(scenarios, key=lambda s: s.name)
 
 
 def report(scenarios: Sequence[Scenario]) -> str:
-    """One line per FAILURE check: ``scenario: check id: message``."""
+    """One line per FAILURE check: ``scenario: check id: message``, then what the
+    client printed in that scenario."""
     lines = []
     for s in scenarios:
         for check in s.failures:
             lines.append(
                 f"{s.name}: {check.get('id')}: {check.get('errorMessage') or check.get('details')}"
             )
+        if s.failures and s.output:
+            lines.append(f"{s.name}: the client printed\n{s.output}")
     return "\n".join(lines)

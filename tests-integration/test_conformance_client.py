@@ -1,16 +1,17 @@
-"""The official conformance suite against examples/conformance/client.py.
+"""The official conformance suite against examples/conformance/client.py (auth/* scenarios
+through examples/conformance/auth_client.py).
 
-One harness run per harness version and wire (the harness starts every scenario of a
-run at once, one client process each): harness 0.1.16 (``--suite all``), and
-0.2.0-alpha.12 at the 2026-07-28 wire (stateless) and at the 2025-11-25 wire (sessions;
-the only place it runs ``initialize``, ``sse-retry`` and the elicitation defaults).
+One harness run per harness version and selection (the harness starts every scenario
+of a run at once, one client process each): harness 0.1.16 ``--suite all``, and
+0.2.0-alpha.12 ``--suite all`` at the 2026-07-28 wire (stateless), at the 2025-11-25
+wire (sessions; the only place it runs ``initialize``, ``sse-retry`` and the elicitation
+defaults), and its ``extensions`` suite (the auth extensions, which a ``--spec-version``
+leaves out).
 
-Every non-auth scenario must pass: no FAILURE and no WARNING check, and at least one
-SUCCESS (a scenario the client never reached has no checks at all and would pass).
-
-The ``auth/*`` scenarios are left out for now: the client's OAuth support is being built
-(another branch adds it together with its scenarios here). Until then the harness still
-runs them, and the client exits at once with "unknown scenario".
+Every scenario must pass: no FAILURE and no WARNING check, and at least one SUCCESS (a
+scenario the client never reached has no checks at all and would pass). Not run: the
+0.2.0-alpha.12 extension scenarios ``sep-2640-client-*`` (skills), which the client
+does not implement.
 """
 
 from __future__ import annotations
@@ -36,28 +37,91 @@ STATELESS = {
     "json-schema-ref-no-deref",
     "json-schema-2020-12-preservation",
 }
+AUTH = {
+    f"auth/{name}"
+    for name in (
+        "metadata-default",
+        "metadata-var1",
+        "metadata-var2",
+        "metadata-var3",
+        "basic-cimd",
+        "scope-from-www-authenticate",
+        "scope-from-scopes-supported",
+        "scope-omitted-when-undefined",
+        "scope-step-up",
+        "scope-retry-limit",
+        "token-endpoint-auth-basic",
+        "token-endpoint-auth-post",
+        "token-endpoint-auth-none",
+        "pre-registration",
+    )
+}
+AUTH_BACKCOMPAT = {
+    "auth/2025-03-26-oauth-metadata-backcompat",
+    "auth/2025-03-26-oauth-endpoint-fallback",
+}
+AUTH_DRAFT = {
+    "auth/resource-mismatch",
+    "auth/offline-access-scope",
+    "auth/offline-access-not-supported",
+}
+AUTH_2026 = AUTH_DRAFT | {
+    "auth/authorization-server-migration",
+    "auth/iss-supported",
+    "auth/iss-not-advertised",
+    "auth/iss-supported-missing",
+    "auth/iss-wrong-issuer",
+    "auth/iss-unexpected",
+    "auth/iss-normalized",
+    "auth/metadata-issuer-mismatch",
+}
+AUTH_EXTENSIONS = {"auth/client-credentials-jwt", "auth/client-credentials-basic"}
 
 
 @pytest.mark.parametrize(
     ("version", "args", "expected"),
     [
-        ("0.1.16", ("--suite", "all"), STATEFUL),
-        ("0.2.0-alpha.12", ("--suite", "all", "--spec-version", "2026-07-28"), STATELESS),
+        (
+            "0.1.16",
+            ("--suite", "all"),
+            STATEFUL
+            | AUTH
+            | AUTH_BACKCOMPAT
+            | AUTH_DRAFT
+            | AUTH_EXTENSIONS
+            | {"auth/cross-app-access-complete-flow"},
+        ),
+        (
+            "0.2.0-alpha.12",
+            ("--suite", "all", "--spec-version", "2026-07-28"),
+            STATELESS | AUTH | AUTH_2026,
+        ),
         (
             "0.2.0-alpha.12",
             ("--suite", "all", "--spec-version", "2025-11-25"),
-            STATEFUL | {"json-schema-2020-12-preservation"},
+            # --spec-version 2025-11-25 leaves out the 2025-03-26 back-compat scenarios
+            STATEFUL | {"json-schema-2020-12-preservation"} | AUTH,
+        ),
+        (
+            "0.2.0-alpha.12",
+            ("--suite", "extensions"),
+            AUTH_EXTENSIONS
+            | {
+                "auth/enterprise-managed-authorization",
+                "auth/dpop",
+                "auth/dpop-nonce",
+                "auth/wif-jwt-bearer",
+            },
         ),
     ],
-    ids=["0.1.16-all", "alpha.12-2026-07-28", "alpha.12-2025-11-25"],
+    ids=["0.1.16-all", "alpha.12-2026-07-28", "alpha.12-2025-11-25", "alpha.12-extensions"],
 )
-def test_every_non_auth_client_scenario_passes(
+def test_every_client_scenario_passes(
     version: str, args: tuple[str, ...], expected: set[str]
 ) -> None:
-    recorded = conformance.run(version, "client", "--command", COMMAND, *args)
-    # auth/*: not handled by the client yet (see the module docstring)
-    scenarios = [s for s in recorded if not s.name.startswith("auth/")]
+    scenarios = conformance.run(version, "client", "--command", COMMAND, *args)
     assert {s.name for s in scenarios} == expected
-    assert conformance.report(scenarios) == ""
+    failed = conformance.report(scenarios)
+    assert not failed, failed
     assert [s.name for s in scenarios if s.warnings] == []
     assert [s.name for s in scenarios if not s.with_status("SUCCESS")] == []
