@@ -47,7 +47,7 @@ async def answer_name(params: ElicitRequestFormParams | ElicitRequestURLParams) 
     return ElicitResult(action="accept", content={"name": "Ada"})
 
 
-def client(sdk_python: str, era: str, tmp_path: Path, **options: Any) -> Client:
+def client(sdk_python: str, era: str, **options: Any) -> Client:
     return Client(
         [sdk_python, SERVER],
         protocol_version=ERAS[era],
@@ -57,8 +57,8 @@ def client(sdk_python: str, era: str, tmp_path: Path, **options: Any) -> Client:
 
 
 @pytest.mark.parametrize("era", ERAS)
-async def test_list_call_read_get_complete(sdk_python: str, era: str, tmp_path: Path) -> None:
-    async with client(sdk_python, era, tmp_path) as c:
+async def test_list_call_read_get_complete(sdk_python: str, era: str) -> None:
+    async with client(sdk_python, era) as c:
         assert c.protocol_version == ("2026-07-28" if era == "modern" else "2025-11-25")
         assert c.server_info is not None
         assert c.server_info.name == "interop-sdk"
@@ -86,20 +86,20 @@ async def test_list_call_read_get_complete(sdk_python: str, era: str, tmp_path: 
 
 
 @pytest.mark.parametrize("era", ERAS)
-async def test_a_tool_that_asks_for_input(sdk_python: str, era: str, tmp_path: Path) -> None:
-    async with client(sdk_python, era, tmp_path) as c:
+async def test_a_tool_that_asks_for_input(sdk_python: str, era: str) -> None:
+    async with client(sdk_python, era) as c:
         result = await c.call_tool("greet_user")
     assert result.content == [TextContent(text="Hello Ada")]
 
 
 @pytest.mark.parametrize("era", ERAS)
-async def test_progress(sdk_python: str, era: str, tmp_path: Path) -> None:
+async def test_progress(sdk_python: str, era: str) -> None:
     updates: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(params: ProgressNotificationParams) -> None:
         updates.append((params.progress, params.total, params.message))
 
-    async with client(sdk_python, era, tmp_path) as c:
+    async with client(sdk_python, era) as c:
         result = await c.call_tool("progress", {"steps": 3}, on_progress=on_progress)
     assert result.content == [TextContent(text="done")]
     assert updates == [(1, 3, "step 1"), (2, 3, "step 2"), (3, 3, "step 3")]
@@ -108,7 +108,7 @@ async def test_progress(sdk_python: str, era: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("era", ERAS)
 async def test_cancellation_reaches_the_server(sdk_python: str, era: str, tmp_path: Path) -> None:
     marker = tmp_path / "marker"
-    async with client(sdk_python, era, tmp_path) as c:
+    async with client(sdk_python, era) as c:
         with trio.move_on_after(1) as scope:
             await c.call_tool("slow", {"seconds": 60, "marker": str(marker)})
         assert scope.cancelled_caught
@@ -122,9 +122,9 @@ async def test_cancellation_reaches_the_server(sdk_python: str, era: str, tmp_pa
     assert marker.read_text() == "cancelled"
 
 
-async def test_modern_subscriptions(sdk_python: str, tmp_path: Path) -> None:
+async def test_modern_subscriptions(sdk_python: str) -> None:
     async with (
-        client(sdk_python, "modern", tmp_path) as c,
+        client(sdk_python, "modern") as c,
         c.subscribe(resources=["mem://greeting"]) as updates,
     ):
         assert updates.acknowledged is not None
@@ -136,8 +136,9 @@ async def test_modern_subscriptions(sdk_python: str, tmp_path: Path) -> None:
     assert note.params.uri == "mem://greeting"
 
 
-async def test_a_crash_mid_call_fails_the_call_at_once(sdk_python: str, tmp_path: Path) -> None:
-    async with client(sdk_python, "modern", tmp_path, request_timeout=600) as c:
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_crash_mid_call_fails_the_call_at_once(sdk_python: str, era: str) -> None:
+    async with client(sdk_python, era, request_timeout=600) as c:
         with trio.fail_after(30), pytest.raises(ConnectionClosed) as caught:
             await c.call_tool("crash")
     assert "exited with code 3" in str(caught.value)
