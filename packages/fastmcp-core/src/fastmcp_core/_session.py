@@ -5,7 +5,7 @@ Each frame is decoded once (envelope only) and handled by kind:
 
 * a request gets a ``McpContext`` whose cancel scope is registered under the request
   id *before* its task starts, so a ``notifications/cancelled`` read in the same
-  chunk still finds it; the task waits for a slot of the capacity limiter (bounded
+  chunk still finds it; the task waits for a place among the running handlers (bounded
   concurrency), asks the dispatcher to route the request, runs the handler in the
   request's own nursery (its children end with it), and answers through the Outcome
   table (``response_for``). Routing errors (unknown method or tool, bad params of
@@ -50,7 +50,7 @@ from fastmcp_core._outcome import (
     Ok,
     Outcome,
     Panicked,
-    capture,
+    failure_outcome,
     outcome_of,
     response_for,
 )
@@ -119,6 +119,38 @@ class _Pending:
 
 
 @attrs.define(eq=False, slots=True)
+class _Gate:
+    """At most ``limit`` holders; the others wait in line (a light semaphore).
+
+    ``leave`` hands the place straight to the first in line, so a newcomer's
+    ``try_enter`` cannot overtake a waiter. A waiter cancelled in line leaves it.
+    """
+
+    limit: int
+    used: int = 0
+    _line: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
+
+    def try_enter(self) -> bool:
+        if self.used < self.limit and not self._line:
+            self.used += 1
+            return True
+        return False
+
+    async def enter(self) -> None:
+        """Wait for a place (a cancel point); on return the caller holds one."""
+        if self.try_enter():
+            await trio.lowlevel.checkpoint()  # keep the cancel point of the slow path
+            return
+        await self._line.park()  # woken by ``leave``: its place is ours
+
+    def leave(self) -> None:
+        if self._line:
+            self._line.unpark()
+        else:
+            self.used -= 1
+
+
+@attrs.define(eq=False, slots=True)
 class _Batch:
     """Collects the answers of one batch and sends them as one array."""
 
@@ -149,8 +181,10 @@ class Session:
     mask_error_details: bool = True
     server_info: Implementation | None = None
     protocol_version: str = LATEST_PROTOCOL_VERSION
-    _limiter: trio.CapacityLimiter = attrs.field(init=False)
-    _slots: trio.Semaphore = attrs.field(init=False)
+    _running: _Gate = attrs.field(init=False)
+    """Handlers running (``max_concurrency``)."""
+    _outstanding: _Gate = attrs.field(init=False)
+    """Requests read and not yet answered (``max_pending``)."""
     _inflight: dict[RequestId, McpContext] = attrs.field(init=False, factory=dict)
     _pending: dict[RequestId, _Pending] = attrs.field(init=False, factory=dict)
     _next_id: int = attrs.field(init=False, default=1)
@@ -160,8 +194,8 @@ class Session:
     _stopped: trio.Event = attrs.field(init=False, factory=trio.Event)
 
     def __attrs_post_init__(self) -> None:
-        self._limiter = trio.CapacityLimiter(self.max_concurrency)
-        self._slots = trio.Semaphore(self.max_pending)
+        self._running = _Gate(self.max_concurrency)
+        self._outstanding = _Gate(self.max_pending)
         self._idle.set()
 
     # -- running ---------------------------------------------------------------------
@@ -235,7 +269,10 @@ class Session:
             except MalformedMessage as error:
                 await self._send(encode_error(error.request_id, error), None)
                 continue
-            if isinstance(decoded, list):
+            if type(decoded) is JSONRPCRequest:
+                if not self._accept_now(decoded):
+                    await self._accept(decoded, None)
+            elif isinstance(decoded, list):
                 await self._batch(decoded)
             else:
                 await self._dispatch(decoded, None)
@@ -286,11 +323,25 @@ class Session:
             else:
                 await self._batch_answer(batch, frame)
             return
+        ctx = self._context(request)
+        if not self._outstanding.try_enter():  # backpressure: stop reading at max_pending
+            await self._outstanding.enter()
+        self._start(request, ctx, batch)
+
+    def _accept_now(self, request: JSONRPCRequest) -> bool:
+        """``_accept`` without waiting, for the common case: a fresh id and a free place.
+        ``False``: nothing was done, use ``_accept``."""
+        if request.id in self._inflight or not self._outstanding.try_enter():
+            return False
+        self._start(request, self._context(request), None)
+        return True
+
+    def _context(self, request: JSONRPCRequest) -> McpContext:
         budget = Budget.INFINITE
         if self.request_timeout is not None:
             budget = Budget(deadline=trio.current_time() + self.request_timeout)
-        ctx = McpContext(
-            request_id=rid,
+        return McpContext(
+            request_id=request.id,
             method=request.method,
             peer=self,
             scope=trio.CancelScope(deadline=budget.deadline),
@@ -298,12 +349,10 @@ class Session:
             protocol_version=self.protocol_version,
             spawner=self._nursery,
         )
-        try:  # backpressure: stop reading at max_pending (no checkpoint when a slot is free)
-            self._slots.acquire_nowait()
-        except trio.WouldBlock:
-            await self._slots.acquire()
+
+    def _start(self, request: JSONRPCRequest, ctx: McpContext, batch: _Batch | None) -> None:
         # registered before the task starts: a cancel in the same read finds it
-        self._inflight[rid] = ctx
+        self._inflight[request.id] = ctx
         if self._idle.is_set():
             self._idle = trio.Event()
         assert self._nursery is not None
@@ -313,11 +362,9 @@ class Session:
         result: Outcome[Any] | McpError | None = None
         try:
             with ctx._scope:
-                limiter = self._limiter
-                try:  # no checkpoint when a slot is free: a request costs no extra trip
-                    limiter.acquire_on_behalf_of_nowait(ctx)
-                except trio.WouldBlock:
-                    await limiter.acquire_on_behalf_of(ctx)
+                running = self._running
+                if not running.try_enter():  # no checkpoint when a place is free
+                    await running.enter()
                 try:
                     handler = await self.dispatcher.route(ctx, request)
                 except McpError as error:
@@ -325,9 +372,16 @@ class Session:
                 except Exception as exc:  # a bug in routing
                     result = Panicked(exc)
                 else:
-                    result = await capture(handler)
+                    try:  # ``capture``, inline: one coroutine less per request
+                        result = Ok(await handler())
+                    except trio.Cancelled:
+                        raise
+                    except BaseException as exc:
+                        result = failure_outcome(exc)
+                        if result is None:
+                            raise
                 finally:
-                    limiter.release_on_behalf_of(ctx)
+                    running.leave()
                 region = ctx._region
                 if region is not None and region.count:
                     if not isinstance(result, Ok):
@@ -361,7 +415,7 @@ class Session:
                 await self._batch_answer(batch, frame)
         finally:
             del self._inflight[request.id]
-            self._slots.release()
+            self._outstanding.leave()
             if not self._inflight:
                 self._idle.set()
 
@@ -442,6 +496,9 @@ class Session:
         except TransportClosed as exc:
             self._broken(str(exc) or "the connection closed")
             raise ConnectionClosed(f"Connection closed: {exc}") from None
+        # a schedule point: a handler that does nothing but notify (progress in a loop)
+        # still lets the session read (a transport may write without waiting)
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def request(
         self,
