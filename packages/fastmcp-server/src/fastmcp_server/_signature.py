@@ -71,7 +71,7 @@ class CompiledSignature:
         extra: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The keyword arguments for one call."""
-        kwargs = {name: getattr(args, name) for name in self.fields}
+        kwargs = msgspec.structs.asdict(args)  # its fields are exactly ``fields``
         for injection in self.injections:
             kwargs[injection.name] = ctx if injection.type is McpContext else resolve(injection)
         if extra:
