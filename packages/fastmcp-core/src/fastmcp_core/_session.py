@@ -32,9 +32,11 @@ cancelled at once. When ``run`` returns, no task of the session is left.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
 import attrs
@@ -116,6 +118,7 @@ class _Pending:
     on_progress: ProgressCallback | None = None
     deadline: float = math.inf
     reset_on_progress: float | None = None
+    timed_out: bool = False
 
 
 @attrs.define(eq=False, slots=True)
@@ -192,6 +195,11 @@ class Session:
     _idle: trio.Event = attrs.field(init=False, factory=trio.Event)
     _closed: str | None = attrs.field(init=False, default=None)
     _stopped: trio.Event = attrs.field(init=False, factory=trio.Event)
+    _deadlines: list[tuple[float, int, _Pending]] | None = attrs.field(init=False, default=None)
+    """Outgoing requests by deadline (a heap), for ``_watch_deadlines``."""
+    _order: Iterator[int] = attrs.field(init=False, factory=itertools.count)
+    _earliest: float = attrs.field(init=False, default=math.inf)
+    _rearm: trio.Event = attrs.field(init=False, factory=trio.Event)
 
     def __attrs_post_init__(self) -> None:
         self._running = _Gate(self.max_concurrency)
@@ -539,23 +547,75 @@ class Session:
                 self._broken(str(exc) or "the connection closed")
                 raise ConnectionClosed(f"Connection closed: {exc}") from None
             try:
-                while not pending.done.is_set():
-                    with trio.move_on_at(pending.deadline):
-                        await pending.done.wait()
-                    if not pending.done.is_set() and trio.current_time() >= pending.deadline:
-                        await self._cancel_outgoing(rid, "timed out")
-                        raise RequestTimeout(f"{method} timed out after {wait:g} s")
+                if self._watch(pending):
+                    await pending.done.wait()
+                else:  # not running (yet): a timer of its own
+                    while not pending.done.is_set():
+                        with trio.move_on_at(pending.deadline):
+                            await pending.done.wait()
+                        if not pending.done.is_set() and trio.current_time() >= pending.deadline:
+                            pending.timed_out = True
+                            break
+                if pending.timed_out and pending.response is None and pending.closed is None:
+                    await self._cancel_outgoing(rid, "timed out")
+                    raise RequestTimeout(f"{method} timed out after {wait:g} s")
             except trio.Cancelled:
                 await self._cancel_outgoing(rid, "cancelled by the caller")
                 raise
         finally:
             del self._pending[rid]
+            deadlines = self._deadlines
+            if deadlines is not None and len(deadlines) > 2 * len(self._pending) + 64:
+                # answered requests linger in the heap until their deadline: sweep them
+                deadlines[:] = [entry for entry in deadlines if not entry[2].done.is_set()]
+                heapq.heapify(deadlines)
         response = pending.response
         if response is None:
             raise ConnectionClosed(f"Connection closed: {pending.closed}")
         if isinstance(response, JSONRPCErrorResponse):
             raise McpError.from_error(response.error)
+        if result_type is msgspec.Raw:  # the caller decodes it: no copy
+            return response.result  # type: ignore[return-value]
         return decode_result(response.result, result_type)
+
+    def _watch(self, pending: _Pending) -> bool:
+        """Put ``pending`` under the deadline watcher (started with the first request
+        that has a deadline). ``False`` when the session is not running, so there is
+        no watcher: the caller times itself."""
+        if pending.deadline == math.inf:
+            return True
+        if self._nursery is None:
+            return False
+        deadlines = self._deadlines
+        if deadlines is None:
+            deadlines = self._deadlines = []
+            self._nursery.start_soon(self._watch_deadlines)
+        heapq.heappush(deadlines, (pending.deadline, next(self._order), pending))
+        if pending.deadline < self._earliest:
+            self._rearm.set()
+        return True
+
+    async def _watch_deadlines(self) -> None:
+        """Time out outgoing requests: one task sleeping until the earliest deadline
+        instead of a timer per request. A request whose progress moved its deadline
+        goes back into the heap."""
+        deadlines = self._deadlines
+        assert deadlines is not None
+        while True:
+            self._rearm = trio.Event()
+            self._earliest = deadlines[0][0] if deadlines else math.inf
+            with trio.move_on_at(self._earliest):
+                await self._rearm.wait()
+            now = trio.current_time()
+            while deadlines and deadlines[0][0] <= now:
+                _, _, pending = heapq.heappop(deadlines)
+                if pending.done.is_set():
+                    continue
+                if pending.deadline > now:
+                    heapq.heappush(deadlines, (pending.deadline, next(self._order), pending))
+                    continue
+                pending.timed_out = True
+                pending.done.set()
 
     async def _cancel_outgoing(self, rid: RequestId, reason: str) -> None:
         if self._closed is not None:

@@ -40,6 +40,18 @@ class LineSplitter:
     _skipping: bool = False
 
     def feed(self, chunk: bytes | bytearray) -> None:
+        if (
+            not self._partial
+            and not self._skipping
+            and chunk.endswith(b"\n")
+            and len(chunk) <= self.max_line
+        ):  # the common case: whole lines, none too long
+            for piece in bytes(chunk).split(b"\n")[:-1]:
+                if piece.endswith(b"\r"):
+                    piece = piece[:-1]
+                if piece and not piece.isspace():
+                    self.lines.append(piece)
+            return
         start = 0
         while True:
             end = chunk.find(b"\n", start)
@@ -68,7 +80,7 @@ class LineSplitter:
                 continue
             if piece.endswith(b"\r"):
                 piece = piece[:-1]
-            if piece.strip():
+            if piece and not piece.isspace():
                 self.lines.append(piece)
 
     def _keep(self, rest: bytes) -> None:
