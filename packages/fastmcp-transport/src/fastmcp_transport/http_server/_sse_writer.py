@@ -124,7 +124,8 @@ class SSEConnection:
                     self._queued = 0
                     self._drained.set()
                     self._drained = trio.Event()
-                    await responder.body(data, more=True)
+                    # the last events end the response in the same write
+                    await responder.body(data, more=not self._ending)
                     if responder.gone:
                         self.client_gone()
                     continue
