@@ -10,6 +10,9 @@ nox -s demo         install, start an example server, call one of its tools
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -64,3 +67,43 @@ def conformance(session: nox.Session) -> None:
     examples/conformance/server.py and examples/conformance/client.py."""
     install_packages(session)
     session.run("pytest", "-v", "tests-integration/test_conformance_server.py", *session.posargs)
+
+
+# The shared benchmark harness: ../shared/bench beside the repository (MCPBENCH_DIR
+# overrides), and the peers' environments it sets up (MCPBENCH_PEERS overrides).
+BENCH_PACKAGES = PACKAGES[:5]  # the server and the client, without the facade
+
+
+def _bench_dir(session: nox.Session) -> Path:
+    default = Path(__file__).resolve().parent.parent / "shared" / "bench"
+    bench = Path(os.environ.get("MCPBENCH_DIR") or default).expanduser().resolve()
+    if not (bench / "mcpbench.py").is_file() or not (bench / "setup_peers.sh").is_file():
+        session.error(
+            f"the benchmark harness is not at {bench} (no mcpbench.py / setup_peers.sh): "
+            "check out shared/ beside this repository or set MCPBENCH_DIR"
+        )
+    return bench
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against the peers: writes benchmarks/RESULTS.md (pass --quick or
+    --reps N after -- to change the run)."""
+    bench_dir = _bench_dir(session)
+    peers = os.environ.get("MCPBENCH_PEERS") or str(Path("~/.cache/mcpbench-peers").expanduser())
+    session.run("bash", str(bench_dir / "setup_peers.sh"), peers, external=True)
+    # Installed the way users get them: built, not editable (an editable install in an
+    # environment without bytecode writing would recompile on every start), then
+    # byte-compiled, since uv does not compile at install.
+    local = [f"packages/{package}" for package in BENCH_PACKAGES]
+    session.install(*local)
+    session.install("--no-deps", "--force-reinstall", *local)
+    site = session.run(
+        "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
+    )
+    assert isinstance(site, str)
+    session.run("python", "-m", "compileall", "-q", site.strip(), silent=True)
+    session.run(
+        "python", "benchmarks/run.py", "--bench-dir", str(bench_dir), "--peers", peers,
+        *session.posargs,
+    )  # fmt: skip

@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shlex
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -184,4 +183,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
