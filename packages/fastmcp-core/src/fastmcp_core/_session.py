@@ -87,6 +87,9 @@ logger = logging.getLogger("fastmcp")
 _BURST = 64
 """Frames read in a row (when the transport has them buffered) before the reader yields."""
 
+_SERVE = "fastmcp_core.Session._serve"
+"""The name of every request's task (trio would format it anew for each)."""
+
 ProgressCallback = Callable[[ProgressNotificationParams], Awaitable[None]]
 """Called with each progress notification of an outgoing request."""
 
@@ -364,7 +367,7 @@ class Session:
         if self._idle.is_set():
             self._idle = trio.Event()
         assert self._nursery is not None
-        self._nursery.start_soon(self._serve, request, ctx, batch)
+        self._nursery.start_soon(self._serve, request, ctx, batch, name=_SERVE)
 
     async def _serve(self, request: JSONRPCRequest, ctx: McpContext, batch: _Batch | None) -> None:
         result: Outcome[Any] | McpError | None = None
