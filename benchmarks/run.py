@@ -117,7 +117,8 @@ def git_revision() -> str:
         return result.stdout.strip()
 
     revision = git("rev-parse", "--short", "HEAD") or "unknown"
-    return revision + (" (with uncommitted changes)" if git("status", "--porcelain") else "")
+    changed = git("status", "--porcelain", "--untracked-files=no")
+    return revision + (" (with uncommitted changes)" if changed else "")
 
 
 def medians(rows: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, o.bench_dir)
     import mcpbench  # type: ignore[import-not-found]  # the shared harness, stdlib only
 
+    revision = git_revision()  # before this run rewrites its own outputs
     started = datetime.datetime.now(datetime.UTC)
     load_before = os.getloadavg()
     jsonl = Path(o.jsonl)
@@ -266,7 +268,7 @@ Machine: {meta.get("host_cpus", os.cpu_count())} CPUs, {platform.platform()}, Py
 load average {load_before[0]:.2f} / {load_before[1]:.2f} / {load_before[2]:.2f} (1 / 5 / 15 min) at the start.
 This machine is shared and noisy: read the ratios, measured in the same run, not the absolute values.
 
-Our revision: {git_revision()}. Versions: {versions}.
+Our revision: {revision}. Versions: {versions}.
 
 ## Targets (issue 9)
 
