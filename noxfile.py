@@ -4,7 +4,9 @@ nox -s tests        every package's tests and tests-integration/ (installs what 
 nox -s lint         ruff lint + format check
 nox -s typecheck    mypy --strict on every package's src/
 nox -s conformance  the official MCP conformance suite against our server and client
-nox -s bench        benchmarks against the peers (writes benchmarks/RESULTS.md)
+nox -s bench        benchmarks against the peers (writes benchmarks/RESULTS.md); the
+                    harness is ../shared/bench (MCPBENCH_DIR), the peers' venvs
+                    ~/.cache/mcpbench-peers (MCPBENCH_PEERS); `-- --quick` for a smoke run
 nox -s demo         install, start an example server, call one of its tools
 """
 

@@ -4,7 +4,9 @@ The same calls with either client library, so the two can be compared side by si
 
 * ``--impl ours``: ``fastmcp_client.Client`` (trio), run with this repository's venv;
 * ``--impl sdk``: the official SDK's ``mcp.Client`` (anyio on asyncio), run with the
-  peers' ``venv-sdk`` python (``../shared/bench/setup_peers.sh``).
+  peers' ``venv-sdk`` python (``../shared/bench/setup_peers.sh``);
+* ``--impl bare``: no client library, raw JSON lines from one trio task: the least a
+  call costs on this machine, to read the other two against.
 
 Phases, after connecting and ``--warmup`` untimed calls:
 
@@ -139,6 +141,82 @@ def run_ours(options: argparse.Namespace) -> None:
     trio.run(main)
 
 
+def run_bare(options: argparse.Namespace) -> None:
+    """No client library: JSON lines written with ``os.write``, answers read after
+    ``wait_readable``, in one trio task. The calibration: what a call costs this
+    machine at the least (process wake-ups, pipes, the trio loop)."""
+    import subprocess
+
+    import msgspec
+    import trio
+
+    async def main() -> None:
+        process = await trio.lowlevel.open_process(
+            shlex.split(options.server), stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        stdin, stdout = process.stdin, process.stdout
+        assert isinstance(stdin, trio.lowlevel.FdStream)
+        assert isinstance(stdout, trio.lowlevel.FdStream)
+        wfd, rfd = stdin.fileno(), stdout.fileno()
+        encode, decode = msgspec.json.encode, msgspec.json.decode
+        pending = b""
+        next_id = 0
+
+        def request(method: str, params: dict[str, Any]) -> bytes:
+            nonlocal next_id
+            next_id += 1
+            message = {"jsonrpc": "2.0", "id": next_id, "method": method, "params": params}
+            return encode(message) + b"\n"
+
+        async def answers(count: int) -> list[Any]:
+            nonlocal pending
+            lines: list[bytes] = []
+            while len(lines) < count:
+                try:
+                    chunk = os.read(rfd, 1 << 16)
+                except BlockingIOError:
+                    await trio.lowlevel.wait_readable(rfd)
+                    continue
+                *complete, pending = (pending + chunk).split(b"\n")
+                lines += complete
+            return [decode(line) for line in lines]
+
+        async def send(data: bytes) -> None:
+            view = memoryview(data)
+            while view:
+                try:
+                    view = view[os.write(wfd, view) :]
+                except BlockingIOError:
+                    await trio.lowlevel.wait_writable(wfd)
+
+        echo = {"name": "echo", "arguments": {"message": MESSAGE}}
+        init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "b"}}
+        await send(request("initialize", init))
+        await answers(1)
+        await send(encode({"jsonrpc": "2.0", "method": "notifications/initialized"}) + b"\n")
+
+        async def call() -> str:
+            await send(request("tools/call", echo))
+            (answer,) = await answers(1)
+            return str(answer["result"]["content"][0]["text"])
+
+        async def wave(count: int) -> list[str]:
+            async with trio.open_nursery() as nursery:  # the answers come while we write
+                nursery.start_soon(
+                    send, b"".join(request("tools/call", echo) for _ in range(count))
+                )
+                got = await answers(count)
+            return [str(a["result"]["content"][0]["text"]) for a in got]
+
+        try:
+            await Phases(options, "bare").run(call, wave)
+        finally:
+            process.kill()
+            await process.wait()
+
+    trio.run(main)
+
+
 def run_sdk(options: argparse.Namespace) -> None:
     import anyio
     from mcp import Client, StdioServerParameters  # type: ignore[import-not-found]
@@ -171,14 +249,18 @@ def run_sdk(options: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--impl", choices=["ours", "sdk"], required=True)
+    parser.add_argument("--impl", choices=["ours", "sdk", "bare"], required=True)
     parser.add_argument("--server", required=True, help="the stdio server command line")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--n-seq", type=int, default=2000)
     parser.add_argument("--conc", type=int, default=2000, help="calls started at once")
     parser.add_argument("--n-conc", type=int, default=10000)
     options = parser.parse_args(argv)
-    runners: dict[str, Callable[[argparse.Namespace], Any]] = {"ours": run_ours, "sdk": run_sdk}
+    runners: dict[str, Callable[[argparse.Namespace], Any]] = {
+        "ours": run_ours,
+        "sdk": run_sdk,
+        "bare": run_bare,
+    }
     runners[options.impl](options)
 
 

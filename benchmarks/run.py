@@ -94,6 +94,7 @@ def client_commands(o: argparse.Namespace) -> dict[str, list[str]]:
         "ours": [o.python, str(CLIENT), "--impl", "ours", "--server", floor, *extra],
         "sdk": [str(peers / "venv-sdk" / "bin" / "python"), str(CLIENT), "--impl", "sdk",
                 "--server", floor, *extra],
+        "bare": [o.python, str(CLIENT), "--impl", "bare", "--server", floor, *extra],
     }  # fmt: skip
 
 
@@ -184,7 +185,11 @@ def client_table(rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
         rate = statistics.median(r["calls_per_s"] for r in group)
         cpu = statistics.median(r["client_cpu_us_per_call"] for r in group)
         server = statistics.median(r["server_cpu_us_per_call"] for r in group)
-        name = {"ours": "fastmcp_client (ours)", "sdk": "mcp SDK Client"}[impl]
+        name = {
+            "ours": "fastmcp_client (ours)",
+            "sdk": "mcp SDK Client",
+            "bare": "bare trio loop, no library (calibration)",
+        }[impl]
         mode = "sequential" if phase == "seq" else f"{phase[4:]} concurrent"
         lines.append(f"| {name}, {mode} | {fmt(rate)} | {fmt(cpu)} | {fmt(server)} |")
         if impl == "ours" and cpu > CLIENT_TARGET_US:
@@ -209,9 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=sys.executable, help="the python with our packages")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="a smoke run (not for RESULTS.md)")
-    parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
-    parser.add_argument("--jsonl", default=str(HERE / "results.jsonl"))
+    parser.add_argument("--out", help="default: benchmarks/RESULTS.md (-quick.md for --quick)")
+    parser.add_argument("--jsonl", help="default: benchmarks/results.jsonl (-quick.jsonl)")
     o = parser.parse_args(argv)
+    suffix = "-quick" if o.quick else ""
+    o.out = o.out or str(HERE / f"RESULTS{suffix}.md")
+    o.jsonl = o.jsonl or str(HERE / f"results{suffix}.jsonl")
     sys.path.insert(0, o.bench_dir)
     import mcpbench  # type: ignore[import-not-found]  # the shared harness, stdlib only
 
@@ -279,7 +287,9 @@ Our revision: {revision}. Versions: {versions}.
 Our client (`fastmcp_client.Client`) and the official SDK client (`mcp.Client`, from the
 peers' `venv-sdk`) making the same echo calls to the floor server over stdio; CPU is the
 client process's (`time.process_time`). Target for ours: ≤ {CLIENT_TARGET_US:g} µs of
-client CPU per call.
+client CPU per call. The bare trio loop (raw JSON lines, `os.write` and `wait_readable`
+in one task, no library) is what a call costs this machine at the least; its concurrent
+row sends each wave in one write, which no request/response client does.
 
 {clients}
 

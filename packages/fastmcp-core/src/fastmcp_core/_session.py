@@ -283,6 +283,8 @@ class Session:
             if type(decoded) is JSONRPCRequest:
                 if not self._accept_now(decoded):
                     await self._accept(decoded, None)
+            elif type(decoded) is JSONRPCResultResponse:
+                self._response(decoded)
             elif isinstance(decoded, list):
                 await self._batch(decoded)
             else:
