@@ -6,12 +6,15 @@ nox -s tests        every package's tests, tests-integration/ and examples/ (ins
 nox -s lint         ruff lint + format check
 nox -s typecheck    mypy --strict on every package's src/ and on the examples
 nox -s conformance  the official MCP conformance suite against our server and client
-nox -s bench        benchmarks against the peers (writes benchmarks/RESULTS.md)
+nox -s bench        benchmarks against the peers (writes benchmarks/RESULTS.md); the
+                    harness is ../shared/bench (MCPBENCH_DIR), the peers' venvs
+                    ~/.cache/mcpbench-peers (MCPBENCH_PEERS); `-- --quick` for a smoke run
 nox -s demo         install, start an example server, call one of its tools
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nox
@@ -90,3 +93,43 @@ def conformance(session: nox.Session) -> None:
         "tests-integration/test_conformance_client.py",
         *session.posargs,
     )
+
+
+# The shared benchmark harness: ../shared/bench beside the repository (MCPBENCH_DIR
+# overrides), and the peers' environments it sets up (MCPBENCH_PEERS overrides).
+BENCH_PACKAGES = PACKAGES[:5]  # the server and the client, without the facade
+
+
+def _bench_dir(session: nox.Session) -> Path:
+    default = Path(__file__).resolve().parent.parent / "shared" / "bench"
+    bench = Path(os.environ.get("MCPBENCH_DIR") or default).expanduser().resolve()
+    if not (bench / "mcpbench.py").is_file() or not (bench / "setup_peers.sh").is_file():
+        session.error(
+            f"the benchmark harness is not at {bench} (no mcpbench.py / setup_peers.sh): "
+            "check out shared/ beside this repository or set MCPBENCH_DIR"
+        )
+    return bench
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against the peers: writes benchmarks/RESULTS.md (pass --quick or
+    --reps N after -- to change the run)."""
+    bench_dir = _bench_dir(session)
+    peers = os.environ.get("MCPBENCH_PEERS") or str(Path("~/.cache/mcpbench-peers").expanduser())
+    session.run("bash", str(bench_dir / "setup_peers.sh"), peers, external=True)
+    # Installed the way users get them: built, not editable (an editable install in an
+    # environment without bytecode writing would recompile on every start), then
+    # byte-compiled, since uv does not compile at install.
+    local = [f"packages/{package}" for package in BENCH_PACKAGES]
+    session.install(*local)
+    session.install("--no-deps", "--force-reinstall", *local)
+    site = session.run(
+        "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
+    )
+    assert isinstance(site, str)
+    session.run("python", "-m", "compileall", "-q", site.strip(), silent=True)
+    session.run(
+        "python", "benchmarks/run.py", "--bench-dir", str(bench_dir), "--peers", peers,
+        *session.posargs,
+    )  # fmt: skip

@@ -6,6 +6,10 @@ is meant to be used.
 
     python examples/bench_server.py              # stdio
     python examples/bench_server.py http PORT    # Streamable HTTP on 127.0.0.1:PORT/mcp
+
+Over HTTP it answers with SSE streams like the peers, without an event store (like the
+peers' defaults): a resumable stream of 2025-11-25 starts with a priming event (an id and
+empty data), which mcpbench's SSE reader takes for a message and fails to parse.
 """
 
 from __future__ import annotations
@@ -66,6 +70,6 @@ for _i in range(int(os.environ.get("MCPBENCH_EXTRA_TOOLS", "0") or 0)):
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "http":
-        server.run_http(port=int(sys.argv[2]) if len(sys.argv) > 2 else 8000)
+        server.run_http(port=int(sys.argv[2]) if len(sys.argv) > 2 else 8000, event_store=None)
     else:
         server.run_stdio()

@@ -479,6 +479,28 @@ async def test_outgoing_timeout_raises_and_tells_the_peer(
         nursery.cancel_scope.cancel()
 
 
+async def test_a_shorter_timeout_sent_later_still_fires_first(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        session, _ = await start(nursery, TableDispatcher())
+        timed_out: dict[float, float] = {}
+
+        async def call(timeout: float, task_status: trio.TaskStatus[None]) -> None:
+            task_status.started()
+            began = trio.current_time()
+            with pytest.raises(RequestTimeout):
+                await session.request("ping", {}, Result, timeout=timeout)
+            timed_out[timeout] = trio.current_time() - began
+
+        async with trio.open_nursery() as calls:
+            await calls.start(call, 10)
+            await trio.sleep(1)
+            await calls.start(call, 2)
+        assert timed_out == {10: pytest.approx(10), 2: pytest.approx(2)}
+        nursery.cancel_scope.cancel()
+
+
 async def test_leaving_a_cancel_scope_cancels_the_outgoing_request(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

@@ -98,6 +98,31 @@ def test_instance_decorators_return_the_function_unchanged() -> None:
     assert isinstance(server._templates["users://{id}"], FunctionResourceTemplate)
 
 
+def test_tools_made_by_one_factory_each_get_their_own_schema() -> None:
+    """Alike functions from one ``def`` share resolved hints; ones that differ do not."""
+
+    def make(name: str, annotations: dict[str, Any] | None, default: Any = 0) -> Any:
+        def fn(x: int, label: str = "") -> str:
+            return f"{label}{x}"
+
+        fn.__name__ = name
+        fn.__defaults__ = (default,)
+        if annotations is not None:
+            fn.__annotations__ = annotations
+        return fn
+
+    server = Server("s")
+    server.tool(make("plain", None, ""))
+    server.tool(make("alike", None, ""))
+    server.tool(make("floats", {"x": "float", "label": "str", "return": "str"}, ""))
+    server.tool(make("prefixed", None, "n: "))
+    schemas = {t.name: t.input_schema for t in server._tool_definitions()}
+    assert schemas["plain"] == schemas["alike"]
+    assert schemas["plain"]["properties"]["x"] == {"type": "integer"}
+    assert schemas["floats"]["properties"]["x"] == {"type": "number"}
+    assert schemas["prefixed"]["properties"]["label"]["default"] == "n: "
+
+
 def test_tool_names_are_validated() -> None:
     with pytest.raises(ValueError, match="invalid tool name"):
         tool(name="has space")(lambda: None)

@@ -581,13 +581,17 @@ class Client:
         """
         responses: InputResponses | None = None
         state: str | None = None
+        session = self._session
+        if session is None:
+            raise ConnectionClosed("the client is not connected: use `async with Client(...)`")
         for _ in range(self.max_input_rounds + 1):
-            raw = await self._call(
+            raw = await session.request(  # ``_call``, inline: one coroutine less per call
                 method,
                 make_params(responses, state),
                 msgspec.Raw,
-                timeout=timeout,
+                timeout=self.request_timeout if timeout is None else timeout,
                 on_progress=on_progress,
+                reset_timeout_on_progress=self.reset_timeout_on_progress,
             )
             try:
                 kind = _result_kind.decode(raw)

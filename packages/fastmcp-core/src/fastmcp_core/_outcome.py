@@ -135,23 +135,25 @@ async def capture(fn: Callable[[], Awaitable[T]]) -> Outcome[T]:
         return Ok(await fn())
     except trio.Cancelled:
         raise
-    except BaseExceptionGroup as group:
-        leaf = _single_leaf(group)
-        if isinstance(leaf, trio.Cancelled):
+    except BaseException as exc:
+        outcome = failure_outcome(exc)
+        if outcome is None:
             raise
-        if isinstance(leaf, InputRequired):
-            return Ok(leaf.result)
-        if isinstance(leaf, McpError):
-            return Err(leaf)
-        if not isinstance(leaf, Exception):
-            raise
-        return Panicked(leaf)
-    except InputRequired as required:
-        return Ok(required.result)
-    except McpError as error:
-        return Err(error)
-    except Exception as exc:
-        return Panicked(exc)
+        return outcome
+
+
+def failure_outcome(exc: BaseException) -> Outcome[Any] | None:
+    """The outcome of a handler that raised ``exc`` (``capture``'s rule); ``None`` when
+    ``exc`` must propagate instead: a cancellation (alone in a group too) or a
+    ``BaseException`` that is not an ``Exception`` (``KeyboardInterrupt``...)."""
+    leaf = _single_leaf(exc) if isinstance(exc, BaseExceptionGroup) else exc
+    if isinstance(leaf, InputRequired):
+        return Ok(leaf.result)
+    if isinstance(leaf, McpError):
+        return Err(leaf)
+    if isinstance(leaf, trio.Cancelled) or not isinstance(leaf, Exception):
+        return None
+    return Panicked(leaf)
 
 
 def outcome_of(exc: BaseException) -> Outcome[Any]:

@@ -185,13 +185,13 @@ def prepare_result(
     if not isinstance(result, msgspec.Struct):
         return result  # type: ignore[unreachable]  # a hand-built dict: the caller shaped it
     changes: dict[str, Any] = {}
-    fields = type(result).__struct_fields__
+    cacheable = _cacheable(type(result))
     if is_modern(version):
         if isinstance(result, InputRequiredResult):
             changes["result_type"] = RESULT_INPUT_REQUIRED
         elif getattr(result, "result_type", None) is None:
             changes["result_type"] = RESULT_COMPLETE
-        if not isinstance(result, InputRequiredResult) and _CACHE_FIELDS.issubset(fields):
+        if cacheable and not isinstance(result, InputRequiredResult):
             defaults = {"ttl_ms": ttl_ms, "cache_scope": cache_scope}
             for name, default in defaults.items():
                 if getattr(result, name) is None:
@@ -204,7 +204,7 @@ def prepare_result(
             raise ValueError(f"an input-required result cannot be sent to a {version} peer")
         if getattr(result, "result_type", None) is not None:
             changes["result_type"] = None
-        if _CACHE_FIELDS.issubset(fields):
+        if cacheable:
             changes["ttl_ms"] = None
             changes["cache_scope"] = None
         if isinstance(result, CallToolResult):
@@ -218,6 +218,17 @@ def prepare_result(
             if messages is not result.messages:
                 changes["messages"] = messages
     return msgspec.structs.replace(result, **changes) if changes else result
+
+
+_CACHEABLE: dict[type, bool] = {}
+
+
+def _cacheable(kind: type[msgspec.Struct]) -> bool:
+    """Whether results of ``kind`` have the cache fields (``ttlMs``, ``cacheScope``)."""
+    found = _CACHEABLE.get(kind)
+    if found is None:
+        found = _CACHEABLE[kind] = _CACHE_FIELDS.issubset(kind.__struct_fields__)
+    return found
 
 
 def content_for_version(blocks: list[ContentBlock], version: str) -> list[ContentBlock]:

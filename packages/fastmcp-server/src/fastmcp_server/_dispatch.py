@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -42,7 +43,6 @@ from fastmcp_protocol import (
     METHODS,
     RESOURCE_NOT_FOUND,
     UNSET,
-    CallToolResult,
     ClientCapabilities,
     CompleteRequestParams,
     CompleteResult,
@@ -132,6 +132,7 @@ class Connection:
     legacy_only: bool = False
     _initializing: trio.Event | None = attrs.field(init=False, default=None)
     _routes: dict[str, Router] = attrs.field(init=False)
+    _legacy_plans: dict[str, tuple[Router, Any]] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
         if self.info is not None:
@@ -185,9 +186,9 @@ class Connection:
         modern = self.modern_only or (
             not self.legacy_only and raw is not UNSET and _MODERN_MARK in bytes(raw)
         )
-        router = self._routes.get(method)
-        spec = METHODS.get(method)
         if modern:
+            router = self._routes.get(method)
+            spec = METHODS.get(method)
             # the per-request fields first: a malformed request is -32602 whatever its method
             meta = decode_params(raw, _MetaOnly).meta
             fields = check_request_meta(meta, server.modern_versions)
@@ -204,25 +205,16 @@ class Connection:
             ctx.client_info = fields.client_info
             ctx.log_level = fields.log_level
             ctx.progress_token = fields.progress_token
+            params_type = self._params_type(method, spec)
         else:
-            if router is None:
-                raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
-            if self.version is None and method not in _NO_PARAMS_NEEDED:
-                raise McpError(INVALID_REQUEST, "Invalid request: the session is not initialized")
-            version = self.version or server.legacy_versions[0]
-            if (
-                method != "initialize"
-                and (spec is None or not spec.exists_in(version))
-                and not server._tasks.exists(method, version)
-            ):
-                raise McpError(METHOD_NOT_FOUND, f"Method not found: {method} (in {version})")
-            ctx.protocol_version = version
+            plan = self._legacy_plans.get(method)
+            if plan is None:
+                plan = self._legacy_plan(method)
+            router, params_type = plan
+            ctx.protocol_version = self.version or server.legacy_versions[0]
             ctx.client_capabilities = self.client_capabilities
             ctx.client_info = self.client_info
             ctx.log_level = self.log_level
-        params_type = _PARAMS.get(method) or (spec.params if spec is not None else None)
-        if params_type is None:
-            params_type = server._tasks.params_type(method) or RequestParams
         params = decode_params(raw, params_type)
         meta = params.meta
         if meta:
@@ -240,6 +232,34 @@ class Connection:
         if server._middleware:
             return server._wrap(ctx, handler)
         return handler
+
+    def _legacy_plan(self, method: str) -> tuple[Router, Any]:
+        """The router and params type of a legacy request (checked once per method
+        when the session is initialized: the version no longer changes)."""
+        router = self._routes.get(method)
+        if router is None:
+            raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
+        if self.version is None and method not in _NO_PARAMS_NEEDED:
+            raise McpError(INVALID_REQUEST, "Invalid request: the session is not initialized")
+        server = self.server
+        version = self.version or server.legacy_versions[0]
+        spec = METHODS.get(method)
+        if (
+            method != "initialize"
+            and (spec is None or not spec.exists_in(version))
+            and not server._tasks.exists(method, version)
+        ):
+            raise McpError(METHOD_NOT_FOUND, f"Method not found: {method} (in {version})")
+        plan = (router, self._params_type(method, spec))
+        if self.version is not None:
+            self._legacy_plans[method] = plan
+        return plan
+
+    def _params_type(self, method: str, spec: Any) -> Any:
+        params_type = _PARAMS.get(method) or (spec.params if spec is not None else None)
+        if params_type is None:
+            params_type = self.server._tasks.params_type(method) or RequestParams
+        return params_type
 
     async def notification(self, note: JSONRPCNotification) -> None:
         method = note.method
@@ -321,16 +341,13 @@ class Connection:
                 request_state=params.request_state,
                 input_responses=params.input_responses,
             )
-        task_route = server._tasks.tool_route(self, ctx, entry, params)
-        if task_route is not None:
-            return task_route
-        resolve = server._resolve
-        arguments = params.arguments
-
-        async def call() -> CallToolResult:
-            return await entry.call(ctx, arguments, resolve)
-
-        return call
+        if entry.task != "forbidden":
+            task_route = server._tasks.tool_route(self, ctx, entry, params)
+            if task_route is not None:
+                return task_route
+        compiled = entry.compiled
+        call = entry.call if compiled is None else compiled.call_raw
+        return partial(call, ctx, params.arguments, server._resolve)
 
     # -- resources -------------------------------------------------------------------
 

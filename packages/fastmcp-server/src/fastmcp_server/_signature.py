@@ -71,7 +71,7 @@ class CompiledSignature:
         extra: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The keyword arguments for one call."""
-        kwargs = {name: getattr(args, name) for name in self.fields}
+        kwargs = msgspec.structs.asdict(args)  # its fields are exactly ``fields``
         for injection in self.injections:
             kwargs[injection.name] = ctx if injection.type is McpContext else resolve(injection)
         if extra:
@@ -85,11 +85,53 @@ _EMPTY = inspect.Parameter.empty
 
 def type_hints(fn: Callable[..., Any], name: str) -> dict[str, Any]:
     """``fn``'s resolved annotations (with ``Annotated`` extras); ``TypeError`` if they
-    cannot be resolved."""
+    cannot be resolved. The result is shared between alike functions: do not mutate it."""
+    key = _function_key(fn)
+    found = _HINTS.get(key) if key is not None else None
+    if found is None:
+        try:
+            found = typing.get_type_hints(fn, include_extras=True)
+        except Exception as exc:  # report any resolution failure the same way
+            raise TypeError(f"{name}: cannot resolve the type annotations: {exc}") from exc
+        if key is not None:
+            _HINTS[key] = found
+    return found
+
+
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    key = _function_key(fn)
+    found = _SIGNATURES.get(key) if key is not None else None
+    if found is None:
+        found = inspect.signature(fn)
+        if key is not None:
+            _SIGNATURES[key] = found
+    return found
+
+
+# Functions made by one ``def`` (a factory of alike tools, say) share a code object;
+# with the same annotations and defaults they have the same hints and signature, which
+# are then resolved once (string annotations are otherwise compiled anew each time).
+_HINTS: dict[Any, dict[str, Any]] = {}
+_SIGNATURES: dict[Any, inspect.Signature] = {}
+
+
+def _function_key(fn: Callable[..., Any]) -> Any:
+    """What a plain function's hints and signature depend on; ``None`` for anything
+    else, or when part of it is unhashable."""
+    if not inspect.isfunction(fn):
+        return None
+    key = (
+        fn.__code__,
+        fn.__module__,
+        tuple(fn.__annotations__.items()),
+        fn.__defaults__,
+        tuple(fn.__kwdefaults__.items()) if fn.__kwdefaults__ else None,
+    )
     try:
-        return typing.get_type_hints(fn, include_extras=True)
-    except Exception as exc:  # report any resolution failure the same way
-        raise TypeError(f"{name}: cannot resolve the type annotations: {exc}") from exc
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 # Handlers with the same parameters (names, types, defaults, descriptions) share one
@@ -110,7 +152,7 @@ def compile_signature(
     ``McpContext | None``) or when ``is_dependency(annotation)`` says so. Raises
     ``TypeError`` for ``*args`` or for an annotation msgspec cannot decode.
     """
-    signature = inspect.signature(fn)
+    signature = _signature(fn)
     if hints is None:
         hints = type_hints(fn, name)
     summary, param_docs = parse_docstring(inspect.getdoc(fn) or "")

@@ -4,15 +4,25 @@ Each frame is one line: UTF-8 JSON without embedded newlines (JSON encoders neve
 write a raw newline inside a message), ended by ``\\n``; a ``\\r`` before it is
 tolerated, blank lines are skipped. A line longer than the limit is dropped up to its
 end and reported, so one oversized message cannot take the stream down.
+
+Reading and writing the pipes: ``read_some`` and ``LineWriter`` talk to a
+``trio.lowlevel.FdStream`` with plain non-blocking ``os.read``/``os.write`` and wait
+for the descriptor only when it is not ready. ``FdStream.receive_some``/``send_all``
+first pass through the scheduler on every call, which costs a whole scheduler round
+(an ``epoll_wait`` included) per message on each side. Other streams are used through
+their ``trio.abc`` methods.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 from collections import deque
 
 import attrs
+import trio
 
-__all__ = ["LineSplitter"]
+__all__ = ["LineSplitter", "LineWriter", "read_some"]
 
 DEFAULT_MAX_LINE = 16 * 1024 * 1024  # 16 MiB
 
@@ -30,6 +40,18 @@ class LineSplitter:
     _skipping: bool = False
 
     def feed(self, chunk: bytes | bytearray) -> None:
+        if (
+            not self._partial
+            and not self._skipping
+            and chunk.endswith(b"\n")
+            and len(chunk) <= self.max_line
+        ):  # the common case: whole lines, none too long
+            for piece in bytes(chunk).split(b"\n")[:-1]:
+                if piece.endswith(b"\r"):
+                    piece = piece[:-1]
+                if piece and not piece.isspace():
+                    self.lines.append(piece)
+            return
         start = 0
         while True:
             end = chunk.find(b"\n", start)
@@ -58,7 +80,7 @@ class LineSplitter:
                 continue
             if piece.endswith(b"\r"):
                 piece = piece[:-1]
-            if piece.strip():
+            if piece and not piece.isspace():
                 self.lines.append(piece)
 
     def _keep(self, rest: bytes) -> None:
@@ -80,3 +102,122 @@ class LineSplitter:
     def pending(self) -> bool:
         """Whether an incomplete line is buffered (for reporting a truncated end)."""
         return bool(self._partial) or self._skipping
+
+
+async def read_some(stream: trio.abc.ReceiveStream, max_bytes: int) -> bytes | bytearray:
+    """``stream.receive_some(max_bytes)``; ``b""`` at end of input.
+
+    For an ``FdStream`` it reads at once when data is waiting (a cancel point only if
+    the caller was cancelled; the caller yields to other tasks on its own schedule)
+    and waits for the descriptor otherwise. A closed stream raises
+    ``trio.ClosedResourceError``, a failed read ``trio.BrokenResourceError``.
+    """
+    if type(stream) is not trio.lowlevel.FdStream:
+        return await stream.receive_some(max_bytes)
+    while True:
+        try:
+            data = os.read(stream.fileno(), max_bytes)
+        except BlockingIOError:
+            await trio.lowlevel.wait_readable(stream.fileno())
+            continue
+        except OSError as exc:
+            if exc.errno == errno.EBADF:
+                raise trio.ClosedResourceError("file was already closed") from None
+            raise trio.BrokenResourceError from exc
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return data
+
+
+def _write_now(stream: trio.lowlevel.FdStream, data: bytes) -> int:
+    """Write what an ``FdStream`` takes without waiting; how many bytes that was."""
+    try:
+        return os.write(stream.fileno(), data)
+    except BlockingIOError:
+        return 0
+    except OSError as exc:
+        if exc.errno == errno.EBADF:
+            raise trio.ClosedResourceError("file was already closed") from None
+        raise trio.BrokenResourceError from exc
+
+
+@attrs.define(eq=False)
+class LineWriter:
+    """Coalescing, uninterruptible writes of newline-terminated frames.
+
+    When nothing is being written and the pipe has room, ``write`` writes the frame at
+    once, without waiting (an ``FdStream``). Otherwise the frame is queued, and
+    whoever holds the pen writes everything queued in one call; a write, once
+    started, is never interrupted by cancellation (half a line would corrupt the
+    stream). Beyond ``high_water`` queued bytes, writers wait for the queue to drain.
+    After a failed write every ``write`` raises ``trio.BrokenResourceError``.
+    """
+
+    stream: trio.abc.SendStream
+    high_water: int = 4 * 1024 * 1024
+    _queue: list[bytes] = attrs.field(factory=list)
+    _queued: int = 0
+    _writing: bool = False
+    _drained: trio.Event = attrs.field(factory=trio.Event)
+    _failed: str | None = None
+    _fd_stream: trio.lowlevel.FdStream | None = attrs.field(init=False)
+    """The stream again when it is an ``FdStream`` (written to without waiting)."""
+
+    def __attrs_post_init__(self) -> None:
+        stream = self.stream
+        self._fd_stream = stream if isinstance(stream, trio.lowlevel.FdStream) else None
+
+    async def write(self, frame: bytes, *, gather: bool = False) -> None:
+        """Write ``frame`` and a newline (see the class docstring).
+
+        ``gather``: more frames are probably on their way (their writers are about
+        to run), so the first writer lets them queue before it writes them all in one
+        call instead of one call each.
+        """
+        if self._failed is not None:
+            raise trio.BrokenResourceError(self._failed)
+        if self._writing:
+            self._queue += (frame, b"\n")
+            self._queued += len(frame) + 1
+            if self._queued > self.high_water:  # backpressure on a slow reader
+                await self._drained.wait()
+            return
+        data = frame + b"\n"
+        waited = False  # once we have waited, others may be waiting for us
+        self._writing = True
+        try:
+            if gather:
+                self._queue.append(data)
+                waited = True
+                await trio.lowlevel.cancel_shielded_checkpoint()  # the others queue meanwhile
+                data = b"".join(self._queue)
+                self._queue.clear()
+                self._queued = 0
+            if self._fd_stream is not None:
+                written = _write_now(self._fd_stream, data)
+                if written == len(data):
+                    return
+                data = data[written:]
+            self._queue.append(data)
+            self._queued += len(data)
+            waited = True
+            with trio.CancelScope(shield=True):
+                while self._queue:
+                    data = b"".join(self._queue)
+                    self._queue.clear()
+                    self._queued = 0
+                    await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._failed = str(exc) or type(exc).__name__
+            raise
+        finally:
+            self._writing = False
+            if waited:
+                self._drained.set()
+                self._drained = trio.Event()
+
+    async def aclose(self) -> None:
+        """Close the stream once the write in progress (if any) is done."""
+        with trio.CancelScope(shield=True):
+            while self._writing:
+                await self._drained.wait()
+            await self.stream.aclose()

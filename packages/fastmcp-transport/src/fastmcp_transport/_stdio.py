@@ -33,50 +33,11 @@ import trio
 
 from fastmcp_core import TransportClosed
 from fastmcp_protocol import INVALID_REQUEST, RequestId, encode_error
-from fastmcp_transport._lines import DEFAULT_MAX_LINE, LineSplitter
+from fastmcp_transport._lines import DEFAULT_MAX_LINE, LineSplitter, LineWriter, read_some
 
 __all__ = ["DEFAULT_MAX_LINE", "StdioServerTransport", "stdio_server"]
 
 _CHUNK = 1 << 16
-
-
-@attrs.define(eq=False)
-class _LineWriter:
-    """Coalescing, uninterruptible writes of newline-terminated frames."""
-
-    stream: trio.abc.SendStream
-    high_water: int = 4 * 1024 * 1024
-    _queue: list[bytes] = attrs.field(factory=list)
-    _queued: int = 0
-    _writing: bool = False
-    _drained: trio.Event = attrs.field(factory=trio.Event)
-    _failed: str | None = None
-
-    async def write(self, frame: bytes) -> None:
-        if self._failed is not None:
-            raise trio.BrokenResourceError(self._failed)
-        self._queue.append(frame)
-        self._queue.append(b"\n")
-        self._queued += len(frame) + 1
-        if self._writing:
-            if self._queued > self.high_water:  # backpressure on a slow reader
-                await self._drained.wait()
-            return
-        self._writing = True
-        try:
-            with trio.CancelScope(shield=True):
-                while self._queue:
-                    data = b"".join(self._queue)
-                    self._queue.clear()
-                    self._queued = 0
-                    await self.stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self._failed = str(exc) or type(exc).__name__
-            raise
-        finally:
-            self._writing = False
-            self._drained.set()
-            self._drained = trio.Event()
 
 
 @attrs.define(eq=False)
@@ -87,13 +48,14 @@ class StdioServerTransport:
     _output: trio.abc.SendStream
     max_line: int = DEFAULT_MAX_LINE
     _lines: LineSplitter = attrs.field(init=False)
-    _writer: _LineWriter = attrs.field(init=False)
+    _writer: LineWriter = attrs.field(init=False)
     _eof: bool = attrs.field(init=False, default=False)
     _closed: bool = attrs.field(init=False, default=False)
+    _burst: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         self._lines = LineSplitter(self.max_line)
-        self._writer = _LineWriter(self._output)
+        self._writer = LineWriter(self._output)
 
     async def receive(self) -> bytes:
         lines = self._lines
@@ -106,7 +68,7 @@ class StdioServerTransport:
             if self._eof or self._closed:
                 raise TransportClosed("end of input (stdin closed)")
             try:
-                chunk = await self._input.receive_some(_CHUNK)
+                chunk = await read_some(self._input, _CHUNK)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 self._eof = True
                 raise TransportClosed(f"stdin failed: {exc}") from None
@@ -116,6 +78,8 @@ class StdioServerTransport:
                     lines.feed(b"\n")  # a last line without its newline still counts
                 continue
             lines.feed(chunk)
+            # several requests in one read: their answers will come in a burst too
+            self._burst = len(lines.lines) > 1
 
     async def _report_dropped(self, count: int) -> None:
         message = (
@@ -132,7 +96,7 @@ class StdioServerTransport:
         if self._closed:
             raise TransportClosed("stdout is closed")
         try:
-            await self._writer.write(frame)
+            await self._writer.write(frame, gather=self._burst)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise TransportClosed(f"stdout closed: {exc}") from None
 
@@ -142,7 +106,7 @@ class StdioServerTransport:
         self._closed = True
         with trio.CancelScope(shield=True):
             await self._input.aclose()
-            await self._output.aclose()
+            await self._writer.aclose()
 
 
 @asynccontextmanager

@@ -26,7 +26,7 @@ import trio
 
 from fastmcp_core import TransportClosed
 from fastmcp_protocol import RequestId
-from fastmcp_transport._lines import DEFAULT_MAX_LINE, LineSplitter
+from fastmcp_transport._lines import DEFAULT_MAX_LINE, LineSplitter, LineWriter, read_some
 
 __all__ = ["StderrMode", "StdioClientTransport", "stdio_client"]
 
@@ -53,11 +53,13 @@ class StdioClientTransport:
     _lines: LineSplitter = attrs.field(init=False)
     _tail: bytearray = attrs.field(init=False, factory=bytearray)
     _stderr_done: trio.Event = attrs.field(init=False, factory=trio.Event)
-    _send_lock: trio.Lock = attrs.field(init=False, factory=trio.Lock)
+    _writer: LineWriter | None = attrs.field(init=False, default=None)
     _closed: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         self._lines = LineSplitter(self.max_line)
+        if self.process.stdin is not None:
+            self._writer = LineWriter(self.process.stdin)
 
     @property
     def stderr_tail(self) -> str:
@@ -76,7 +78,7 @@ class StdioClientTransport:
             stdout = self.process.stdout
             assert stdout is not None
             try:
-                chunk = await stdout.receive_some(_CHUNK)
+                chunk = await read_some(stdout, _CHUNK)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 chunk = b""
             if not chunk:
@@ -88,13 +90,11 @@ class StdioClientTransport:
     ) -> None:
         if not frame:
             return
-        stdin = self.process.stdin
-        if self._closed or stdin is None:
+        writer = self._writer
+        if self._closed or writer is None:
             raise TransportClosed(await self._why_closed("is being shut down"))
         try:
-            async with self._send_lock:
-                with trio.CancelScope(shield=True):
-                    await stdin.send_all(frame + b"\n")
+            await writer.write(frame)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise TransportClosed(await self._why_closed("stopped reading its stdin")) from None
 
@@ -154,9 +154,8 @@ class StdioClientTransport:
         self._closed = True
         process = self.process
         with trio.CancelScope(shield=True):
-            if process.stdin is not None:
-                async with self._send_lock:
-                    await process.stdin.aclose()
+            if self._writer is not None:
+                await self._writer.aclose()
             with trio.move_on_after(self.shutdown_timeout):
                 await process.wait()
             if process.returncode is None:

@@ -35,8 +35,9 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from functools import partial
 
 import attrs
 import msgspec
@@ -84,6 +85,20 @@ class SSEOptions:
         )
 
 
+@asynccontextmanager
+async def _locked(lock: trio.Lock) -> AsyncIterator[None]:
+    """``async with lock``, without the scheduling round when the lock is free (a
+    stream's lock is nearly always free: one message at a time)."""
+    try:
+        lock.acquire_nowait()
+    except trio.WouldBlock:
+        await lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 @attrs.define(eq=False)
 class _Stream:
     """A logical SSE stream of a session: the standalone one, or one POST's."""
@@ -104,7 +119,7 @@ class _Stream:
 
     async def write(self, frame: bytes) -> None:
         """Store (when resumable) and deliver one message, in order."""
-        async with self.lock:
+        async with _locked(self.lock):
             event_id = await self.session._store(self.stream_id, frame)
             chunk = encode_event(frame, event="message", id=event_id)
             connection = self.connection
@@ -295,7 +310,10 @@ class SessionTransport:
     async def deliver(self, frame: bytes) -> None:
         """Hand a frame from a POST to the handler (waits while it is behind)."""
         try:
-            await self._inbox.send(frame)
+            try:  # no scheduling round while there is room
+                self._inbox.send_nowait(frame)
+            except trio.WouldBlock:
+                await self._inbox.send(frame)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise _gone() from None
 
@@ -324,7 +342,7 @@ class SessionTransport:
 
     async def attach(self, stream: _Stream, connection: SSEConnection) -> None:
         """Carry ``stream`` on a new response (priming it when the version says so)."""
-        async with stream.lock:
+        async with _locked(stream.lock):
             if self.priming:
                 event_id = await self._store(stream.stream_id, b"")
                 if event_id is not None:
@@ -678,10 +696,7 @@ class SessionManager:
         receive: Receive,
     ) -> None:
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(watch_disconnect, receive, connection.client_gone)
-                await connection.pump()
-                nursery.cancel_scope.cancel()
+            await connection.pump(partial(watch_disconnect, receive, connection.client_gone))
         finally:
             session.detach(stream, connection)
 

@@ -19,6 +19,7 @@ event elsewhere (the event store) or drops it.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 
 import attrs
 import trio
@@ -26,6 +27,9 @@ import trio
 from fastmcp_transport.http_server._http import Responder
 
 __all__ = ["KEEPALIVE", "SSEConnection", "priming_event", "retry_event"]
+
+WATCH_AFTER = 0.05
+"""Seconds a response waits before ``pump`` starts its ``watch``."""
 
 KEEPALIVE = b": keep-alive\n\n"
 """An SSE comment: keeps intermediaries and idle timeouts from closing a quiet stream."""
@@ -63,6 +67,7 @@ class SSEConnection:
     _drained: trio.Event = attrs.field(init=False, factory=trio.Event)
     _ending: bool = attrs.field(init=False, default=False)
     _closed: bool = attrs.field(init=False, default=False)
+    _poll_at: float = attrs.field(init=False, default=math.inf)
 
     @property
     def open(self) -> bool:
@@ -107,39 +112,59 @@ class SSEConnection:
         self._wake.set()
         self._drained.set()
 
-    async def pump(self) -> None:
+    async def pump(self, watch: Callable[[], Awaitable[None]] | None = None) -> None:
         """Write queued events until the response ends; then end it.
 
         Runs in the task that owns the response. Cancelling it stops writing at once
-        (the response is left for the ASGI boundary to end).
+        (the response is left for the ASGI boundary to end). ``watch`` (waiting for
+        the client to disconnect, say) runs beside the pump, but only once the
+        response has waited ``WATCH_AFTER`` seconds: most responses end sooner, and
+        a task less is a good part of their cost.
         """
-        responder = self.responder
-        poll_at = trio.current_time() + self.poll_after if self.poll_after is not None else math.inf
-        keepalive = self.keepalive if self.keepalive is not None else math.inf
+        self._poll_at = (
+            trio.current_time() + self.poll_after if self.poll_after is not None else math.inf
+        )
         try:
-            while not self._closed:
-                if self._chunks:
-                    data = b"".join(self._chunks)
-                    self._chunks.clear()
-                    self._queued = 0
-                    self._drained.set()
-                    self._drained = trio.Event()
-                    await responder.body(data, more=True)
-                    if responder.gone:
-                        self.client_gone()
-                    continue
-                if self._ending:
-                    break
-                self._wake = trio.Event()
-                with trio.move_on_at(min(poll_at, trio.current_time() + keepalive)):
-                    await self._wake.wait()
-                if self._wake.is_set():
-                    continue
-                if trio.current_time() >= poll_at:
-                    self.close_early()
-                else:
-                    self.push_nowait(KEEPALIVE)
+            if watch is None:
+                await self._pump(math.inf)
+            elif not await self._pump(trio.current_time() + WATCH_AFTER):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(watch)
+                    await self._pump(math.inf)
+                    nursery.cancel_scope.cancel()
         finally:
             self._closed = True
             self._drained.set()
-        await responder.end()
+        await self.responder.end()
+
+    async def _pump(self, until: float) -> bool:
+        """Write until the response ends (``True``) or until ``until`` (``False``)."""
+        responder = self.responder
+        keepalive = self.keepalive if self.keepalive is not None else math.inf
+        while not self._closed:
+            if self._chunks:
+                data = b"".join(self._chunks)
+                self._chunks.clear()
+                self._queued = 0
+                self._drained.set()
+                self._drained = trio.Event()
+                # the last events end the response in the same write
+                await responder.body(data, more=not self._ending)
+                if responder.gone:
+                    self.client_gone()
+                continue
+            if self._ending:
+                return True
+            self._wake = trio.Event()
+            with trio.move_on_at(min(self._poll_at, trio.current_time() + keepalive, until)):
+                await self._wake.wait()
+            if self._wake.is_set():
+                continue
+            now = trio.current_time()
+            if now >= self._poll_at:
+                self.close_early()
+            elif now >= until:
+                return False
+            else:
+                self.push_nowait(KEEPALIVE)
+        return True
