@@ -596,8 +596,8 @@ class Session:
         """Put ``pending`` under the deadline watcher (started with the first request
         that has a deadline). ``False`` when the session is not running, so there is
         no watcher: the caller times itself."""
-        if pending.deadline == math.inf:
-            return True
+        if pending.deadline == math.inf or self._closed is not None:
+            return True  # nothing to time, or the session's end settles it (done is set)
         if self._nursery is None:
             return False
         deadlines = self._deadlines
