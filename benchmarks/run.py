@@ -118,7 +118,12 @@ def git_revision() -> str:
         return result.stdout.strip()
 
     revision = git("rev-parse", "--short", "HEAD") or "unknown"
-    changed = git("status", "--porcelain", "--untracked-files=no")
+    outputs = ("benchmarks/RESULTS.md", "benchmarks/results.jsonl")  # a run's own outputs
+    changed = [
+        line
+        for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
+        if line[3:] not in outputs
+    ]
     return revision + (" (with uncommitted changes)" if changed else "")
 
 
