@@ -20,6 +20,7 @@ import msgspec
 import pytest
 import servers
 import trio
+from everything_checks import check_basics, check_catalog, check_progress_and_cancellation, text_of
 
 from fastmcp_client import Client, ConnectionClosed, McpError, Notification
 from fastmcp_core import CONNECTION_CLOSED
@@ -29,8 +30,6 @@ from fastmcp_protocol import (
     ElicitRequestFormParams,
     ElicitRequestURLParams,
     ElicitResult,
-    ProgressNotificationParams,
-    PromptReference,
     ResourceUpdatedNotification,
     Root,
     TextContent,
@@ -49,10 +48,6 @@ class Weather(msgspec.Struct):
     temperature: float
     conditions: str
     humidity: float
-
-
-def text_of(result: Any) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 async def elicit(
@@ -76,50 +71,21 @@ async def test_negotiates_legacy_and_serves_the_basics(target: list[str] | str) 
     async with Client(target) as client:
         assert not client.is_modern
         assert client.protocol_version == "2025-11-25"
-        assert client.server_info is not None
-        assert client.server_info.name == "mcp-servers/everything"
-        assert client.instructions
-        tools = {tool.name for tool in await client.list_all_tools()}
-        assert {"echo", "get-sum", "trigger-long-running-operation"} <= tools
-        assert text_of(await client.call_tool("echo", {"message": "hi"})) == "Echo: hi"
-        assert "5" in text_of(await client.call_tool("get-sum", {"a": 2, "b": 3}))
+        await check_basics(client)
         weather = await client.call_tool(
             "get-structured-content", {"location": "Chicago"}, result_type=Weather
         )
         assert weather.conditions
         resources = await client.list_all_resources()
-        assert resources
         read = await client.read_resource(resources[0].uri)
         assert isinstance(read.contents[0], TextResourceContents)
-        templates = [t.uri_template for t in await client.list_all_resource_templates()]
-        assert "demo://resource/dynamic/text/{resourceId}" in templates
-        dynamic = await client.read_resource("demo://resource/dynamic/text/1")
-        assert dynamic.contents[0].uri == "demo://resource/dynamic/text/1"
-        prompt = await client.get_prompt("args-prompt", {"city": "Paris"})
-        assert "Paris" in str(prompt.messages[0].content)
-        completed = await client.complete(
-            PromptReference(name="completable-prompt"), "department", "E"
-        )
-        assert completed.completion.values == ["Engineering"]
+        await check_catalog(client)
         await client.ping()
 
 
 async def test_progress_and_cancellation(target: list[str] | str) -> None:
-    updates: list[float] = []
-
-    async def on_progress(params: ProgressNotificationParams) -> None:
-        updates.append(params.progress)
-
     async with Client(target) as client:
-        result = await client.call_tool(
-            "trigger-long-running-operation", {"duration": 1, "steps": 4}, on_progress=on_progress
-        )
-        assert "completed" in text_of(result)
-        assert updates == [1, 2, 3, 4]
-        with trio.move_on_after(0.5) as scope:
-            await client.call_tool("trigger-long-running-operation", {"duration": 60, "steps": 2})
-        assert scope.cancelled_caught
-        assert text_of(await client.call_tool("echo", {"message": "after"})) == "Echo: after"
+        await check_progress_and_cancellation(client)
 
 
 async def test_server_to_client_requests(target: list[str] | str) -> None:
