@@ -122,7 +122,7 @@ _NO_CAPABILITIES = ClientCapabilities()
 _NOTHING: Mapping[Any, Any] = MappingProxyType({})
 
 
-@attrs.define(eq=False, slots=True)
+@attrs.define(eq=False, slots=True, repr=False)
 class _Region:
     """The children a request spawned (started lazily in the session's nursery)."""
 
@@ -132,7 +132,7 @@ class _Region:
     error: BaseException | None = None
 
 
-@attrs.define(eq=False, slots=True)
+@attrs.define(eq=False, slots=True, repr=False)
 class _InputRound:
     """The modern-era input state of this run: answers so far and where they came from."""
 
@@ -143,7 +143,7 @@ class _InputRound:
     asked: int = 0
 
 
-@attrs.define(eq=False, slots=True)
+@attrs.define(eq=False, slots=True, repr=False)
 class McpContext:
     """The context of one request. Created by the runtime; read its attributes, call
     its methods. ``McpContext.for_testing()`` makes one for unit tests."""
@@ -186,6 +186,9 @@ class McpContext:
     _task_starter: Callable[[str | None], Awaitable[None]] | None = attrs.field(
         default=None, init=False
     )
+
+    def __repr__(self) -> str:
+        return f"<McpContext {self.method} request {self.request_id!r}>"
 
     # -- cancellation and budget -----------------------------------------------------
 
@@ -718,7 +721,7 @@ def _parse_answer(request: InputRequest, answer: Any) -> Any:
 # -- testing support ---------------------------------------------------------------------
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _RecordingPeer:
     """Records what a handler sends and answers its questions, for ``for_testing``."""
 
@@ -752,7 +755,7 @@ class _RecordingPeer:
         return answer  # type: ignore[no-any-return]
 
 
-@attrs.define(eq=False, slots=False)
+@attrs.define(eq=False, slots=False, repr=False)
 class TestingContext(McpContext):
     """An ``McpContext`` that records what the handler sent (see ``for_testing``)."""
 

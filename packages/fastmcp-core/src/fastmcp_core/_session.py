@@ -115,7 +115,7 @@ class Dispatcher(Protocol):
     async def notification(self, note: JSONRPCNotification) -> None: ...
 
 
-@attrs.define(eq=False, slots=True)
+@attrs.define(eq=False, slots=True, repr=False)
 class _Pending:
     """An outgoing request waiting for its response."""
 
@@ -128,7 +128,7 @@ class _Pending:
     timed_out: bool = False
 
 
-@attrs.define(eq=False, slots=True)
+@attrs.define(eq=False, slots=True, repr=False)
 class _Gate:
     """At most ``limit`` holders; the others wait in line (a light semaphore).
 
@@ -160,7 +160,7 @@ class _Gate:
             self.used -= 1
 
 
-@attrs.define(eq=False, slots=True)
+@attrs.define(eq=False, slots=True, repr=False)
 class _Batch:
     """Collects the answers of one batch and sends them as one array."""
 
@@ -168,7 +168,7 @@ class _Batch:
     frames: list[bytes] = attrs.field(factory=list)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class Session:
     """A JSON-RPC session over one transport. Run it with ``await session.run()``
     (or ``nursery.start``), send with ``request``/``notify``; ``aclose`` ends it.

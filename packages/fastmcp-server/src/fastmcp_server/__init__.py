@@ -20,6 +20,9 @@ cancellation, its budget, child tasks, progress, logging and questions to the cl
 (elicitation, sampling, roots) in both protocol eras.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from fastmcp_core import Budget, CancelReason, McpContext, McpError, ProtocolError, ToolError
 from fastmcp_server._dispatch import Connection
 from fastmcp_server._handlers import (
@@ -36,17 +39,46 @@ from fastmcp_server._handlers import (
     resource,
     tool,
 )
-from fastmcp_server._media import Audio, File, Image
-from fastmcp_server._middleware import (
-    CallNext,
-    ErrorMappingMiddleware,
-    LoggingMiddleware,
-    Middleware,
-    TimingMiddleware,
-)
 from fastmcp_server._server import Lifespan, Server
 from fastmcp_server._tasks import InMemoryTaskStore, TaskState, TaskStore
-from fastmcp_server._uri_template import UriTemplate
+
+if TYPE_CHECKING:
+    from fastmcp_server._media import Audio, File, Image
+    from fastmcp_server._middleware import (
+        CallNext,
+        ErrorMappingMiddleware,
+        LoggingMiddleware,
+        Middleware,
+        TimingMiddleware,
+    )
+    from fastmcp_server._uri_template import UriTemplate
+
+# Loaded on first use, so that a server that does not use them starts faster.
+_LAZY = {
+    "Audio": "_media",
+    "File": "_media",
+    "Image": "_media",
+    "CallNext": "_middleware",
+    "ErrorMappingMiddleware": "_middleware",
+    "LoggingMiddleware": "_middleware",
+    "Middleware": "_middleware",
+    "TimingMiddleware": "_middleware",
+    "UriTemplate": "_uri_template",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastmcp_server' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"fastmcp_server.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __version__ = "0.1.0"
 

@@ -114,7 +114,7 @@ _PARAMS = {"tools/call": _CallToolParams}
 _NO_PARAMS_NEEDED = frozenset({"initialize", "ping", "notifications/initialized"})
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class Connection:
     """What the server knows about one connection (see the module docstring)."""
 
@@ -500,7 +500,7 @@ class Connection:
         return complete
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Listener:
     """One open ``subscriptions/listen`` stream."""
 

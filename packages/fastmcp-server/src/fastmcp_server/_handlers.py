@@ -26,7 +26,7 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, Protocol, TypeVar, overload, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload, runtime_checkable
 
 import attrs
 import msgspec
@@ -57,7 +57,9 @@ from fastmcp_server._results import (
     tool_output,
 )
 from fastmcp_server._signature import CompiledSignature, Injection, compile_signature, type_hints
-from fastmcp_server._uri_template import UriTemplate
+
+if TYPE_CHECKING:
+    from fastmcp_server._uri_template import UriTemplate
 
 __all__ = [
     "Completer",
@@ -144,7 +146,7 @@ Completer = Callable[..., Any]
 # -- calling user functions --------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class _Call:
     """How to call one user function (fixed at registration)."""
 
@@ -270,7 +272,7 @@ class FunctionTool:
         return await compiled.call_raw(ctx, msgspec.json.encode(arguments), _missing)
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class _CompiledTool:
     definition: Tool
     signature: CompiledSignature
@@ -430,6 +432,8 @@ class FunctionResourceTemplate:
     _call: _Call | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
+        from fastmcp_server._uri_template import UriTemplate  # loaded by the first template
+
         self.template = UriTemplate(self.uri_template)
         functools.update_wrapper(self, self.fn, updated=())
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import sys
 import typing
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import msgspec
@@ -44,13 +45,24 @@ from fastmcp_protocol import (
     TextContent,
     TextResourceContents,
 )
-from fastmcp_server._media import Audio, File, Image
 from fastmcp_server._signature import json_schema
+
+if TYPE_CHECKING:
+    from fastmcp_server._media import Audio, File, Image
 
 __all__ = ["ToolOutput", "prompt_messages", "resource_contents", "to_content", "tool_output"]
 
 _CONTENT_TYPES = (TextContent, ImageContent, AudioContent, ResourceLink, EmbeddedResource)
-_MEDIA = (Image, Audio, File)
+
+
+def _media() -> tuple[type[Image] | type[Audio] | type[File], ...]:
+    """``Image``, ``Audio`` and ``File`` once their module is loaded. Until someone
+    imports them no value or annotation can be one of them, so a server that does not
+    use them starts without loading them."""
+    module = sys.modules.get("fastmcp_server._media")
+    return () if module is None else (module.Image, module.Audio, module.File)
+
+
 _encode = msgspec.json.Encoder().encode
 
 
@@ -140,7 +152,7 @@ def _is_content_annotation(annotation: Any) -> bool:
     if origin in (list, typing.Union, tuple, Sequence) or _is_union_type(annotation):
         return any(_is_content_annotation(arg) for arg in typing.get_args(annotation))
     if isinstance(annotation, type):
-        return issubclass(annotation, (*_CONTENT_TYPES, *_MEDIA, CallToolResult, bytes))
+        return issubclass(annotation, (*_CONTENT_TYPES, *_media(), CallToolResult, bytes))
     return False
 
 
@@ -162,7 +174,7 @@ def _structured(value: Any) -> CallToolResult:
 def _wrapped(value: Any) -> CallToolResult:
     if isinstance(value, CallToolResult):
         return value
-    if isinstance(value, list) and value and isinstance(value[0], (*_CONTENT_TYPES, *_MEDIA)):
+    if isinstance(value, list) and value and isinstance(value[0], (*_CONTENT_TYPES, *_media())):
         return _to_result(value)  # content, whatever the annotation said
     data = msgspec.to_builtins(value)
     text = value if isinstance(value, str) else _encode(data).decode()
@@ -183,7 +195,7 @@ def to_content(value: Any) -> list[ContentBlock]:
         return [TextContent(text=value)]
     if isinstance(value, _CONTENT_TYPES):
         return [value]
-    if isinstance(value, _MEDIA):
+    if isinstance(value, _media()):
         return [value.to_content()]
     if isinstance(value, bytes | bytearray):
         blob = base64.b64encode(bytes(value)).decode()
@@ -199,7 +211,7 @@ def to_content(value: Any) -> list[ContentBlock]:
     if (
         isinstance(value, list | tuple)
         and value
-        and all(isinstance(item, (str, *_CONTENT_TYPES, *_MEDIA)) for item in value)
+        and all(isinstance(item, (str, *_CONTENT_TYPES, *_media())) for item in value)
     ):
         out: list[ContentBlock] = []
         for item in value:
@@ -226,7 +238,7 @@ def prompt_messages(value: Any, description: str | None = None) -> GetPromptResu
             messages.append(item)
         elif isinstance(item, str):
             messages.append(PromptMessage(role="user", content=TextContent(text=item)))
-        elif isinstance(item, (*_CONTENT_TYPES, *_MEDIA)):
+        elif isinstance(item, (*_CONTENT_TYPES, *_media())):
             (block,) = to_content(item)
             messages.append(PromptMessage(role="user", content=block))
         elif isinstance(item, dict) and "role" in item and "content" in item:
@@ -266,7 +278,7 @@ def resource_contents(value: Any, uri: str, mime_type: str | None) -> ReadResour
             blob=base64.b64encode(bytes(value)).decode(),
             mime_type=mime_type or "application/octet-stream",
         )
-    elif isinstance(value, _MEDIA):
+    elif isinstance(value, _media()):
         contents = value.to_resource_contents(uri, mime_type)
     else:
         text = _encode(msgspec.to_builtins(value)).decode()

@@ -76,12 +76,12 @@ from fastmcp_server._handlers import (
     resource,
     tool,
 )
-from fastmcp_server._middleware import Middleware, wrap
 from fastmcp_server._results import _to_result
 from fastmcp_server._signature import Injection
 from fastmcp_server._tasks import Tasks
 
 if TYPE_CHECKING:
+    from fastmcp_server._middleware import Middleware
     from fastmcp_transport import HttpConnectionInfo
 
 __all__ = ["Server"]
@@ -96,7 +96,7 @@ into handlers that ask for it."""
 _NOT_YET = object()
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _ToolEntry:
     """A registered tool, ready to call with raw arguments."""
 
@@ -123,7 +123,7 @@ class _ToolEntry:
         return _to_result(value)
 
 
-@attrs.define(eq=False, init=False)
+@attrs.define(eq=False, init=False, repr=False)
 class Server:
     """An MCP server. See the module docstring for registration; ``run()`` to serve."""
 
@@ -240,6 +240,12 @@ class Server:
         self._parents = []
         self.info = Implementation(
             name=name, version=version, title=title, website_url=website_url, icons=icons
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<Server {self.name!r} {self.version}: {len(self._tools)} tools, "
+            f"{len(self._resources) + len(self._templates)} resources, {len(self._prompts)} prompts>"
         )
 
     # -- configuration (builder style) -----------------------------------------------
@@ -883,6 +889,8 @@ class Server:
     def _wrap(
         self, ctx: McpContext, handler: Callable[[], Awaitable[Any]]
     ) -> Callable[[], Awaitable[Any]]:
+        from fastmcp_server._middleware import wrap  # loaded by the first middleware
+
         return wrap(self._middleware, ctx, handler)
 
 

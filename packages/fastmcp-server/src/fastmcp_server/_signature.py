@@ -47,7 +47,7 @@ class Injection:
     optional: bool = False
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class CompiledSignature:
     """What a handler takes, decided once."""
 

@@ -157,7 +157,7 @@ class InMemoryTaskStore:
         return list(self._states.values())
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Run:
     """A running task-capable tool call (in-process part of a task)."""
 
@@ -174,7 +174,7 @@ class _Run:
         self.changed = trio.Event()
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class Tasks:
     """The task subsystem of one server."""
 

@@ -27,7 +27,7 @@ __all__ = ["LineSplitter", "LineWriter", "read_some"]
 DEFAULT_MAX_LINE = 16 * 1024 * 1024  # 16 MiB
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class LineSplitter:
     """Feed it chunks, take complete lines; counts the lines it had to drop."""
 
@@ -140,7 +140,7 @@ def _write_now(stream: trio.lowlevel.FdStream, data: bytes) -> int:
         raise trio.BrokenResourceError from exc
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class LineWriter:
     """Coalescing, uninterruptible writes of newline-terminated frames.
 

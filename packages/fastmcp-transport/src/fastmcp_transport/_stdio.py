@@ -40,7 +40,7 @@ __all__ = ["DEFAULT_MAX_LINE", "StdioServerTransport", "stdio_server"]
 _CHUNK = 1 << 16
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class StdioServerTransport:
     """Newline-delimited JSON over a receive stream and a send stream."""
 

@@ -24,6 +24,8 @@ when a server first serves HTTP or a client first connects to a URL, and the
 when they are imported.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from fastmcp_client import (
     Client,
     ClientError,
@@ -68,32 +70,66 @@ from fastmcp_core import (
     TransportClosed,
 )
 from fastmcp_server import (
-    Audio,
-    CallNext,
     Completer,
-    ErrorMappingMiddleware,
-    File,
     FunctionPrompt,
     FunctionResource,
     FunctionResourceTemplate,
     FunctionTool,
-    Image,
     InMemoryTaskStore,
     Lifespan,
-    LoggingMiddleware,
-    Middleware,
     PromptHandler,
     ResourceHandler,
     ResourceTemplateHandler,
     Server,
     TaskStore,
-    TimingMiddleware,
     ToolHandler,
-    UriTemplate,
     prompt,
     resource,
     tool,
 )
+
+if TYPE_CHECKING:
+    from fastmcp_server import (
+        Audio,
+        CallNext,
+        ErrorMappingMiddleware,
+        File,
+        Image,
+        LoggingMiddleware,
+        Middleware,
+        TimingMiddleware,
+        UriTemplate,
+    )
+
+# Re-exported on first use: fastmcp_server loads them lazily, and so does this facade.
+_FROM_SERVER = frozenset(
+    {
+        "Audio",
+        "CallNext",
+        "ErrorMappingMiddleware",
+        "File",
+        "Image",
+        "LoggingMiddleware",
+        "Middleware",
+        "TimingMiddleware",
+        "UriTemplate",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FROM_SERVER:
+        raise AttributeError(f"module 'fastmcp' has no attribute {name!r}")
+    import fastmcp_server
+
+    value = getattr(fastmcp_server, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_FROM_SERVER})
+
 
 __version__ = "0.1.0"
 
