@@ -6,7 +6,9 @@ jlowin's ``fastmcp`` and ours (``examples/bench_server.py``), on stdio and HTTP,
 plus the import time of each framework. Then ``client_bench.py`` runs our client and
 the SDK's client against the floor server, interleaved the same way. The results go
 to ``benchmarks/RESULTS.md`` (tables, ratios against the targets, date, versions,
-the exact commands) and the raw JSON lines to ``benchmarks/results.jsonl``.
+the exact commands) and the raw JSON lines to ``benchmarks/results.jsonl``; the
+comparison table of ``README.md`` (between ``<!-- bench:compare -->`` markers) is
+rewritten from the same figures.
 
 The text between ``<!-- notes -->`` and ``<!-- /notes -->`` in an existing
 RESULTS.md (why a target is missed, what was changed) is kept across runs.
@@ -118,7 +120,7 @@ def git_revision() -> str:
         return result.stdout.strip()
 
     revision = git("rev-parse", "--short", "HEAD") or "unknown"
-    outputs = ("benchmarks/RESULTS.md", "benchmarks/results.jsonl")  # a run's own outputs
+    outputs = ("benchmarks/RESULTS.md", "benchmarks/results.jsonl", "README.md")  # its outputs
     changed = [
         line
         for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
@@ -202,6 +204,80 @@ def client_table(rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
                 f"client CPU per call, {mode}: {fmt(cpu)} µs, target ≤ {CLIENT_TARGET_US:g} µs"
             )
     return "\n".join(lines), misses
+
+
+# the README's comparison: (metric, label, unit, how to show a check's value)
+README_ROWS: list[tuple[str, str, str]] = [
+    ("stdio.seq_server_cpu_us_per_call", "stdio, server CPU per sequential call", "µs"),
+    ("stdio.pipe_server_cpu_us_per_call", "stdio, server CPU per call, 64 in flight", "µs"),
+    ("stdio.pipe_calls_per_s", "stdio, calls per second, 64 in flight", ""),
+    ("stdio.cold_start_ms", "stdio cold start, spawn to first answer", "ms"),
+    ("stdio.rss_idle_mb", "idle memory (RSS)", "MiB"),
+    ("stdio.cold_start_1000tools_ms", "cold start with 1003 tools", "ms"),
+    ("stdio.tools_list_1000_ms", "`tools/list` of 1003 tools", "ms"),
+    ("http.seq_server_cpu_us_per_call", "HTTP, server CPU per sequential call", "µs"),
+]
+README_CHECKS: list[tuple[str, str, dict[str, str]]] = [
+    ("stdio.check.unknown_tool", "an unknown tool",
+     {"ok (JSON-RPC error -32602)": "JSON-RPC error -32602", "isError result": "`isError` result"}),
+    ("stdio.check.parse_error", "a line that is not JSON",
+     {"ok (-32700)": "-32700 answer", "survived, no -32700 reply": "no answer"}),
+    ("stdio.eof", "stdin closes while a call runs",
+     {"in-flight finished": "the call finishes", "in-flight aborted": "the call is aborted",
+      "in-flight dropped": "the call is dropped"}),
+]  # fmt: skip
+README_BEGIN, README_END = "<!-- bench:compare -->", "<!-- /bench:compare -->"
+
+
+def readme_table(
+    m: dict[tuple[str, str], Any], rows: list[dict[str, Any]], versions: dict[str, dict[str, str]]
+) -> str:
+    """The README's comparison table and client line, from this run's medians."""
+
+    def cell(peer: str, metric: str, unit: str) -> str:
+        value = m.get((peer, metric))
+        return "-" if value is None else f"{fmt(value)} {unit}".strip()
+
+    sdk, jlowin = versions["sdk"].get("mcp", "?"), versions["fastmcp"].get("fastmcp", "?")
+    lines = [
+        f"| measured (ratios count, not absolute values) | floor | official SDK `mcp` {sdk} "
+        f"| jlowin `fastmcp` {jlowin} | fastmcp for Python |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for metric, label, unit in README_ROWS:
+        lines.append(f"| {label} | " + " | ".join(cell(p, metric, unit) for p in PEERS) + " |")
+    sleeps = [
+        f"{cell(p, 'stdio.conc50_sleep100_wall_ms', '')} / {cell(p, 'http.conc50_sleep100_wall_ms', 'ms')}"
+        for p in PEERS
+    ]
+    lines.append(f"| 50 calls of `sleep(100 ms)` at once, stdio / HTTP | {' | '.join(sleeps)} |")
+    for metric, label, words in README_CHECKS:
+        shown = []
+        for peer in PEERS:
+            value = str(m.get((peer, metric), "-"))
+            shown.append(next((w for k, w in words.items() if value.startswith(k)), value))
+        lines.append(f"| {label} | {' | '.join(shown)} |")
+
+    def client(impl: str, phase: str) -> str:
+        cpu = [
+            r["client_cpu_us_per_call"] for r in rows if (r["impl"], r["phase"]) == (impl, phase)
+        ]
+        return f"{fmt(statistics.median(cpu))} µs" if cpu else "-"
+
+    conc = next((r["phase"] for r in rows if r["phase"] != "seq"), "conc2000")
+    lines += [
+        "",
+        "And the clients, each calling the floor server over stdio (client CPU per call):",
+        f"ours {client('ours', 'seq')} sequential and {client('ours', conc)} with {conc[4:]} calls in "
+        f"flight; the official SDK's `Client` {client('sdk', 'seq')} and {client('sdk', conc)}.",
+    ]
+    return "\n".join(lines)
+
+
+def update_readme(path: Path, table: str) -> None:
+    text = path.read_text()
+    start, end = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
+    path.write_text(f"{text[:start]}\n{table}\n{text[end:]}")
 
 
 def kept_notes(path: Path) -> str:
@@ -326,6 +402,9 @@ The client run (interleaved, {o.reps} repetitions each):
 """
     Path(o.out).write_text(text)
     print(f"wrote {o.out}", file=sys.stderr)
+    if not o.quick:
+        update_readme(ROOT / "README.md", readme_table(m, client_rows, peer_versions))
+        print("updated the comparison in README.md", file=sys.stderr)
     return 0
 
 
