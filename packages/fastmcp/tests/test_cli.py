@@ -734,9 +734,27 @@ def test_dev_without_node_is_one_line(tmp_path: Path) -> None:
     assert_one_error(done, "fastmcp dev needs Node.js: npx was not found on PATH")
 
 
+def _fake_node(folder: Path, version: str) -> None:
+    node = folder / "node"
+    node.write_text(f"#!/bin/sh\necho {version}\n")
+    node.chmod(0o755)
+
+
+def test_dev_with_a_node_too_old_for_the_inspector_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "npx").write_text("#!/bin/sh\nexit 3\n")
+    (tmp_path / "npx").chmod(0o755)
+    _fake_node(tmp_path, "v22.18.0")
+    done = fastmcp("dev", str(EXAMPLE), env={"PATH": f"{tmp_path}:{os.environ['PATH']}"})
+    assert_one_error(
+        done,
+        "fastmcp dev needs Node.js 22.19 or later for @modelcontextprotocol/inspector@2.12.0 "
+        "(node --version: v22.18.0)",
+    )
+
+
 def test_dev_starts_the_pinned_inspector_on_fastmcp_run(tmp_path: Path) -> None:
-    # an npx that records what it was asked to run: the real Inspector needs Node 22
-    # and a browser; what matters here is what it is given
+    # an npx that records what it was asked to run (tests-integration/test_cli_dev.py
+    # runs the real Inspector)
     record = tmp_path / "argv.json"
     npx = tmp_path / "npx"
     npx.write_text(
@@ -744,6 +762,7 @@ def test_dev_starts_the_pinned_inspector_on_fastmcp_run(tmp_path: Path) -> None:
         f"open({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\n"
     )
     npx.chmod(0o755)
+    _fake_node(tmp_path, "v24.0.0")
     done = fastmcp(
         "dev", str(EXAMPLE), "-e", "TOKEN=x", env={"PATH": f"{tmp_path}:{os.environ['PATH']}"}
     )

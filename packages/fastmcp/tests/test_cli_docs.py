@@ -7,8 +7,8 @@ stdout when it succeeds, on stderr when it fails (an error example must print
 How the commands run: in a scratch folder holding a copy of ``examples/cli`` (so
 ``examples/cli/server.py`` works as written), with ``HOME`` there (``install``
 writes into it), ``fastmcp`` and ``python`` being this interpreter's, an ``npx``
-on ``PATH`` that records its arguments (``fastmcp dev``: the real Inspector needs
-Node.js 22 and a browser), ports moved to free ones, and ``~`` in expected output
+on ``PATH`` that records its arguments and a ``node`` new enough for the Inspector
+(``fastmcp dev``; tests-integration/test_cli_dev.py runs the real one), ports moved to free ones, and ``~`` in expected output
 standing for that ``HOME``. ``fastmcp run`` over stdio gets no input and so stops at
 once; ``fastmcp run -t http`` keeps serving in the background until its block ends
 (then Ctrl-C, and it must exit with status 0).
@@ -80,6 +80,8 @@ def test_cli_md_block(index: int, tmp_path: Path) -> None:
         f"#!{sys.executable}\nimport sys\nprint('npx', *sys.argv[1:], file=sys.stderr)\n"
     )
     npx.chmod(0o755)
+    (bin_dir / "node").write_text("#!/bin/sh\necho v24.0.0\n")
+    (bin_dir / "node").chmod(0o755)
     env = {
         **os.environ,
         "HOME": str(home),

@@ -29,6 +29,8 @@ __all__ = ["INSPECTOR", "run_dev", "run_server", "server_for"]
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 """The MCP Inspector ``fastmcp dev`` runs (pinned: its command line changed between
 major versions)."""
+INSPECTOR_NODE = (22, 19)
+"""The oldest Node.js the pinned Inspector runs on (its ``engines``)."""
 
 _VERSION = "0.1.0"
 
@@ -261,6 +263,26 @@ def _stop_child(child: subprocess.Popen[bytes]) -> None:
 # -- dev -----------------------------------------------------------------------------------
 
 
+def _check_node(minimum: tuple[int, int]) -> None:
+    """Stop with one line when the ``node`` on PATH is older than ``minimum``: the
+    Inspector would fail at start-up with a page of JavaScript errors."""
+    wanted = ".".join(map(str, minimum))
+    node = shutil.which("node")
+    try:
+        printed = subprocess.run(
+            [node or "node", "--version"], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        printed = ""
+    parts = printed.lstrip("v").split(".")
+    found = tuple(int(p) for p in parts[:2]) if all(p.isdigit() for p in parts[:2]) else ()
+    if len(found) < 2 or found < minimum:
+        raise CliError(
+            f"fastmcp dev needs Node.js {wanted} or later for {INSPECTOR} "
+            f"(node --version: {printed or 'no answer'})"
+        )
+
+
 def run_dev(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     """Start the MCP Inspector (web UI) on ``fastmcp run SPEC`` over stdio, with this
     Python. Returns the Inspector's exit status."""
@@ -270,8 +292,10 @@ def run_dev(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     if npx is None:
         raise CliError(
             "fastmcp dev needs Node.js: npx was not found on PATH "
-            "(install Node.js 22 or later from your package manager)"
+            "(install Node.js 22.19 or later from your package manager)"
         )
+    if args.inspector == INSPECTOR:
+        _check_node(INSPECTOR_NODE)
     server_command = [sys.executable, "-m", "fastmcp", "run", *spec.run_args()]
     argv = [npx, "-y", args.inspector, "--protocol-era", "auto"]
     for item in args.env or []:
