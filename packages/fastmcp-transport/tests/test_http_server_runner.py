@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import ssl
 from functools import partial
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
+import trustme
 from http_server_support import (
     Recorder,
     initialize_body,
@@ -74,19 +74,14 @@ async def test_cancelling_lets_requests_in_flight_finish_then_stops() -> None:
             await client.post(address.url, content=b"{}")
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 async def test_tls(tmp_path: Path) -> None:
+    authority = trustme.CA()
+    issued = authority.issue_cert("127.0.0.1")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    await trio.run_process(
-        [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert),
-        ],
-        capture_stdout=True,
-        capture_stderr=True,
-    )  # fmt: skip
-    context = ssl.create_default_context(cafile=str(cert))
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    context = ssl.create_default_context()
+    authority.configure_trust(context)
     async with trio.open_nursery() as nursery:
         address: ServerAddress = await nursery.start(
             partial(serve_http, make_connect(Recorder()), port=0, certfile=cert, keyfile=key)
