@@ -11,6 +11,7 @@ no download at test time), with a Node new enough for it first on ``PATH``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -85,16 +86,28 @@ def inspector_on(tmp_path: Path, *fastmcp_args: str) -> Iterator[httpx.Client]:
             timeout=ANSWER_TIMEOUT,
         ) as backend:
             yield backend
+        # stopping fastmcp dev stops the Inspector and the servers it started
+        process.terminate()
+        process.wait(timeout=30)
+        assert _group_ends(process.pid), "fastmcp dev left processes behind"
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):  # whatever is left, after a failure
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        process.wait()
         pump.join(timeout=15)  # the output ends when the whole group is gone
         assert process.stdout is not None
         process.stdout.close()
+
+
+def _group_ends(group: int) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _pump(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:

@@ -752,6 +752,39 @@ def test_dev_with_a_node_too_old_for_the_inspector_is_one_line(tmp_path: Path) -
     )
 
 
+def test_dev_stops_the_inspector_when_terminated(tmp_path: Path) -> None:
+    # an npx that runs until it is terminated, and says so
+    started, stopped = tmp_path / "started", tmp_path / "stopped"
+    npx = tmp_path / "npx"
+    npx.write_text(
+        f"#!{sys.executable}\nimport pathlib, signal, sys, time\n"
+        f"signal.signal(signal.SIGTERM, lambda *_: (pathlib.Path({str(stopped)!r}).touch(), "
+        "sys.exit(0)))\n"
+        f"pathlib.Path({str(started)!r}).touch()\n"
+        "time.sleep(60)\n"
+    )
+    npx.chmod(0o755)
+    _fake_node(tmp_path, "v24.0.0")
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "fastmcp", "dev", str(EXAMPLE)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not started.exists():
+            assert time.monotonic() < deadline, "the stand-in Inspector did not start"
+            time.sleep(0.05)
+        dev.terminate()
+        assert dev.wait(timeout=30) == 0  # the Inspector's own exit status
+        assert stopped.exists()
+    finally:
+        dev.kill()
+        dev.wait()
+
+
 def test_dev_starts_the_pinned_inspector_on_fastmcp_run(tmp_path: Path) -> None:
     # an npx that records what it was asked to run (tests-integration/test_cli_dev.py
     # runs the real Inspector)

@@ -250,7 +250,7 @@ def _child_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def _stop_child(child: subprocess.Popen[bytes]) -> None:
+def _stop_child(child: subprocess.Popen[Any]) -> None:
     if child.poll() is None:
         child.terminate()
         try:
@@ -304,7 +304,13 @@ def run_dev(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     console.print(
         f"fastmcp: starting the MCP Inspector ({args.inspector}) on: {' '.join(server_command)}"
     )
+    inspector = subprocess.Popen(argv)
+    # SIGTERM stops the Inspector too (Ctrl-C reaches it already: same process group)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: inspector.terminate())
     try:
-        return subprocess.call(argv)
+        return inspector.wait()
     except KeyboardInterrupt:
+        _stop_child(inspector)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
