@@ -12,67 +12,23 @@ is refused with its status and challenge, and the protected tool never runs.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any
 
-import attrs
 import httpx
 import msgspec
 import trio
 from joserfc import jwt
 from joserfc.jwk import ECKey
-from oauth_server import USER, OAuthServer, running
+from oauth_server import USER
+from protected_server import Effects, stack
 
 from fastmcp_client.auth import HeadlessRedirect, OAuth
 from fastmcp_core import McpContext, McpError, Session
 from fastmcp_protocol import METHOD_NOT_FOUND, JSONRPCNotification, JSONRPCRequest
-from fastmcp_server import Server
-from fastmcp_server.auth import AccessToken, BearerAuth, JWTVerifier
 from fastmcp_transport.http_client import streamable_http_client
 
 MODERN = "2026-07-28"
 LEGACY = "2025-11-25"
-
-
-@attrs.define
-class Effects:
-    deleted: list[str] = attrs.field(factory=list)
-    principals: list[AccessToken] = attrs.field(factory=list)
-
-
-def guarded_server(effects: Effects) -> Server:
-    server = Server("files", "1.0")
-
-    @server.tool
-    async def whoami(ctx: McpContext) -> str:
-        assert isinstance(ctx.principal, AccessToken)
-        effects.principals.append(ctx.principal)
-        return ctx.principal.subject or ""
-
-    @server.tool(scopes=["files:write"])
-    async def delete(path: str) -> str:
-        effects.deleted.append(path)
-        return f"deleted {path}"
-
-    return server
-
-
-@asynccontextmanager
-async def stack(effects: Effects) -> AsyncIterator[tuple[OAuthServer, str]]:
-    """The authorization server, then the MCP server trusting it; yields both URLs."""
-    async with running(OAuthServer()) as authorization_server, trio.open_nursery() as nursery:
-        issuer = authorization_server.base
-        auth = BearerAuth(
-            verifier=JWTVerifier(issuer=issuer, jwks_uri=f"{issuer}/jwks", token_type="at+jwt"),
-            authorization_servers=[issuer],
-            required_scopes=["mcp"],
-        )
-        server = guarded_server(effects)
-        address = await nursery.start(partial(server.serve_http, port=0, auth=auth))
-        yield authorization_server, address.url
-        nursery.cancel_scope.cancel()
 
 
 class _NoServerRequests:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import stat
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +17,8 @@ from fastmcp_client.auth import (
     AuthorizationError,
     AuthorizationResponse,
     BrowserRedirect,
+    ClientRegistration,
+    FileTokenStorage,
     HeadlessRedirect,
     InMemoryTokenStorage,
     Pkce,
@@ -96,6 +100,44 @@ async def test_in_memory_storage_keeps_and_forgets() -> None:
     assert await storage.get_tokens("https://mcp.example/mcp") is None
     assert tokens.expired(71.0)
     assert not tokens.expired(69.0)
+
+
+async def test_file_storage_keeps_across_instances_for_its_owner_only(tmp_path: Path) -> None:
+    directory = tmp_path / "state" / "oauth"
+    storage = FileTokenStorage(directory)
+    assert isinstance(storage, TokenStorage)
+    assert await storage.get_tokens("https://mcp.example/mcp") is None
+    tokens = StoredTokens(
+        access_token="secret-at",
+        refresh_token="secret-rt",
+        expires_at=100.0,
+        scope="mcp",
+        issuer="https://as.example",
+        resource="https://mcp.example/mcp",
+    )
+    client = ClientRegistration(client_id="abc", client_secret="secret-cs")
+    await storage.set_tokens("https://mcp.example/mcp", tokens)
+    await storage.set_client("https://as.example", client)
+    assert "secret" not in repr(storage)
+    # a later process reads them back
+    again = FileTokenStorage(directory)
+    assert await again.get_tokens("https://mcp.example/mcp") == tokens
+    assert await again.get_client("https://as.example") == client
+    assert await again.get_tokens("https://other.example/mcp") is None
+    assert await again.get_client("https://mcp.example/mcp") is None  # kinds do not mix
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    files = sorted(directory.iterdir())
+    assert len(files) == 2
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    # forgetting removes the file; a damaged file counts as absent
+    await again.set_client("https://as.example", None)
+    assert await storage.get_client("https://as.example") is None
+    (token_file,) = directory.iterdir()
+    token_file.write_text("{not json")
+    assert await storage.get_tokens("https://mcp.example/mcp") is None
+    await storage.set_tokens("https://mcp.example/mcp", tokens)  # and is replaced
+    assert await storage.get_tokens("https://mcp.example/mcp") == tokens
+    assert [f.name for f in directory.iterdir()] == [token_file.name]  # no temporary left
 
 
 def test_authorization_responses_tell_absent_from_empty() -> None:

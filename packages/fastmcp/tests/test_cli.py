@@ -535,6 +535,8 @@ def test_user_mistakes_are_one_line(tmp_path: Path) -> None:
         (("run", "--reload", example), "--reload needs -t http"),
         (("run", example, "--port", "9"), "--port and --stateless are options of -t http"),
         (("list", "-m", "no_such_module_anywhere"), "no module named 'no_such_module_anywhere'"),
+        (("list", example, "--auth", "oauth"), "--header and --auth are for servers reached"),
+        (("run", example, "-H", "X-Key: 1"), "--header and --auth are for servers reached"),
     ]
     # run side by side: each is a Python start-up or two
     processes = [
@@ -699,6 +701,22 @@ def test_install_mcp_json_prints_or_merges(tmp_path: Path) -> None:
     config = tmp_path / "home" / ".config" / "Claude" / "claude_desktop_config.json"
     entry = json.loads(config.read_text())["mcpServers"]["example.com"]
     assert entry["args"] == ["-m", "fastmcp", "run", "https://example.com/mcp"]
+    # and with --auth oauth, the proxy authorizes (the other targets do it themselves)
+    oauth = install(
+        tmp_path, "https://example.com/mcp", "--target", "claude-desktop", "--force",
+        "--auth", "oauth", "--callback-port", "40001",
+    )  # fmt: skip
+    assert oauth.returncode == 0, oauth.stderr
+    entry = json.loads(config.read_text())["mcpServers"]["example.com"]
+    assert entry["args"][-4:] == ["--auth", "oauth", "--callback-port", "40001"]
+    assert_one_error(
+        install(tmp_path, "https://example.com/mcp", "--target", "cursor", "--auth", "oauth"),
+        "--auth is for claude-desktop (its local proxy authorizes): cursor clients authorize",
+    )
+    assert_one_error(
+        install(tmp_path, str(EXAMPLE), "--target", "claude-desktop", "--auth", "oauth"),
+        "--auth is for servers reached over HTTP",
+    )
     # a command after -- is written as it is
     command = install(tmp_path, "--target", "mcp-json", "--", "npx", "-y", "some-server")
     assert json.loads(command.stdout)["mcpServers"]["npx"] == {

@@ -22,8 +22,9 @@ client is pre-registered, a Client ID Metadata Document, or dynamically register
 bring the authorization response back), ``ClientCredentials`` (a client on its own
 behalf: secret or ``private_key_jwt``), ``JwtBearer`` (an assertion such as a
 workload identity token), ``EnterpriseManaged`` (an enterprise ID token exchanged for
-an ID-JAG, then for a token). ``TokenStorage`` (``InMemoryTokenStorage`` by default)
-keeps tokens and client registrations; ``DPoPKey`` binds tokens to the client.
+an ID-JAG, then for a token). ``TokenStorage`` (``InMemoryTokenStorage`` by default,
+``FileTokenStorage`` to keep them across runs) keeps tokens and client
+registrations; ``DPoPKey`` binds tokens to the client.
 
 ``private_key_jwt`` and DPoP need joserfc: ``pip install "fastmcp-client[auth]"``.
 """
@@ -54,6 +55,7 @@ from fastmcp_client.auth._redirect import (
 )
 from fastmcp_client.auth._storage import (
     ClientRegistration,
+    FileTokenStorage,
     InMemoryTokenStorage,
     StoredTokens,
     TokenStorage,
@@ -71,6 +73,7 @@ __all__ = [
     "HeadlessRedirect",
     "TokenStorage",
     "InMemoryTokenStorage",
+    "FileTokenStorage",
     "StoredTokens",
     "ClientRegistration",
     "DPoPKey",

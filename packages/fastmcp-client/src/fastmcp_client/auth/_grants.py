@@ -143,6 +143,14 @@ class OAuth(OAuthProvider):
             if parts.scheme != "https" or parts.path in ("", "/"):
                 raise ValueError("a client metadata document URL is an https URL with a path")
 
+    async def aclose(self) -> None:
+        """Close what the provider opened: its HTTP client, and the redirect handler's
+        loopback listener (``BrowserRedirect``)."""
+        await super().aclose()
+        close = getattr(self.redirect, "aclose", None)
+        if close is not None:
+            await close()
+
     async def client_for(self, discovered: Discovered) -> ClientRegistration:
         """The client id to use at ``discovered.issuer``: pre-registered, a Client ID
         Metadata Document, one registered before (``storage``), or a new registration."""

@@ -8,19 +8,36 @@ the MCP specification requires: a client id of one authorization server is never
 presented to another.
 
 ``TokenStorage`` is the protocol; ``InMemoryTokenStorage`` (the default) forgets
-everything when the process ends. A persistent storage must keep secrets secret
-(refresh tokens and client secrets are credentials): use the platform's keyring or
-an encrypted file, never a plain world-readable one.
+everything when the process ends; ``FileTokenStorage`` keeps it in files only their
+owner can read, so that a command line tool authorizes once. A persistent storage
+must keep secrets secret (refresh tokens and client secrets are credentials): files
+readable by their owner alone, the platform's keyring, or encryption; never a
+world-readable file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import secrets
 import time
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
+import msgspec
+import trio
 
-__all__ = ["ClientRegistration", "InMemoryTokenStorage", "StoredTokens", "TokenStorage"]
+__all__ = [
+    "ClientRegistration",
+    "FileTokenStorage",
+    "InMemoryTokenStorage",
+    "StoredTokens",
+    "TokenStorage",
+]
+
+logger = logging.getLogger("fastmcp.client.auth")
 
 
 @attrs.frozen(kw_only=True)
@@ -112,3 +129,75 @@ class InMemoryTokenStorage:
             self.clients.pop(issuer, None)
         else:
             self.clients[issuer] = client
+
+
+_Kept = TypeVar("_Kept", StoredTokens, ClientRegistration)
+
+
+@attrs.define
+class FileTokenStorage:
+    """A ``TokenStorage`` in a directory: one JSON file per MCP server (its tokens)
+    and per authorization server (the client registered there).
+
+    The directory is created readable by its owner alone (``0700``) and every file is
+    written ``0600``, to a temporary name first and then renamed, so a reader never
+    sees half a file and concurrent processes (a proxy and a command line call) do
+    not corrupt each other. A file that cannot be read or decoded counts as absent
+    (it is logged): the provider then authorizes again.
+
+    ::
+
+        auth = OAuth(storage=FileTokenStorage(Path.home() / ".local/state/my-agent/oauth"))
+    """
+
+    directory: Path = attrs.field(converter=Path)
+
+    async def get_tokens(self, server_url: str) -> StoredTokens | None:
+        """See ``TokenStorage.get_tokens``."""
+        return await trio.to_thread.run_sync(self._read, "tokens", server_url, StoredTokens)
+
+    async def set_tokens(self, server_url: str, tokens: StoredTokens | None) -> None:
+        """See ``TokenStorage.set_tokens``."""
+        await trio.to_thread.run_sync(self._write, "tokens", server_url, tokens)
+
+    async def get_client(self, issuer: str) -> ClientRegistration | None:
+        """See ``TokenStorage.get_client``."""
+        return await trio.to_thread.run_sync(self._read, "client", issuer, ClientRegistration)
+
+    async def set_client(self, issuer: str, client: ClientRegistration | None) -> None:
+        """See ``TokenStorage.set_client``."""
+        await trio.to_thread.run_sync(self._write, "client", issuer, client)
+
+    def _path(self, kind: str, key: str) -> Path:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return self.directory / f"{kind}-{digest}.json"
+
+    def _read(self, kind: str, key: str, type_: type[_Kept]) -> _Kept | None:
+        path = self._path(kind, key)
+        try:
+            stored = msgspec.json.decode(path.read_bytes(), type=dict[str, Any])
+            if stored.pop("key", None) != key:  # another key with the same digest
+                return None
+            return type_(**stored)
+        except FileNotFoundError:
+            return None
+        except (OSError, msgspec.DecodeError, TypeError) as exc:
+            logger.warning("ignoring %s: %s", path, exc)
+            return None
+
+    def _write(self, kind: str, key: str, value: StoredTokens | ClientRegistration | None) -> None:
+        path = self._path(kind, key)
+        if value is None:
+            path.unlink(missing_ok=True)
+            return
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data = msgspec.json.encode({"key": key, **attrs.asdict(value)})
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import NoReturn
 
+from fastmcp._cli._auth import DEFAULT_CALLBACK_PORT
 from fastmcp._cli._console import LEVELS, Console
 from fastmcp._cli._errors import CliError, leaf
 
@@ -58,10 +59,20 @@ def _spec_options(parser: argparse.ArgumentParser, *, positional: bool = True) -
     )
 
 
-def _header_option(parser: argparse.ArgumentParser) -> None:
+def _http_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-H", "--header", action="append", metavar="'NAME: VALUE'",
         help="an HTTP header for a server reached by URL (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--auth", choices=("oauth",),
+        help="oauth: authorize in the browser when the server asks (tokens are kept in "
+        "$FASTMCP_OAUTH_DIR, default ~/.local/state/fastmcp/oauth)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--callback-port", type=int, default=DEFAULT_CALLBACK_PORT, metavar="PORT",
+        help=f"--auth oauth: the loopback port the browser comes back to "
+        f"(default: {DEFAULT_CALLBACK_PORT})",
     )  # fmt: skip
 
 
@@ -95,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--path", default="/mcp", help="HTTP: the endpoint's path (default: /mcp)")
     run.add_argument("--stateless", action="store_true", help="HTTP: no sessions (for replicas)")
     run.add_argument("--reload", action="store_true", help="HTTP: restart when a .py file changes")
-    _header_option(run)
+    _http_options(run)
     _log_option(run, "warning")
 
     call = commands.add_parser(
@@ -123,19 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="give up after this long (default: never; Ctrl-C cancels)",
     )
-    _header_option(call)
+    _http_options(call)
     _log_option(call, "warning")
 
     listing = commands.add_parser("list", help="list tools, resources, templates and prompts")
     _spec_options(listing)
     listing.add_argument("--schemas", action="store_true", help="show the tools' schemas")
     listing.add_argument("--json", action="store_true", help="print the lists as JSON")
-    _header_option(listing)
+    _http_options(listing)
     _log_option(listing, "warning")
 
     inspect = commands.add_parser("inspect", help="a JSON report of the server")
     _spec_options(inspect)
-    _header_option(inspect)
+    _http_options(inspect)
     _log_option(inspect, "warning")
 
     from fastmcp._cli._install import TARGETS
@@ -177,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", metavar="PATH", help="mcp-json: merge into this file instead of printing"
     )
     install.add_argument("--force", action="store_true", help="replace an entry of the same name")
-    _header_option(install)
+    _http_options(install)
 
     commands.add_parser(
         "version", help="the versions of fastmcp's packages, Python and the platform"

@@ -19,7 +19,8 @@ import json
 import math
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import msgspec
@@ -27,7 +28,7 @@ import trio
 
 from fastmcp._cli._console import Console, ProgressBar, configure_logging
 from fastmcp._cli._errors import CliError
-from fastmcp._cli._serve import _headers
+from fastmcp._cli._serve import http_options
 from fastmcp._cli._spec import Spec, client_target
 from fastmcp._cli._values import parse_arguments, parse_pairs
 from fastmcp_client import Client
@@ -51,14 +52,16 @@ __all__ = ["run_call", "run_inspect", "run_list"]
 T = TypeVar("T")
 
 
-def _client(spec: Spec, args: argparse.Namespace) -> Client:
+@asynccontextmanager
+async def _connected(spec: Spec, args: argparse.Namespace) -> AsyncIterator[Client]:
     target, options = client_target(spec)
-    headers = _headers(args)
-    if headers:
-        if spec.kind not in ("url", "config"):
-            raise CliError("--header is for servers reached over HTTP")
-        options["headers"] = headers
-    return Client(target, **options)
+    http = http_options(spec, args)
+    try:
+        async with Client(target, **options, **http) as client:
+            yield client
+    finally:
+        if "auth" in http:
+            await http["auth"].aclose()
 
 
 def _run_interruptible(work: Callable[[], Awaitable[T]]) -> T:
@@ -129,7 +132,7 @@ def run_call(spec: Spec, args: argparse.Namespace, console: Console) -> int:
         bar.update(params.progress, params.total, params.message)
 
     async def work() -> Callable[[], int]:
-        async with _client(spec, args) as client:
+        async with _connected(spec, args) as client:
             try:
                 if resource is not None:
                     read = await client.read_resource(
@@ -289,7 +292,7 @@ def run_list(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     configure_logging(args.log_level)
 
     async def work() -> dict[str, list[Any]]:
-        async with _client(spec, args) as client:
+        async with _connected(spec, args) as client:
             return await _everything(client)
 
     found = _run_interruptible(work)
@@ -377,7 +380,7 @@ def run_inspect(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     configure_logging(args.log_level)
 
     async def work() -> dict[str, Any]:
-        async with _client(spec, args) as client:
+        async with _connected(spec, args) as client:
             report: dict[str, Any] = {
                 "serverInfo": client.server_info,
                 "protocolVersion": client.protocol_version,

@@ -148,6 +148,8 @@ def _entry(spec: Spec, target: str, args: argparse.Namespace) -> tuple[str, dict
     headers = _headers(args)
     name = args.name
     entry: dict[str, Any]
+    if args.auth and spec.kind not in ("url", "config"):
+        raise CliError("--auth is for servers reached over HTTP")
     if spec.kind in ("file", "module"):
         server = load_server(spec)  # a broken server fails now, not in the client
         name = name or server.info.name
@@ -165,6 +167,8 @@ def _entry(spec: Spec, target: str, args: argparse.Namespace) -> tuple[str, dict
         name = name or spec.name
         configured = McpConfig.load(spec.config).servers[spec.name]
         if isinstance(configured, StdioServer):
+            if args.auth:
+                raise CliError("--auth is for servers reached over HTTP")
             entry = {"command": configured.command, "args": configured.args}
             env = {**configured.env, **env}
             if configured.cwd:
@@ -192,7 +196,14 @@ def _url_entry(
         proxy_args = ["-m", "fastmcp", "run", url]
         for key, value in headers.items():
             proxy_args += ["--header", f"{key}: {value}"]
+        if args.auth:
+            proxy_args += ["--auth", args.auth, "--callback-port", str(args.callback_port)]
         return {"command": _python(args), "args": proxy_args}
+    if args.auth:
+        raise CliError(
+            f"--auth is for claude-desktop (its local proxy authorizes): {target} "
+            "clients authorize servers reached by URL themselves"
+        )
     entry: dict[str, Any] = (
         {"type": "http", "url": url} if target == "claude-code" else {"url": url}
     )

@@ -18,13 +18,14 @@ from typing import Any
 
 import trio
 
+from fastmcp._cli._auth import oauth_for
 from fastmcp._cli._console import Console, configure_logging
 from fastmcp._cli._errors import CliError, leaf
 from fastmcp._cli._spec import Spec, load_server
 from fastmcp_server import LoggingMiddleware, Server
 from fastmcp_transport import StdioServerTransport
 
-__all__ = ["INSPECTOR", "run_dev", "run_server", "server_for"]
+__all__ = ["INSPECTOR", "http_options", "run_dev", "run_server", "server_for"]
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 """The MCP Inspector ``fastmcp dev`` runs (pinned: its command line changed between
@@ -35,20 +36,36 @@ INSPECTOR_NODE = (22, 19)
 _VERSION = "0.1.0"
 
 
-def server_for(spec: Spec, headers: dict[str, str] | None = None) -> Server:
+def server_for(spec: Spec, args: argparse.Namespace) -> Server:
     """The server ``fastmcp run`` serves: the one in a file or module, else a proxy
     of the URL, configured server or command (whose stderr is passed through)."""
+    http = http_options(spec, args)
     if spec.in_process:
         return load_server(spec)
     from fastmcp.proxy import proxy
 
     if spec.kind == "url":
         assert spec.url is not None
-        return proxy(spec.url, headers=headers or None)
+        return proxy(spec.url, **http)
     if spec.kind == "config":
         assert spec.config is not None
-        return proxy(spec.config, server=spec.name, stderr="inherit", headers=headers or None)
+        return proxy(spec.config, server=spec.name, stderr="inherit", **http)
     return proxy(list(spec.command), stderr="inherit")
+
+
+def http_options(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
+    """The ``Client`` options of ``--header`` and ``--auth`` (only for a server
+    reached over HTTP: a URL or a configured one)."""
+    options: dict[str, Any] = {}
+    headers = _headers(args)
+    if headers:
+        options["headers"] = headers
+    auth = oauth_for(args)
+    if auth is not None:
+        options["auth"] = auth
+    if options and spec.kind not in ("url", "config"):
+        raise CliError("--header and --auth are for servers reached over HTTP")
+    return options
 
 
 def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
@@ -66,7 +83,7 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
         raise CliError("--port and --stateless are options of -t http")
     configure_logging(args.log_level)
     stdout = _take_stdout() if args.transport == "stdio" else None
-    server = server_for(spec, _headers(args))
+    server = server_for(spec, args)
     server.add_middleware(LoggingMiddleware())
     try:
         trio.run(partial(_serve, server, args, console, stdout))
@@ -247,6 +264,8 @@ def _child_args(args: argparse.Namespace) -> list[str]:
         out.append("--stateless")
     for header in args.header or []:
         out += ["--header", header]
+    if args.auth:
+        out += ["--auth", args.auth, "--callback-port", str(args.callback_port)]
     return out
 
 
