@@ -492,6 +492,44 @@ async def test_modern_subscriptions_listen() -> None:
         nursery.cancel_scope.cancel()
 
 
+async def test_the_subscription_watcher_sees_every_change_in_both_eras() -> None:
+    server = demo_server()
+    seen: list[frozenset[str]] = []
+
+    async def watcher(uris: frozenset[str]) -> None:
+        seen.append(uris)
+
+    server.on_subscriptions_changed(watcher)
+    async with connect(server) as legacy:
+        await legacy.call("resources/subscribe", {"uri": "config://app"})
+        await legacy.call("resources/subscribe", {"uri": "config://app"})  # no change
+        async with connect(server, modern=True) as modern, trio.open_nursery() as nursery:
+
+            async def listen() -> None:
+                await modern.call(
+                    "subscriptions/listen",
+                    {"notifications": {"resourceSubscriptions": ["users://1/avatar"]}},
+                )
+
+            nursery.start_soon(listen)
+            await trio.testing.wait_all_tasks_blocked()
+            assert server.subscribed_resources == {"config://app", "users://1/avatar"}
+            nursery.cancel_scope.cancel()  # the listening client leaves
+        await trio.testing.wait_all_tasks_blocked()
+        await legacy.call("resources/subscribe", {"uri": "config://other"})
+        await legacy.call("resources/unsubscribe", {"uri": "config://app"})
+    await trio.testing.wait_all_tasks_blocked()
+    assert seen == [
+        {"config://app"},
+        {"config://app", "users://1/avatar"},
+        {"config://app"},
+        {"config://app", "config://other"},
+        {"config://other"},
+        frozenset(),  # the legacy client left
+    ]
+    assert server.subscribed_resources == frozenset()
+
+
 # -- lifespan, dependencies, middleware, mount -------------------------------------------
 
 

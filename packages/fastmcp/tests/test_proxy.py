@@ -23,6 +23,7 @@ from fastmcp_protocol import (
     ProgressNotificationParams,
     PromptReference,
     ResourceTemplateReference,
+    ResourceUpdatedNotification,
     TextContent,
     TextResourceContents,
     ToolListChangedNotification,
@@ -253,6 +254,40 @@ async def test_list_changes_reach_the_proxys_clients() -> None:
         with trio.fail_after(5):
             await changed.wait()
         assert "sub" not in {t.name for t in await client.list_all_tools()}
+
+
+@pytest.mark.parametrize("how", ["memory", "http"])
+@pytest.mark.parametrize("remote_era", ERAS)
+@pytest.mark.parametrize("era", ERAS)
+async def test_resource_updates_reach_subscribed_clients(
+    how: str, remote_era: str, era: str
+) -> None:
+    remote = make_remote(Seen())
+    unwatched = trio.Event()
+
+    async def watch(uris: frozenset[str]) -> None:
+        if not uris:
+            unwatched.set()
+
+    remote.on_subscriptions_changed(watch)
+    async with remote_target(remote, how) as target:
+        front = proxy(target, protocol_version=ERAS[remote_era])
+        async with Client(front, protocol_version=ERAS[era]) as client:
+            assert remote.subscribed_resources == frozenset()
+            async with client.subscribe(resources=["mem://motd", "mem://users/ada"]) as updates:
+                # answered once the proxy is subscribed at the remote: nothing is missed
+                assert remote.subscribed_resources == {"mem://motd", "mem://users/ada"}
+                await remote.notify_resource_updated("mem://users/ada")
+                await remote.notify_resource_updated("mem://elsewhere")
+                await remote.notify_resource_updated("mem://motd")
+                with trio.fail_after(5):
+                    first, second = await updates.__anext__(), await updates.__anext__()
+                assert isinstance(first, ResourceUpdatedNotification)
+                assert isinstance(second, ResourceUpdatedNotification)
+                assert [first.params.uri, second.params.uri] == ["mem://users/ada", "mem://motd"]
+            # the last local subscription gone, so is the remote one
+            with trio.fail_after(5):
+                await unwatched.wait()
 
 
 async def test_names_given_to_the_proxy_win() -> None:

@@ -399,10 +399,12 @@ class Connection:
 
     async def _subscribe(self, ctx: McpContext, params: SubscribeRequestParams) -> Handler:
         self.subscriptions.add(params.uri)
+        await self.server._subscriptions_changed()
         return _constant(_EMPTY)
 
     async def _unsubscribe(self, ctx: McpContext, params: UnsubscribeRequestParams) -> Handler:
         self.subscriptions.discard(params.uri)
+        await self.server._subscriptions_changed()
         return _constant(_EMPTY)
 
     async def _listen(self, ctx: McpContext, params: SubscriptionsListenRequestParams) -> Handler:
@@ -425,12 +427,16 @@ class Connection:
             )
             server._listeners.add(listener)
             try:
+                if honoured.resource_subscriptions:
+                    await server._subscriptions_changed()
                 await session.notify(
                     "notifications/subscriptions/acknowledged", ack, related=listener.request_id
                 )
                 await listener.closed.wait()  # until the client leaves or the server ends it
             finally:
                 server._listeners.discard(listener)
+                if honoured.resource_subscriptions:
+                    server._subscriptions_changed_soon()
             return SubscriptionsListenResult(meta=dict(listener.tag))
 
         return listen

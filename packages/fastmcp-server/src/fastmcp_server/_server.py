@@ -158,6 +158,8 @@ class Server:
     _global_completer: CompleterCall | None
     _connections: set[Connection]
     _listeners: set[_Listener]
+    _subscription_watcher: Callable[[frozenset[str]], Awaitable[None]] | None
+    _watched: frozenset[str]
     _on_roots_changed: list[Callable[[Connection], Awaitable[None]]]
     _sealer: RequestStateSealer
     _tasks: Tasks
@@ -230,6 +232,8 @@ class Server:
         self._global_completer = None
         self._connections = set()
         self._listeners = set()
+        self._subscription_watcher = None
+        self._watched = frozenset()
         self._on_roots_changed = []
         self._sealer = (
             RequestStateSealer(key=state_secret) if state_secret else RequestStateSealer()
@@ -741,6 +745,42 @@ class Server:
                     )
                 )
 
+    @property
+    def subscribed_resources(self) -> frozenset[str]:
+        """The URIs some client is subscribed to now (``resources/subscribe``, or a
+        2026-07-28 ``subscriptions/listen`` stream naming them)."""
+        uris: set[str] = set()
+        for connection in self._connections:
+            uris |= connection.subscriptions
+        for listener in self._listeners:
+            uris.update(listener.filter.resource_subscriptions or ())
+        return frozenset(uris)
+
+    def on_subscriptions_changed(
+        self, watcher: Callable[[frozenset[str]], Awaitable[None]] | None
+    ) -> Server:
+        """Call ``await watcher(uris)`` whenever ``subscribed_resources`` changes: to
+        watch a resource's source only while a client wants its updates (how
+        ``fastmcp.proxy`` follows the remote's resources). A subscription is
+        answered after the watcher returns; ends of subscriptions (unsubscribing, a
+        closed stream, a client gone) are reported right after. Returns the server."""
+        self._subscription_watcher = watcher
+        return self
+
+    async def _subscriptions_changed(self) -> None:
+        watcher = self._subscription_watcher
+        if watcher is None:
+            return
+        now = self.subscribed_resources
+        if now != self._watched:
+            self._watched = now
+            await watcher(now)
+
+    def _subscriptions_changed_soon(self) -> None:
+        """For ends of subscriptions met while unwinding (maybe cancelled)."""
+        if self._subscription_watcher is not None and self._nursery is not None:
+            self._nursery.start_soon(self._subscriptions_changed)
+
     async def notify_list_changed(self, kind: Literal["tools", "resources", "prompts"]) -> None:
         """Tell every client that a list changed (done for you when you add or remove
         handlers while serving)."""
@@ -819,6 +859,8 @@ class Server:
                 for listener in list(self._listeners):
                     if listener.session is session:
                         listener.closed.set()
+                if connection.subscriptions:
+                    self._subscriptions_changed_soon()
 
     async def serve_stdio(self) -> None:
         """Serve on this process's stdin/stdout until stdin closes."""

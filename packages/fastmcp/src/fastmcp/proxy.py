@@ -38,11 +38,16 @@ latest proxy request in flight, and refused when there is none. Log messages of
 the remote go to the latest proxy request in flight (at the level its client asked
 for), else to the ``fastmcp.server_log`` Python logger.
 
-Not forwarded: resource subscriptions (``resources/subscribe``,
-``subscriptions/listen`` updates of single resources) and tasks: the proxy runs each
-tool call to the end itself (the client follows a task the remote chooses), so the
-tools it offers never require one. When the remote goes away, requests fail with an
-error naming why; the proxy does not reconnect.
+Resource subscriptions are followed on demand: while some client of the proxy is
+subscribed to a resource (``resources/subscribe``, or a 2026-07-28
+``subscriptions/listen`` stream naming it), the proxy is subscribed to it at the
+remote, in the remote's era, and passes its ``notifications/resources/updated`` on;
+the remote subscription ends with the last local one.
+
+Not forwarded: tasks. The proxy runs each tool call to the end itself (the client
+follows a task the remote chooses), so the tools it offers never require one. When
+the remote goes away, requests fail with an error naming why; the proxy does not
+reconnect.
 """
 
 from __future__ import annotations
@@ -91,6 +96,7 @@ from fastmcp_protocol import (
     ResourceListChangedNotification,
     ResourceTemplate,
     ResourceTemplateReference,
+    ResourceUpdatedNotification,
     Root,
     Tool,
     ToolListChangedNotification,
@@ -161,6 +167,7 @@ def proxy(
         lifespan=lifespan,
     )
     remote.server = server
+    server.on_subscriptions_changed(remote.follow)
     handlers: dict[str, Any] = {}
     if relay_requests:
         handlers = {
@@ -206,6 +213,8 @@ class _Remote:
     calls: list[_Call] = attrs.field(init=False, factory=list)
     registered: dict[str, dict[str, Any]] = attrs.field(init=False, factory=dict)
     _refreshing: dict[str, bool] = attrs.field(init=False, factory=dict)
+    following: dict[str, trio.CancelScope] = attrs.field(init=False, factory=dict)
+    _following_lock: trio.Lock = attrs.field(init=False, factory=trio.Lock)
 
     # -- identity and lists -------------------------------------------------------------
 
@@ -286,6 +295,42 @@ class _Remote:
         except McpError as error:  # a remote that cannot: its lists are copied once
             logger.info("not following the remote's list changes: %s", error)
             task_status.started()
+
+    async def follow(self, uris: frozenset[str]) -> None:
+        """Be subscribed at the remote to exactly the resources ``uris`` (what the
+        proxy's clients are subscribed to); returns once new subscriptions are
+        acknowledged, so no update is missed."""
+        async with self._following_lock:
+            for uri in [uri for uri in self.following if uri not in uris]:
+                self.following.pop(uri).cancel()
+            nursery = self.nursery
+            if nursery is None:
+                return
+            for uri in sorted(uris - self.following.keys()):
+                scope = await nursery.start(self._follow, uri)
+                if scope is not None:
+                    self.following[uri] = scope
+
+    async def _follow(
+        self, uri: str, task_status: trio.TaskStatus[trio.CancelScope | None]
+    ) -> None:
+        """One remote subscription, passing its updates on, until cancelled."""
+        started = False
+        with trio.CancelScope() as scope:
+            try:
+                async with self.client.subscribe(resources=[uri]) as updates:
+                    task_status.started(scope)
+                    started = True
+                    async for note in updates:
+                        if isinstance(note, ResourceUpdatedNotification):
+                            await self.server.notify_resource_updated(note.params.uri)
+            except (McpError, ConnectionClosed) as error:
+                logger.warning("not following the remote resource %s: %s", uri, error)
+            finally:
+                if self.following.get(uri) is scope:
+                    del self.following[uri]
+        if not started:
+            task_status.started(None)
 
     def on_notification(self, note: Notification) -> None:
         if isinstance(note, ToolListChangedNotification):
