@@ -9,9 +9,9 @@ defaults), and its ``extensions`` suite (the auth extensions, which a ``--spec-v
 leaves out).
 
 Every scenario must pass: no FAILURE and no WARNING check, and at least one SUCCESS (a
-scenario the client never reached has no checks at all and would pass). Not run: the
-0.2.0-alpha.12 extension scenarios ``sep-2640-client-*`` (skills), which the client
-does not implement.
+scenario the client never reached has no checks at all and would pass). The
+0.2.0-alpha.12 skills scenarios (``sep-2640-client-*``, in no suite but ``all``
+without a version) run one by one.
 """
 
 from __future__ import annotations
@@ -125,3 +125,22 @@ def test_every_client_scenario_passes(
     assert not failed, failed
     assert [s.name for s in scenarios if s.warnings] == []
     assert [s.name for s in scenarios if not s.with_status("SUCCESS")] == []
+
+
+SKILLS = [
+    "sep-2640-client-no-prefetch",
+    "sep-2640-client-verify-digest",
+    "sep-2640-client-verify-size",
+    "sep-2640-client-verify-frontmatter",
+]
+
+
+@pytest.mark.parametrize("scenario", SKILLS)
+def test_the_skills_scenarios_pass(scenario: str) -> None:
+    scenarios = conformance.run(
+        "0.2.0-alpha.12", "client", "--command", COMMAND, "--scenario", scenario
+    )
+    assert [s.name for s in scenarios] == [scenario]
+    failed = conformance.report(scenarios)
+    assert not failed, failed
+    assert [s.name for s in scenarios if s.warnings or not s.with_status("SUCCESS")] == []

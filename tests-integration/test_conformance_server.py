@@ -2,7 +2,7 @@
 
 Every server scenario of harness 0.1.16 (32), and of 0.2.0-alpha.12 at each wire:
 2026-07-28 (stateless), 2025-11-25 (sessions), and the whole suite including the
-tasks extension.
+tasks and skills extensions.
 """
 
 from __future__ import annotations
@@ -41,3 +41,7 @@ def test_every_server_scenario_passes(
     failed = conformance.report(scenarios)
     assert not failed, failed
     assert [s.name for s in scenarios if s.warnings] == []
+    # the skills extension is served: its checks run (none skipped as not applicable)
+    skills = [s for s in scenarios if "sep-2640" in s.name]
+    assert [s.name for s in skills if s.with_status("SKIPPED")] == []
+    assert len(skills) == (3 if version != "0.1.16" and args == ("--suite", "all") else 0)

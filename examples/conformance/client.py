@@ -27,7 +27,7 @@ from typing import Any
 
 import trio
 
-from fastmcp_client import Client
+from fastmcp_client import Client, SkillVerificationError
 from fastmcp_protocol import (
     CreateMessageRequestParams,
     CreateMessageResult,
@@ -144,6 +144,27 @@ async def schema_echo(client: Client, context: dict[str, Any]) -> None:
     await client.call_tool("json_schema_echo", {"schema": schema})
 
 
+async def skills_listing(client: Client, context: dict[str, Any]) -> None:
+    """sep-2640-client-no-prefetch: the registry comes from the listing alone; no
+    skill file is fetched ahead of need."""
+    await client.list_all_skills()
+
+
+async def skills_loading(client: Client, context: dict[str, Any]) -> None:
+    """sep-2640-client-verify-*: load each listed skill (its SKILL.md verified against
+    the entry) and read its other files; a skill that fails is refused, and nothing
+    more of it is read."""
+    for entry in await client.list_all_skills():
+        try:
+            loaded = await client.load_skill(entry)
+        except SkillVerificationError as error:
+            print(f"refused {entry.uri}: {error}", file=sys.stderr)
+            continue
+        for uri in loaded.files:
+            if uri != entry.uri:
+                await loaded.read(uri)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "initialize": basic,
     "tools_call": basic,
@@ -156,6 +177,10 @@ SCENARIOS: dict[str, Scenario] = {
     "http-invalid-tool-headers": call_every_tool,
     "json-schema-ref-no-deref": list_only,
     "json-schema-2020-12-preservation": schema_echo,
+    "sep-2640-client-no-prefetch": skills_listing,
+    "sep-2640-client-verify-digest": skills_loading,
+    "sep-2640-client-verify-size": skills_loading,
+    "sep-2640-client-verify-frontmatter": skills_loading,
 }
 
 

@@ -7,14 +7,15 @@ serves Streamable HTTP at http://127.0.0.1:3001/mcp, both protocol eras at once
 ``../shared/mcp-spec/run-conformance.sh server http://127.0.0.1:3001/mcp``. It is also
 a tour of the framework: content of every kind, logging, progress, sampling and
 elicitation (server-to-client requests in the legacy era, input rounds in the modern
-one), resources and templates, prompts, completion, tasks, and a tool whose argument
-is mirrored into an HTTP header.
+one), resources and templates, prompts, completion, tasks, skills, and a tool whose
+argument is mirrored into an HTTP header.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -53,6 +54,8 @@ server = Server(
     list_cache=(300_000, "public"),
     read_cache=(300_000, "private"),
 )
+# the skills extension (SEP-2640): skill://pdf-processing/SKILL.md and its files
+server.add_skills(Path(__file__).parent / "skills")
 
 
 # -- content of every kind ------------------------------------------------------------

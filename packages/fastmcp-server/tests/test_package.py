@@ -41,3 +41,13 @@ def test_importing_the_package_leaves_the_rarely_used_modules_unloaded(package: 
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[0] == f"[] {len(LAZY_MODULES)}"
+
+
+def test_skills_load_with_the_first_skill() -> None:
+    script = (
+        "import sys, fastmcp_server\n"
+        "print([m for m in ('fastmcp_server._skills', 'yaml') if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

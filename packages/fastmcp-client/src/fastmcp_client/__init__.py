@@ -39,6 +39,7 @@ from fastmcp_client._handlers import (
     SamplingHandler,
     python_logging,
 )
+from fastmcp_client._skills import LoadedSkill, SkillVerificationError
 from fastmcp_client._subscriptions import Subscription
 from fastmcp_client._targets import ServesTransport, Target
 from fastmcp_client._tasks import TaskState, ToolTask
@@ -69,6 +70,7 @@ __all__ = [
     "ToolTask",
     "TaskState",
     "Subscription",
+    "LoadedSkill",
     # errors
     "McpError",
     "ConnectionClosed",
@@ -79,5 +81,6 @@ __all__ = [
     "IncompatibleServer",
     "InputRequiredError",
     "TaskFailed",
+    "SkillVerificationError",
     "ConfigError",
 ]

@@ -55,6 +55,7 @@ import msgspec
 import trio
 
 from fastmcp_client._errors import (
+    ClientError,
     ConfigError,
     IncompatibleServer,
     InputRequiredError,
@@ -74,6 +75,8 @@ from fastmcp_client._handlers import (
     python_logging,
     typed_notification,
 )
+from fastmcp_client._skills import LoadedSkill
+from fastmcp_client._skills import load as load_skill
 from fastmcp_client._subscriptions import Subscription
 from fastmcp_client._targets import ConnectOptions, Connector, Target, resolve_target
 from fastmcp_client._tasks import TaskState, ToolTask, immediate
@@ -151,6 +154,15 @@ from fastmcp_protocol import (
     ext_tasks,
     is_modern,
     modern_request_meta,
+)
+from fastmcp_protocol.ext_skills import (
+    SKILLS_EXTENSION,
+    GetSkillRequestParams,
+    GetSkillResult,
+    ListSkillsResult,
+    ReadResourceDirectoryRequestParams,
+    ReadResourceDirectoryResult,
+    Skill,
 )
 from fastmcp_transport import StderrMode
 
@@ -934,6 +946,63 @@ class Client:
         return await self._all(
             partial(self.list_resource_templates, timeout=timeout), lambda r: r.resource_templates
         )
+
+    # -- skills (the io.modelcontextprotocol/skills extension) --------------------------
+
+    def _skills_declared(self) -> None:
+        extensions = self.server_capabilities.extensions or {}
+        if SKILLS_EXTENSION not in extensions:
+            raise ClientError(
+                f"the server does not declare the skills extension ({SKILLS_EXTENSION})"
+            )
+
+    async def list_skills(
+        self, cursor: str | None = None, *, timeout: float | None = None
+    ) -> ListSkillsResult:
+        """One page of the server's skills (complete manifests; no file is read).
+        ``ClientError`` when the server does not declare the skills extension."""
+        self._skills_declared()
+        params = PaginatedRequestParams(cursor=cursor, meta=self._meta())
+        return await self._call("skills/list", params, ListSkillsResult, timeout=timeout)
+
+    async def list_all_skills(self, *, timeout: float | None = None) -> list[Skill]:
+        """Every listed skill, page after page (a server may list only some: any
+        skill's URI still works with ``get_skill``)."""
+        return await self._all(partial(self.list_skills, timeout=timeout), lambda r: r.skills)
+
+    async def get_skill(self, uri: str, *, timeout: float | None = None) -> Skill:
+        """The entry of the skill whose ``SKILL.md`` is at ``uri`` (``McpError``
+        -32602 when the server serves no such skill)."""
+        self._skills_declared()
+        params = GetSkillRequestParams(uri=uri, meta=self._meta())
+        result = await self._call("skills/get", params, GetSkillResult, timeout=timeout)
+        return result.skill
+
+    async def read_directory(self, uri: str, *, timeout: float | None = None) -> list[Resource]:
+        """The direct children of a directory resource (subdirectories have
+        ``mime_type == "inode/directory"``), every page; for servers that declare
+        the skills extension with ``directoryRead``."""
+        self._skills_declared()
+        declared = (self.server_capabilities.extensions or {})[SKILLS_EXTENSION]
+        if not (isinstance(declared, dict) and declared.get("directoryRead")):
+            raise ClientError("the server does not declare directoryRead")
+
+        async def page(cursor: str | None) -> ReadResourceDirectoryResult:
+            params = ReadResourceDirectoryRequestParams(uri=uri, cursor=cursor, meta=self._meta())
+            return await self._call(
+                "resources/directory/read", params, ReadResourceDirectoryResult, timeout=timeout
+            )
+
+        return await self._all(page, lambda r: r.resources)
+
+    async def load_skill(self, skill: Skill | str) -> LoadedSkill:
+        """Load a skill as a host must: its ``SKILL.md`` read and verified against
+        the entry (size, digest, frontmatter); ``skill`` is an entry, or the URI of
+        a ``SKILL.md`` (its entry is got first). Raises ``SkillVerificationError``
+        on any difference. The ``LoadedSkill`` reads the other files on demand,
+        each verified. Needs PyYAML (``pip install "fastmcp-client[skills]"``)."""
+        entry = await self.get_skill(skill) if isinstance(skill, str) else skill
+        return await load_skill(self, entry)
 
     async def read_resource(
         self,

@@ -155,7 +155,8 @@ class Connection:
             "completion/complete": self._complete,
             "logging/setLevel": self._set_level,
         }
-        self._routes.update(self.server._tasks.routes(self))
+        for extension in self.server._extensions():
+            self._routes.update(extension.routes(self))
 
     # -- the Dispatcher protocol -----------------------------------------------------
 
@@ -197,7 +198,7 @@ class Connection:
             assert fields.client_capabilities is not None
             if router is None or (
                 (spec is None or not spec.exists_in(version))
-                and not server._tasks.exists(method, version)
+                and not any(e.exists(method, version) for e in server._extensions())
             ):
                 raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
             ctx.protocol_version = version
@@ -247,7 +248,7 @@ class Connection:
         if (
             method != "initialize"
             and (spec is None or not spec.exists_in(version))
-            and not server._tasks.exists(method, version)
+            and not any(e.exists(method, version) for e in server._extensions())
         ):
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method} (in {version})")
         plan = (router, self._params_type(method, spec))
@@ -258,7 +259,8 @@ class Connection:
     def _params_type(self, method: str, spec: Any) -> Any:
         params_type = _PARAMS.get(method) or (spec.params if spec is not None else None)
         if params_type is None:
-            params_type = self.server._tasks.params_type(method) or RequestParams
+            found = (e.params_type(method) for e in self.server._extensions())
+            params_type = next((t for t in found if t is not None), RequestParams)
         return params_type
 
     async def notification(self, note: JSONRPCNotification) -> None:

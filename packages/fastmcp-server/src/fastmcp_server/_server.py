@@ -27,9 +27,11 @@ import contextlib
 import inspect
 import logging
 import math
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import attrs
@@ -82,6 +84,7 @@ from fastmcp_server._tasks import Tasks
 
 if TYPE_CHECKING:
     from fastmcp_server._middleware import Middleware
+    from fastmcp_server._skills import Skills
     from fastmcp_transport import HttpConnectionInfo
 
 __all__ = ["Server"]
@@ -163,6 +166,7 @@ class Server:
     _on_roots_changed: list[Callable[[Connection], Awaitable[None]]]
     _sealer: RequestStateSealer
     _tasks: Tasks
+    _skills: Skills | None
     _nursery: trio.Nursery | None
     _lists: dict[str, list[Any]]
     _parents: list[Server]
@@ -239,6 +243,7 @@ class Server:
             RequestStateSealer(key=state_secret) if state_secret else RequestStateSealer()
         )
         self._tasks = Tasks(self)
+        self._skills = None
         self._nursery = None
         self._lists = {}
         self._parents = []
@@ -392,6 +397,44 @@ class Server:
         else:
             self._resources[definition.uri] = handler  # type: ignore[assignment]
             self._changed("resources")
+
+    def add_skill(self, directory: str | os.PathLike[str], *, prefix: str = "") -> Server:
+        """Serve the Agent Skill in ``directory`` (its ``SKILL.md`` and every file under
+        it) at ``skill://[<prefix>/]<name>/...``, with the skills extension
+        (``skills/list``, ``skills/get``, ``resources/directory/read``; 2026-07-28
+        clients). The files are read now; ``ValueError`` for a directory that is not a
+        valid skill. Needs PyYAML (``pip install "fastmcp-server[skills]"``). Returns
+        the server."""
+        path = Path(directory)
+        skill_path = "/".join(filter(None, [*prefix.strip("/").split("/"), path.resolve().name]))
+        self._skills_registry().add(path, skill_path)
+        return self
+
+    def add_skills(self, root: str | os.PathLike[str], *, prefix: str = "") -> Server:
+        """Serve every skill under ``root`` (each directory holding a ``SKILL.md``,
+        nested ones included) at ``skill://[<prefix>/]<its path under root>/...``.
+        Returns the server."""
+        base = Path(root)
+        found = sorted(
+            skill_md.parent
+            for skill_md in base.rglob("SKILL.md")
+            if not any(part.startswith(".") for part in skill_md.relative_to(base).parts)
+        )
+        if not found:
+            raise ValueError(f"no SKILL.md under {base}")
+        registry = self._skills_registry()
+        for directory in found:
+            relative = directory.relative_to(base).as_posix()
+            parts = [*prefix.strip("/").split("/"), *relative.split("/")]
+            registry.add(directory, "/".join(p for p in parts if p and p != "."))
+        return self
+
+    def _skills_registry(self) -> Skills:
+        if self._skills is None:
+            from fastmcp_server._skills import Skills  # loaded by the first skill
+
+            self._skills = Skills(self)
+        return self._skills
 
     def remove_resource(self, uri: str) -> None:
         """Unregister a resource (by URI) or a template (by its URI template)."""
@@ -712,6 +755,16 @@ class Server:
             next_cursor = base64.urlsafe_b64encode(str(end).encode()).decode().rstrip("=")
         return page, next_cursor
 
+    def _extensions(self) -> list[Tasks | Skills]:
+        """The subsystems that add methods and capabilities of their own."""
+        return [self._tasks] if self._skills is None else [self._tasks, self._skills]
+
+    def _extension_capabilities(self) -> dict[str, Any] | None:
+        declared: dict[str, Any] = {}
+        for extension in self._extensions():
+            declared.update(extension.extensions() or {})
+        return declared or None
+
     def _capabilities(self, version: str) -> ServerCapabilities:
         modern = is_modern(version)
         return ServerCapabilities(
@@ -720,7 +773,7 @@ class Server:
             prompts=PromptsCapability(list_changed=True),
             logging={},
             completions={},
-            extensions=self._tasks.extensions() if modern else None,
+            extensions=self._extension_capabilities() if modern else None,
             tasks=None if modern else self._tasks.legacy_capability(version),
         )
 

@@ -34,6 +34,7 @@ from fastmcp_client import (
     HttpServer,
     IncompatibleServer,
     InputRequiredError,
+    LoadedSkill,
     LogHandler,
     McpConfig,
     Notification,
@@ -41,6 +42,7 @@ from fastmcp_client import (
     RootsHandler,
     SamplingHandler,
     ServerConfig,
+    SkillVerificationError,
     StdioServer,
     Subscription,
     Target,
@@ -188,6 +190,7 @@ __all__ = [
     "python_logging",
     "ToolTask",
     "Subscription",
+    "LoadedSkill",
     # errors
     "McpError",
     "ToolError",
@@ -201,5 +204,6 @@ __all__ = [
     "IncompatibleServer",
     "InputRequiredError",
     "TaskFailed",
+    "SkillVerificationError",
     "ConfigError",
 ]
