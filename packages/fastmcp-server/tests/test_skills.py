@@ -126,6 +126,17 @@ async def test_listing_getting_and_reading_skills(tmp_path: Path) -> None:
         assert base64.b64decode(blob["blob"]) == (skill_dir / "scripts" / "logo.png").read_bytes()
 
 
+async def test_a_root_that_is_itself_a_skill(tmp_path: Path) -> None:
+    root = write_skills(tmp_path) / "refunds"
+    server = Server("skills").add_skills(root)
+    async with connect(server, modern=True) as c:
+        listed = (await c.call("skills/list"))["skills"]
+        assert [e["uri"] for e in listed] == [
+            "skill://refunds/SKILL.md",
+            "skill://refunds/examples/partial/SKILL.md",
+        ]
+
+
 async def test_reading_directories(tmp_path: Path) -> None:
     server = Server("skills").add_skills(write_skills(tmp_path))
     async with connect(server, modern=True) as c:

@@ -423,10 +423,12 @@ class Server:
         if not found:
             raise ValueError(f"no SKILL.md under {base}")
         registry = self._skills_registry()
+        # a root that is itself a skill is named by its directory, nested ones under it
+        anchor = base.resolve().parent if (base / "SKILL.md").is_file() else base.resolve()
         for directory in found:
-            relative = directory.relative_to(base).as_posix()
+            relative = directory.resolve().relative_to(anchor).as_posix()
             parts = [*prefix.strip("/").split("/"), *relative.split("/")]
-            registry.add(directory, "/".join(p for p in parts if p and p != "."))
+            registry.add(directory, "/".join(p for p in parts if p))
         return self
 
     def _skills_registry(self) -> Skills:
