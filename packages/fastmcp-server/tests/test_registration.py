@@ -53,10 +53,10 @@ def test_the_builder_chain_reads_left_to_right() -> None:
     server = Server("s", "1.0").tool(add).resource(config).prompt(greeting).request_timeout(30)
     assert isinstance(server, Server)
     assert server.default_request_timeout == 30
-    assert [t.name for t in server._tool_definitions()] == ["add"]
-    assert server._tool_definitions()[0].description == "Calculate the sum of two numbers"
-    assert [r.uri for r in server._resource_definitions()] == ["config://settings"]
-    assert [p.name for p in server._prompt_definitions()] == ["greeting"]
+    assert [t.name for t in server._definitions("tools")] == ["add"]
+    assert server._definitions("tools")[0].description == "Calculate the sum of two numbers"
+    assert [r.uri for r in server._definitions("resources")] == ["config://settings"]
+    assert [p.name for p in server._definitions("prompts")] == ["greeting"]
 
 
 async def test_free_decorators_return_callable_handlers() -> None:
@@ -94,7 +94,7 @@ def test_instance_decorators_return_the_function_unchanged() -> None:
         return topic
 
     assert p("t") == "t"
-    assert {t.name for t in server._tool_definitions()} == {"plain", "renamed"}
+    assert {t.name for t in server._definitions("tools")} == {"plain", "renamed"}
     assert isinstance(server._templates["users://{id}"], FunctionResourceTemplate)
 
 
@@ -116,7 +116,7 @@ def test_tools_made_by_one_factory_each_get_their_own_schema() -> None:
     server.tool(make("alike", None, ""))
     server.tool(make("floats", {"x": "float", "label": "str", "return": "str"}, ""))
     server.tool(make("prefixed", None, "n: "))
-    schemas = {t.name: t.input_schema for t in server._tool_definitions()}
+    schemas = {t.name: t.input_schema for t in server._definitions("tools")}
     assert schemas["plain"] == schemas["alike"]
     assert schemas["plain"]["properties"]["x"] == {"type": "integer"}
     assert schemas["floats"]["properties"]["x"] == {"type": "number"}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal, TypeAlias
 
-from fastmcp_protocol._base import UNSET, Error, MetaObject, UnsetType, field
+from fastmcp_protocol._base import UNSET, Error, UnsetType
 from fastmcp_protocol._jsonrpc import RequestParams, Result
 
 __all__ = [
@@ -36,11 +36,9 @@ TaskStatus: TypeAlias = Literal["working", "input_required", "completed", "faile
 """``completed``, ``failed`` and ``cancelled`` are terminal."""
 
 
-class CreateTaskResult(Result, kw_only=True, frozen=True):
-    """The answer to a request the server chose to run as a task (flat, no wrapper).
-
-    ``ttl_ms`` is how long the task is kept after creation (``None``: unlimited).
-    """
+class _TaskResult(Result, kw_only=True, frozen=True):
+    """What every task result says of the task. ``ttl_ms`` is how long the task is
+    kept after creation (``None``: unlimited)."""
 
     task_id: str
     status: TaskStatus
@@ -49,6 +47,10 @@ class CreateTaskResult(Result, kw_only=True, frozen=True):
     ttl_ms: int | None
     status_message: str | None = None
     poll_interval_ms: int | None = None
+
+
+class CreateTaskResult(_TaskResult, kw_only=True, frozen=True):
+    """The answer to a request the server chose to run as a task (flat, no wrapper)."""
 
 
 class GetTaskRequestParams(RequestParams, kw_only=True, frozen=True):
@@ -70,21 +72,13 @@ class UpdateTaskRequestParams(RequestParams, kw_only=True, frozen=True):
     input_responses: dict[str, Any] | None = None
 
 
-class GetTaskResult(Result, kw_only=True, frozen=True):
+class GetTaskResult(_TaskResult, kw_only=True, frozen=True):
     """The answer to ``tasks/get``: the task's state.
 
     ``input_requests`` while ``input_required``; ``result`` (the original request's
     result, e.g. a ``CallToolResult``) once ``completed``; ``error`` once ``failed``.
     """
 
-    task_id: str
-    status: TaskStatus
-    created_at: str
-    last_updated_at: str
-    ttl_ms: int | None
-    status_message: str | None = None
-    poll_interval_ms: int | None = None
     input_requests: dict[str, Any] | None = None
     result: Any | UnsetType = UNSET
     error: Error | None = None
-    meta: MetaObject | None = field(default=None, name="_meta")

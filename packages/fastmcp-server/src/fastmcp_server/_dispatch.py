@@ -318,14 +318,8 @@ class Connection:
 
     async def _list_tools(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         server = self.server
-        page, cursor = server._page(server._tool_definitions(), params.cursor)
-        result = ListToolsResult(
-            tools=page,
-            next_cursor=cursor,
-            ttl_ms=server.list_ttl_ms,
-            cache_scope=server.list_cache_scope,
-        )
-        return _constant(result)
+        items = server._definitions("tools")
+        return _constant(server._list_result(ListToolsResult, "tools", items, params.cursor))
 
     async def _call_tool(self, ctx: McpContext, params: _CallToolParams) -> Handler:
         server = self.server
@@ -355,23 +349,15 @@ class Connection:
 
     async def _list_resources(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         server = self.server
-        page, cursor = server._page(server._resource_definitions(), params.cursor)
-        result = ListResourcesResult(
-            resources=page,
-            next_cursor=cursor,
-            ttl_ms=server.list_ttl_ms,
-            cache_scope=server.list_cache_scope,
-        )
+        items = server._definitions("resources")
+        result = server._list_result(ListResourcesResult, "resources", items, params.cursor)
         return _constant(result)
 
     async def _list_templates(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         server = self.server
-        page, cursor = server._page(server._template_definitions(), params.cursor)
-        result = ListResourceTemplatesResult(
-            resource_templates=page,
-            next_cursor=cursor,
-            ttl_ms=server.list_ttl_ms,
-            cache_scope=server.list_cache_scope,
+        items = server._definitions("templates")
+        result = server._list_result(
+            ListResourceTemplatesResult, "resource_templates", items, params.cursor
         )
         return _constant(result)
 
@@ -447,14 +433,8 @@ class Connection:
 
     async def _list_prompts(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         server = self.server
-        page, cursor = server._page(server._prompt_definitions(), params.cursor)
-        result = ListPromptsResult(
-            prompts=page,
-            next_cursor=cursor,
-            ttl_ms=server.list_ttl_ms,
-            cache_scope=server.list_cache_scope,
-        )
-        return _constant(result)
+        items = server._definitions("prompts")
+        return _constant(server._list_result(ListPromptsResult, "prompts", items, params.cursor))
 
     async def _get_prompt(self, ctx: McpContext, params: GetPromptRequestParams) -> Handler:
         server = self.server

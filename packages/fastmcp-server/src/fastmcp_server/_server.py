@@ -29,7 +29,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -49,11 +49,9 @@ from fastmcp_protocol import (
     Icon,
     Implementation,
     NotificationParams,
-    Prompt,
     PromptReference,
     PromptsCapability,
     ReadResourceResult,
-    Resource,
     ResourcesCapability,
     ResourceTemplate,
     ResourceUpdatedNotificationParams,
@@ -91,6 +89,7 @@ __all__ = ["Server"]
 
 logger = logging.getLogger("fastmcp.server")
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 Lifespan = Callable[["Server"], AbstractAsyncContextManager[Any]]
 """``lifespan(server)`` is entered once while the server runs; what it yields is
 ``ctx.lifespan`` and, by its type (or, for a mapping of types, by each key), injected
@@ -688,53 +687,30 @@ class Server:
             for kind in kinds:
                 self._nursery.start_soon(self._broadcast_list_changed, kind)
 
-    def _tool_definitions(self) -> list[Tool]:
-        cached = self._lists.get("tools")
+    def _definitions(self, kind: ListKind) -> list[Any]:
+        """The definitions of ``kind`` (own, then each mounted server's, renamed under
+        its prefix), kept until a registration of that kind changes."""
+        cached = self._lists.get(kind)
         if cached is None:
-            cached = [entry.definition for entry in self._tools.values()]
+            own, renamed = _LISTS[kind]
+            cached = [handler.definition for handler in own(self)]
             for prefix, server in self._mounts:
-                cached += [
-                    msgspec.structs.replace(t, name=f"{prefix}_{t.name}")
-                    for t in server._tool_definitions()
-                ]
-            self._lists["tools"] = cached
+                cached += [renamed(d, prefix) for d in server._definitions(kind)]
+            self._lists[kind] = cached
         return cached
 
-    def _resource_definitions(self) -> list[Resource]:
-        cached = self._lists.get("resources")
-        if cached is None:
-            cached = [h.definition for h in self._resources.values()]
-            for prefix, server in self._mounts:
-                cached += [
-                    msgspec.structs.replace(r, uri=_prefix_uri(r.uri, prefix))
-                    for r in server._resource_definitions()
-                ]
-            self._lists["resources"] = cached
-        return cached
-
-    def _template_definitions(self) -> list[ResourceTemplate]:
-        cached = self._lists.get("templates")
-        if cached is None:
-            cached = [h.definition for h in self._templates.values()]
-            for prefix, server in self._mounts:
-                cached += [
-                    msgspec.structs.replace(t, uri_template=_prefix_uri(t.uri_template, prefix))
-                    for t in server._template_definitions()
-                ]
-            self._lists["templates"] = cached
-        return cached
-
-    def _prompt_definitions(self) -> list[Prompt]:
-        cached = self._lists.get("prompts")
-        if cached is None:
-            cached = [h.definition for h in self._prompts.values()]
-            for prefix, server in self._mounts:
-                cached += [
-                    msgspec.structs.replace(p, name=f"{prefix}_{p.name}")
-                    for p in server._prompt_definitions()
-                ]
-            self._lists["prompts"] = cached
-        return cached
+    def _list_result(
+        self, result_type: Callable[..., R], field: str, items: list[Any], cursor: str | None
+    ) -> R:
+        """One page of ``items`` as a list result (``field`` holds the page), with the
+        server's cache hints."""
+        page, next_cursor = self._page(items, cursor)
+        return result_type(
+            **{field: page},
+            next_cursor=next_cursor,
+            ttl_ms=self.list_ttl_ms,
+            cache_scope=self.list_cache_scope,
+        )
 
     def _page(self, items: list[Any], cursor: str | None) -> tuple[list[Any], str | None]:
         size = self.page_size
@@ -1050,3 +1026,29 @@ def _configure_logging() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
         root.setLevel(logging.WARNING)
+
+
+ListKind = Literal["tools", "resources", "templates", "prompts"]
+
+_LISTS: dict[str, tuple[Callable[[Server], Iterable[Any]], Callable[[Any, str], Any]]] = {
+    "tools": (
+        lambda s: s._tools.values(),
+        lambda d, prefix: msgspec.structs.replace(d, name=f"{prefix}_{d.name}"),
+    ),
+    "resources": (
+        lambda s: s._resources.values(),
+        lambda d, prefix: msgspec.structs.replace(d, uri=_prefix_uri(d.uri, prefix)),
+    ),
+    "templates": (
+        lambda s: s._templates.values(),
+        lambda d, prefix: msgspec.structs.replace(
+            d, uri_template=_prefix_uri(d.uri_template, prefix)
+        ),
+    ),
+    "prompts": (
+        lambda s: s._prompts.values(),
+        lambda d, prefix: msgspec.structs.replace(d, name=f"{prefix}_{d.name}"),
+    ),
+}
+"""Per kind of list: the server's own handlers, and how a mounted server's definition
+is renamed under its prefix."""

@@ -183,14 +183,8 @@ class Skills:
 
         async def list_skills(ctx: McpContext, params: PaginatedRequestParams) -> Callable[[], Any]:
             entries = [self._entries[uri] for uri in sorted(self._entries)]
-            page, cursor = server._page(entries, params.cursor)
             return _constant(
-                ListSkillsResult(
-                    skills=page,
-                    next_cursor=cursor,
-                    ttl_ms=server.list_ttl_ms,
-                    cache_scope=server.list_cache_scope,
-                )
+                server._list_result(ListSkillsResult, "skills", entries, params.cursor)
             )
 
         async def get_skill(ctx: McpContext, params: GetSkillRequestParams) -> Callable[[], Any]:

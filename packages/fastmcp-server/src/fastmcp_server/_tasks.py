@@ -214,7 +214,7 @@ class Tasks:
             state = await self._lookup(ctx, params.task_id)
             if is_modern(ctx.protocol_version):
                 return _constant(_modern_view(state))
-            return _constant(GetTaskResult(**_legacy_fields(state)))
+            return _constant(GetTaskResult(**_task_fields(state)))
 
         async def update(
             ctx: McpContext, params: UpdateTaskRequestParams
@@ -245,7 +245,7 @@ class Tasks:
                     run.scope.cancel()
             if is_modern(ctx.protocol_version):
                 return _constant(Result())
-            return _constant(CancelTaskResult(**_legacy_fields(state)))
+            return _constant(CancelTaskResult(**_task_fields(state)))
 
         async def result(ctx: McpContext, params: TaskIdParams) -> Callable[[], Awaitable[Any]]:
             state = await self._lookup(ctx, params.task_id)
@@ -532,16 +532,7 @@ def _iso(timestamp: float) -> str:
 def _created(state: TaskState) -> Any:
     if state.legacy:
         return LegacyCreateTaskResult(task=Task(**_task_fields(state)))
-    return CreateTaskResult(
-        result_type="task",
-        task_id=state.task_id,
-        status=state.status,
-        status_message=state.status_message,
-        created_at=_iso(state.created_at),
-        last_updated_at=_iso(state.last_updated_at),
-        ttl_ms=state.ttl_ms,
-        poll_interval_ms=state.poll_interval_ms,
-    )
+    return CreateTaskResult(result_type="task", **_modern_fields(state))
 
 
 def _task_fields(state: TaskState) -> dict[str, Any]:
@@ -556,19 +547,16 @@ def _task_fields(state: TaskState) -> dict[str, Any]:
     }
 
 
-def _legacy_fields(state: TaskState) -> dict[str, Any]:
-    return _task_fields(state)
+def _modern_fields(state: TaskState) -> dict[str, Any]:
+    """The 2026-07-28 spelling of ``_task_fields`` (``ttlMs``, ``pollIntervalMs``)."""
+    fields = _task_fields(state)
+    fields["ttl_ms"], fields["poll_interval_ms"] = fields.pop("ttl"), fields.pop("poll_interval")
+    return fields
 
 
 def _modern_view(state: TaskState) -> ModernGetTaskResult:
     return ModernGetTaskResult(
-        task_id=state.task_id,
-        status=state.status,
-        status_message=state.status_message,
-        created_at=_iso(state.created_at),
-        last_updated_at=_iso(state.last_updated_at),
-        ttl_ms=state.ttl_ms,
-        poll_interval_ms=state.poll_interval_ms,
+        **_modern_fields(state),
         input_requests=dict(state.input_requests) if state.status == "input_required" else None,
         result=state.result if state.status == "completed" else msgspec.UNSET,
         error=state.error if state.status == "failed" else None,

@@ -155,10 +155,10 @@ async def _stop_on_signal(signals: Any, scope: trio.CancelScope) -> None:
 
 def _banner(server: Server, where: str, console: Console) -> None:
     counts = [
-        (len(server._tool_definitions()), "tool"),
-        (len(server._resource_definitions()), "resource"),
-        (len(server._template_definitions()), "resource template"),
-        (len(server._prompt_definitions()), "prompt"),
+        (len(server._definitions("tools")), "tool"),
+        (len(server._definitions("resources")), "resource"),
+        (len(server._definitions("templates")), "resource template"),
+        (len(server._definitions("prompts")), "prompt"),
     ]
     offers = ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in counts)
     console.banner(
