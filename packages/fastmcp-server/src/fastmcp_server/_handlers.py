@@ -199,11 +199,22 @@ def _missing(injection: Injection) -> Any:
     )
 
 
+class _StandsForFunction:
+    """Base of the ``Function*`` handlers: the decorated name still works as the
+    function (calling the handler calls it; ``functools.update_wrapper`` in each
+    ``__attrs_post_init__`` gives it the function's name and docstring)."""
+
+    fn: Callable[..., Any]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
 # -- tools -------------------------------------------------------------------------------
 
 
 @attrs.define(eq=False, slots=False)
-class FunctionTool:
+class FunctionTool(_StandsForFunction):
     """A tool made from a function (see ``tool``). Calling it calls the function."""
 
     fn: Callable[..., Any]
@@ -228,9 +239,6 @@ class FunctionTool:
                 f"invalid tool name {self.name!r}: use 1-128 characters among A-Z a-z 0-9 _ . -"
             )
         functools.update_wrapper(self, self.fn, updated=())
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
 
     def compile(self, is_dependency: Callable[[Any], bool] = _no_dependencies) -> _CompiledTool:
         """Compile against a server's dependency registry (done at registration)."""
@@ -345,7 +353,7 @@ def tool(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
 
 
 @attrs.define(eq=False, slots=False)
-class FunctionResource:
+class FunctionResource(_StandsForFunction):
     """A resource with a fixed URI, read by calling a function."""
 
     fn: Callable[..., Any]
@@ -366,9 +374,6 @@ class FunctionResource:
 
     def __attrs_post_init__(self) -> None:
         functools.update_wrapper(self, self.fn, updated=())
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
 
     def compile(self, is_dependency: Callable[[Any], bool] = _no_dependencies) -> None:
         signature = compile_signature(self.fn, name=self.name, is_dependency=is_dependency)
@@ -410,7 +415,7 @@ class FunctionResource:
 
 
 @attrs.define(eq=False, slots=False)
-class FunctionResourceTemplate:
+class FunctionResourceTemplate(_StandsForFunction):
     """Resources named by a URI template, read by calling a function with the
     template's variables (converted to the parameters' types)."""
 
@@ -436,9 +441,6 @@ class FunctionResourceTemplate:
 
         self.template = UriTemplate(self.uri_template)
         functools.update_wrapper(self, self.fn, updated=())
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
 
     def compile(self, is_dependency: Callable[[Any], bool] = _no_dependencies) -> None:
         signature = compile_signature(self.fn, name=self.name, is_dependency=is_dependency)
@@ -537,7 +539,7 @@ def resource(
 
 
 @attrs.define(eq=False, slots=False)
-class FunctionPrompt:
+class FunctionPrompt(_StandsForFunction):
     """A prompt made from a function whose parameters are the prompt's arguments."""
 
     fn: Callable[..., Any]
@@ -556,9 +558,6 @@ class FunctionPrompt:
 
     def __attrs_post_init__(self) -> None:
         functools.update_wrapper(self, self.fn, updated=())
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
 
     def compile(self, is_dependency: Callable[[Any], bool] = _no_dependencies) -> None:
         signature = compile_signature(self.fn, name=self.name, is_dependency=is_dependency)
