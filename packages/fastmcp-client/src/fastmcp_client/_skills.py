@@ -50,6 +50,11 @@ class LoadedSkill:
     entry: Skill
     text: str
     _client: Client = attrs.field(repr=False)
+    _listed: dict[str, SkillResource] | None = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        dynamic = self.entry.resources == "dynamic"
+        self._listed = None if dynamic else _listed(self.entry)
 
     @property
     def root(self) -> str:
@@ -75,8 +80,8 @@ class LoadedSkill:
     async def read(self, path: str) -> bytes:
         """The verified bytes of one of the skill's files (a relative path or a URI)."""
         uri = self.resolve(path)
-        listed = _listed(self.entry).get(uri) if self.entry.resources != "dynamic" else None
-        if self.entry.resources != "dynamic" and listed is None:
+        listed = None if self._listed is None else self._listed.get(uri)
+        if self._listed is not None and listed is None:
             raise SkillVerificationError(
                 f"{uri} is not a file of the skill {self.entry.uri} as loaded "
                 "(refresh the entry with get_skill)"

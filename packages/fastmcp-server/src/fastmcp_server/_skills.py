@@ -72,26 +72,28 @@ _TEXT_TYPES = {"application/json", "application/xml", "application/yaml", "appli
 
 @attrs.define(eq=False, repr=False)
 class _SkillFile:
-    """One file of a skill, served as a resource (a ``ResourceHandler``)."""
+    """One file of a skill, served as a resource (a ``ResourceHandler``): its contents
+    are made once, from the bytes its digest was computed over."""
 
     definition: Resource
-    data: bytes
+    contents: ReadResourceResult
 
-    async def read(self, ctx: McpContext, uri: str) -> ReadResourceResult:
-        mime = self.definition.mime_type or "application/octet-stream"
+    @classmethod
+    def of(cls, definition: Resource, data: bytes) -> _SkillFile:
+        uri, mime = definition.uri, definition.mime_type or "application/octet-stream"
         if _is_text(mime):
             try:
-                text = self.data.decode("utf-8")
+                text = data.decode("utf-8")
             except UnicodeDecodeError:
                 pass
             else:
-                return ReadResourceResult(
-                    contents=[TextResourceContents(uri=uri, text=text, mime_type=mime)]
-                )
-        blob = base64.b64encode(self.data).decode()
-        return ReadResourceResult(
-            contents=[BlobResourceContents(uri=uri, blob=blob, mime_type=mime)]
-        )
+                contents = TextResourceContents(uri=uri, text=text, mime_type=mime)
+                return cls(definition, ReadResourceResult(contents=[contents]))
+        blob = BlobResourceContents(uri=uri, blob=base64.b64encode(data).decode(), mime_type=mime)
+        return cls(definition, ReadResourceResult(contents=[blob]))
+
+    async def read(self, ctx: McpContext, uri: str) -> ReadResourceResult:
+        return self.contents
 
 
 @attrs.define(eq=False, repr=False)
@@ -137,7 +139,7 @@ class Skills:
             total += len(data)
             uri = f"{root}/{relative}"
             manifest.append(SkillResource(uri=uri, digest=digest_of(data), size=len(data)))
-            handlers.append(_SkillFile(_definition(uri, relative, data, frontmatter), data))
+            handlers.append(_SkillFile.of(_definition(uri, relative, data, frontmatter), data))
         if total > MAX_BYTES:
             raise ValueError(f"{directory}: {total} bytes, over the {MAX_BYTES} a skill may have")
         entry = Skill(uri=f"{root}/{SKILL_FILE}", frontmatter=frontmatter, resources=manifest)
