@@ -932,3 +932,50 @@ async def test_requests_sent_right_behind_initialize_wait_for_it() -> None:
         assert answers[0]["result"]["protocolVersion"] == "2025-11-25"
         assert "error" not in answers[1], answers[1]
         assert answers[2]["result"]["structuredContent"] == {"result": 3}
+
+
+async def test_invalid_utf8_in_tool_arguments_is_a_tool_error_and_serving_goes_on() -> None:
+    """Bytes that are not UTF-8 inside a string argument: the envelope skips nested
+    strings, so the tool's own decoder meets them; whichever msgspec release is
+    installed, the call is answered as invalid arguments and the next call works."""
+
+    @attrs.define
+    class Pipe:
+        frames: list[bytes]
+        sent: list[bytes] = attrs.field(factory=list)
+
+        async def receive(self) -> bytes:
+            await trio.lowlevel.checkpoint()
+            if self.frames:
+                return self.frames.pop(0)
+            raise TransportClosed("end of input")
+
+        async def send(self, frame: bytes, *, related: Any = None, final: bool = False) -> None:
+            self.sent.append(frame)
+
+        async def aclose(self) -> None:
+            pass
+
+    server = Server("utf8", "1")
+
+    @server.tool
+    async def shout(text: str) -> str:
+        return text.upper()
+
+    meta = (
+        b'"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+        b'"io.modelcontextprotocol/clientCapabilities":{}}'
+    )
+    pipe = Pipe(
+        [
+            b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"shout",'
+            b'"arguments":{"text":"\xff"},' + meta + b"}}",
+            b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"shout",'
+            b'"arguments":{"text":"ok"},' + meta + b"}}",
+        ]
+    )
+    await server.serve_transport(pipe)
+    answers = {m["id"]: m for m in map(msgspec.json.decode, pipe.sent)}
+    assert answers[1]["result"]["isError"] is True
+    assert "Invalid arguments for tool shout" in answers[1]["result"]["content"][0]["text"]
+    assert answers[2]["result"]["content"][0]["text"] == "OK"

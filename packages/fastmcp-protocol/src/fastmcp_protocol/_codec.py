@@ -161,12 +161,25 @@ def decode_params(params: msgspec.Raw | UnsetType | bytes, type_: type[T]) -> T:
     raw = _EMPTY_OBJECT if params is UNSET else params
     try:
         return decoder(type_).decode(raw)
-    except (msgspec.DecodeError, RecursionError) as exc:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        # The envelope pass skips nested strings unchecked, so bytes that are not
+        # UTF-8 surface here, each msgspec release naming them its own way: the bytes
+        # themselves decide between "not JSON" and "JSON of the wrong shape".
+        invalid_utf8 = _invalid_utf8(raw)
+        if invalid_utf8 is not None:
+            raise McpError(
+                PARSE_ERROR, f"Parse error: invalid UTF-8 in params ({invalid_utf8})"
+            ) from None
         raise McpError(INVALID_PARAMS, f"Invalid params: {_describe(exc)}") from None
-    except UnicodeDecodeError as exc:  # the envelope pass skips nested strings unchecked
-        raise McpError(
-            PARSE_ERROR, f"Parse error: invalid UTF-8 in params ({exc.reason})"
-        ) from None
+
+
+def _invalid_utf8(data: msgspec.Raw | bytes) -> str | None:
+    """Why ``data`` is not UTF-8, or ``None`` when it is (only asked on a failure)."""
+    try:
+        bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return str(exc.reason)
+    return None
 
 
 def _describe(exc: Exception) -> str:

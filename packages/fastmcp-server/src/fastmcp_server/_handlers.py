@@ -294,9 +294,7 @@ class _CompiledTool:
         data = b"{}" if raw is None or raw is UNSET or raw == _NULL else raw
         try:
             args = self.signature.decoder.decode(data)
-        except msgspec.ValidationError as exc:
-            raise ToolError(f"Invalid arguments for tool {self.definition.name}: {exc}") from None
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # a string not UTF-8, too
             raise ToolError(f"Invalid arguments for tool {self.definition.name}: {exc}") from None
         extra = None
         if self.signature.extra_kwargs:
