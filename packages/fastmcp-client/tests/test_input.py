@@ -313,3 +313,42 @@ async def test_declared_capabilities_follow_the_handlers() -> None:
         pass
     meta = sent(fake, "server/discover")[0]["_meta"]
     assert meta["io.modelcontextprotocol/clientCapabilities"] == {}
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_plain_function_handlers_answer_from_a_worker_thread(era: str) -> None:
+    """Sync sampling, elicitation and roots handlers may block (a person typing, a
+    model SDK): they run in a worker thread, not in the client's event loop."""
+    import threading
+
+    threads: set[str] = set()
+
+    def blocking_sample(params: CreateMessageRequestParams) -> str:
+        threads.add(threading.current_thread().name)
+        message = params.messages[0].content
+        assert isinstance(message, TextContent)
+        return message.text.upper()
+
+    def blocking_elicit(
+        params: ElicitRequestFormParams | ElicitRequestURLParams,
+    ) -> dict[str, Any]:
+        threads.add(threading.current_thread().name)
+        return {"name": "Grace"}
+
+    def blocking_roots() -> list[Root]:
+        threads.add(threading.current_thread().name)
+        return [Root(uri="file:///sync")]
+
+    fake = server(era)
+    async with Client(
+        fake,
+        sampling_handler=blocking_sample,
+        elicitation_handler=blocking_elicit,
+        roots_handler=blocking_roots,
+    ) as c:
+        person = await c.call_tool("ask_person")
+        everything = await c.call_tool("ask_everything")
+    assert person.content == [TextContent(text="Grace is 30")]
+    assert "file:///sync" in everything.content[0].text  # type: ignore[union-attr]
+    assert threads
+    assert threading.main_thread().name not in threads

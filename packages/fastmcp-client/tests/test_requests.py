@@ -293,3 +293,28 @@ async def test_meta_entries_of_the_caller_are_sent() -> None:
     meta = sent(fake, "tools/call")[0]["_meta"]
     assert meta["com.example/trace"] == "t-1"
     assert meta["io.modelcontextprotocol/protocolVersion"] == "2026-07-28"
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_plain_functions_are_callbacks_too(
+    era: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ``def`` on_progress / log_handler is called inline, in order, and nothing
+    fails; a lambda that returns a coroutine has it awaited."""
+    updates: list[float] = []
+    logs: list[Any] = []
+    awaited: list[float] = []
+
+    def on_log(params: LoggingMessageNotificationParams) -> None:
+        logs.append(params.data)
+
+    async def record(params: ProgressNotificationParams) -> None:
+        awaited.append(params.progress)
+
+    async with Client(server(era), log_handler=on_log, log_level="info") as client:
+        await client.call_tool("progress", on_progress=lambda p: updates.append(p.progress))
+        await client.call_tool("progress", on_progress=lambda p: record(p))
+    assert updates == [1, 2, 3]
+    assert awaited == [1, 2, 3]
+    assert logs == [{"step": i} for i in (1, 2, 3)] * 2
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []

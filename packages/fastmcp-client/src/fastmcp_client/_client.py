@@ -87,6 +87,7 @@ from fastmcp_core import (
     RequestTimeout,
     Session,
     Transport,
+    call_callback,
 )
 from fastmcp_protocol import (
     HEADER_MISMATCH,
@@ -1256,7 +1257,8 @@ class Client:
         """Route one notification (runs in the reading task: never blocks)."""
         method = note.method
         if method == "notifications/message":
-            await self.log_handler(decode_params(note.params, LoggingMessageNotificationParams))
+            log = decode_params(note.params, LoggingMessageNotificationParams)
+            await call_callback(self.log_handler, log)
             return
         if method == "notifications/cancelled":  # a server ending a subscriptions/listen
             cancelled = decode_params(note.params, CancelledNotificationParams)
@@ -1290,7 +1292,7 @@ class Client:
             if legacy.wants(typed):
                 legacy.deliver(typed)
         if self.notification_handler is not None:
-            await self.notification_handler(typed)
+            await call_callback(self.notification_handler, typed)
 
 
 def _registered(

@@ -10,6 +10,8 @@ never asks for what the client cannot do.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,7 +22,7 @@ import msgspec
 import trio
 
 from fastmcp_client._errors import InputRequiredError
-from fastmcp_core import McpContext
+from fastmcp_core import McpContext, is_async_callable
 from fastmcp_protocol import (
     METHOD_NOT_FOUND,
     METHODS,
@@ -68,15 +70,19 @@ __all__ = [
 logger = logging.getLogger("fastmcp.client")
 
 SamplingHandler: TypeAlias = Callable[
-    [CreateMessageRequestParams], Awaitable[CreateMessageResult | str]
+    [CreateMessageRequestParams],
+    Awaitable[CreateMessageResult | str] | CreateMessageResult | str,
 ]
 """Answers ``sampling/createMessage``. Return a ``CreateMessageResult``, or just the
 text of the assistant's reply (``model`` is then ``"unknown"``). Raise ``McpError``
-to refuse with that error (legacy era) or to fail the original request (modern era)."""
+to refuse with that error (legacy era) or to fail the original request (modern era).
+An ``async def`` runs in the client's task; a plain ``def`` runs in a worker thread
+(it may block: calling a model's SDK, asking a person), abandoned if the request is
+cancelled. The same holds for the elicitation and roots handlers."""
 
 ElicitationHandler: TypeAlias = Callable[
     [ElicitRequestFormParams | ElicitRequestURLParams],
-    Awaitable[ElicitResult | Mapping[str, Any]],
+    Awaitable[ElicitResult | Mapping[str, Any]] | ElicitResult | Mapping[str, Any],
 ]
 """Answers ``elicitation/create`` in form mode (``ElicitRequestFormParams``) or URL
 mode (``ElicitRequestURLParams``). Return an ``ElicitResult``, or a mapping of form
@@ -84,21 +90,24 @@ values (accepted). For an accepted form, fields the handler left out get the
 schema's ``default`` values (SEP-1034) unless the client was made with
 ``elicitation_defaults=False``."""
 
-RootsHandler: TypeAlias = Callable[[], Awaitable[Sequence[Root]]]
+RootsHandler: TypeAlias = Callable[[], Awaitable[Sequence[Root]] | Sequence[Root]]
 """Answers ``roots/list`` with the client's current roots."""
 
-LogHandler: TypeAlias = Callable[[LoggingMessageNotificationParams], Awaitable[None]]
-"""Receives the server's log messages (``notifications/message``)."""
+LogHandler: TypeAlias = Callable[[LoggingMessageNotificationParams], Awaitable[None] | None]
+"""Receives the server's log messages (``notifications/message``), in order, in the
+task that reads from the server: an ``async def`` is awaited, a plain ``def`` is
+called inline (return quickly)."""
 
 Notification: TypeAlias = (
     ServerNotification | TaskStatusNotification | ElicitationCompleteNotification
 )
 """A notification from the server, typed (see ``fastmcp_protocol``)."""
 
-NotificationHandler: TypeAlias = Callable[[Notification], Awaitable[None]]
+NotificationHandler: TypeAlias = Callable[[Notification], Awaitable[None] | None]
 """Receives every notification that is not a log message, progress or an answer to
 a subscription (list changes, resource updates, task status, ...). It runs in the
-task that reads from the server: return quickly (start work elsewhere)."""
+task that reads from the server (sync or async, like ``LogHandler``): return quickly
+(start work elsewhere)."""
 
 # -- log messages --------------------------------------------------------------------------
 
@@ -142,6 +151,19 @@ def as_roots(roots: Sequence[Root | str | Path]) -> list[Root]:
     return out
 
 
+async def _answer(handler: Callable[..., Any], *args: Any) -> Any:
+    """Run a handler that answers the server: ``async def`` here, a plain ``def`` in a
+    worker thread (abandoned on cancellation); an awaitable it returns is awaited."""
+    if is_async_callable(handler):
+        return await handler(*args)
+    result = await trio.to_thread.run_sync(
+        functools.partial(handler, *args), abandon_on_cancel=True
+    )
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
 def _form_defaults(params: ElicitRequestFormParams) -> dict[str, Any]:
     return {
         name: field["default"]
@@ -180,7 +202,7 @@ class Responder:
             raise InputRequiredError(
                 "the server asked for sampling, but no sampling_handler was given"
             )
-        answer = await self.sampling(params)
+        answer: CreateMessageResult | str = await _answer(self.sampling, params)
         if isinstance(answer, str):
             return CreateMessageResult(
                 role="assistant", content=TextContent(text=answer), model="unknown"
@@ -194,7 +216,7 @@ class Responder:
             raise InputRequiredError(
                 "the server asked for elicitation, but no elicitation_handler was given"
             )
-        answer = await self.elicitation(params)
+        answer = await _answer(self.elicitation, params)
         if not isinstance(answer, ElicitResult):
             answer = ElicitResult(action="accept", content=dict(answer))
         if (
@@ -210,7 +232,7 @@ class Responder:
 
     async def list_roots(self) -> ListRootsResult:
         if self.roots_handler is not None:
-            return ListRootsResult(roots=list(await self.roots_handler()))
+            return ListRootsResult(roots=list(await _answer(self.roots_handler)))
         if self.roots is None:
             raise InputRequiredError("the server asked for roots, but no roots were given")
         return ListRootsResult(roots=self.roots)

@@ -7,6 +7,7 @@ JSON-RPC session engine that servers and clients share, over any ``Transport``.
 """
 
 from fastmcp_core._budget import Budget
+from fastmcp_core._callbacks import call_callback, is_async_callable
 from fastmcp_core._context import Elicited, McpContext, Peer, TestingContext
 from fastmcp_core._errors import (
     CONNECTION_CLOSED,
@@ -69,4 +70,6 @@ __all__ = [
     "binding_of",
     "form_schema",
     "read_form",
+    "call_callback",
+    "is_async_callable",
 ]

@@ -44,6 +44,7 @@ import msgspec
 import trio
 
 from fastmcp_core._budget import Budget
+from fastmcp_core._callbacks import call_callback
 from fastmcp_core._context import McpContext
 from fastmcp_core._errors import ConnectionClosed, RequestTimeout, TransportClosed
 from fastmcp_core._outcome import (
@@ -90,8 +91,10 @@ _BURST = 64
 _SERVE = "fastmcp_core.Session._serve"
 """The name of every request's task (trio would format it anew for each)."""
 
-ProgressCallback = Callable[[ProgressNotificationParams], Awaitable[None]]
-"""Called with each progress notification of an outgoing request."""
+ProgressCallback = Callable[[ProgressNotificationParams], Awaitable[None] | None]
+"""Called with each progress notification of an outgoing request, in the reading task
+and in order: an ``async def`` is awaited, a plain function is called inline (keep it
+quick)."""
 
 Handler = Callable[[], Awaitable[Any]]
 
@@ -466,7 +469,7 @@ class Session:
                 if pending.reset_on_progress is not None:
                     pending.deadline = trio.current_time() + pending.reset_on_progress
                 try:
-                    await pending.on_progress(progress)
+                    await call_callback(pending.on_progress, progress)
                 except Exception:
                     logger.exception("progress callback failed")
             return

@@ -32,7 +32,7 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_core import Budget, McpContext, McpError, ToolError
+from fastmcp_core import Budget, McpContext, McpError, ToolError, is_async_callable
 from fastmcp_protocol import (
     INVALID_PARAMS,
     UNSET,
@@ -168,9 +168,7 @@ class _Call:
 
 
 def _call_plan(fn: Callable[..., Any], thread: bool | None, timeout: float | None) -> _Call:
-    is_async = inspect.iscoroutinefunction(fn) or (
-        callable(fn) and inspect.iscoroutinefunction(type(fn).__call__)
-    )
+    is_async = is_async_callable(fn)
     return _Call(fn, is_async, thread is not False and not is_async, timeout)
 
 
@@ -662,7 +660,7 @@ class CompleterCall:
             ),
             None,
         )
-        return cls(fn, "context" in params, ctx_param, inspect.iscoroutinefunction(fn))
+        return cls(fn, "context" in params, ctx_param, is_async_callable(fn))
 
     async def __call__(self, ctx: McpContext, value: str, context: dict[str, str]) -> list[str]:
         kwargs: dict[str, Any] = {}
