@@ -120,6 +120,16 @@ async def test_a_modern_server_speaking_only_other_versions_is_incompatible() ->
     assert [m for m, _ in fake.requests] == ["server/discover"]  # no fallback to initialize
 
 
+async def test_a_server_with_no_per_request_version_is_tried_with_initialize() -> None:
+    """A server that serves only the session era answers the probe with -32022 and an
+    empty list of per-request versions: the client falls back to ``initialize``."""
+    fake = server("dual", modern_versions=[], legacy_versions=["2025-06-18"])
+    async with Client(fake) as client:
+        assert not client.is_modern
+        assert client.protocol_version == "2025-06-18"
+    assert [m for m, _ in fake.requests] == ["server/discover", "initialize"]
+
+
 async def test_forcing_a_legacy_version_skips_the_probe() -> None:
     fake = server("dual")
     async with Client(fake, protocol_version="2025-06-18") as client:

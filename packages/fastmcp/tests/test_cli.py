@@ -172,6 +172,10 @@ def test_inspect_reports_the_server() -> None:
     report = json.loads(done.stdout)
     assert report["serverInfo"] == {"name": "demo", "version": "1.0.0"}
     assert report["protocolVersion"] == "2026-07-28"
+    # every version it speaks: per request (server/discover) and at initialize
+    assert report["supportedVersions"] == [
+        "2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"
+    ]  # fmt: skip
     assert report["instructions"] == "A small server to try the fastmcp command on."
     assert set(report["capabilities"]) >= {"tools", "resources", "prompts"}
     assert len(report["tools"]) == 4
@@ -179,6 +183,19 @@ def test_inspect_reports_the_server() -> None:
     assert [r["uri"] for r in report["resources"]] == ["demo://motd"]
     assert len(report["resourceTemplates"]) == 1
     assert report["prompts"][0]["name"] == "review"
+
+
+def test_inspect_lists_only_the_versions_a_server_speaks(tmp_path: Path) -> None:
+    server = tmp_path / "old.py"
+    server.write_text(
+        "from fastmcp import Server\n"
+        "server = Server('old', '1', protocol_versions=['2025-06-18', '2025-03-26'])\n"
+    )
+    done = fastmcp("inspect", str(server))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["protocolVersion"] == "2025-06-18"
+    assert report["supportedVersions"] == ["2025-06-18", "2025-03-26"]
 
 
 # -- call ---------------------------------------------------------------------------------------

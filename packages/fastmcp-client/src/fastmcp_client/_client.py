@@ -207,6 +207,15 @@ def _supported_versions(data: Any) -> list[str]:
     return [v for v in supported if isinstance(v, str)]
 
 
+def _session_era_possible(supported: Sequence[str]) -> bool:
+    """Whether a server that listed ``supported`` (and none of our modern versions)
+    may still speak the session era: it names a legacy version, or no version at all
+    (a server that serves only the session era has no per-request version to list).
+    A server naming only modern versions we do not know is not tried with
+    ``initialize``."""
+    return not supported or any(v in LEGACY_PROTOCOL_VERSIONS for v in supported)
+
+
 @attrs.define(eq=False, repr=False)
 class Client:
     """A client of one MCP server. Use it as ``async with Client(target) as client:``.
@@ -487,7 +496,7 @@ class Client:
                     if mutual and not retried:  # even the same version: retry once
                         version, retried = mutual[0], True
                         continue
-                    if may_fall_back and any(v in LEGACY_PROTOCOL_VERSIONS for v in supported):
+                    if may_fall_back and _session_era_possible(supported):
                         return self._fall_back()
                     raise IncompatibleServer(
                         f"the server speaks none of this client's versions: {error.message}",
@@ -498,9 +507,7 @@ class Client:
                 return self._fall_back()
             mutual = [v for v in MODERN_PROTOCOL_VERSIONS if v in result.supported_versions]
             if not mutual:
-                if may_fall_back and any(
-                    v in LEGACY_PROTOCOL_VERSIONS for v in result.supported_versions
-                ):
+                if may_fall_back and _session_era_possible(result.supported_versions):
                     return self._fall_back()
                 raise IncompatibleServer(
                     "the server speaks none of this client's versions "

@@ -33,6 +33,8 @@ from fastmcp._cli._spec import Spec, client_target
 from fastmcp._cli._values import parse_arguments, parse_pairs
 from fastmcp_client import Client
 from fastmcp_protocol import (
+    LEGACY_PROTOCOL_VERSIONS,
+    PROTOCOL_VERSIONS,
     AudioContent,
     BlobResourceContents,
     CallToolResult,
@@ -53,11 +55,13 @@ T = TypeVar("T")
 
 
 @asynccontextmanager
-async def _connected(spec: Spec, args: argparse.Namespace) -> AsyncIterator[Client]:
+async def _connected(
+    spec: Spec, args: argparse.Namespace, *, protocol_version: str | None = None
+) -> AsyncIterator[Client]:
     target, options = client_target(spec)
     http = http_options(spec, args)
     try:
-        async with Client(target, **options, **http) as client:
+        async with Client(target, **options, **http, protocol_version=protocol_version) as client:
             yield client
     finally:
         if "auth" in http:
@@ -375,6 +379,28 @@ def _type_name(schema: Any) -> str:
     return "any"
 
 
+async def _all_versions(spec: Spec, args: argparse.Namespace, known: list[str]) -> list[str]:
+    """Every protocol version the server speaks, newest first: those it listed (or
+    negotiated), and each session-era version it accepts at ``initialize`` (a
+    ``server/discover`` lists only the versions usable per request). One connection
+    per version, all at once."""
+    accepted = set(known)
+
+    async def probe(version: str) -> None:
+        with contextlib.suppress(Exception):  # refused, or answered with another version
+            async with _connected(spec, args, protocol_version=version) as client:
+                if client.protocol_version == version:
+                    accepted.add(version)
+
+    async with trio.open_nursery() as nursery:
+        for version in LEGACY_PROTOCOL_VERSIONS:
+            if version not in accepted:
+                nursery.start_soon(probe, version)
+    return [v for v in PROTOCOL_VERSIONS if v in accepted] + sorted(
+        accepted - set(PROTOCOL_VERSIONS), reverse=True
+    )
+
+
 def run_inspect(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     """Print a JSON report of the server: who it is, what it speaks and offers."""
     configure_logging(args.log_level)
@@ -389,7 +415,8 @@ def run_inspect(spec: Spec, args: argparse.Namespace, console: Console) -> int:
                 "instructions": client.instructions,
             }
             report.update(await _everything(client))
-            return report
+        report["supportedVersions"] = await _all_versions(spec, args, client.supported_versions)
+        return report
 
     _json_out(_run_interruptible(work))
     return 0
