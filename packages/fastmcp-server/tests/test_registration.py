@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypedDict
 import attrs
 import msgspec
 import pytest
+import trio
 
 from fastmcp_protocol import (
     CallToolResult,
@@ -343,3 +344,23 @@ def test_prompt_arguments_from_signature() -> None:
 def test_unsupported_parameters_are_refused() -> None:
     with pytest.raises(TypeError, match=r"\*args"):
         tool(name="splat")(lambda *args: None).compile()
+
+
+class _Opaque:
+    def __init__(self, handle: int) -> None:
+        self.handle = handle
+
+
+@pytest.mark.parametrize("annotation", [object, _Opaque, complex, trio.Lock])
+def test_a_parameter_no_client_can_send_is_named(annotation: Any) -> None:
+    async def needs(count: int, thing: Any) -> str:
+        return ""
+
+    needs.__annotations__ = {"count": int, "thing": annotation, "return": str}
+    shown = annotation.__name__
+    with pytest.raises(TypeError) as caught:
+        tool(needs).compile()
+    message = str(caught.value)
+    assert message.startswith(f"needs: parameter 'thing' has type {shown}, which a client")
+    assert "annotate it McpContext, or give its type to Server(dependencies=...)" in message
+    assert "schema_hook" not in message

@@ -192,8 +192,10 @@ def compile_signature(
         try:
             decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(args_type)
             schema = json_schema(args_type)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name}: unsupported parameter type: {exc}") from exc
+        except Exception as exc:  # NameError too: a class whose hints do not resolve
+            raise _unsupported_parameter(name, struct_fields) or TypeError(
+                f"{name}: unsupported parameter type: {exc}"
+            ) from exc
         cached = (args_type, schema, decoder)
         if shape is not None:
             _SHAPES[shape] = cached
@@ -207,6 +209,29 @@ def compile_signature(
         description=summary or None,
         decoder=decoder,
     )
+
+
+def _unsupported_parameter(
+    name: str, fields: list[tuple[str, Any] | tuple[str, Any, Any]]
+) -> TypeError | None:
+    """The error naming the first parameter whose type a client cannot send as JSON
+    (``None`` when each one alone is fine)."""
+    for field in fields:
+        param, annotation = field[0], field[1]
+        try:
+            msgspec.json.Decoder(annotation)
+            msgspec.json.schema(annotation)
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            shown = getattr(_strip_annotated(annotation), "__name__", repr(annotation))
+            return TypeError(
+                f"{name}: parameter {param!r} has type {shown}, which a client cannot send "
+                f"as JSON ({reason}). Use JSON-shaped types (str, int, float, bool, None, "
+                "list, dict, Literal, an Enum, a msgspec.Struct, dataclass, attrs class or "
+                "TypedDict), or have it injected: annotate it McpContext, or give its "
+                "type to Server(dependencies=...) or a lifespan"
+            )
+    return None
 
 
 def json_schema(type_: Any) -> dict[str, Any]:
