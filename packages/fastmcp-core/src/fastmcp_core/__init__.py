@@ -35,6 +35,7 @@ from fastmcp_core._outcome import (
 )
 from fastmcp_core._session import Dispatcher, ProgressCallback, Session
 from fastmcp_core._transport import Transport
+from fastmcp_core._watchdog import watch_event_loop
 
 __version__ = "0.1.0"
 
@@ -72,4 +73,5 @@ __all__ = [
     "read_form",
     "call_callback",
     "is_async_callable",
+    "watch_event_loop",
 ]

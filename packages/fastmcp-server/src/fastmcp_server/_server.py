@@ -38,7 +38,14 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_core import McpContext, McpError, RequestStateSealer, Session, Transport
+from fastmcp_core import (
+    McpContext,
+    McpError,
+    RequestStateSealer,
+    Session,
+    Transport,
+    watch_event_loop,
+)
 from fastmcp_protocol import (
     INVALID_PARAMS,
     LEGACY_PROTOCOL_VERSIONS,
@@ -145,6 +152,7 @@ class Server:
     modern_versions: tuple[str, ...]
     legacy_versions: tuple[str, ...]
     _request_timeout: float | None
+    blocking_warning: float | None
     _lifespan: Lifespan | None
     _lifespan_state: Any
     _lifespan_users: int
@@ -191,6 +199,7 @@ class Server:
         read_cache: tuple[int, Literal["private", "public"]] = (0, "private"),
         state_secret: bytes | None = None,
         protocol_versions: Sequence[str] | None = None,
+        blocking_warning: float | None = 1.0,
     ) -> None:
         """``request_timeout`` (seconds) is every request's budget (a tool may tighten
         it with its own ``timeout``). ``mask_error_details`` hides the message of
@@ -198,7 +207,10 @@ class Server:
         the lists (``None``: one page). ``list_cache``/``read_cache`` are the
         ``(ttlMs, cacheScope)`` hints of 2026-07-28 lists and reads. ``state_secret``
         keys the ``requestState`` of multi round-trip requests (give every replica
-        the same one). ``protocol_versions`` restricts the versions served."""
+        the same one). ``protocol_versions`` restricts the versions served.
+        ``blocking_warning``: while serving, a handler that keeps the event loop
+        blocked this many seconds (``time.sleep``, a loop with no ``await``) is named
+        in a WARNING on the ``fastmcp`` logger (``None``: no watchdog)."""
         self.name = name
         self.version = version
         self.instructions = instructions
@@ -220,6 +232,7 @@ class Server:
         self.modern_versions = tuple(v for v in versions if is_modern(v))
         self.legacy_versions = tuple(v for v in versions if not is_modern(v))
         self._request_timeout = request_timeout
+        self.blocking_warning = blocking_warning
         self._lifespan = lifespan
         self._lifespan_state = None
         self._lifespan_users = 0
@@ -843,20 +856,21 @@ class Server:
             return
         self._lifespan_users = 1
         try:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                if self._lifespan is not None:
-                    async with self._lifespan(self) as state:
-                        self._lifespan_state = state
+            with watch_event_loop(self.blocking_warning):
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    if self._lifespan is not None:
+                        async with self._lifespan(self) as state:
+                            self._lifespan_state = state
+                            try:
+                                yield self
+                            finally:
+                                nursery.cancel_scope.cancel()
+                    else:
                         try:
                             yield self
                         finally:
                             nursery.cancel_scope.cancel()
-                else:
-                    try:
-                        yield self
-                    finally:
-                        nursery.cancel_scope.cancel()
         finally:
             for listener in list(self._listeners):
                 listener.closed.set()

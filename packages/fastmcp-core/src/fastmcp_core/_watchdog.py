@@ -1,0 +1,117 @@
+"""Noticing handlers that block the event loop, and saying which one.
+
+Everything a server does runs in one trio thread, so a handler that blocks it
+(``time.sleep``, a CPU loop with no ``await``, blocking I/O) stops every other
+request, and no deadline can interrupt it: cancellation only lands at an ``await``.
+The runtime cannot prevent that; it can make it visible.
+
+Theory of operation. ``watch_event_loop(threshold)`` starts one daemon thread. Every
+``threshold / 2`` seconds it asks the trio loop to run a no-op
+(``TrioToken.run_sync_soon``) and waits for it. When the no-op has not run after
+``threshold`` seconds, the loop is blocked: the thread looks at the loop thread's
+stack (``sys._current_frames``), finds the request being served (the session
+engine's frame) and the innermost frame of user code, and logs one WARNING on the
+``fastmcp`` logger; when the loop runs again it logs how long the stall lasted. It
+reads wall-clock time, never the trio clock, so it is indifferent to ``MockClock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+
+import trio
+
+__all__ = ["watch_event_loop"]
+
+logger = logging.getLogger("fastmcp")
+
+_FRAMEWORK = ("trio.", "fastmcp.", "fastmcp_")
+"""Modules whose frames are the framework's, not the handler's."""
+
+
+@contextlib.contextmanager
+def watch_event_loop(threshold: float | None) -> Iterator[None]:
+    """Watch the current trio loop for stalls longer than ``threshold`` seconds while
+    the block runs (``None``: do nothing). Must be entered in the trio thread."""
+    if threshold is None:
+        yield
+        return
+    if threshold <= 0:
+        raise ValueError("the blocking threshold must be positive (or None)")
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=_watch,
+        args=(trio.lowlevel.current_trio_token(), threading.get_ident(), threshold, stop),
+        name="fastmcp event-loop watchdog",
+        daemon=True,
+    )
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def _watch(
+    token: trio.lowlevel.TrioToken, loop: int, threshold: float, stop: threading.Event
+) -> None:
+    while not stop.wait(threshold / 2):
+        ran = threading.Event()
+        try:
+            token.run_sync_soon(ran.set)
+        except trio.RunFinishedError:
+            return
+        if ran.wait(threshold) or stop.is_set():
+            continue
+        started = time.monotonic() - threshold
+        frame = sys._current_frames().get(loop)
+        logger.warning(
+            "the event loop has been blocked for %g s%s: every other request waits, and "
+            "no deadline can interrupt code that does not await. Make the handler a plain "
+            "'def' (it then runs in a worker thread), or move the blocking call to "
+            "'await trio.to_thread.run_sync(...)'",
+            threshold,
+            _where(frame),
+        )
+        del frame
+        while not ran.wait(threshold):
+            if stop.is_set():
+                return
+        logger.warning("the event loop ran again after %.3g s blocked", time.monotonic() - started)
+
+
+def _where(frame: FrameType | None) -> str:
+    """``" by tools/call (request 3), in slow() at server.py:12"``, as far as known:
+    the request the session engine is serving, and the outermost frame of the user
+    code it called (the handler, at the line it is on)."""
+    request = ""
+    handler: FrameType | None = None
+    in_user_code = False
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        framework = module.startswith(_FRAMEWORK) or module in ("trio", "fastmcp")
+        if not framework:
+            if not in_user_code and handler is None:
+                in_user_code = True
+            if in_user_code:
+                handler = frame
+        elif in_user_code:
+            in_user_code = False
+        if frame.f_code.co_name == "_serve" and module == "fastmcp_core._session":
+            ctx = frame.f_locals.get("ctx")
+            method, rid = getattr(ctx, "method", None), getattr(ctx, "request_id", None)
+            if method is not None:
+                request = f" by {method} (request {rid!r})"
+            break
+        frame = frame.f_back
+    if handler is None:
+        return request
+    where = f"{os.path.basename(handler.f_code.co_filename)}:{handler.f_lineno}"
+    return f"{request}, in {handler.f_code.co_name}() at {where}"
