@@ -979,3 +979,31 @@ async def test_invalid_utf8_in_tool_arguments_is_a_tool_error_and_serving_goes_o
     assert answers[1]["result"]["isError"] is True
     assert "Invalid arguments for tool shout" in answers[1]["result"]["content"][0]["text"]
     assert answers[2]["result"]["content"][0]["text"] == "OK"
+
+
+async def test_is_cancelled_is_safe_in_a_worker_thread_when_the_request_has_a_deadline(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A sync tool (worker thread) polls ``ctx.is_cancelled()`` under a deadline: no
+    error, and True once the deadline has passed (the mock clock jumps there while the
+    loop waits for the thread)."""
+    seen: list[bool] = []
+    done = threading.Event()
+    server = Server("polling", "1")
+
+    @server.tool(timeout=5)
+    def poll(ctx: McpContext) -> str:
+        try:
+            while not ctx.is_cancelled():
+                seen.append(False)
+                done.wait(0.001)
+            seen.append(True)
+        finally:
+            done.set()
+        return "stopped"
+
+    async with connect(server, modern=True) as client:
+        error = await client.error("tools/call", {"name": "poll"})
+    assert error.code == -32001
+    assert await trio.to_thread.run_sync(done.wait, 30)  # real time: the thread's pace
+    assert seen[-1] is True

@@ -211,10 +211,13 @@ class McpContext:
 
         Safe to call from a worker thread.
         """
+        try:
+            now = trio.current_time()
+        except RuntimeError:  # not the trio thread (trio's own scope checks need it)
+            return _thread_cancelled()
         if self._scope.cancel_called:
             return True
-        deadline = self._budget.deadline
-        return deadline != math.inf and trio.current_time() >= deadline
+        return now >= self._budget.deadline
 
     @property
     def cancel_reason(self) -> CancelReason | None:
@@ -789,3 +792,16 @@ class TestingContext(McpContext):
         manager, self._testing_nursery = self._testing_nursery, None
         self._nursery = None
         return await manager.__aexit__(exc_type, exc, tb)  # type: ignore[no-any-return]
+
+
+def _thread_cancelled() -> bool:
+    """In a worker thread started by ``trio.to_thread`` from a request's task: whether
+    that task's scope is cancelled (trio marks it when the deadline passes). ``False``
+    in a thread trio did not start."""
+    try:
+        trio.from_thread.check_cancelled()
+    except trio.Cancelled:
+        return True
+    except RuntimeError:
+        return False
+    return False
