@@ -747,3 +747,56 @@ async def test_a_cancel_naming_no_inbound_request_goes_to_the_dispatcher() -> No
         await peer.next()  # the ping's answer: the notification was handled before it
         assert [note.method for note in dispatcher.notes] == ["notifications/cancelled"]
         nursery.cancel_scope.cancel()
+
+
+async def test_a_child_spawned_after_an_earlier_one_ended_is_awaited(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    done: list[str] = []
+
+    async def child(name: str, seconds: float) -> None:
+        await trio.sleep(seconds)
+        done.append(name)
+
+    async def parent(ctx: McpContext, params: dict[str, Any]) -> CallToolResult:
+        ctx.spawn(child, "first", 1)
+        await trio.sleep(2)  # the first child has ended by now
+        ctx.spawn(child, "second", 5)
+        return text("parent")
+
+    async with trio.open_nursery() as nursery:
+        _, peer = await start(nursery, TableDispatcher({"tools/call": parent}))
+        t0 = trio.current_time()
+        await peer.send(request(1, "tools/call", {"name": "parent"}))
+        reply = await peer.next()
+        assert done == ["first", "second"]  # the second child's work happened
+        assert trio.current_time() - t0 == pytest.approx(7)
+        assert reply["result"]["content"] == [{"type": "text", "text": "parent"}]
+        nursery.cancel_scope.cancel()
+
+
+async def test_every_failing_child_is_kept(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def failing(message: str) -> None:
+        with trio.CancelScope(shield=True):  # the first failure cannot stop the second
+            await trio.sleep(1)
+        raise RuntimeError(message)
+
+    async def parent(ctx: McpContext, params: dict[str, Any]) -> CallToolResult:
+        ctx.spawn(failing, "first child")
+        ctx.spawn(failing, "second child")
+        await trio.sleep_forever()
+        return text("unreachable")
+
+    async with trio.open_nursery() as nursery:
+        _, peer = await start(nursery, TableDispatcher({"tools/call": parent}))
+        await peer.send(request(1, "tools/call"))
+        reply = await peer.next()
+        assert reply["result"]["isError"] is True
+        nursery.cancel_scope.cancel()
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.exc_info is not None
+    group = record.exc_info[1]
+    assert isinstance(group, BaseExceptionGroup)
+    assert sorted(str(e) for e in group.exceptions) == ["first child", "second child"]

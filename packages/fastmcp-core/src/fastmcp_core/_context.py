@@ -124,12 +124,17 @@ _NOTHING: Mapping[Any, Any] = MappingProxyType({})
 
 @attrs.define(eq=False, slots=True, repr=False)
 class _Region:
-    """The children a request spawned (started lazily in the session's nursery)."""
+    """The children a request spawned (started lazily in the session's nursery).
+
+    Invariants: ``count`` is the number of children not yet ended; ``done`` is set
+    exactly when ``count`` is 0 (a child spawned after the others ended gets a fresh,
+    unset ``done``); ``errors`` holds every exception a child raised, in order.
+    """
 
     scopes: set[trio.CancelScope] = attrs.field(factory=set)
     count: int = 0
     done: trio.Event = attrs.field(factory=trio.Event)
-    error: BaseException | None = None
+    errors: list[BaseException] = attrs.field(factory=list)
 
 
 @attrs.define(eq=False, slots=True, repr=False)
@@ -321,6 +326,8 @@ class McpContext:
         region = self._region
         if region is None:
             region = self._region = _Region()
+        elif region.count == 0:
+            region.done = trio.Event()  # the earlier children ended: wait for this one
         region.count += 1
         self._spawner.start_soon(self._child, region, async_fn, args)
 
@@ -337,8 +344,7 @@ class McpContext:
         except trio.Cancelled:
             raise  # from outside the request: the session is shutting down
         except BaseException as exc:
-            if region.error is None:
-                region.error = exc
+            region.errors.append(exc)
             self._scope.cancel()
             self._cancel_children()
         finally:

@@ -50,6 +50,7 @@ from fastmcp_core._errors import ConnectionClosed, RequestTimeout, TransportClos
 from fastmcp_core._outcome import (
     Cancelled,
     CancelReason,
+    Err,
     Ok,
     Outcome,
     Panicked,
@@ -411,15 +412,17 @@ class Session:
                 if region is not None and region.count:
                     if not isinstance(result, Ok):
                         ctx._cancel_children()  # like a nursery whose body failed
-                    await region.done.wait()  # the request ends when its children end
+                    while region.count:  # children may spawn children
+                        await region.done.wait()  # the request ends when its children end
             region = ctx._region
             if region is not None:
                 if region.count:  # cancelled while waiting: let the children finish
                     ctx._cancel_children()
                     with trio.CancelScope(shield=True):
-                        await region.done.wait()
-                if region.error is not None:
-                    result = outcome_of(region.error)
+                        while region.count:
+                            await region.done.wait()
+                if region.errors:
+                    result = _with_children_errors(result, region.errors)
             if result is None:  # our scope caught the cancellation
                 result = Cancelled(ctx.cancel_reason or CancelReason.BUDGET, ctx._cancel_message)
             if isinstance(result, McpError):
@@ -643,6 +646,24 @@ class Session:
         shielded, bounded = trio.CancelScope(shield=True), trio.move_on_after(5)
         with shielded, bounded, contextlib.suppress(TransportClosed):
             await self.transport.send(frame, related=rid, final=True)
+
+
+def _with_children_errors(
+    result: Outcome[Any] | McpError | None, errors: list[BaseException]
+) -> Outcome[Any]:
+    """The outcome of a request whose children raised ``errors``: as a nursery would
+    have it, the handler's own failure (if any) and every child's, grouped when there
+    are several; a single one stands for itself."""
+    failures = list(errors)
+    if isinstance(result, Err):
+        failures.insert(0, result.error)
+    elif isinstance(result, Panicked):
+        failures.insert(0, result.exception)
+    elif isinstance(result, McpError):
+        failures.insert(0, result)
+    if len(failures) == 1:
+        return outcome_of(failures[0])
+    return outcome_of(BaseExceptionGroup("several tasks of the request failed", failures))
 
 
 def _budget_message(ctx: McpContext) -> str:
