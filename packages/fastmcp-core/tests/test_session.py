@@ -800,3 +800,42 @@ async def test_every_failing_child_is_kept(
     group = record.exc_info[1]
     assert isinstance(group, BaseExceptionGroup)
     assert sorted(str(e) for e in group.exceptions) == ["first child", "second child"]
+
+
+async def test_a_request_cancelled_while_waiting_for_a_place_gives_none_away(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """With one place: request 2 waits behind 1 and is cancelled while waiting; 3 runs
+    once 1 ends, and every place is free again afterwards (none leaked)."""
+    running = 0
+    most = 0
+    ran: list[str] = []
+
+    async def work(ctx: McpContext, params: dict[str, Any]) -> CallToolResult:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await trio.sleep(params["seconds"])
+        finally:
+            running -= 1
+        ran.append(params["name"])
+        return text(params["name"])
+
+    async with trio.open_nursery() as nursery:
+        session, peer = await start(
+            nursery, TableDispatcher({"tools/call": work}), max_concurrency=1
+        )
+        await peer.send(request(1, "tools/call", {"name": "one", "seconds": 5}))
+        await peer.send(request(2, "tools/call", {"name": "two", "seconds": 5}))
+        await peer.send(request(3, "tools/call", {"name": "three", "seconds": 5}))
+        await trio.sleep(1)
+        await peer.send(cancel(2))
+        answers = [await peer.next(), await peer.next()]
+        assert [a["id"] for a in answers] == [1, 3]
+        assert ran == ["one", "three"]
+        assert most == 1
+        await peer.send(request(4, "tools/call", {"name": "four", "seconds": 0}))
+        assert (await peer.next())["id"] == 4
+        assert session._inflight == {}
+        nursery.cancel_scope.cancel()

@@ -133,38 +133,6 @@ class _Pending:
 
 
 @attrs.define(eq=False, slots=True, repr=False)
-class _Gate:
-    """At most ``limit`` holders; the others wait in line (a light semaphore).
-
-    ``leave`` hands the place straight to the first in line, so a newcomer's
-    ``try_enter`` cannot overtake a waiter. A waiter cancelled in line leaves it.
-    """
-
-    limit: int
-    used: int = 0
-    _line: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
-
-    def try_enter(self) -> bool:
-        if self.used < self.limit and not self._line:
-            self.used += 1
-            return True
-        return False
-
-    async def enter(self) -> None:
-        """Wait for a place (a cancel point); on return the caller holds one."""
-        if self.try_enter():
-            await trio.lowlevel.checkpoint()  # keep the cancel point of the slow path
-            return
-        await self._line.park()  # woken by ``leave``: its place is ours
-
-    def leave(self) -> None:
-        if self._line:
-            self._line.unpark()
-        else:
-            self.used -= 1
-
-
-@attrs.define(eq=False, slots=True, repr=False)
 class _Batch:
     """Collects the answers of one batch and sends them as one array."""
 
@@ -195,9 +163,9 @@ class Session:
     mask_error_details: bool = True
     server_info: Implementation | None = None
     protocol_version: str = LATEST_PROTOCOL_VERSION
-    _running: _Gate = attrs.field(init=False)
+    _running: trio.Semaphore = attrs.field(init=False)
     """Handlers running (``max_concurrency``)."""
-    _outstanding: _Gate = attrs.field(init=False)
+    _outstanding: trio.Semaphore = attrs.field(init=False)
     """Requests read and not yet answered (``max_pending``)."""
     _inflight: dict[RequestId, McpContext] = attrs.field(init=False, factory=dict)
     _pending: dict[RequestId, _Pending] = attrs.field(init=False, factory=dict)
@@ -216,8 +184,10 @@ class Session:
 
     def __attrs_post_init__(self) -> None:
         self._on_accept = getattr(self.dispatcher, "accepted", None)
-        self._running = _Gate(self.max_concurrency)
-        self._outstanding = _Gate(self.max_pending)
+        # FIFO and fair: ``release`` hands a place straight to the first waiter, so
+        # ``acquire_nowait`` never overtakes one
+        self._running = trio.Semaphore(self.max_concurrency)
+        self._outstanding = trio.Semaphore(self.max_pending)
         self._idle.set()
 
     # -- running ---------------------------------------------------------------------
@@ -348,14 +318,20 @@ class Session:
                 await self._batch_answer(batch, frame)
             return
         ctx = self._context(request)
-        if not self._outstanding.try_enter():  # backpressure: stop reading at max_pending
-            await self._outstanding.enter()
+        try:
+            self._outstanding.acquire_nowait()
+        except trio.WouldBlock:  # backpressure: stop reading at max_pending
+            await self._outstanding.acquire()
         self._start(request, ctx, batch)
 
     def _accept_now(self, request: JSONRPCRequest) -> bool:
         """``_accept`` without waiting, for the common case: a fresh id and a free place.
         ``False``: nothing was done, use ``_accept``."""
-        if request.id in self._inflight or not self._outstanding.try_enter():
+        if request.id in self._inflight:
+            return False
+        try:
+            self._outstanding.acquire_nowait()
+        except trio.WouldBlock:
             return False
         self._start(request, self._context(request), None)
         return True
@@ -389,8 +365,10 @@ class Session:
         try:
             with ctx._scope:
                 running = self._running
-                if not running.try_enter():  # no checkpoint when a place is free
-                    await running.enter()
+                try:
+                    running.acquire_nowait()  # no checkpoint when a place is free
+                except trio.WouldBlock:
+                    await running.acquire()
                 try:
                     handler = await self.dispatcher.route(ctx, request)
                 except McpError as error:
@@ -407,7 +385,7 @@ class Session:
                         if result is None:
                             raise
                 finally:
-                    running.leave()
+                    running.release()
                 region = ctx._region
                 if region is not None and region.count:
                     if not isinstance(result, Ok):
@@ -443,7 +421,7 @@ class Session:
                 await self._batch_answer(batch, frame)
         finally:
             del self._inflight[request.id]
-            self._outstanding.leave()
+            self._outstanding.release()
             if not self._inflight:
                 self._idle.set()
 
