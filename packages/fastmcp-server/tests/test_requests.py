@@ -1007,3 +1007,18 @@ async def test_is_cancelled_is_safe_in_a_worker_thread_when_the_request_has_a_de
     assert error.code == -32001
     assert await trio.to_thread.run_sync(done.wait, 30)  # real time: the thread's pace
     assert seen[-1] is True
+
+
+async def test_the_era_comes_from_the_decoded_meta_not_from_the_bytes() -> None:
+    """A legacy call whose argument text names the modern version key is legacy: only
+    ``params._meta`` decides."""
+    server = Server("era", "1")
+
+    @server.tool
+    async def shout(text: str) -> str:
+        return text.upper()
+
+    tricky = '{"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}'
+    async with connect(server) as c:  # initialized as 2025-11-25
+        result = await c.call("tools/call", {"name": "shout", "arguments": {"text": tricky}})
+    assert result["content"][0]["text"] == tricky.upper()

@@ -106,9 +106,6 @@ class _MetaOnly(msgspec.Struct, gc=False):
     meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
 
-_MODERN_MARK = META_PROTOCOL_VERSION.encode()
-
-
 # methods the engine routes with another params type than the method table's
 _PARAMS = {"tools/call": _CallToolParams}
 _NO_PARAMS_NEEDED = frozenset({"initialize", "ping", "notifications/initialized"})
@@ -132,7 +129,8 @@ class Connection:
     legacy_only: bool = False
     _initializing: trio.Event | None = attrs.field(init=False, default=None)
     _routes: dict[str, Router] = attrs.field(init=False)
-    _legacy_plans: dict[str, tuple[Router, Any]] = attrs.field(init=False, factory=dict)
+    _params_types: dict[str, Any] = attrs.field(init=False, factory=dict)
+    _legacy_checked: set[str] = attrs.field(init=False, factory=set)
 
     def __attrs_post_init__(self) -> None:
         if self.info is not None:
@@ -182,48 +180,47 @@ class Connection:
 
     async def _route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
         method = request.method
-        raw = request.params
         server = self.server
-        modern = self.modern_only or (
-            not self.legacy_only and raw is not UNSET and _MODERN_MARK in bytes(raw)
-        )
-        if modern:
-            router = self._routes.get(method)
-            spec = METHODS.get(method)
-            # the per-request fields first: a malformed request is -32602 whatever its method
-            meta = decode_params(raw, _MetaOnly).meta
+        router = self._routes.get(method)
+        if router is None:
+            self._check_before_params(request.params, None)
+            raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
+        params_type = self._params_types.get(method)
+        if params_type is None:
+            params_type = self._params_types[method] = self._params_type(method)
+        try:
+            params = decode_params(request.params, params_type)  # the one parse of params
+        except McpError:
+            self._check_before_params(request.params, method)
+            raise
+        meta = params.meta
+        # the era of this request, from its decoded _meta (never from its bytes)
+        if self.modern_only or (
+            not self.legacy_only and meta is not None and META_PROTOCOL_VERSION in meta
+        ):
             fields = check_request_meta(meta, server.modern_versions)
             version = fields.protocol_version
             assert version is not None
             assert fields.client_capabilities is not None
-            if router is None or (
-                (spec is None or not spec.exists_in(version))
-                and not any(e.exists(method, version) for e in server._extensions())
-            ):
-                raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
+            self._check_modern_method(method, version)
             ctx.protocol_version = version
             ctx.client_capabilities = fields.client_capabilities
             ctx.client_info = fields.client_info
             ctx.log_level = fields.log_level
             ctx.progress_token = fields.progress_token
-            params_type = self._params_type(method, spec)
         else:
-            plan = self._legacy_plans.get(method)
-            if plan is None:
-                plan = self._legacy_plan(method)
-            router, params_type = plan
+            if method not in self._legacy_checked:
+                self._check_legacy(method)
             ctx.protocol_version = self.version or server.legacy_versions[0]
             ctx.client_capabilities = self.client_capabilities
             ctx.client_info = self.client_info
             ctx.log_level = self.log_level
-        params = decode_params(raw, params_type)
-        meta = params.meta
-        if meta:
-            ctx.meta = meta
-            if not modern:
+            if meta:
                 token = meta.get("progressToken")
                 if isinstance(token, str | int) and not isinstance(token, bool):
                     ctx.progress_token = token
+        if meta:
+            ctx.meta = meta
         ctx.lifespan = server._lifespan_state
         ctx._dependencies = server._dependencies
         if self.info is not None:
@@ -234,12 +231,32 @@ class Connection:
             return server._wrap(ctx, handler)
         return handler
 
-    def _legacy_plan(self, method: str) -> tuple[Router, Any]:
-        """The router and params type of a legacy request (checked once per method
-        when the session is initialized: the version no longer changes)."""
-        router = self._routes.get(method)
-        if router is None:
+    def _check_before_params(self, raw: Any, method: str | None) -> None:
+        """What is checked before a request's params (only when they or the method are
+        wrong, so the answer names the first problem): a modern request's own fields
+        (-32602, -32022), a legacy request on a session not yet initialized (-32600)."""
+        meta = decode_params(raw, _MetaOnly).meta
+        if self.modern_only or (
+            not self.legacy_only and meta is not None and META_PROTOCOL_VERSION in meta
+        ):
+            version = check_request_meta(meta, self.server.modern_versions).protocol_version
+            if method is not None and version is not None:
+                self._check_modern_method(method, version)
+        elif method is not None and self.version is None and method not in _NO_PARAMS_NEEDED:
+            raise McpError(INVALID_REQUEST, "Invalid request: the session is not initialized")
+
+    def _check_modern_method(self, method: str, version: str) -> None:
+        """-32601 for a method the modern ``version`` does not have (``initialize``...)."""
+        spec = METHODS.get(method)
+        if (spec is None or not spec.exists_in(version)) and not any(
+            e.exists(method, version) for e in self.server._extensions()
+        ):
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
+
+    def _check_legacy(self, method: str) -> None:
+        """A legacy request needs an initialized session (``initialize`` and ``ping``
+        excepted) and a method of the negotiated version; once the version is known
+        the answer is kept per method."""
         if self.version is None and method not in _NO_PARAMS_NEEDED:
             raise McpError(INVALID_REQUEST, "Invalid request: the session is not initialized")
         server = self.server
@@ -251,12 +268,11 @@ class Connection:
             and not any(e.exists(method, version) for e in server._extensions())
         ):
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method} (in {version})")
-        plan = (router, self._params_type(method, spec))
         if self.version is not None:
-            self._legacy_plans[method] = plan
-        return plan
+            self._legacy_checked.add(method)
 
-    def _params_type(self, method: str, spec: Any) -> Any:
+    def _params_type(self, method: str) -> Any:
+        spec = METHODS.get(method)
         params_type = _PARAMS.get(method) or (spec.params if spec is not None else None)
         if params_type is None:
             found = (e.params_type(method) for e in self.server._extensions())
