@@ -1022,3 +1022,70 @@ async def test_the_era_comes_from_the_decoded_meta_not_from_the_bytes() -> None:
     async with connect(server) as c:  # initialized as 2025-11-25
         result = await c.call("tools/call", {"name": "shout", "arguments": {"text": tricky}})
     assert result["content"][0]["text"] == tricky.upper()
+
+
+async def test_a_subscriber_that_does_not_read_holds_up_no_one(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """One legacy client subscribes and then never reads a notification (its sends
+    block forever); the notifier returns at once, another subscriber gets its updates,
+    and the stuck one's outbox keeps one entry per URI, however many changes come."""
+
+    @attrs.define
+    class Stuck:
+        frames: list[bytes]
+        answered: int = 0
+        blocked: int = 0
+        closed: trio.Event = attrs.field(factory=trio.Event)
+
+        async def receive(self) -> bytes:
+            await trio.lowlevel.checkpoint()
+            if self.frames:
+                return self.frames.pop(0)
+            await self.closed.wait()
+            raise TransportClosed("end of input")
+
+        async def send(self, frame: bytes, *, related: Any = None, final: bool = False) -> None:
+            if b'"method"' in frame:  # a notification: never read
+                self.blocked += 1
+                await trio.sleep_forever()
+            self.answered += 1
+
+        async def aclose(self) -> None:
+            self.closed.set()
+
+    server = demo_server()
+    stuck = Stuck(
+        [
+            b'{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":'
+            b'"2025-11-25","capabilities":{},"clientInfo":{"name":"stuck","version":"1"}}}',
+            b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+            b'{"jsonrpc":"2.0","id":1,"method":"resources/subscribe",'
+            b'"params":{"uri":"config://app"}}',
+        ]
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(server.serve_transport, stuck)
+        async with connect(server) as reader:
+            await reader.call("resources/subscribe", {"uri": "config://app"})
+            await trio.testing.wait_all_tasks_blocked()
+            assert stuck.answered == 2  # initialized and subscribed
+            await server.notify_resource_updated("config://app")
+            await trio.testing.wait_all_tasks_blocked()
+            assert stuck.blocked == 1  # its first update is stuck in its send
+            t0 = trio.current_time()
+            for _ in range(50):
+                await server.notify_resource_updated("config://app")
+            server.tool(name="late")(lambda: "late")  # a list change too
+            assert trio.current_time() == t0  # the notifier never waited
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(reader.notifications("notifications/resources/updated")) >= 2
+            assert len(reader.notifications("notifications/tools/list_changed")) == 1
+            (stuck_connection,) = [
+                c for c in server._connections if c.client_info and c.client_info.name == "stuck"
+            ]
+            assert stuck_connection.outbox is not None
+            # behind the stuck send wait one update and one list change, not fifty-one
+            assert len(stuck_connection.outbox._pending) == 2
+        await stuck.aclose()
+        nursery.cancel_scope.cancel()

@@ -78,6 +78,7 @@ from fastmcp_protocol import (
     is_modern,
     negotiate_version,
 )
+from fastmcp_server._outbox import Outbox
 
 if TYPE_CHECKING:
     from fastmcp_server._server import Server
@@ -125,6 +126,8 @@ class Connection:
     client_capabilities: ClientCapabilities = attrs.field(factory=ClientCapabilities)
     log_level: LoggingLevel | None = "info"
     subscriptions: set[str] = attrs.field(factory=set)
+    outbox: Outbox | None = None
+    """Where broadcasts to this connection wait (set while it is served)."""
     modern_only: bool = False
     legacy_only: bool = False
     _initializing: trio.Event | None = attrs.field(init=False, default=None)
@@ -282,6 +285,9 @@ class Connection:
     async def notification(self, note: JSONRPCNotification) -> None:
         method = note.method
         if method == "notifications/initialized":
+            initializing = self._initializing
+            if initializing is not None:  # read before initialize was routed (a pipe)
+                await initializing.wait()
             if self.version is not None:
                 self.initialized = True
             return
@@ -423,7 +429,9 @@ class Connection:
             resources_list_changed=wanted.resources_list_changed or None,
             resource_subscriptions=wanted.resource_subscriptions or None,
         )
-        listener = _Listener(session, ctx.request_id, honoured)
+        assert server._nursery is not None
+        outbox = Outbox(session, server._nursery.start_soon, related=ctx.request_id)
+        listener = _Listener(session, ctx.request_id, honoured, outbox)
 
         async def listen() -> SubscriptionsListenResult:
             ack = SubscriptionsAcknowledgedNotificationParams(
@@ -438,6 +446,7 @@ class Connection:
                 )
                 await listener.closed.wait()  # until the client leaves or the server ends it
             finally:
+                outbox.close()
                 server._listeners.discard(listener)
                 if honoured.resource_subscriptions:
                     server._subscriptions_changed_soon()
@@ -511,6 +520,7 @@ class _Listener:
     session: Session
     request_id: Any
     filter: SubscriptionFilter
+    outbox: Outbox
     closed: trio.Event = attrs.field(factory=trio.Event)
 
     @property

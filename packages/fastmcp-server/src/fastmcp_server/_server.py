@@ -23,7 +23,6 @@ added or removed, and every open connection is told (``list_changed``).
 from __future__ import annotations
 
 import base64
-import contextlib
 import inspect
 import logging
 import math
@@ -83,6 +82,7 @@ from fastmcp_server._handlers import (
     resource,
     tool,
 )
+from fastmcp_server._outbox import Outbox
 from fastmcp_server._results import _to_result
 from fastmcp_server._signature import Injection
 from fastmcp_server._tasks import Tasks
@@ -698,7 +698,7 @@ class Server:
             parent._changed(*kinds)
         if self._nursery is not None:
             for kind in kinds:
-                self._nursery.start_soon(self._broadcast_list_changed, kind)
+                self._broadcast_list_changed(kind)
 
     def _definitions(self, kind: ListKind) -> list[Any]:
         """The definitions of ``kind`` (own, then each mounted server's, renamed under
@@ -771,23 +771,19 @@ class Server:
     # -- notifications ---------------------------------------------------------------
 
     async def notify_resource_updated(self, uri: str) -> None:
-        """Tell every client that subscribed to ``uri`` that it changed."""
+        """Tell every client that subscribed to ``uri`` that it changed.
+
+        Returns at once: each subscriber has an outbox of its own, so a slow one never
+        holds up the others or the caller (see ``fastmcp_server._outbox`` for what a
+        subscriber that lags receives)."""
+        method = "notifications/resources/updated"
         for connection in list(self._connections):
-            if uri in connection.subscriptions and connection.session is not None:
-                await _quietly(
-                    connection.session.notify(
-                        "notifications/resources/updated",
-                        ResourceUpdatedNotificationParams(uri=uri),
-                    )
-                )
+            if uri in connection.subscriptions and connection.outbox is not None:
+                connection.outbox.post(method, ResourceUpdatedNotificationParams(uri=uri), uri)
         for listener in list(self._listeners):
             if listener.wants("resource", uri):
                 params = ResourceUpdatedNotificationParams(uri=uri, meta=listener.tag)
-                await _quietly(
-                    listener.session.notify(
-                        "notifications/resources/updated", params, related=listener.request_id
-                    )
-                )
+                listener.outbox.post(method, params, uri)
 
     @property
     def subscribed_resources(self) -> frozenset[str]:
@@ -827,19 +823,18 @@ class Server:
 
     async def notify_list_changed(self, kind: Literal["tools", "resources", "prompts"]) -> None:
         """Tell every client that a list changed (done for you when you add or remove
-        handlers while serving)."""
-        await self._broadcast_list_changed(kind)
+        handlers while serving). Returns at once, like ``notify_resource_updated``."""
+        self._broadcast_list_changed(kind)
 
-    async def _broadcast_list_changed(self, kind: str) -> None:
+    def _broadcast_list_changed(self, kind: str) -> None:
         kind = "resources" if kind == "templates" else kind
         method = f"notifications/{kind}/list_changed"
         for connection in list(self._connections):
-            if connection.initialized and connection.session is not None:
-                await _quietly(connection.session.notify(method, NotificationParams()))
+            if connection.initialized and connection.outbox is not None:
+                connection.outbox.post(method, NotificationParams())
         for listener in list(self._listeners):
             if listener.wants(kind):
-                params = NotificationParams(meta=listener.tag)
-                await _quietly(listener.session.notify(method, params, related=listener.request_id))
+                listener.outbox.post(method, NotificationParams(meta=listener.tag))
 
     # -- running ---------------------------------------------------------------------
 
@@ -896,10 +891,13 @@ class Server:
                 server_info=self.info,
             )
             connection.session = session
+            assert self._nursery is not None
+            connection.outbox = Outbox(session, self._nursery.start_soon)
             self._connections.add(connection)
             try:
                 await session.run()
             finally:
+                connection.outbox.close()
                 self._connections.discard(connection)
                 for listener in list(self._listeners):
                     if listener.session is session:
@@ -1026,11 +1024,6 @@ def _rewrite_uris(
         return msgspec.structs.replace(result, contents=contents)
 
     return rewritten
-
-
-async def _quietly(notification: Awaitable[None]) -> None:
-    with contextlib.suppress(McpError):  # that client is gone; its connection is closing
-        await notification
 
 
 def _configure_logging() -> None:
