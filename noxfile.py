@@ -11,7 +11,8 @@ nox -s bench        benchmarks against the peers (writes benchmarks/RESULTS.md);
                     harness is ../shared/bench (MCPBENCH_DIR), the peers' venvs
                     ~/.cache/mcpbench-peers (MCPBENCH_PEERS); `-- --quick` for a smoke run
 nox -s lock         refresh lock/ on purpose: the newest releases the packages' ranges
-                    allow (`-- --upgrade-package NAME` refreshes one)
+                    allow (`-- --upgrade-package NAME` refreshes one), and the locks of
+                    what the integration tests install for the peers
 nox -s tests-latest the tests against the newest releases, lock ignored (not a default
                     session: drift shows up here without blocking a landing)
 
@@ -129,16 +130,20 @@ def demo(session: nox.Session) -> None:
 def lock(session: nox.Session) -> None:
     """Refresh lock/ on purpose: lock/constraints.txt with the newest releases the
     packages' ranges allow, for Python 3.11+ on any platform (``-- --upgrade-package
-    NAME`` refreshes only NAME, keeping the rest). Review the diff, run the tests, commit."""
-    install(session, "uv", locked=LOCK.is_file())  # the very first lock is made by the newest uv
+    NAME`` refreshes only NAME, keeping the rest), and the peers' locks: lock/peers.txt
+    and lock/npm/ (``tests-integration/peers.py --lock``, with the same arguments). Review
+    the diff, run the tests, commit."""
+    # peers.py needs attrs and runs `python -m uv`; the very first lock is made unlocked
+    install(session, "attrs", "uv", locked=LOCK.is_file())
     LOCK_INPUT.write_text(lock_input())
     no_emit = [arg for package in PACKAGES for arg in ("--no-emit-package", package)]
+    uv_args = session.posargs or ["--upgrade"]
     session.run(
         "uv", "pip", "compile", "--quiet", "--universal", "--python-version", "3.11",
-        *(session.posargs or ["--upgrade"]), *no_emit,
-        "--custom-compile-command", "nox -s lock",
+        *uv_args, *no_emit, "--custom-compile-command", "nox -s lock",
         "--output-file", str(LOCK.relative_to(ROOT)), str(LOCK_INPUT.relative_to(ROOT)),
     )  # fmt: skip
+    session.run("python", "tests-integration/peers.py", "--lock", *uv_args)
 
 
 def lock_input() -> str:
