@@ -1,10 +1,15 @@
 """Build, test and check every package of the monorepo together.
 
+``python3 tools/nox.py [ARGS]`` runs nox with ARGS from a virtual environment of its own
+(.nox/_bootstrap, nox and uv at the lock's versions): what the README and CI use, and
+what works on a system Python that PEP 668 marks externally managed. Any nox runs this
+file too.
+
 nox                 lint, typecheck and tests: what CI runs (.ci/run)
 nox -s tests        every package's tests, tests-integration/ and examples/ (installs
                     what they need)
 nox -s lint         ruff lint + format check
-nox -s typecheck    mypy --strict on every package's src/ and on the examples
+nox -s typecheck    mypy --strict on every package's src/, on the examples and on tools/
 nox -s demo         install, start an example server, call one of its tools
 nox -s conformance  the official MCP conformance suite against our server and client
 nox -s bench        benchmarks against the peers (writes benchmarks/RESULTS.md); the
@@ -36,6 +41,10 @@ import nox
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
+# uv trusts the certificates the system trusts, as pip does (Debian's pip, or pip 24.2+
+# with truststore): where pip can download (behind a proxy with its own authority, say),
+# the sessions can too. A value the user set wins.
+os.environ.setdefault("UV_SYSTEM_CERTS", "1")
 
 ROOT = Path(__file__).resolve().parent
 LOCK = ROOT / "lock" / "constraints.txt"
@@ -109,11 +118,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the src/ of every package, and on the examples (one folder at a
-    time: each is a set of scripts, and two of them are called client.py)."""
+    """mypy --strict on the src/ of every package, on the examples (one folder at a time:
+    each is a set of scripts, and two of them are called client.py) and on tools/."""
     install_packages(session, "mypy")
     session.run("mypy")
-    for folder in ("examples", "examples/cli", "examples/conformance"):
+    for folder in ("examples", "examples/cli", "examples/conformance", "tools"):
         session.run("mypy", "--strict", *sorted(str(p) for p in Path(folder).glob("*.py")))
     session.run("mypy", "--strict", "examples/testing", env={"MYPYPATH": "examples"})
 
@@ -140,7 +149,7 @@ def lock(session: nox.Session) -> None:
     uv_args = session.posargs or ["--upgrade"]
     session.run(
         "uv", "pip", "compile", "--quiet", "--universal", "--python-version", "3.11",
-        *uv_args, *no_emit, "--custom-compile-command", "nox -s lock",
+        *uv_args, *no_emit, "--custom-compile-command", "python3 tools/nox.py -s lock",
         "--output-file", str(LOCK.relative_to(ROOT)), str(LOCK_INPUT.relative_to(ROOT)),
     )  # fmt: skip
     session.run("python", "tests-integration/peers.py", "--lock", *uv_args)
@@ -152,7 +161,7 @@ def lock_input() -> str:
     lines = [
         "# What lock/constraints.txt locks: every package with all its extras (the packages",
         "# themselves are left out of the lock) and the tools the nox sessions install.",
-        "# Written by `nox -s lock` from packages/*/pyproject.toml.",
+        "# Written by `python3 tools/nox.py -s lock` from packages/*/pyproject.toml.",
     ]
     for package in PACKAGES:
         project = tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())

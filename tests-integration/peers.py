@@ -290,14 +290,14 @@ def write_locks(uv_args: list[str]) -> None:
     requirements = LOCKS / "peers.in"
     requirements.write_text(
         "# What lock/peers.txt locks: the Python peers of tests-integration/peers.py.\n"
-        "# Written by `nox -s lock`.\n" + "\n".join(PYTHON_PEERS) + "\n"
+        "# Written by `python3 tools/nox.py -s lock`.\n" + "\n".join(PYTHON_PEERS) + "\n"
     )
     compile_ = [sys.executable, "-m", "uv", "pip", "compile", "--quiet", "--universal"]
     _run(
         [
             *compile_,
             *("--python-version", "3.11", *uv_args),
-            *("--custom-compile-command", "nox -s lock"),
+            *("--custom-compile-command", "python3 tools/nox.py -s lock"),
             *("--output-file", str(PYTHON_LOCK.relative_to(ROOT))),
             str(requirements.relative_to(ROOT)),
         ],
