@@ -11,6 +11,7 @@ nox -s tests        every package's tests, tests-integration/ and examples/ (ins
 nox -s lint         ruff lint + format check
 nox -s typecheck    mypy --strict on every package's src/, on the examples and on tools/
 nox -s demo         install, start an example server, call one of its tools
+nox -s build        the six packages' wheels and sdists into dist/ (docs/installing.md)
 nox -s conformance  the official MCP conformance suite against our server and client
 nox -s bench        benchmarks against the peers (writes benchmarks/RESULTS.md); the
                     harness is ../shared/bench (MCPBENCH_DIR), the peers' venvs
@@ -92,6 +93,13 @@ def install_packages(
         install(session, "--force-reinstall", "--no-deps", *args, locked=locked)
 
 
+def need_uv(session: nox.Session) -> None:
+    """Make ``uv`` runnable in ``session``: nox runs its own when it runs on uv
+    (``tools/nox.py`` installs it beside nox), else the lock's goes into the session."""
+    if session.venv_backend != "uv":
+        install(session, "uv")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run every package's tests and tests-integration/ (pass pytest args after --)."""
@@ -105,7 +113,8 @@ def tests_latest(session: nox.Session) -> None:
     (pass pytest args after --). Not a default session: a new release that breaks
     something shows up here, and in CI only once ``nox -s lock`` takes it in."""
     install_packages(session, locked=False)
-    session.run("pytest", *session.posargs)
+    # the installs of docs/installing.md (tests-integration/test_install.py) unlocked too
+    session.run("pytest", *session.posargs, env={"FASTMCP_TEST_CONSTRAINTS": ""})
 
 
 @nox.session
@@ -133,6 +142,22 @@ def demo(session: nox.Session) -> None:
     child process (stdio) and call its tool, resource and prompt."""
     install_packages(session, extra="", editable=False)  # as a user gets them
     session.run("python", "examples/client.py")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """The six packages' wheels and sdists into dist/ (each wheel built from its sdist,
+    hatchling at the lock's version); earlier builds of them there are removed first."""
+    dist = ROOT / "dist"
+    for old in [*dist.glob("fastmcp*.whl"), *dist.glob("fastmcp*.tar.gz")]:
+        old.unlink()
+    need_uv(session)
+    for package in PACKAGES:
+        session.run(
+            "uv", "build", "--quiet", "--build-constraints", str(LOCK),
+            "--out-dir", str(dist), f"packages/{package}",
+        )  # fmt: skip
+    session.log("dist/: " + " ".join(sorted(p.name for p in dist.glob("fastmcp*"))))
 
 
 @nox.session
