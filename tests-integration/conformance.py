@@ -19,7 +19,7 @@ from pathlib import Path
 import attrs
 import peers
 
-HARNESS_VERSIONS = ("0.1.16", "0.2.0-alpha.12")
+HARNESS_VERSIONS = peers.CONFORMANCE_VERSIONS
 
 # a scenario's results folder is <name>-<ISO timestamp>, e.g. auth/basic-cimd-2026-11-25T10-08-12-276Z
 _TIMESTAMP = re.compile(r"-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")

@@ -1,4 +1,4 @@
-"""The one installer of the real peers the integration tests talk to (pinned, cached).
+"""The one installer of the real peers the integration tests talk to (pinned, locked, cached).
 
 * ``sdk_python()``: the ``python`` of a virtual environment with the official Python SDK,
   ``mcp==2.3.0`` (and what its servers need to serve HTTP: uvicorn);
@@ -15,20 +15,27 @@
   wheel's ``bin/npm`` wrapper has a broken relative path, so npm runs as
   ``node .../npm/bin/npm-cli.js``).
 
+Not only the peers are pinned, everything they pull in is locked too, by files committed
+under ``lock/``: the Python peers are installed with ``-c lock/peers.txt``, each npm peer
+with ``npm ci`` from its ``lock/npm/<name>-<version>/package-lock.json``.
+``python tests-integration/peers.py --lock`` (run by ``nox -s lock``) writes those files.
+
 Everything lives under ``~/.cache/fastmcp-tests`` (``FASTMCP_TEST_CACHE`` moves it), one
 folder per pinned peer. Each installation holds a file lock (parallel test runs wait for
 one another instead of colliding) and is trusted only once its ready-marker says so; the
 marker is written after the installation was checked (the pinned versions are the ones
-installed, the entry points exist). A folder left by an earlier run without a matching
-marker is checked and adopted when it passes, wiped and reinstalled when it does not. An
-installation that fails raises ``PeerInstallError``: the tests that need the peer fail,
-they never skip.
+installed, the entry points exist, it was installed from the lock as committed now). The
+marker names the lock's content, so a refreshed lock reinstalls. A folder left by an
+earlier run without a matching marker is checked and adopted when it passes, wiped and
+reinstalled when it does not. An installation that fails raises ``PeerInstallError``: the
+tests that need the peer fail, they never skip.
 """
 
 from __future__ import annotations
 
 import fcntl
 import functools
+import hashlib
 import json
 import os
 import re
@@ -52,6 +59,7 @@ SERVER_EVERYTHING = "@modelcontextprotocol/server-everything@2026.8.31"
 INSPECTOR_CLI = "@modelcontextprotocol/inspector-cli@1.0.3"
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 CONFORMANCE = "@modelcontextprotocol/conformance"
+CONFORMANCE_VERSIONS = ("0.1.16", "0.2.0-alpha.12")
 
 # The oldest Node each peer runs on: what its dependencies declare in "engines"
 # (the conformance harness uses fs.globSync, new in Node 22).
@@ -59,6 +67,21 @@ SERVER_EVERYTHING_NODE = 20
 INSPECTOR_CLI_NODE = 20
 CONFORMANCE_NODE = 22
 INSPECTOR_NODE = 23  # it needs 22.19; node() compares majors, and an early 22 is too old
+
+# What lock/ locks for the peers: the Python peers' requirements and the npm peers, each
+# with the oldest Node it runs on.
+PYTHON_PEERS = (MCP_SDK, NODE_WHEEL)
+NPM_PEERS = (
+    (SERVER_EVERYTHING, SERVER_EVERYTHING_NODE),
+    (INSPECTOR_CLI, INSPECTOR_CLI_NODE),
+    (INSPECTOR, INSPECTOR_NODE),
+    *((f"{CONFORMANCE}@{version}", CONFORMANCE_NODE) for version in CONFORMANCE_VERSIONS),
+)
+ROOT = Path(__file__).resolve().parents[1]
+LOCKS = ROOT / "lock"
+PYTHON_LOCK = LOCKS / "peers.txt"
+NPM_LOCKS = LOCKS / "npm"
+_COPY = "lock.txt"  # where a Python peer keeps the lock it was installed with
 
 _READY = ".ready"
 
@@ -124,10 +147,15 @@ def python_peer(*requirements: str, imports: tuple[str, ...] = (), name: str = "
 @functools.cache
 def _python_peer(requirements: tuple[str, ...], imports: tuple[str, ...], name: str) -> Path:
     pins = []
+    locked = PYTHON_LOCK.read_text()
     for requirement in requirements:
         dist, _, version = requirement.partition("==")
         if not version:
             raise ValueError(f"pin {requirement!r} to one version (dist==version)")
+        if not re.search(rf"^{_normalized(dist)}=={re.escape(version)}\b", locked, re.M):
+            raise ValueError(
+                f"{requirement} is not in {PYTHON_LOCK}: add it to PYTHON_PEERS, run nox -s lock"
+            )
         pins.append((dist, version))
     name = name or "py-" + "-".join(f"{d}-{v}" for d, v in pins)
     python = CACHE / name / "bin" / "python"
@@ -139,18 +167,25 @@ def _python_peer(requirements: tuple[str, ...], imports: tuple[str, ...], name: 
     def install(venv: Path) -> None:
         _run([sys.executable, "-m", "venv", str(venv)])
         pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        _run([*pip, *requirements])
+        _run([*pip, "-c", str(PYTHON_LOCK), *requirements])
+        shutil.copyfile(PYTHON_LOCK, venv / _COPY)
 
     def check(venv: Path) -> None:
+        _check_copy(venv / _COPY, PYTHON_LOCK)
         _run([str(python), "-c", script])
 
     _installed(
         name,
-        recipe=" ".join(requirements) + f" import {' '.join(imports)}",
+        recipe=" ".join(requirements) + f" import {' '.join(imports)} lock {_digest(PYTHON_LOCK)}",
         install=install,
         check=check,
     )
     return python
+
+
+def _normalized(dist: str) -> str:
+    """``dist`` as a lock file spells it (PEP 503: lower case, runs of ``-_.`` as ``-``)."""
+    return re.sub(r"[-_.]+", "-", dist).lower()
 
 
 # -- Node and npm peers ------------------------------------------------------------------
@@ -192,31 +227,30 @@ def _node_major(binary: Path) -> int:
 
 
 def npm_peer(spec: str, *, node_minimum: int = 20) -> Path:
-    """The package folder of ``spec`` (``@scope/name@version``, one exact version),
-    installed with the npm of ``node(node_minimum)`` into its own cached prefix."""
+    """The package folder of ``spec`` (``@scope/name@version``, one exact version, one of
+    ``NPM_PEERS``), installed by ``npm ci`` from its committed lock with the npm of
+    ``node(node_minimum)`` into its own cached prefix."""
     return _npm_peer(spec, node_minimum)
 
 
 @functools.cache
 def _npm_peer(spec: str, node_minimum: int) -> Path:
-    package, _, version = spec.rpartition("@")
-    if not package or not re.fullmatch(r"\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?", version):
-        raise ValueError(f"pin {spec!r} to one exact version (name@1.2.3)")
+    package, version = _npm_spec(spec)
     name = "npm-" + spec.replace("/", "_").replace("@", "")
     folder = Path("node_modules", *package.split("/"))
+    lock = npm_lock(spec)
+    if not (lock / "package-lock.json").is_file():
+        raise ValueError(f"{spec} has no lock in {lock}: add it to NPM_PEERS, run nox -s lock")
 
     def install(prefix: Path) -> None:
         prefix.mkdir(parents=True)
-        (prefix / "package.json").write_text(
-            json.dumps({"name": "fastmcp-test-peers", "private": True})
-        )
+        for file in ("package.json", "package-lock.json"):
+            shutil.copyfile(lock / file, prefix / file)
         npm = node(node_minimum).npm
-        _run(
-            [*npm, "install", "--save-exact", "--no-audit", "--no-fund", "--loglevel=error", spec],
-            cwd=prefix,
-        )
+        _run([*npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=prefix)
 
     def check(prefix: Path) -> None:
+        _check_copy(prefix / "package-lock.json", lock / "package-lock.json")
         manifest = prefix / folder / "package.json"
         if not manifest.is_file():
             raise PeerInstallError(f"{spec}: {manifest} is missing")
@@ -224,8 +258,77 @@ def _npm_peer(spec: str, node_minimum: int) -> Path:
         if installed != version:
             raise PeerInstallError(f"npm installed {package}@{installed}, not {version}")
 
-    prefix = _installed(name, recipe=spec, install=install, check=check)
+    recipe = f"{spec} lock {_digest(lock / 'package-lock.json')}"
+    prefix = _installed(name, recipe=recipe, install=install, check=check)
     return prefix / folder
+
+
+def _npm_spec(spec: str) -> tuple[str, str]:
+    """``@scope/name@1.2.3`` as its package and version."""
+    package, _, version = spec.rpartition("@")
+    if not package or not re.fullmatch(r"\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?", version):
+        raise ValueError(f"pin {spec!r} to one exact version (name@1.2.3)")
+    return package, version
+
+
+def npm_lock(spec: str) -> Path:
+    """The folder of ``spec``'s committed lock: ``lock/npm/<name>-<version>``."""
+    package, version = _npm_spec(spec)
+    return NPM_LOCKS / f"{package.rpartition('/')[2]}-{version}"
+
+
+# -- the locks ---------------------------------------------------------------------------
+
+
+def write_locks(uv_args: list[str]) -> None:
+    """Write the peers' locks: ``lock/peers.txt`` for the Python peers (``uv pip compile``
+    with ``uv_args``, ``--upgrade`` to take the newest of everything) and, for each npm
+    peer, ``lock/npm/<name>-<version>/`` with a ``package.json`` that depends on the peer
+    and the ``package-lock.json`` npm resolves for it. An npm lock is resolved anew on
+    ``--upgrade`` or when its peer changed; otherwise npm keeps its versions. Locks of
+    peers no longer listed are removed."""
+    requirements = LOCKS / "peers.in"
+    requirements.write_text(
+        "# What lock/peers.txt locks: the Python peers of tests-integration/peers.py.\n"
+        "# Written by `python3 tools/nox.py -s lock`.\n" + "\n".join(PYTHON_PEERS) + "\n"
+    )
+    compile_ = [sys.executable, "-m", "uv", "pip", "compile", "--quiet", "--universal"]
+    _run(
+        [
+            *compile_,
+            *("--python-version", "3.11", *uv_args),
+            *("--custom-compile-command", "python3 tools/nox.py -s lock"),
+            *("--output-file", str(PYTHON_LOCK.relative_to(ROOT))),
+            str(requirements.relative_to(ROOT)),
+        ],
+        cwd=ROOT,
+    )
+    wanted = {npm_lock(spec): (spec, minimum) for spec, minimum in NPM_PEERS}
+    for stale in set(NPM_LOCKS.glob("*")) - set(wanted):
+        shutil.rmtree(stale)
+    for folder, (spec, minimum) in sorted(wanted.items()):
+        package, version = _npm_spec(spec)
+        manifest = (
+            json.dumps(
+                {"name": "fastmcp-test-peer", "private": True, "dependencies": {package: version}},
+                indent=2,
+            )
+            + "\n"
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        package_json = folder / "package.json"
+        if (
+            "--upgrade" in uv_args
+            or not package_json.is_file()
+            or package_json.read_text() != manifest
+        ):
+            (folder / "package-lock.json").unlink(missing_ok=True)
+        package_json.write_text(manifest)
+        npm = node(minimum).npm
+        _run(
+            [*npm, "install", "--package-lock-only", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=folder,
+        )
 
 
 # -- the cache ---------------------------------------------------------------------------
@@ -258,6 +361,16 @@ def _installed(
     return folder
 
 
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_copy(copy: Path, lock: Path) -> None:
+    """An installation keeps a copy of the lock it was installed from: the same as now?"""
+    if not copy.is_file() or copy.read_bytes() != lock.read_bytes():
+        raise PeerInstallError(f"{copy.parent} was not installed from {lock} as it is now")
+
+
 @contextmanager
 def _locked(name: str) -> Iterator[None]:
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -287,10 +400,13 @@ def _run(argv: list[str], cwd: Path | None = None) -> str:
     return done.stdout
 
 
-if __name__ == "__main__":  # warm the cache: python tests-integration/peers.py
-    print(sdk_python())
-    print(" ".join(server_everything()))
-    print(inspector_cli())
-    print(*inspector())
-    for harness in ("0.1.16", "0.2.0-alpha.12"):
-        print(" ".join(conformance_harness(harness)))
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--lock"]:  # nox -s lock: python peers.py --lock [uv pip compile args]
+        write_locks(sys.argv[2:] or ["--upgrade"])
+    else:  # warm the cache: python tests-integration/peers.py
+        print(sdk_python())
+        print(" ".join(server_everything()))
+        print(inspector_cli())
+        print(*inspector())
+        for harness in CONFORMANCE_VERSIONS:
+            print(" ".join(conformance_harness(harness)))
