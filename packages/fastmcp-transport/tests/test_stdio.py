@@ -172,6 +172,47 @@ async def test_a_hanging_child_is_terminated_on_close() -> None:
         os.kill(pid, 0)
 
 
+async def test_closing_waits_then_sigterm_then_sigkill_for_the_whole_group() -> None:
+    # The child ignores the end of its input and SIGTERM, and has a child of its own.
+    script = (
+        "import signal, subprocess, sys, time\n"
+        "def say(what): print(what, file=sys.stderr, flush=True)\n"
+        "signal.signal(signal.SIGTERM, lambda *_: say('SIGTERM'))\n"
+        "sleeper = subprocess.Popen(['sleep', '600'])\n"
+        "print(sleeper.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+        "say('EOF')\n"
+        "while True: time.sleep(1)\n"
+    )
+    said: list[str] = []
+    command = [sys.executable, "-c", script]
+    async with stdio_client(command, stderr=said.append, shutdown_timeout=0.5) as transport:
+        grandchild = int(await transport.receive())
+        pid = transport.process.pid
+        assert os.getpgid(pid) == pid != os.getpgid(0)  # a process group of its own
+        t0 = trio.current_time()
+    # stdin closed, 0.5 s, SIGTERM (handled), 0.5 s, SIGKILL to the group
+    assert trio.current_time() - t0 >= 1.0
+    assert transport.process.returncode == -9
+    assert said == ["EOF", "SIGTERM"]
+    with trio.fail_after(10):
+        while _running(grandchild):  # noqa: ASYNC110 - the sleeper dies with its group
+            await trio.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie no init has reaped yet does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 async def test_a_child_that_stops_reading_its_stdin() -> None:
     script = "import os, time\nos.close(0)\ntime.sleep(30)"
     async with stdio_client([sys.executable, "-c", script], shutdown_timeout=0.5) as transport:

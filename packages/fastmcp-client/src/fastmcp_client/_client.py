@@ -239,7 +239,10 @@ class Client:
       HTTP: ``headers``, ``auth`` (an ``httpx.Auth``), ``http_options`` (more keyword
       arguments of ``streamable_http_client``/``sse_client``: ``timeout``,
       ``standalone_stream``, ``http_client``, ...);
-      ``shutdown_timeout``: how long the server gets to stop on close.
+      ``shutdown_timeout``: how long the server gets to stop on close (default 12 s:
+      a fastmcp server's default grace, 10 s, and 2 s to answer; a child process
+      gets it once after its stdin closes and once more after SIGTERM, then
+      SIGKILL; a server that stops at once costs nothing).
 
     A client connects once at a time; after ``async with`` ends it may connect again.
     """
@@ -270,7 +273,7 @@ class Client:
     headers: Mapping[str, str] | None = attrs.field(default=None, kw_only=True)
     auth: Any = attrs.field(default=None, kw_only=True)
     http_options: Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
-    shutdown_timeout: float = attrs.field(default=2.0, kw_only=True)
+    shutdown_timeout: float = attrs.field(default=12.0, kw_only=True)
 
     _connector: Connector = attrs.field(init=False)
     _responder: Responder = attrs.field(init=False)
@@ -394,8 +397,8 @@ class Client:
     async def __aexit__(self, *exc_info: Any) -> bool | None:
         """Disconnect: cancel what is still waiting (those calls raise
         ``ConnectionClosed``), end subscriptions, close the transport (a child process
-        gets ``shutdown_timeout`` to exit after its stdin closes, then SIGTERM,
-        SIGKILL)."""
+        gets ``shutdown_timeout`` to exit after its stdin closes, then SIGTERM and
+        ``shutdown_timeout`` again, then SIGKILL)."""
         lifetime, self._lifetime = self._lifetime, None
         assert lifetime is not None
         return await lifetime.__aexit__(*exc_info)

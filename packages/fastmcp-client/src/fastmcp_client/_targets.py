@@ -86,7 +86,7 @@ class ConnectOptions:
     headers: Mapping[str, str] | None = None
     auth: Any = None
     http_options: Mapping[str, Any] | None = None
-    shutdown_timeout: float = 2.0
+    shutdown_timeout: float = 12.0
 
 
 def resolve_target(target: Target, options: ConnectOptions) -> Connector:
