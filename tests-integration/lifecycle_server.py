@@ -34,7 +34,6 @@ async def hang(ctx: McpContext) -> str:
     """Wait until the server stops."""
     await ctx.report_progress(0, 1, "started")
     await trio.sleep_forever()
-    return "never"
 
 
 @server.tool

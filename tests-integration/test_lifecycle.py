@@ -408,7 +408,6 @@ class Terminal:
     def text(self) -> str:
         return self.output.decode("utf-8", "replace").replace("\r\n", "\n")
 
-    @property
     def blocking(self) -> bool:
         """Whether the terminal is in blocking mode, as a shell expects it."""
         return fcntl.fcntl(self.secondary, fcntl.F_GETFL) & os.O_NONBLOCK == 0
@@ -469,13 +468,13 @@ def test_in_a_terminal_stdio_says_what_it_is_and_leaves_the_terminal_as_it_was(
     spec = SERVER
     with terminal(argv) as tty:
         tty.read_until("Ctrl-C stops it")
-        assert not tty.blocking  # the server's streams are non-blocking meanwhile
+        assert not tty.blocking()  # the server's streams are non-blocking meanwhile
         if stop == "Ctrl-D":
             tty.type(b"\x04")
         else:
             tty.process.send_signal(getattr(signal, stop))
         assert tty.exit_status() == 0
-        assert tty.blocking
+        assert tty.blocking()
         shown = tty.text.splitlines()
     hint = HINT.format(spec=spec)
     if how == "fastmcp run":
@@ -500,10 +499,10 @@ def test_in_a_terminal_a_second_ctrl_c_restores_the_terminal_and_exits_130(how: 
         tty.read_until('"notifications/progress"')  # the call is in flight
         tty.process.send_signal(signal.SIGINT)
         tty.read_until("stopping")
-        assert not tty.blocking
+        assert not tty.blocking()
         tty.process.send_signal(signal.SIGINT)
         assert tty.exit_status() == 130
-        assert tty.blocking  # put back before the forced exit
+        assert tty.blocking()  # put back before the forced exit
         assert tty.text.splitlines()[-2:] == [
             stopping("SIGINT", "3600" if how == "run_stdio" else "10"),
             "fastmcp: SIGINT again, stopping now",
@@ -517,7 +516,7 @@ def test_in_a_terminal_run_http_says_where_it_listens() -> None:
         tty.read_until("(Ctrl-C to stop)")
         tty.process.send_signal(signal.SIGINT)
         assert tty.exit_status() == 0
-        assert tty.blocking
+        assert tty.blocking()
         assert tty.text.splitlines() == [
             f"fastmcp: lifecycle serving MCP on http://127.0.0.1:{port}/mcp (Ctrl-C to stop)",
             stopping("SIGINT", "1"),

@@ -157,3 +157,49 @@ async def test_drain_on_a_server_that_is_not_serving_changes_nothing(
         await trio.sleep(2)
     async with connect(server) as c:
         assert await _outcome(c, "nap", seconds=3) == "slept 3"
+
+
+# -- the process part, in this process (signals themselves: tests-integration) ----------
+
+
+def test_an_interrupt_before_serving_is_one_line_and_status_130(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from fastmcp_server._lifecycle import run_until_stopped
+
+    async def serve(task_status: trio.TaskStatus[str]) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trio.sleep_forever)
+            raise KeyboardInterrupt  # as trio delivers one that lands before the receiver
+
+    with pytest.raises(SystemExit) as exited:
+        run_until_stopped(serve, grace=1, on_ready=print)
+    assert exited.value.code == 130
+    assert exited.value.__suppress_context__  # no traceback of the interrupt behind it
+    assert capsys.readouterr().err == "fastmcp: interrupted (Ctrl-C) before the server was ready\n"
+
+
+def test_a_failure_to_serve_is_raised_as_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    from fastmcp_server._lifecycle import run_until_stopped
+
+    ready: list[str] = []
+
+    async def serve(task_status: trio.TaskStatus[str]) -> None:
+        task_status.started("somewhere")
+        async with trio.open_nursery():
+            raise OSError(98, "Address already in use")
+
+    with pytest.raises(OSError, match="Address already in use"):
+        run_until_stopped(serve, grace=1, on_ready=ready.append)
+    assert ready == ["somewhere"]
+    assert capsys.readouterr().err == ""
+
+
+def test_serving_to_the_end_returns_quietly(capsys: pytest.CaptureFixture[str]) -> None:
+    from fastmcp_server._lifecycle import run_until_stopped
+
+    async def serve(task_status: trio.TaskStatus[str]) -> None:
+        task_status.started("stdio")
+
+    run_until_stopped(serve, grace=1, on_ready=lambda where: None)
+    assert capsys.readouterr().err == ""
