@@ -196,6 +196,25 @@ async def test_stdio_a_second_signal_stops_at_once_with_130(how: str) -> None:
     assert not any("Traceback" in line for line in lines.seen)
 
 
+async def test_closing_a_busy_child_gives_it_its_whole_grace_before_sigkill() -> None:
+    # stdin closes with a call in flight: the server drains (4 s); the client's SIGTERM
+    # after 0.5 s is its first signal, which does not shorten that; no SIGKILL comes
+    lines = Lines()
+    argv = [PYTHON, SERVER, "stdio"]
+    async with (
+        stdio_client(argv, env={"GRACE": "4"}, stderr=lines.add, shutdown_timeout=0.5) as transport,
+        Client(transport) as client,
+        trio.open_nursery() as nursery,
+    ):
+        await calling(nursery, client, "hang")
+        closing = trio.current_time()
+        await transport.aclose()  # what leaving does, without cancelling the call
+        nursery.cancel_scope.cancel()
+    assert trio.current_time() - closing >= 4
+    assert transport.process.returncode == 0
+    assert lines.seen == [stopping("SIGTERM", "4")]
+
+
 # -- HTTP: a child on a free port --------------------------------------------------------
 
 

@@ -164,7 +164,8 @@ async def test_garbage_on_the_child_stdout_is_skipped_by_the_client() -> None:
 
 async def test_a_hanging_child_is_terminated_on_close() -> None:
     script = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: time.sleep(1)"
-    async with stdio_client([sys.executable, "-c", script], shutdown_timeout=0.2) as transport:
+    hung = [sys.executable, "-c", script]
+    async with stdio_client(hung, shutdown_timeout=0.2, terminate_timeout=0.2) as transport:
         pid = transport.process.pid
     # stdin closed, SIGTERM ignored, then SIGKILL
     assert transport.process.returncode == -9
@@ -186,13 +187,15 @@ async def test_closing_waits_then_sigterm_then_sigkill_for_the_whole_group() -> 
     )
     said: list[str] = []
     command = [sys.executable, "-c", script]
-    async with stdio_client(command, stderr=said.append, shutdown_timeout=0.5) as transport:
+    async with stdio_client(
+        command, stderr=said.append, shutdown_timeout=0.5, terminate_timeout=0.7
+    ) as transport:
         grandchild = int(await transport.receive())
         pid = transport.process.pid
         assert os.getpgid(pid) == pid != os.getpgid(0)  # a process group of its own
         t0 = trio.current_time()
-    # stdin closed, 0.5 s, SIGTERM (handled), 0.5 s, SIGKILL to the group
-    assert trio.current_time() - t0 >= 1.0
+    # stdin closed, 0.5 s, SIGTERM (handled), 0.7 s, SIGKILL to the group
+    assert trio.current_time() - t0 >= 1.2
     assert transport.process.returncode == -9
     assert said == ["EOF", "SIGTERM"]
     with trio.fail_after(10):
@@ -215,7 +218,8 @@ def _running(pid: int) -> bool:
 
 async def test_a_child_that_stops_reading_its_stdin() -> None:
     script = "import os, time\nos.close(0)\ntime.sleep(30)"
-    async with stdio_client([sys.executable, "-c", script], shutdown_timeout=0.5) as transport:
+    hung = [sys.executable, "-c", script]
+    async with stdio_client(hung, shutdown_timeout=0.5, terminate_timeout=0.5) as transport:
         with pytest.raises(TransportClosed, match="stopped reading its stdin"):
             await send_until_refused(transport)
 

@@ -239,10 +239,10 @@ class Client:
       HTTP: ``headers``, ``auth`` (an ``httpx.Auth``), ``http_options`` (more keyword
       arguments of ``streamable_http_client``/``sse_client``: ``timeout``,
       ``standalone_stream``, ``http_client``, ...);
-      ``shutdown_timeout``: how long the server gets to stop on close (default 12 s:
-      a fastmcp server's default grace, 10 s, and 2 s to answer; a child process
-      gets it once after its stdin closes and once more after SIGTERM, then
-      SIGKILL; a server that stops at once costs nothing).
+      ``shutdown_timeout``: how long the server gets to stop on close (default 2 s;
+      for a child process: after its stdin closes); ``terminate_timeout``: how long
+      a child process still running gets after SIGTERM, before SIGKILL (default
+      12 s: a fastmcp server's default grace, 10 s, and 2 s to answer).
 
     A client connects once at a time; after ``async with`` ends it may connect again.
     """
@@ -273,7 +273,8 @@ class Client:
     headers: Mapping[str, str] | None = attrs.field(default=None, kw_only=True)
     auth: Any = attrs.field(default=None, kw_only=True)
     http_options: Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
-    shutdown_timeout: float = attrs.field(default=12.0, kw_only=True)
+    shutdown_timeout: float = attrs.field(default=2.0, kw_only=True)
+    terminate_timeout: float = attrs.field(default=12.0, kw_only=True)
 
     _connector: Connector = attrs.field(init=False)
     _responder: Responder = attrs.field(init=False)
@@ -312,6 +313,7 @@ class Client:
             auth=self.auth,
             http_options=self.http_options,
             shutdown_timeout=self.shutdown_timeout,
+            terminate_timeout=self.terminate_timeout,
         )
         self._connector = resolve_target(self._target, options)
         self._responder = Responder(
@@ -398,7 +400,7 @@ class Client:
         """Disconnect: cancel what is still waiting (those calls raise
         ``ConnectionClosed``), end subscriptions, close the transport (a child process
         gets ``shutdown_timeout`` to exit after its stdin closes, then SIGTERM and
-        ``shutdown_timeout`` again, then SIGKILL)."""
+        ``terminate_timeout``, then SIGKILL)."""
         lifetime, self._lifetime = self._lifetime, None
         assert lifetime is not None
         return await lifetime.__aexit__(*exc_info)

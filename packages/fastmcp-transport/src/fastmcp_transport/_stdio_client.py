@@ -8,13 +8,15 @@ When the child exits or closes its stdout, ``receive`` raises ``TransportClosed`
 whose message names the exit status and the last lines of stderr, so every request
 waiting on it fails at once with an error a user can act on - never a hang.
 
-Shutting down follows the MCP specification: close the child's stdin, wait, send
-SIGTERM, wait, send SIGKILL. The waits (``shutdown_timeout``, 12 s by default) are
-sized for a graceful stop: a fastmcp server whose input ends gives the requests in
-flight its grace (10 s by default) and answers the rest within 2 s more; a server
-that ignores the end of its input gets as long again after SIGTERM (which a
-fastmcp server also takes as the start of a graceful stop). A healthy idle server
-exits at once on the end of its input, so the waits cost nothing then.
+Shutting down follows the MCP specification: close the child's stdin, wait
+``shutdown_timeout`` (2 s by default), send SIGTERM, wait ``terminate_timeout``
+(12 s by default), send SIGKILL. The numbers fit a fastmcp server: when its input
+ends it stops gracefully, giving the requests in flight its grace (10 s by
+default) and answering the rest within 2 s more; a SIGTERM meanwhile does not
+shorten that (it is the first signal: the same graceful stop), so such a server
+always gets its whole grace before SIGKILL. A server that ignores the end of its
+input (many do) gets SIGTERM after 2 s, as the official SDKs do; an idle fastmcp
+server exits at once when its stdin closes.
 
 The child runs in a process group of its own (Unix): a Ctrl-C in the terminal
 reaches this process, which stops the child as above, and not the child directly
@@ -61,7 +63,10 @@ class StdioClientTransport:
     process: trio.Process
     command: tuple[str, ...]
     max_line: int = DEFAULT_MAX_LINE
-    shutdown_timeout: float = 12.0
+    shutdown_timeout: float = 2.0
+    """Seconds the child gets to exit after its stdin closes, before SIGTERM."""
+    terminate_timeout: float = 12.0
+    """Seconds it gets after SIGTERM (a fastmcp server's grace and 2 s), before SIGKILL."""
     _lines: LineSplitter = attrs.field(init=False)
     _tail: bytearray = attrs.field(init=False, factory=bytearray)
     _stderr_done: trio.Event = attrs.field(init=False, factory=trio.Event)
@@ -161,7 +166,7 @@ class StdioClientTransport:
 
     async def aclose(self) -> None:
         """Shut the child down: close its stdin, wait ``shutdown_timeout``, SIGTERM,
-        wait ``shutdown_timeout`` again, SIGKILL (see the module docstring).
+        wait ``terminate_timeout``, SIGKILL (see the module docstring).
         Idempotent; not interrupted by cancellation."""
         if self._closed:
             return
@@ -174,7 +179,7 @@ class StdioClientTransport:
                 await process.wait()
             if process.returncode is None:
                 process.terminate()
-                with trio.move_on_after(self.shutdown_timeout):
+                with trio.move_on_after(self.terminate_timeout):
                     await process.wait()
             if process.returncode is None:
                 _kill_group(process)
@@ -204,14 +209,15 @@ async def stdio_client(
     cwd: str | os.PathLike[str] | None = None,
     stderr: StderrMode = "capture",
     max_line: int = DEFAULT_MAX_LINE,
-    shutdown_timeout: float = 12.0,
+    shutdown_timeout: float = 2.0,
+    terminate_timeout: float = 12.0,
 ) -> AsyncIterator[StdioClientTransport]:
     """Start ``command`` (an argv list) and yield the transport to it.
 
     ``env`` adds to (or, with ``inherit_env=False``, replaces) this process's
     environment. Raises ``OSError`` (e.g. ``FileNotFoundError``) when the command
-    cannot be started. On exit the child is shut down (see ``aclose``; each of its
-    two waits is ``shutdown_timeout`` seconds).
+    cannot be started. On exit the child is shut down (see ``aclose``: stdin closed,
+    ``shutdown_timeout``, SIGTERM, ``terminate_timeout``, SIGKILL).
     """
     if not command:
         raise ValueError("stdio_client needs a command")
@@ -227,7 +233,11 @@ async def stdio_client(
         process_group=None if sys.platform == "win32" else 0,
     )
     transport = StdioClientTransport(
-        process, tuple(command), max_line=max_line, shutdown_timeout=shutdown_timeout
+        process,
+        tuple(command),
+        max_line=max_line,
+        shutdown_timeout=shutdown_timeout,
+        terminate_timeout=terminate_timeout,
     )
     try:
         async with trio.open_nursery() as nursery:
