@@ -529,6 +529,21 @@ def test_in_a_terminal_a_second_ctrl_c_restores_the_terminal_and_exits_130(how: 
         assert "Traceback" not in tty.text
 
 
+def test_the_quick_start_in_a_terminal_says_what_it_is_and_stops_on_ctrl_c() -> None:
+    script = EXAMPLES / "quickstart.py"
+    with terminal([PYTHON, str(script)]) as tty:
+        tty.read_until("Ctrl-C stops it")
+        tty.process.send_signal(signal.SIGINT)
+        assert tty.exit_status() == 0
+        assert tty.blocking()
+        assert tty.text.splitlines() == [
+            "fastmcp: example-server is an MCP server on stdio, waiting for a client on "
+            f"stdin (try: fastmcp dev {script}, or fastmcp call {script} TOOL key=value); "
+            "Ctrl-C stops it",
+            stopping("SIGINT", "10"),
+        ]
+
+
 def test_in_a_terminal_run_http_says_where_it_listens() -> None:
     port = servers.free_port()
     with terminal([PYTHON, SERVER, "http", str(port)]) as tty:
