@@ -203,3 +203,13 @@ def test_serving_to_the_end_returns_quietly(capsys: pytest.CaptureFixture[str]) 
 
     run_until_stopped(serve, grace=1, on_ready=lambda where: None)
     assert capsys.readouterr().err == ""
+
+
+def test_run_takes_the_grace_for_both_transports_and_refuses_other_stdio_options() -> None:
+    server = sleepy_server([])
+    with pytest.raises(
+        TypeError, match=r"stdio takes only shutdown_grace and on_ready, got \['port'\]"
+    ):
+        server.run("stdio", shutdown_grace=1, port=8000)
+    with pytest.raises(ValueError, match="unknown transport 'pigeon'"):
+        server.run("pigeon")  # type: ignore[arg-type]

@@ -1083,7 +1083,9 @@ class Server:
         if transport == "stdio":
             unknown = set(options) - {"shutdown_grace", "on_ready"}
             if unknown:
-                raise TypeError(f"stdio takes no options but shutdown_grace, got {sorted(unknown)}")
+                raise TypeError(
+                    f"stdio takes only shutdown_grace and on_ready, got {sorted(unknown)}"
+                )
             self.run_stdio(**options)
         elif transport == "http":
             self.run_http(**options)
