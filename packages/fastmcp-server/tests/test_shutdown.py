@@ -205,7 +205,7 @@ def test_serving_to_the_end_returns_quietly(capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().err == ""
 
 
-def test_run_takes_the_grace_for_both_transports_and_refuses_other_stdio_options() -> None:
+def test_run_refuses_what_the_transport_does_not_take() -> None:
     server = sleepy_server([])
     with pytest.raises(
         TypeError, match=r"stdio takes only shutdown_grace and on_ready, got \['port'\]"

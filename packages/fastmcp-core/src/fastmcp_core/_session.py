@@ -23,15 +23,15 @@ wait for a slot (still cancellable). Once ``max_pending`` requests are outstandi
 reader stops reading until one finishes, which pushes back on the peer.
 
 Closing: reading ends when the transport can give no more frames, or when the owner
-calls ``drain(grace)`` (a server shutting down: reading stops at once). Then every outgoing request still
-waiting fails at once with ``ConnectionClosed`` (naming why), and the in-flight
-handlers get the grace (``drain_on_eof`` seconds after the end of input; ``grace``
-after ``drain``; the earlier deadline wins) to finish and answer. The handlers
-still running then are cancelled with ``CancelReason.SHUTDOWN`` and answered by
-the Outcome table ("Server is shutting down"); they get ``farewell`` seconds to
-write those answers (a masked section runs to its end first) before the session's
-tasks are cancelled. When writing fails, or on ``aclose``, everything is cancelled
-at once. When ``run`` returns, no task of the session is left.
+calls ``drain(grace)`` (a server shutting down: reading stops at once). Then every
+outgoing request still waiting fails at once with ``ConnectionClosed`` (naming why),
+and the in-flight handlers get the grace (``drain_on_eof`` seconds after the end of
+input; ``grace`` after ``drain``; the earlier deadline wins) to finish and answer.
+The handlers still running then are cancelled with ``CancelReason.SHUTDOWN`` and
+answered by the Outcome table ("Server is shutting down"); they get ``farewell``
+seconds to write those answers (a masked section runs to its end first) before the
+session's tasks are cancelled. When writing fails, or on ``aclose``, everything is
+cancelled at once. When ``run`` returns, no task of the session is left.
 """
 
 from __future__ import annotations
@@ -265,12 +265,13 @@ class Session:
 
         Reading stops at once (a transport may still hand over, without waiting,
         frames it holds already; nothing more is read), outgoing requests still
-        waiting fail with
-        ``ConnectionClosed`` naming ``reason``, and the in-flight handlers get
-        ``grace`` seconds to finish. Those still running then are cancelled with
-        ``CancelReason.SHUTDOWN`` and answered ("Server is shutting down"), within
-        ``farewell`` seconds; a masked section always runs to its end. A second call
-        can only shorten the grace. Called before ``run``, ``run`` drains at once.
+        waiting fail with ``ConnectionClosed`` naming ``reason``, and the in-flight
+        handlers get ``grace`` seconds to finish. Those still running then are
+        cancelled with ``CancelReason.SHUTDOWN`` and answered ("Server is shutting
+        down"), within ``farewell`` seconds; a masked section always runs to its end.
+        A second call can only shorten the grace. Called before ``run``, ``run``
+        drains at once. A request that was read but waits for a place (``max_pending``)
+        when reading stops is answered with the same error.
         """
         self.start_drain(grace, reason)
         if self._nursery is not None:
@@ -402,7 +403,10 @@ class Session:
         if not self._outstanding.try_enter():  # backpressure: stop reading at max_pending
             try:
                 await self._outstanding.enter()
-            except trio.Cancelled:  # a drain stopped reading: refuse it, as the table says
+            except trio.Cancelled:
+                if self._drain_reason is None:  # the session itself is cancelled
+                    raise
+                # a drain stopped reading: refuse it, as the table says
                 refusal = response_for(
                     Cancelled(CancelReason.SHUTDOWN),
                     request_id=rid,
