@@ -215,6 +215,28 @@ async def test_closing_a_busy_child_gives_it_its_whole_grace_before_sigkill() ->
     assert lines.seen == [stopping("SIGTERM", "4")]
 
 
+async def test_a_signal_ignored_from_the_start_stays_ignored() -> None:
+    # as a shell's background job: SIGINT ignored; SIGTERM still stops it
+    lines = Lines()
+    script = (
+        "import runpy, signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        f"sys.argv = [{SERVER!r}, 'stdio']\n"
+        f"runpy.run_path({SERVER!r}, run_name='__main__')\n"
+    )
+    async with (
+        stdio_child([PYTHON, "-c", script], lines) as transport,
+        Client(transport) as client,
+    ):
+        assert await client.call_tool("add", {"a": 1, "b": 1}, result_type=int) == 2
+        transport.process.send_signal(signal.SIGINT)
+        transport.process.send_signal(signal.SIGTERM)
+        with trio.fail_after(GUARD):
+            await transport.process.wait()
+    assert transport.process.returncode == 0  # SIGTERM was the first signal it took
+    assert lines.seen == [stopping("SIGTERM", "1")]
+
+
 # -- HTTP: a child on a free port --------------------------------------------------------
 
 
@@ -583,12 +605,16 @@ def test_fastmcp_run_interrupted_while_importing_is_one_line_and_130(
         stderr=subprocess.PIPE,
         text=True,
     ) as process:
-        assert process.stderr is not None
-        ready, _, _ = select.select([process.stderr], [], [], GUARD)
-        assert ready
-        assert process.stderr.readline() == "importing\n"
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=GUARD)
+        try:
+            assert process.stderr is not None
+            ready, _, _ = select.select([process.stderr], [], [], GUARD)
+            assert ready
+            assert process.stderr.readline() == "importing\n"
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=GUARD)
+        finally:
+            if process.poll() is None:
+                process.kill()
     assert process.returncode == 130
     assert out == ""
     assert err == "fastmcp: error: interrupted\n"

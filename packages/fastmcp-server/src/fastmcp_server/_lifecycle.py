@@ -9,7 +9,9 @@ Theory of operation. ``run_until_stopped(serve, grace=..., on_ready=...)``:
 2. runs ``serve(task_status)`` in ``trio.run`` with SIGINT and SIGTERM taken by a
    signal receiver installed first, so that no ``KeyboardInterrupt`` lands in the
    middle of the server; ``serve`` reports where it serves (``"stdio"`` or a URL)
-   and ``on_ready`` announces it;
+   and ``on_ready`` announces it. A signal the process was started with ignored
+   stays ignored (a shell starts background jobs with SIGINT ignored, so that a
+   Ctrl-C meant for the foreground does not stop them; Python does the same);
 3. on the first signal prints one line on stderr and cancels ``serve``, which stops
    gracefully (``Server.serve_stdio``/``serve_http`` drain: the requests in flight
    get ``grace`` seconds and the rest are answered with the shutdown error); then
@@ -52,8 +54,9 @@ def run_until_stopped(serve: Serve, *, grace: float, on_ready: Callable[[str], o
     """Run ``serve`` in this process until it ends or a signal stops it (see the
     module docstring). Returns normally after a graceful stop."""
     found = DescriptorFlags.save(0, 1, 2)
+    taken = tuple(s for s in _SIGNALS if signal.getsignal(s) is not signal.SIG_IGN)
     try:
-        trio.run(_main, serve, grace, on_ready, found)
+        trio.run(_main, serve, grace, on_ready, found, taken)
     except BaseException as exc:
         found.restore()
         if _interrupted(exc):
@@ -67,17 +70,31 @@ def run_until_stopped(serve: Serve, *, grace: float, on_ready: Callable[[str], o
 
 
 async def _main(
-    serve: Serve, grace: float, on_ready: Callable[[str], object], found: DescriptorFlags
+    serve: Serve,
+    grace: float,
+    on_ready: Callable[[str], object],
+    found: DescriptorFlags,
+    taken: tuple[signal.Signals, ...],
 ) -> None:
-    with trio.open_signal_receiver(*_SIGNALS) as signals:
-        async with trio.open_nursery() as nursery:
-            serving = trio.CancelScope()
+    async with trio.open_nursery() as nursery:
+        serving = trio.CancelScope()
+        if taken:
+            signals = await nursery.start(_receive_signals, taken)
             nursery.start_soon(_watch, signals, serving, grace, found)
-            with serving:
-                async with trio.open_nursery() as inner:
-                    where: str = await inner.start(serve)
-                    on_ready(where)
-            nursery.cancel_scope.cancel()  # served to the end: stop watching
+        with serving:
+            async with trio.open_nursery() as inner:
+                where: str = await inner.start(serve)
+                on_ready(where)
+        nursery.cancel_scope.cancel()  # served to the end: stop watching
+
+
+async def _receive_signals(
+    taken: tuple[signal.Signals, ...], *, task_status: trio.TaskStatus[Any]
+) -> None:
+    """Hold the signal receiver (installed before ``serve`` starts) until cancelled."""
+    with trio.open_signal_receiver(*taken) as signals:
+        task_status.started(signals)
+        await trio.sleep_forever()
 
 
 async def _watch(
