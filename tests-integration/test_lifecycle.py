@@ -359,6 +359,13 @@ async def test_http_a_second_signal_stops_at_once_with_130(how: str) -> None:
     assert not any("Traceback" in line for line in child.lines.seen)
 
 
+# httpx leaves a request body's async generator unfinished when the server closes the
+# connection while the request is being sent (likely under load); trio reports it when
+# the garbage collector finds it
+@pytest.mark.filterwarnings(
+    "ignore:Async generator 'httpx._content.ByteStream.__aiter__' was garbage collected"
+    ":ResourceWarning"
+)
 async def test_http_ctrl_c_under_load_stops_the_server() -> None:
     argv, ready = http_argv("run_http")
     answered = 0
