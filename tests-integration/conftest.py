@@ -1,3 +1,4 @@
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,3 +31,18 @@ def everything_http() -> Iterator[str]:
     """The URL of one server-everything over Streamable HTTP."""
     with servers.everything_http_server() as running:
         yield running.url
+
+
+@pytest.fixture(autouse=True)
+def _children_take_ctrl_c() -> Iterator[None]:
+    """The children the tests start see SIGINT as a shell's foreground job does, even
+    when the tests run as a background job (started with SIGINT ignored, which
+    children inherit, and which a server started that way keeps ignoring)."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

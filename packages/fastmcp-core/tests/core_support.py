@@ -52,12 +52,13 @@ class PipeEnd:
         await self.inbox.aclose()
 
     async def frames(self) -> list[dict[str, Any]]:
-        """Every frame waiting to be received, decoded (without waiting)."""
+        """Every frame waiting to be received, decoded (without waiting; the peer may
+        have closed its end after them)."""
         out = []
         while True:
             try:
                 out.append(msgspec.json.decode(self.inbox.receive_nowait()))
-            except trio.WouldBlock:
+            except (trio.WouldBlock, trio.EndOfChannel):
                 return out
 
     async def next(self) -> Any:

@@ -839,3 +839,194 @@ async def test_a_request_cancelled_while_waiting_for_a_place_gives_none_away(
         assert (await peer.next())["id"] == 4
         assert session._inflight == {}
         nursery.cancel_scope.cancel()
+
+
+# -- draining: the graceful end a server's shutdown asks for ---------------------------------
+
+
+def sleeper(seconds: float, log: list[str]) -> Any:
+    async def handler(ctx: McpContext, params: dict[str, Any]) -> CallToolResult:
+        try:
+            await trio.sleep(seconds)
+        except trio.Cancelled:
+            log.append(f"cancelled at {trio.current_time():g}")
+            raise
+        return text(f"slept {seconds:g}")
+
+    return handler
+
+
+async def test_drain_lets_handlers_finish_within_the_grace_and_stops_reading(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[str] = []
+    a, b = pipe()
+    session = Session(a, TableDispatcher({"tools/call": sleeper(3, log)}))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await b.send(request(1, "tools/call"))
+        await trio.sleep(1)
+        nursery.start_soon(session.drain, 10)
+        await trio.sleep(0.1)
+        await b.send(request(2, "tools/call"))  # after the drain began: never read
+        reply = await b.next()
+        assert reply == {"jsonrpc": "2.0", "id": 1, "result": reply["result"]}
+        assert reply["result"]["content"][0]["text"] == "slept 3"
+    assert trio.current_time() == pytest.approx(3, abs=0.01)  # done once idle
+    assert log == []
+    assert await b.frames() == []  # request 2 got nothing: it was not read
+
+
+async def test_drain_answers_what_is_left_after_the_grace_with_the_shutdown_error(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[str] = []
+    a, b = pipe()
+    session = Session(a, TableDispatcher({"tools/call": sleeper(60, log)}))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await b.send(request(1, "tools/call"))
+        await b.send(request(2, "ping"))  # no handler: answered at once
+        assert (await b.next())["error"]["code"] == -32601
+        await session.drain(5)
+    assert trio.current_time() == pytest.approx(5, abs=0.01)
+    assert log == ["cancelled at 5"]
+    assert await b.frames() == [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "error": {"code": -32603, "message": "Server is shutting down"},
+        }
+    ]
+    assert session._inflight == {}
+
+
+async def test_a_masked_section_completes_when_the_grace_ends_inside_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    marks: list[str] = []
+
+    async def critical(ctx: McpContext, params: dict[str, Any]) -> CallToolResult:
+        with ctx.masked():
+            await trio.sleep(params["masked"])
+            marks.append(f"written at {trio.current_time():g}")
+        await ctx.checkpoint()  # the shutdown lands here
+        marks.append("never")
+        return text("done")
+
+    for masked, answered in ((3, True), (30, False)):
+        marks.clear()
+        a, b = pipe()
+        session = Session(a, TableDispatcher({"tools/call": critical}))
+        start_time = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(session.run)
+            await b.send(request(1, "tools/call", {"masked": masked}))
+            await trio.sleep(0.5)
+            await session.drain(1)
+        # the section is never cut, even when it outlasts the farewell (2 s)
+        assert marks == [f"written at {start_time + masked:g}"]
+        frames = await b.frames()
+        if answered:
+            assert frames == [
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "error": {"code": -32603, "message": "Server is shutting down"},
+                }
+            ]
+        else:
+            assert frames == []  # past the farewell nobody waits for its answer
+
+
+async def test_drain_fails_waiting_outgoing_requests_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    a, _ = pipe()
+    session = Session(a, TableDispatcher())
+    errors: list[str] = []
+
+    async def ask() -> None:
+        try:
+            await session.request("sampling/createMessage", {}, Result, timeout=3600)
+        except ConnectionClosed as exc:
+            errors.append(str(exc))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        nursery.start_soon(ask)
+        await trio.sleep(1)
+        await session.drain(10, "the server is shutting down")
+    assert trio.current_time() == pytest.approx(1, abs=0.01)
+    assert errors == ["Connection closed: the server is shutting down (code -32000)"]
+
+
+async def test_drain_after_the_end_of_input_shortens_its_grace(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[str] = []
+    a, b = pipe()
+    session = Session(a, TableDispatcher({"tools/call": sleeper(3600, log)}))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await b.send(request(1, "tools/call"))
+        await trio.sleep(1)
+        await b.outbox.aclose()  # end of input: drain_on_eof is unbounded by default
+        await trio.sleep(1)
+        await session.drain(2)
+    assert log == ["cancelled at 4"]
+    assert (await b.next())["error"]["message"] == "Server is shutting down"
+    # a later drain with a longer grace changes nothing
+    await session.drain(100)
+
+
+async def test_the_end_of_input_grace_is_drain_on_eof_and_is_answered(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[str] = []
+    a, b = pipe()
+    session = Session(a, TableDispatcher({"tools/call": sleeper(3600, log)}), drain_on_eof=7)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await b.send(request(1, "tools/call"))
+        await trio.sleep(1)
+        await b.outbox.aclose()
+    assert log == ["cancelled at 8"]
+    assert (await b.next())["error"] == {"code": -32603, "message": "Server is shutting down"}
+
+
+async def test_drain_before_run_ends_it_as_soon_as_it_is_idle(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    a, b = pipe()
+    session = Session(a, TableDispatcher())
+    session.start_drain(10)
+    await b.send(request(1, "ping"))
+    with trio.fail_after(1):
+        await session.run()
+    assert session.closed
+    assert await b.frames() == []
+
+
+async def test_a_request_waiting_for_a_place_when_the_drain_begins_is_refused(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[str] = []
+    a, b = pipe()
+    session = Session(a, TableDispatcher({"tools/call": sleeper(2, log)}), max_pending=1)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await b.send(request(1, "tools/call"))
+        await b.send(request(2, "tools/call"))  # read, then waits: max_pending is reached
+        await trio.sleep(0.5)
+        await session.drain(10)
+    frames = await b.frames()
+    assert frames == [
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "error": {"code": -32603, "message": "Server is shutting down"},
+        },
+        {"jsonrpc": "2.0", "id": 1, "result": frames[1]["result"]},
+    ]
+    assert frames[1]["result"]["content"][0]["text"] == "slept 2"

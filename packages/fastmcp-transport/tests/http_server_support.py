@@ -498,6 +498,7 @@ async def call_asgi(
     disconnect = trio.Event()
     done = trio.Event()
     sent_body = False
+    path, _, query = path.partition("?")
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -506,7 +507,7 @@ async def call_asgi(
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
         "client": ("127.0.0.1", 50000),

@@ -9,11 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import pytest
 import trio
 import trio.testing
 from http_server_support import (
     Recorder,
+    Tools,
     call_asgi,
+    events_of,
     initialize_body,
     legacy_headers,
     make_connect,
@@ -22,6 +25,8 @@ from http_server_support import (
     tool_call,
 )
 
+from fastmcp_core import Session, Transport
+from fastmcp_transport import HttpConnectionInfo
 from fastmcp_transport.http_server import InMemoryEventStore, StreamableHTTPApp
 
 
@@ -167,7 +172,7 @@ async def test_the_lifespan_protocol_starts_and_stops_the_sessions(
         assert (await from_app.receive())["type"] == "lifespan.shutdown.complete"
         assert app.session_count == 0
         status = await _post(nursery, app, session_id, tool_call(1, "echo", modern=False))
-        assert status == 404
+        assert status == 503  # a stopped app refuses every request
 
 
 async def test_sessions_beyond_the_limit_are_refused(
@@ -203,3 +208,121 @@ async def test_without_a_running_app_a_session_cannot_open(
         )
         await call.done.wait()
         assert call.response.status == 200
+
+
+# -- shutting down ---------------------------------------------------------------------
+
+
+def _answer(body: bytes) -> Any:
+    """The last JSON-RPC message of a response, JSON or SSE."""
+    if body.startswith(b"{"):
+        return msgspec.json.decode(body)
+    return messages_of(body)[-1]
+
+
+async def test_a_stopping_app_refuses_new_requests_and_lets_those_in_flight_finish(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    app = StreamableHTTPApp(make_connect(recorder))
+    async with app.running(), trio.open_nursery() as nursery:
+        session_id = await _initialize(nursery, app)
+        slow = await call_asgi(
+            nursery,
+            app,
+            "POST",
+            "/mcp",
+            modern_headers("tools/call", "sleep"),
+            tool_call(1, "sleep", key="slow", seconds=5),
+        )
+        await recorder.event(recorder.started, "slow").wait()
+        app.stop_accepting()
+        assert app.stopping
+        for headers, payload in (
+            (modern_headers("tools/call", "echo"), tool_call(2, "echo", text="late")),
+            (legacy_headers(session_id), tool_call(3, "echo", modern=False, text="late")),
+            (legacy_headers(), initialize_body()),
+        ):
+            late = await call_asgi(nursery, app, "POST", "/mcp", headers, payload)
+            await late.done.wait()
+            assert late.response.status == 503
+            assert late.response.headers["connection"] == "close"
+            assert msgspec.json.decode(late.response.body)["error"] == {
+                "code": -32603,
+                "message": "Service Unavailable: the server is shutting down",
+            }
+        await slow.done.wait()
+        assert _answer(slow.response.body)["result"]["content"][0]["text"] == "slept"
+        assert "late" not in str(recorder.notes)
+
+
+async def test_shutdown_lets_the_owner_drain_its_connections_within_the_grace(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    sessions: list[Session] = []
+    graces: list[float] = []
+
+    async def connect(transport: Transport, info: HttpConnectionInfo) -> None:
+        tools = Tools(recorder, transport, modern=info.kind == "modern")
+        tools.session = session = Session(transport, tools)
+        sessions.append(session)
+        try:
+            await session.run()
+        finally:
+            sessions.remove(session)
+
+    async def drain(grace: float) -> None:
+        graces.append(grace)
+        assert app.session_count == 1  # the session is not ended under the owner
+        async with trio.open_nursery() as nursery:
+            for session in sessions:
+                nursery.start_soon(session.drain, grace)
+
+    app = StreamableHTTPApp(connect, drain=drain, shutdown_grace=5)
+    async with trio.open_nursery() as nursery:
+        async with app.running():
+            session_id = await _initialize(nursery, app)
+            slow = tool_call(1, "sleep", modern=False, key="slow", seconds=60)
+            call = await call_asgi(nursery, app, "POST", "/mcp", legacy_headers(session_id), slow)
+            await recorder.event(recorder.started, "slow").wait()
+            began = trio.current_time()
+        # leaving `running()` shut down: the engine answered the call it had to cancel
+        assert trio.current_time() - began == pytest.approx(5, abs=0.01)
+        await call.done.wait()
+        assert graces == [5]
+        assert _answer(call.response.body) == {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "error": {"code": -32603, "message": "Server is shutting down"},
+        }
+        assert recorder.cancelled["slow"].is_set()
+        assert app.session_count == 0
+
+
+async def test_http_sse_streams_stay_open_until_their_handlers_have_answered(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    app = StreamableHTTPApp(make_connect(recorder), shutdown_grace=10)
+    async with trio.open_nursery() as nursery:
+        async with app.running():
+            stream = await call_asgi(nursery, app, "GET", "/sse", {"accept": "text/event-stream"})
+            await stream.response.wait_for(b"\n\n")
+            endpoint = events_of(stream.response.body)[0].data
+            json_post = {"content-type": "application/json"}
+            for payload in (
+                initialize_body(1, "2024-11-05"),
+                tool_call(2, "sleep", modern=False, key="slow", seconds=3),
+            ):
+                posted = await call_asgi(nursery, app, "POST", endpoint, json_post, payload)
+                await posted.done.wait()
+                assert posted.response.status == 202
+            await recorder.event(recorder.started, "slow").wait()
+            began = trio.current_time()
+        # the handler saw its input end, finished the call and answered on the stream
+        assert trio.current_time() - began == pytest.approx(3, abs=0.01)
+        assert stream.response.complete.is_set()
+        last = [e for e in events_of(stream.response.body) if e.event == "message"][-1]
+        assert msgspec.json.decode(last.data)["result"]["content"][0]["text"] == "slept"
+        assert "slow" not in recorder.cancelled

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import select
+import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +19,7 @@ from transport_support import send_until_refused
 
 from fastmcp_core import ConnectionClosed, Session, TransportClosed
 from fastmcp_protocol import CallToolResult, JSONRPCNotification, JSONRPCRequest, TextContent
-from fastmcp_transport import LineSplitter, stdio_client
+from fastmcp_transport import DescriptorFlags, LineSplitter, stdio_client
 
 CHILD = [sys.executable, str(Path(__file__).with_name("stdio_child.py"))]
 
@@ -159,7 +164,8 @@ async def test_garbage_on_the_child_stdout_is_skipped_by_the_client() -> None:
 
 async def test_a_hanging_child_is_terminated_on_close() -> None:
     script = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: time.sleep(1)"
-    async with stdio_client([sys.executable, "-c", script], shutdown_timeout=0.2) as transport:
+    hung = [sys.executable, "-c", script]
+    async with stdio_client(hung, shutdown_timeout=0.2, terminate_timeout=0.2) as transport:
         pid = transport.process.pid
     # stdin closed, SIGTERM ignored, then SIGKILL
     assert transport.process.returncode == -9
@@ -167,11 +173,109 @@ async def test_a_hanging_child_is_terminated_on_close() -> None:
         os.kill(pid, 0)
 
 
+async def test_closing_waits_then_sigterm_then_sigkill_for_the_whole_group() -> None:
+    # The child ignores the end of its input and SIGTERM, and has a child of its own.
+    script = (
+        "import signal, subprocess, sys, time\n"
+        "def say(what): print(what, file=sys.stderr, flush=True)\n"
+        "signal.signal(signal.SIGTERM, lambda *_: say('SIGTERM'))\n"
+        "sleeper = subprocess.Popen(['sleep', '600'])\n"
+        "print(sleeper.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+        "say('EOF')\n"
+        "while True: time.sleep(1)\n"
+    )
+    said: list[str] = []
+    command = [sys.executable, "-c", script]
+    async with stdio_client(
+        command, stderr=said.append, shutdown_timeout=0.5, terminate_timeout=0.7
+    ) as transport:
+        grandchild = int(await transport.receive())
+        pid = transport.process.pid
+        assert os.getpgid(pid) == pid != os.getpgid(0)  # a process group of its own
+        t0 = trio.current_time()
+    # stdin closed, 0.5 s, SIGTERM (handled), 0.7 s, SIGKILL to the group
+    assert trio.current_time() - t0 >= 1.2
+    assert transport.process.returncode == -9
+    assert said == ["EOF", "SIGTERM"]
+    with trio.fail_after(10):
+        while _running(grandchild):  # noqa: ASYNC110 - the sleeper dies with its group
+            await trio.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie no init has reaped yet does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 async def test_a_child_that_stops_reading_its_stdin() -> None:
     script = "import os, time\nos.close(0)\ntime.sleep(30)"
-    async with stdio_client([sys.executable, "-c", script], shutdown_timeout=0.5) as transport:
+    hung = [sys.executable, "-c", script]
+    async with stdio_client(hung, shutdown_timeout=0.5, terminate_timeout=0.5) as transport:
         with pytest.raises(TransportClosed, match="stopped reading its stdin"):
             await send_until_refused(transport)
+
+
+def _read_line_from(fd: int, limit: float = 30) -> bytes:
+    data = b""
+    deadline = time.monotonic() + limit
+    while not data.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"no line came: {data!r}"
+        data += os.read(fd, 4096)
+    return data
+
+
+def test_a_terminal_shared_by_stdin_and_stdout_is_left_blocking() -> None:
+    # In a terminal, stdin and stdout are one open file: the FdStream on stdout used to
+    # record "non-blocking" (set by the one on stdin) and restore that last.
+    primary, secondary = os.openpty()
+    attrs = termios.tcgetattr(secondary)
+    attrs[3] &= ~termios.ECHO  # what we type is not echoed back as server output
+    termios.tcsetattr(secondary, termios.TCSANOW, attrs)
+    try:
+        assert os.get_blocking(secondary)  # blocking before
+        with subprocess.Popen(
+            CHILD, stdin=secondary, stdout=secondary, stderr=subprocess.PIPE
+        ) as process:
+            os.write(primary, call("echo", text="tty") + b"\n")
+            reply = msgspec.json.decode(_read_line_from(primary).strip())
+            assert reply["result"]["content"] == [{"type": "text", "text": "tty"}]
+            # the server is serving: its streams made the terminal non-blocking meanwhile
+            assert not os.get_blocking(secondary)
+            os.write(primary, b"\x04")  # Ctrl-D: end of input
+            assert process.wait(timeout=30) == 0
+            assert process.stderr is not None
+            assert process.stderr.read() == b"server: clean exit\n"
+        assert os.get_blocking(secondary)
+        assert fcntl.fcntl(secondary, fcntl.F_GETFL) & os.O_NONBLOCK == 0
+    finally:
+        os.close(primary)
+        os.close(secondary)
+
+
+def test_descriptor_flags_put_back_what_they_saved_and_skip_closed_ones() -> None:
+    read, write = os.pipe()
+    try:
+        saved = DescriptorFlags.save(read, write, 987654)
+        assert [fd for fd, _ in saved.flags] == [read, write]
+        os.set_blocking(read, False)
+        fcntl.fcntl(write, fcntl.F_SETFL, fcntl.fcntl(write, fcntl.F_GETFL) | os.O_APPEND)
+        saved.restore()
+        assert os.get_blocking(read)
+        assert fcntl.fcntl(write, fcntl.F_GETFL) & os.O_APPEND == 0
+        os.close(read)
+        saved.restore()  # a descriptor closed since is skipped
+    finally:
+        os.close(write)
 
 
 def test_line_splitter_handles_crlf_blank_lines_and_partial_chunks() -> None:

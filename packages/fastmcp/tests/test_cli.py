@@ -543,6 +543,7 @@ def test_user_mistakes_are_one_line(tmp_path: Path) -> None:
             "importing crash.py failed: RuntimeError: no database (crash.py:1)",
         ),
         (("run", str(tmp_path / "lifespan.py")), "the database is down"),
+        (("run", example, "--shutdown-grace", "-1"), "--shutdown-grace cannot be negative"),
         (("list", str(tmp_path / "lifespan.py")), "the database is down"),
         (("list", "--", sys.executable, "-c", "raise SystemExit(3)"), "exited with code 3"),
         (("list", "--", "/no/such/server"), "could not start the server '/no/such/server'"),

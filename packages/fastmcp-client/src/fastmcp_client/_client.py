@@ -249,7 +249,10 @@ class Client:
       HTTP: ``headers``, ``auth`` (an ``httpx.Auth``), ``http_options`` (more keyword
       arguments of ``streamable_http_client``/``sse_client``: ``timeout``,
       ``standalone_stream``, ``http_client``, ...);
-      ``shutdown_timeout``: how long the server gets to stop on close.
+      ``shutdown_timeout``: how long the server gets to stop on close (default 2 s;
+      for a child process: after its stdin closes); ``terminate_timeout``: how long
+      a child process still running gets after SIGTERM, before SIGKILL (default
+      12 s: a fastmcp server's default grace, 10 s, and 2 s to answer).
 
     A client connects once at a time; after ``async with`` ends it may connect again.
     """
@@ -281,6 +284,7 @@ class Client:
     auth: Any = attrs.field(default=None, kw_only=True)
     http_options: Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
     shutdown_timeout: float = attrs.field(default=2.0, kw_only=True)
+    terminate_timeout: float = attrs.field(default=12.0, kw_only=True)
 
     _connector: Connector = attrs.field(init=False)
     _responder: Responder = attrs.field(init=False)
@@ -319,6 +323,7 @@ class Client:
             auth=self.auth,
             http_options=self.http_options,
             shutdown_timeout=self.shutdown_timeout,
+            terminate_timeout=self.terminate_timeout,
         )
         self._connector = resolve_target(self._target, options)
         self._responder = Responder(
@@ -404,8 +409,8 @@ class Client:
     async def __aexit__(self, *exc_info: Any) -> bool | None:
         """Disconnect: cancel what is still waiting (those calls raise
         ``ConnectionClosed``), end subscriptions, close the transport (a child process
-        gets ``shutdown_timeout`` to exit after its stdin closes, then SIGTERM,
-        SIGKILL)."""
+        gets ``shutdown_timeout`` to exit after its stdin closes, then SIGTERM and
+        ``terminate_timeout``, then SIGKILL)."""
         lifetime, self._lifetime = self._lifetime, None
         assert lifetime is not None
         return await lifetime.__aexit__(*exc_info)

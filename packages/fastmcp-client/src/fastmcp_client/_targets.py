@@ -87,6 +87,7 @@ class ConnectOptions:
     auth: Any = None
     http_options: Mapping[str, Any] | None = None
     shutdown_timeout: float = 2.0
+    terminate_timeout: float = 12.0
 
 
 def resolve_target(target: Target, options: ConnectOptions) -> Connector:
@@ -162,6 +163,7 @@ def _command(argv: list[str], options: ConnectOptions, *, name: str | None = Non
                 cwd=options.cwd,
                 stderr=options.stderr,
                 shutdown_timeout=options.shutdown_timeout,
+                terminate_timeout=options.terminate_timeout,
             )
             transport = await opened.__aenter__()
         except OSError as exc:

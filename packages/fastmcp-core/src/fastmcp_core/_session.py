@@ -22,10 +22,15 @@ Backpressure: at most ``max_concurrency`` handlers run at once; further requests
 wait for a slot (still cancellable). Once ``max_pending`` requests are outstanding the
 reader stops reading until one finishes, which pushes back on the peer.
 
-Closing: when the transport can give no more frames, every outgoing request still
-waiting fails at once with ``ConnectionClosed`` (naming why the transport closed),
-and in-flight handlers get ``drain_on_eof`` seconds to finish (their responses can
-still be written) before they are cancelled. When writing fails, everything is
+Closing: reading ends when the transport can give no more frames, or when the owner
+calls ``drain(grace)`` (a server shutting down: reading stops at once). Then every
+outgoing request still waiting fails at once with ``ConnectionClosed`` (naming why),
+and the in-flight handlers get the grace (``drain_on_eof`` seconds after the end of
+input; ``grace`` after ``drain``; the earlier deadline wins) to finish and answer.
+The handlers still running then are cancelled with ``CancelReason.SHUTDOWN`` and
+answered by the Outcome table ("Server is shutting down"); they get ``farewell``
+seconds to write those answers (a masked section runs to its end first) before the
+session's tasks are cancelled. When writing fails, or on ``aclose``, everything is
 cancelled at once. When ``run`` returns, no task of the session is left.
 """
 
@@ -159,7 +164,11 @@ class Session:
     max_concurrency: int = 128
     max_pending: int = 4096
     drain_on_eof: float | None = math.inf
-    """Seconds in-flight handlers get to finish after the input ends (None: none)."""
+    """Seconds in-flight handlers get to finish after the input ends (None: they are
+    cancelled at once, unanswered)."""
+    farewell: float = 2.0
+    """Seconds the handlers cancelled at the end of a drain get to write their answers
+    before the session's tasks are cancelled."""
     mask_error_details: bool = True
     server_info: Implementation | None = None
     protocol_version: str = LATEST_PROTOCOL_VERSION
@@ -180,6 +189,11 @@ class Session:
     _earliest: float = attrs.field(init=False, default=math.inf)
     _rearm: trio.Event = attrs.field(init=False, factory=trio.Event)
 
+    _reading: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
+    """Around the reader: ``drain`` cancels it."""
+    _grace: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
+    """Around the wait for the in-flight handlers; its deadline ends the grace."""
+    _drain_reason: str | None = attrs.field(init=False, default=None)
     _on_accept: Callable[[JSONRPCRequest], object] | None = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -203,20 +217,62 @@ class Session:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 task_status.started(self)
-                reason = await self._read_loop()
-                self._close_pending(reason)
-                if self.drain_on_eof is None:
-                    self._shutdown(nursery)
-                else:
-                    with trio.move_on_after(self.drain_on_eof):
-                        await self._idle.wait()
-                    self._shutdown(nursery)
+                reason = None
+                with self._reading:
+                    reason = await self._read_loop()
+                self._close_pending(reason or self._drain_reason or "the session is draining")
+                if self._drain_reason is None:  # the end of input
+                    if self.drain_on_eof is None:
+                        self._shutdown(nursery)
+                        return
+                    self._tighten(trio.current_time() + self.drain_on_eof)
+                await self._wind_down(nursery)
         finally:
             self._close_pending(self._closed or "the session ended")
             self._nursery = None
             self._stopped.set()
             with trio.CancelScope(shield=True):
                 await self.transport.aclose()
+
+    async def drain(self, grace: float, reason: str = "the server is shutting down") -> None:
+        """End the session gracefully; returns once ``run`` has returned.
+
+        Reading stops at once (a transport may still hand over, without waiting,
+        frames it holds already; nothing more is read), outgoing requests still
+        waiting fail with ``ConnectionClosed`` naming ``reason``, and the in-flight
+        handlers get ``grace`` seconds to finish. Those still running then are
+        cancelled with ``CancelReason.SHUTDOWN`` and answered ("Server is shutting
+        down"), within ``farewell`` seconds; a masked section always runs to its end.
+        A second call can only shorten the grace. Called before ``run``, ``run``
+        drains at once. A request that was read but waits for a place (``max_pending``)
+        when reading stops is answered with the same error.
+        """
+        self.start_drain(grace, reason)
+        if self._nursery is not None:
+            await self._stopped.wait()
+
+    def start_drain(self, grace: float, reason: str = "the server is shutting down") -> None:
+        """``drain`` without waiting (usable from synchronous code)."""
+        if self._drain_reason is None:
+            self._drain_reason = reason
+        self._tighten(trio.current_time() + max(grace, 0.0))
+        self._reading.cancel()
+
+    def _tighten(self, deadline: float) -> None:
+        if deadline < self._grace.deadline:
+            self._grace.deadline = deadline
+
+    async def _wind_down(self, nursery: trio.Nursery) -> None:
+        """The end of a drain: wait for the handlers until the grace ends, cancel the
+        rest (SHUTDOWN), give their answers ``farewell`` seconds, then stop."""
+        with self._grace:
+            await self._idle.wait()
+        if self._inflight:
+            for ctx in list(self._inflight.values()):
+                ctx._cancel(CancelReason.SHUTDOWN)
+            with trio.move_on_after(self.farewell):
+                await self._idle.wait()
+        nursery.cancel_scope.cancel()
 
     async def aclose(self) -> None:
         """End the session: cancel in-flight handlers, fail waiting requests, close the
@@ -321,7 +377,24 @@ class Session:
         try:
             self._outstanding.acquire_nowait()
         except trio.WouldBlock:  # backpressure: stop reading at max_pending
-            await self._outstanding.acquire()
+            try:
+                await self._outstanding.acquire()
+            except trio.Cancelled:
+                if self._drain_reason is None:  # the session itself is cancelled
+                    raise
+                # a drain stopped reading: refuse it, as the table says
+                refusal = response_for(
+                    Cancelled(CancelReason.SHUTDOWN),
+                    request_id=rid,
+                    method=request.method,
+                    version=ctx.protocol_version,
+                )
+                with trio.CancelScope(shield=True), trio.move_on_after(self.farewell):
+                    if batch is None:
+                        await self._send(refusal or b"", rid, final=True)
+                    else:
+                        await self._batch_answer(batch, refusal)
+                raise
         self._start(request, ctx, batch)
 
     def _accept_now(self, request: JSONRPCRequest) -> bool:

@@ -31,6 +31,9 @@ def _streamable_app(server: Server, path: str, options: dict[str, Any]) -> Strea
         await server.serve_transport(transport, info)
 
     options.setdefault("modern_versions", server.modern_versions)
+    options.setdefault("shutdown_grace", server.DEFAULT_SHUTDOWN_GRACE)
+    # the app's shutdown drains the server's connections: those in flight are answered
+    options.setdefault("drain", server.drain)
     return StreamableHTTPApp(connect, path=path, **options)
 
 
@@ -62,6 +65,7 @@ async def serve_http(
     host: str,
     port: int,
     path: str,
+    shutdown_grace: float,
     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
     certfile: str | None = None,
     keyfile: str | None = None,
@@ -70,13 +74,15 @@ async def serve_http(
 ) -> None:
     """Run ``server`` over HTTP on hypercorn's trio worker until cancelled; reports the
     bound address (``ServerAddress``: ``.url``, ``.port``) through ``task_status``.
+    Cancelling it stops gracefully: the server drains its connections within
+    ``shutdown_grace`` seconds (``Server.drain``) while new requests get 503.
 
     With ``auth`` requests are authorized (``fastmcp_server.auth``); a ``BearerAuth``
     without ``resource`` takes the bound URL, set before the address is reported.
     """
     from fastmcp_transport.http_server import serve_http as run
 
-    app = _streamable_app(server, path, options)
+    app = _streamable_app(server, path, {**options, "shutdown_grace": shutdown_grace})
     if auth is None:
         await run(
             app,

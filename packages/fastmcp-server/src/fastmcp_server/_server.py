@@ -30,8 +30,9 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 
 import attrs
 import msgspec
@@ -136,6 +137,10 @@ class _ToolEntry:
 class Server:
     """An MCP server. See the module docstring for registration; ``run()`` to serve."""
 
+    DEFAULT_SHUTDOWN_GRACE: ClassVar[float] = 10.0
+    """Seconds the requests in flight get to finish when the server stops (a signal,
+    stdin closing, ``drain``), unless told otherwise (``shutdown_grace``)."""
+
     name: str
     version: str
     instructions: str | None
@@ -167,6 +172,8 @@ class Server:
     _completers: dict[tuple[str, str, str], CompleterCall]
     _global_completer: CompleterCall | None
     _connections: set[Connection]
+    _connections_changed: trio.Event
+    _drain_deadline: float | None
     _listeners: set[_Listener]
     _subscription_watcher: Callable[[frozenset[str]], Awaitable[None]] | None
     _watched: frozenset[str]
@@ -247,6 +254,8 @@ class Server:
         self._completers = {}
         self._global_completer = None
         self._connections = set()
+        self._connections_changed = trio.Event()
+        self._drain_deadline = None
         self._listeners = set()
         self._subscription_watcher = None
         self._watched = frozenset()
@@ -872,21 +881,35 @@ class Server:
             self._nursery = None
             self._lifespan_state = None
             self._lifespan_users = 0
+            self._drain_deadline = None
 
     async def serve_transport(
-        self, transport: Transport, /, info: HttpConnectionInfo | None = None
+        self,
+        transport: Transport,
+        /,
+        info: HttpConnectionInfo | None = None,
+        *,
+        shutdown_grace: float | None = None,
     ) -> None:
         """Serve one connection until its transport closes (in-process clients call
-        this with one end of ``memory_pair()``)."""
+        this with one end of ``memory_pair()``) or ``drain`` ends it.
+
+        When the input ends, the requests in flight get ``shutdown_grace`` seconds
+        (``None``: as long as their budget) to finish; those still running then are
+        answered with the shutdown error. A connection that starts while the server
+        drains is drained at once (see ``drain``).
+        """
         async with self.running():
             connection = Connection(self, info)
             timeout = self._request_timeout
+            if shutdown_grace is None:
+                shutdown_grace = math.inf if timeout is None else timeout
             session = Session(
                 transport,
                 connection,
                 request_timeout=timeout,
                 max_concurrency=self.max_concurrency,
-                drain_on_eof=math.inf if timeout is None else timeout,
+                drain_on_eof=shutdown_grace,
                 mask_error_details=self.mask_error_details,
                 server_info=self.info,
             )
@@ -894,28 +917,90 @@ class Server:
             assert self._nursery is not None
             connection.outbox = Outbox(session, self._nursery.start_soon)
             self._connections.add(connection)
+            if self._drain_deadline is not None:
+                session.start_drain(self._drain_deadline - trio.current_time())
             try:
                 await session.run()
             finally:
                 connection.outbox.close()
                 self._connections.discard(connection)
+                self._connections_changed.set()
+                self._connections_changed = trio.Event()
                 for listener in list(self._listeners):
                     if listener.session is session:
                         listener.closed.set()
                 if connection.subscriptions:
                     self._subscriptions_changed_soon()
 
-    async def serve_stdio(self) -> None:
-        """Serve on this process's stdin/stdout until stdin closes."""
+    async def drain(self, grace: float | None = None) -> None:
+        """Stop serving gracefully: returns once every connection has ended.
+
+        Every ``subscriptions/listen`` stream ends (answered as usual); every
+        connection stops reading, and its requests in flight get ``grace`` seconds
+        (default ``DEFAULT_SHUTDOWN_GRACE``) to finish; those still running then are
+        cancelled (``CancelReason.SHUTDOWN``) and answered with the shutdown error
+        (-32603 "Server is shutting down"); a masked section always runs to its end
+        first. A connection that starts meanwhile is drained as it starts, with what
+        is left of the grace. A second call can only shorten it. ``serve_stdio`` and
+        ``serve_http`` call this when they are cancelled.
+        """
+        if not self._lifespan_users:
+            return  # not serving: nothing to drain (and nothing to refuse later)
+        grace = self.DEFAULT_SHUTDOWN_GRACE if grace is None else grace
+        deadline = trio.current_time() + grace
+        if self._drain_deadline is None or deadline < self._drain_deadline:
+            self._drain_deadline = deadline
+        for listener in list(self._listeners):
+            listener.closed.set()
+        for connection in list(self._connections):
+            if connection.session is not None:
+                connection.session.start_drain(grace)
+        while self._connections:
+            await self._connections_changed.wait()
+
+    async def serve_stdio(self, *, shutdown_grace: float | None = None) -> None:
+        """Serve on this process's stdin/stdout until stdin closes or this is cancelled.
+
+        Either way the server stops gracefully: stdin closing means the client is
+        leaving; cancelling it stops reading stdin. The requests in flight then get
+        ``shutdown_grace`` seconds (default ``DEFAULT_SHUTDOWN_GRACE``) to finish and
+        the rest are answered with the shutdown error (see ``drain``); it returns (or
+        raises ``Cancelled``) once their answers are written.
+        """
         from fastmcp_transport import stdio_server
 
+        grace = self.DEFAULT_SHUTDOWN_GRACE if shutdown_grace is None else shutdown_grace
         async with stdio_server() as transport:
-            await self.serve_transport(transport)
+            serve = partial(self.serve_transport, transport, shutdown_grace=grace)
+            await _stop_gracefully_when_cancelled(serve, partial(self.drain, grace))
 
-    def run_stdio(self) -> None:
-        """Serve on stdin/stdout (blocking; returns when stdin closes)."""
+    def run_stdio(
+        self,
+        *,
+        shutdown_grace: float | None = None,
+        on_ready: Callable[[str], object] | None = None,
+    ) -> None:
+        """Serve on stdin/stdout (blocking) until stdin closes, SIGINT or SIGTERM.
+
+        This owns the process while it runs: SIGINT (Ctrl-C) and SIGTERM stop the
+        server gracefully (``serve_stdio``: the requests in flight get
+        ``shutdown_grace`` seconds, default ``DEFAULT_SHUTDOWN_GRACE``), with one
+        line on stderr; it then returns (the script exits with status 0). A second
+        signal stops the process at once (status 128 + the signal's number: 130 for
+        Ctrl-C). The descriptors of stdin and stdout are left as they were found.
+        When stdin is a terminal, one line on stderr says how to talk to the server;
+        ``on_ready("stdio")``, if given, is called instead.
+        """
+        from fastmcp_server._lifecycle import run_until_stopped, stdio_hint
+
         _configure_logging()
-        trio.run(self.serve_stdio)
+        grace = self.DEFAULT_SHUTDOWN_GRACE if shutdown_grace is None else shutdown_grace
+
+        async def serve(task_status: trio.TaskStatus[str]) -> None:
+            task_status.started("stdio")
+            await self.serve_stdio(shutdown_grace=grace)
+
+        run_until_stopped(serve, grace=grace, on_ready=on_ready or partial(stdio_hint, self))
 
     async def serve_http(
         self,
@@ -923,6 +1008,7 @@ class Server:
         host: str = "127.0.0.1",
         port: int = 8000,
         path: str = "/mcp",
+        shutdown_grace: float | None = None,
         task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
         **options: Any,
     ) -> None:
@@ -934,12 +1020,24 @@ class Server:
         ``fastmcp_server.auth.BearerAuth``) makes the server an OAuth resource server.
         ``port=0`` binds a free port; the address (``.url``) is reported through
         ``task_status``.
+
+        Cancelling it stops the server gracefully: new connections and requests are
+        refused at once (503), the requests in flight get ``shutdown_grace`` seconds
+        (default ``DEFAULT_SHUTDOWN_GRACE``) to finish and the rest are answered with
+        the shutdown error (see ``drain``); it returns once they have been answered.
         """
         from fastmcp_server._http import serve_http
 
+        grace = self.DEFAULT_SHUTDOWN_GRACE if shutdown_grace is None else shutdown_grace
         async with self.running():
             await serve_http(
-                self, host=host, port=port, path=path, task_status=task_status, **options
+                self,
+                host=host,
+                port=port,
+                path=path,
+                shutdown_grace=grace,
+                task_status=task_status,
+                **options,
             )
 
     def http_app(self, path: str = "/mcp", **options: Any) -> Any:
@@ -951,19 +1049,56 @@ class Server:
         return http_app(self, path=path, **options)
 
     def run_http(
-        self, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp", **options: Any
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        path: str = "/mcp",
+        *,
+        shutdown_grace: float | None = None,
+        on_ready: Callable[[str], object] | None = None,
+        **options: Any,
     ) -> None:
-        """Serve Streamable HTTP (blocking). Binds 127.0.0.1 unless told otherwise.
-        ``auth=BearerAuth(...)`` requires OAuth access tokens (see ``serve_http``)."""
+        """Serve Streamable HTTP (blocking) until SIGINT or SIGTERM. Binds 127.0.0.1
+        unless told otherwise. ``auth=BearerAuth(...)`` requires OAuth access tokens
+        (see ``serve_http`` for the options).
+
+        Once listening, one line on stderr gives the address (``on_ready(url)``, if
+        given, is called instead). SIGINT (Ctrl-C) and SIGTERM stop the server
+        gracefully (``serve_http``: the requests in flight get ``shutdown_grace``
+        seconds, default ``DEFAULT_SHUTDOWN_GRACE``), with one line on stderr; it then
+        returns. A second signal stops the process at once (status 128 + the signal's
+        number: 130 for Ctrl-C).
+        """
+        from fastmcp_server._lifecycle import address_line, run_until_stopped
+
         _configure_logging()
-        trio.run(lambda: self.serve_http(host=host, port=port, path=path, **options))
+        grace = self.DEFAULT_SHUTDOWN_GRACE if shutdown_grace is None else shutdown_grace
+
+        async def serve(task_status: trio.TaskStatus[str]) -> None:
+            async with trio.open_nursery() as nursery:
+                address = await nursery.start(
+                    partial(
+                        self.serve_http,
+                        host=host,
+                        port=port,
+                        path=path,
+                        shutdown_grace=grace,
+                        **options,
+                    )
+                )
+                task_status.started(address.url)
+
+        run_until_stopped(serve, grace=grace, on_ready=on_ready or partial(address_line, self))
 
     def run(self, transport: Literal["stdio", "http"] = "stdio", **options: Any) -> None:
-        """``run_stdio()`` or ``run_http(**options)``."""
+        """``run_stdio(**options)`` or ``run_http(**options)``."""
         if transport == "stdio":
-            if options:
-                raise TypeError(f"stdio takes no options, got {sorted(options)}")
-            self.run_stdio()
+            unknown = set(options) - {"shutdown_grace", "on_ready"}
+            if unknown:
+                raise TypeError(
+                    f"stdio takes only shutdown_grace and on_ready, got {sorted(unknown)}"
+                )
+            self.run_stdio(**options)
         elif transport == "http":
             self.run_http(**options)
         else:
@@ -1024,6 +1159,32 @@ def _rewrite_uris(
         return msgspec.structs.replace(result, contents=contents)
 
     return rewritten
+
+
+async def _stop_gracefully_when_cancelled(
+    serve: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``serve``; when cancelled, run ``stop`` (shielded: it is the graceful end,
+    bounded by its own grace) before ``serve`` is cancelled; then re-raise."""
+    finished = trio.Event()
+
+    async def guarded(task_status: trio.TaskStatus[trio.CancelScope]) -> None:
+        try:
+            with trio.CancelScope(shield=True) as shielded:
+                task_status.started(shielded)
+                await serve()
+        finally:
+            finished.set()
+
+    async with trio.open_nursery() as nursery:
+        shielded: trio.CancelScope = await nursery.start(guarded)
+        try:
+            await finished.wait()
+        finally:
+            if not finished.is_set():  # cancelled from outside
+                with trio.CancelScope(shield=True):
+                    await stop()
+                shielded.cancel()  # what is left (a lifespan still starting, say)
 
 
 def _configure_logging() -> None:

@@ -26,7 +26,7 @@ from fastmcp_transport._http_common import (
 from fastmcp_transport._lines import DEFAULT_MAX_LINE, LineSplitter
 from fastmcp_transport._memory import MemoryTransport, memory_pair
 from fastmcp_transport._sse import SSEEvent, SSEParser, encode_event
-from fastmcp_transport._stdio import StdioServerTransport, stdio_server
+from fastmcp_transport._stdio import DescriptorFlags, StdioServerTransport, stdio_server
 from fastmcp_transport._stdio_client import StderrMode, StdioClientTransport, stdio_client
 
 __version__ = "0.1.0"
@@ -38,6 +38,7 @@ __all__ = [
     "memory_pair",
     "StdioServerTransport",
     "stdio_server",
+    "DescriptorFlags",
     "StdioClientTransport",
     "StderrMode",
     "stdio_client",

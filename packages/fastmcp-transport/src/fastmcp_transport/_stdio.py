@@ -18,6 +18,13 @@ Policies:
   everything queued in one system call. A write, once started, is never
   interrupted by cancellation (a half-written line would corrupt the stream).
 
+The descriptors are left as they were found: trio's ``FdStream`` puts the duplicated
+descriptors in non-blocking mode, and a duplicate shares its file status flags with
+the original (and, in a terminal, stdin, stdout and stderr are usually one open
+file), so ``stdio_server()`` saves the flags of descriptors 0 and 1 before
+(``DescriptorFlags``) and puts them back on the way out; otherwise the shell would be
+left with a non-blocking terminal (``cat: -: Resource temporarily unavailable``).
+
 Unix only (trio's ``FdStream``).
 """
 
@@ -35,9 +42,47 @@ from fastmcp_core import TransportClosed
 from fastmcp_protocol import INVALID_REQUEST, RequestId, encode_error
 from fastmcp_transport._lines import DEFAULT_MAX_LINE, LineSplitter, LineWriter, read_some
 
-__all__ = ["DEFAULT_MAX_LINE", "StdioServerTransport", "stdio_server"]
+__all__ = ["DEFAULT_MAX_LINE", "DescriptorFlags", "StdioServerTransport", "stdio_server"]
 
 _CHUNK = 1 << 16
+
+
+@attrs.frozen
+class DescriptorFlags:
+    """The file status flags (``O_NONBLOCK``, ``O_APPEND``...) of some descriptors, as
+    they were when ``save`` was called; ``restore`` puts them back.
+
+    A descriptor that is closed (or not one) is skipped, both ways. Restoring is
+    idempotent and safe from a signal path (plain ``fcntl`` calls, nothing async).
+    """
+
+    flags: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def save(cls, *fds: int) -> DescriptorFlags:
+        if sys.platform == "win32":  # pragma: no cover - no fcntl there
+            return cls()
+        import fcntl
+
+        saved = []
+        for fd in fds:
+            try:
+                saved.append((fd, fcntl.fcntl(fd, fcntl.F_GETFL)))
+            except OSError:
+                continue
+        return cls(tuple(saved))
+
+    def restore(self) -> None:
+        if sys.platform == "win32":  # pragma: no cover
+            return
+        import fcntl
+
+        for fd, flags in self.flags:
+            try:
+                if fcntl.fcntl(fd, fcntl.F_GETFL) != flags:
+                    fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+            except OSError:
+                continue
 
 
 @attrs.define(eq=False, repr=False)
@@ -116,10 +161,13 @@ async def stdio_server(
     """Serve MCP on this process's stdin/stdout for the duration of the block.
 
     With ``protect_stdout`` (the default), file descriptor 1 points at stderr inside
-    the block, so nothing but MCP messages reaches the real stdout.
+    the block, so nothing but MCP messages reaches the real stdout. On the way out
+    (however the block ends) stdout is put back and the flags of descriptors 0 and 1
+    are restored as they were found (see the module docstring).
     """
     if sys.platform == "win32":  # pragma: no cover - FdStream is Unix only
         raise RuntimeError("the stdio transport needs a Unix platform")
+    found = DescriptorFlags.save(0, 1)  # before FdStream makes them non-blocking
     stdin_fd = os.dup(0)
     stdout_fd = os.dup(1)
     saved_stdout: int | None = None
@@ -133,8 +181,11 @@ async def stdio_server(
     try:
         yield transport
     finally:
-        await transport.aclose()
-        if saved_stdout is not None:
-            sys.stdout.flush()
-            os.dup2(saved_stdout, 1)
-            os.close(saved_stdout)
+        try:
+            await transport.aclose()
+        finally:
+            if saved_stdout is not None:
+                sys.stdout.flush()
+                os.dup2(saved_stdout, 1)
+                os.close(saved_stdout)
+            found.restore()

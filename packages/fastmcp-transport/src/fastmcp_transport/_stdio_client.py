@@ -7,8 +7,21 @@ and stdout, and keeps the tail of its stderr (or passes stderr through).
 When the child exits or closes its stdout, ``receive`` raises ``TransportClosed``
 whose message names the exit status and the last lines of stderr, so every request
 waiting on it fails at once with an error a user can act on - never a hang.
-Shutting down follows the MCP specification: close the child's stdin, wait, send
-SIGTERM, wait, send SIGKILL.
+
+Shutting down follows the MCP specification: close the child's stdin, wait
+``shutdown_timeout`` (2 s by default), send SIGTERM, wait ``terminate_timeout``
+(12 s by default), send SIGKILL. The numbers fit a fastmcp server: when its input
+ends it stops gracefully, giving the requests in flight its grace (10 s by
+default) and answering the rest within 2 s more; a SIGTERM meanwhile does not
+shorten that (it is the first signal: the same graceful stop), so such a server
+always gets its whole grace before SIGKILL. A server that ignores the end of its
+input (many do) gets SIGTERM after 2 s, as the official SDKs do; an idle fastmcp
+server exits at once when its stdin closes.
+
+The child runs in a process group of its own (Unix): a Ctrl-C in the terminal
+reaches this process, which stops the child as above, and not the child directly
+(a fastmcp server that got the signal too would stop reading, so it would never
+see the cancellations this side sends). SIGKILL goes to the whole group.
 """
 
 from __future__ import annotations
@@ -17,6 +30,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Literal
@@ -50,6 +64,9 @@ class StdioClientTransport:
     command: tuple[str, ...]
     max_line: int = DEFAULT_MAX_LINE
     shutdown_timeout: float = 2.0
+    """Seconds the child gets to exit after its stdin closes, before SIGTERM."""
+    terminate_timeout: float = 12.0
+    """Seconds it gets after SIGTERM (a fastmcp server's grace and 2 s), before SIGKILL."""
     _lines: LineSplitter = attrs.field(init=False)
     _tail: bytearray = attrs.field(init=False, factory=bytearray)
     _stderr_done: trio.Event = attrs.field(init=False, factory=trio.Event)
@@ -148,7 +165,9 @@ class StdioClientTransport:
             self._stderr_done.set()
 
     async def aclose(self) -> None:
-        """Shut the child down: close its stdin, wait, SIGTERM, wait, SIGKILL."""
+        """Shut the child down: close its stdin, wait ``shutdown_timeout``, SIGTERM,
+        wait ``terminate_timeout``, SIGKILL (see the module docstring).
+        Idempotent; not interrupted by cancellation."""
         if self._closed:
             return
         self._closed = True
@@ -160,13 +179,25 @@ class StdioClientTransport:
                 await process.wait()
             if process.returncode is None:
                 process.terminate()
-                with trio.move_on_after(self.shutdown_timeout):
+                with trio.move_on_after(self.terminate_timeout):
                     await process.wait()
             if process.returncode is None:
-                process.kill()
+                _kill_group(process)
                 await process.wait()
             if process.stdout is not None:
                 await process.stdout.aclose()
+
+
+def _kill_group(process: trio.Process) -> None:
+    """SIGKILL the child and what it started (its process group, which it leads)."""
+    if sys.platform != "win32":
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:  # gone already, or not the group leader after all
+            pass
+        else:
+            return
+    process.kill()
 
 
 @asynccontextmanager
@@ -179,12 +210,14 @@ async def stdio_client(
     stderr: StderrMode = "capture",
     max_line: int = DEFAULT_MAX_LINE,
     shutdown_timeout: float = 2.0,
+    terminate_timeout: float = 12.0,
 ) -> AsyncIterator[StdioClientTransport]:
     """Start ``command`` (an argv list) and yield the transport to it.
 
     ``env`` adds to (or, with ``inherit_env=False``, replaces) this process's
     environment. Raises ``OSError`` (e.g. ``FileNotFoundError``) when the command
-    cannot be started. On exit the child is shut down (see ``aclose``).
+    cannot be started. On exit the child is shut down (see ``aclose``: stdin closed,
+    ``shutdown_timeout``, SIGTERM, ``terminate_timeout``, SIGKILL).
     """
     if not command:
         raise ValueError("stdio_client needs a command")
@@ -197,9 +230,14 @@ async def stdio_client(
         stderr=subprocess.PIPE if capture else None,
         env=full_env,
         cwd=cwd,
+        process_group=None if sys.platform == "win32" else 0,
     )
     transport = StdioClientTransport(
-        process, tuple(command), max_line=max_line, shutdown_timeout=shutdown_timeout
+        process,
+        tuple(command),
+        max_line=max_line,
+        shutdown_timeout=shutdown_timeout,
+        terminate_timeout=terminate_timeout,
     )
     try:
         async with trio.open_nursery() as nursery:

@@ -32,12 +32,19 @@ open them: ``serve_http`` provides one, an ASGI server that runs the lifespan
 protocol (hypercorn does) starts one, and an app mounted in another ASGI app can be
 run with ``async with app.running():``. Modern requests and HTTP+SSE streams run in
 the task of their own request and need none.
+
+Shutting down (``shutdown``): from the first moment every new HTTP request is
+refused with 503 (``Connection: close``), legacy GET streams end with a retry hint,
+and the work in flight gets ``shutdown_grace`` seconds: the owner of ``connect``
+drains its connections itself when it gives ``drain`` (a Server answers what is
+left with "Server is shutting down"), otherwise the handlers see their input end;
+whatever is still open after that is ended.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
@@ -105,6 +112,12 @@ DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
 """The largest POST body accepted by default (16 MiB, like a stdio line)."""
 
 _ALLOW_POST = ((b"allow", b"POST"),)
+_SHUTTING_DOWN = HttpError(
+    503,
+    INTERNAL_ERROR,
+    "Service Unavailable: the server is shutting down",
+    headers=((b"connection", b"close"),),
+)
 
 
 class _MetaVersion(msgspec.Struct):
@@ -171,8 +184,10 @@ class StreamableHTTPApp:
       client resumes with ``Last-Event-ID``: SSE polling);
     * ``modern_versions``: the modern versions accepted (others: -32022);
       ``name_headers``: which methods ``Mcp-Name`` must mirror, and from which member;
-    * ``shutdown_grace``: seconds legacy sessions get to finish their requests when
-      the app shuts down.
+    * ``shutdown_grace``: seconds the requests in flight get to finish when the app
+      shuts down; ``drain``: how the owner of ``connect`` ends its connections
+      within a grace (called by ``shutdown`` with it; returns when they have ended).
+      Without ``drain`` the handlers see their input end.
     """
 
     connect: ConnectionHandler
@@ -195,6 +210,8 @@ class StreamableHTTPApp:
     modern_versions: Sequence[str] = attrs.field(default=MODERN_PROTOCOL_VERSIONS, kw_only=True)
     name_headers: Mapping[str, str] = attrs.field(default=DEFAULT_NAME_HEADERS, kw_only=True)
     shutdown_grace: float = attrs.field(default=5.0, kw_only=True)
+    drain: Callable[[float], Awaitable[None]] | None = attrs.field(default=None, kw_only=True)
+    _stopping: bool = attrs.field(init=False, default=False)
     _sessions: SessionManager = attrs.field(init=False)
     _checks: ModernChecks = attrs.field(init=False)
     _sse_endpoints: LegacySSEEndpoints | None = attrs.field(init=False)
@@ -229,8 +246,9 @@ class StreamableHTTPApp:
         """Host the app's background work (legacy sessions) until cancelled.
 
         Cancelling it ends every session at once; call ``shutdown`` first for a
-        graceful end.
+        graceful end. An app that was shut down serves again once run again.
         """
+        self._stopping = False
         await self._sessions.run(task_status=task_status)
 
     @asynccontextmanager
@@ -246,12 +264,30 @@ class StreamableHTTPApp:
                     await self.shutdown()
                 nursery.cancel_scope.cancel()
 
-    async def shutdown(self) -> None:
-        """Stop accepting legacy sessions and end the open ones and the HTTP+SSE
-        streams; requests in flight get ``shutdown_grace`` seconds to finish."""
-        if self._sse_endpoints is not None:
-            self._sse_endpoints.shutdown()
-        await self._sessions.shutdown(self.shutdown_grace)
+    def stop_accepting(self) -> None:
+        """Refuse every new HTTP request from now on (503, ``Connection: close``) and
+        end the GET streams of legacy sessions; what is in flight goes on."""
+        self._stopping = True
+        self._sessions.stop_accepting()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether new requests are refused (``stop_accepting`` was called)."""
+        return self._stopping
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Stop accepting, then end every connection: the requests in flight get
+        ``grace`` seconds (default ``shutdown_grace``) to finish (see the module
+        docstring); returns when every session and HTTP+SSE stream has ended."""
+        grace = self.shutdown_grace if grace is None else grace
+        self.stop_accepting()
+        if self.drain is not None:
+            await self.drain(grace)
+            grace = 0.0  # the owner has ended what it could: end the rest now
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._sessions.shutdown, grace)
+            if self._sse_endpoints is not None:
+                nursery.start_soon(self._sse_endpoints.shutdown, grace)
 
     @property
     def session_count(self) -> int:
@@ -273,6 +309,9 @@ class StreamableHTTPApp:
                 await send({"type": "websocket.close", "code": 1008})
             return
         responder = Responder(send)
+        if self._stopping:
+            await responder.error(_SHUTTING_DOWN)
+            return
         try:
             await self._http(read_head(scope), receive, responder)
         except ClientGone:

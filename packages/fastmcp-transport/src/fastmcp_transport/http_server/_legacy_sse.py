@@ -79,6 +79,11 @@ class SSETransport:
             self._inbox.close()
             self._connection.end()
 
+    def stop_input(self) -> None:
+        """No more messages: the handler sees the end of its input and may still
+        answer on the stream until it returns."""
+        self._inbox.close()
+
     async def deliver(self, frame: bytes) -> None:
         try:
             await self._inbox.send(frame)
@@ -94,6 +99,8 @@ class LegacySSEEndpoints:
     messages_path: str
     keepalive: float | None
     _transports: dict[str, SSETransport] = attrs.field(init=False, factory=dict)
+    _changed: trio.Event = attrs.field(init=False, factory=trio.Event)
+    """Set (and replaced) whenever a stream ends."""
 
     async def stream(self, head: RequestHead, responder: Responder, receive: Receive) -> None:
         """Serve one connection for as long as its GET stream is open."""
@@ -120,6 +127,8 @@ class LegacySSEEndpoints:
         finally:
             del self._transports[session_id]
             transport.close("the SSE stream closed")
+            self._changed.set()
+            self._changed = trio.Event()
 
     async def _serve(self, transport: SSETransport, info: HttpConnectionInfo) -> None:
         try:
@@ -138,7 +147,14 @@ class LegacySSEEndpoints:
             raise HttpError(404, INVALID_REQUEST, "Not Found: unknown session_id")
         return transport
 
-    def shutdown(self) -> None:
-        """End every stream (their handlers are cancelled)."""
+    async def shutdown(self, grace: float) -> None:
+        """End every stream: the handlers see their input end and get ``grace``
+        seconds to answer on their stream; then the streams still open are closed
+        (their handlers are cancelled)."""
+        for transport in self._transports.values():
+            transport.stop_input()
+        with trio.move_on_after(grace):
+            while self._transports:
+                await self._changed.wait()
         for transport in list(self._transports.values()):
             transport.close("the server is shutting down")

@@ -3,9 +3,11 @@
 Theory of operation. The app's background work (legacy sessions) and hypercorn run
 side by side in one nursery, each in a shielded scope of its own, so that cancelling
 ``serve_http`` does not tear them down mid-request but starts a graceful shutdown:
-the app stops taking sessions and gives the open ones ``shutdown_grace`` seconds
-to finish their requests, hypercorn stops accepting connections and gives the open
-ones ``graceful_timeout`` seconds; whatever is left after that is cancelled.
+the app refuses new requests (503) at once and hypercorn stops accepting connections
+(kept-alive ones close once idle); the requests in flight get the app's
+``shutdown_grace`` seconds to finish and their answers are written (``app.shutdown``);
+hypercorn gives the connections ``graceful_timeout`` seconds more than the grace to
+deliver them; whatever is left after that is cancelled.
 """
 
 from __future__ import annotations
@@ -86,7 +88,8 @@ async def serve_http(
     layer, say); ``app`` still hosts the sessions and runs the graceful shutdown.
 
     Cancelling it shuts down gracefully (see the module docstring); it returns once
-    every connection and session has ended.
+    every connection and session has ended, at most ``app.shutdown_grace`` plus
+    ``graceful_timeout`` (and one) seconds later.
     """
     if not isinstance(app, StreamableHTTPApp):
         app = StreamableHTTPApp(app, path=path)
@@ -142,10 +145,14 @@ async def serve_http(
             await trio.sleep_forever()
         finally:
             with trio.CancelScope(shield=True):
-                with trio.move_on_after(app.shutdown_grace):
-                    await app.shutdown()
+                app.stop_accepting()
+                # hypercorn's limit counts from the stop: the grace, then time to answer
+                config.graceful_timeout = app.shutdown_grace + graceful_timeout
+                limit = trio.current_time() + config.graceful_timeout
                 stop.set()
-                with trio.move_on_after(graceful_timeout + 1):
+                with trio.move_on_at(limit):
+                    await app.shutdown()
+                with trio.move_on_at(limit + 1):
                     await server_done.wait()
             server_scope.cancel()
             app_scope.cancel()

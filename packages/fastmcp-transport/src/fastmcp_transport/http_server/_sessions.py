@@ -26,8 +26,9 @@ requests go on the standalone stream, since a JSON body cannot carry them.
 
 Closing: DELETE, expiry and the handler's end all remove the session at once (the id
 then gets 404), end its HTTP responses, drop its stored events and cancel the
-handler. At app shutdown the handler first gets ``grace`` seconds to finish the
-requests in flight.
+handler. At app shutdown no session is opened any more and the GET streams end (with
+a ``retry`` hint); the handlers first get ``grace`` seconds to finish the requests in
+flight (they see their input end), then the sessions still open are ended.
 """
 
 from __future__ import annotations
@@ -584,10 +585,19 @@ class SessionManager:
         session._close(reason, answer_pending=not by_client)
         session._scope.cancel()
 
+    def stop_accepting(self) -> None:
+        """Open no more sessions; end the GET streams of the open ones (with a retry
+        hint: the client may come back to another replica)."""
+        self._accepting = False
+        for session in self._sessions.values():
+            connection = session.standalone.connection
+            if connection is not None:
+                connection.close_early()
+
     async def shutdown(self, grace: float) -> None:
         """Stop accepting sessions; end them, giving requests in flight ``grace``
         seconds to finish (their handlers see the input end, as on stdio)."""
-        self._accepting = False
+        self.stop_accepting()
         sessions = list(self._sessions.values())
         for session in sessions:
             session._stop_input()

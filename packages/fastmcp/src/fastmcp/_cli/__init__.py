@@ -84,6 +84,8 @@ def _log_option(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from fastmcp_server import Server
+
     parser = _Parser(
         prog="fastmcp",
         description="Run, call, inspect and install MCP servers.",
@@ -106,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--path", default="/mcp", help="HTTP: the endpoint's path (default: /mcp)")
     run.add_argument("--stateless", action="store_true", help="HTTP: no sessions (for replicas)")
     run.add_argument("--reload", action="store_true", help="HTTP: restart when a .py file changes")
+    run.add_argument(
+        "--shutdown-grace", type=float, metavar="SECONDS",
+        help="on Ctrl-C, SIGTERM or stdin closing: how long requests in flight get to "
+        f"finish before they are answered with a shutdown error (default: "
+        f"{Server.DEFAULT_SHUTDOWN_GRACE:g})",
+    )  # fmt: skip
     _http_options(run)
     _log_option(run, "warning")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -16,14 +17,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import trio
-
 from fastmcp._cli._auth import oauth_for
 from fastmcp._cli._console import Console, configure_logging
-from fastmcp._cli._errors import CliError, leaf
+from fastmcp._cli._errors import CliError
 from fastmcp._cli._spec import Spec, load_server
 from fastmcp_server import LoggingMiddleware, Server
-from fastmcp_transport import StdioServerTransport
 
 __all__ = ["INSPECTOR", "http_options", "run_dev", "run_server", "server_for"]
 
@@ -69,9 +67,10 @@ def http_options(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
-    """Serve until stdin closes (stdio) or a signal (SIGINT, SIGTERM) arrives;
-    either way the server stops cleanly (lifespan exited, requests cancelled) and
-    the status is 0."""
+    """Serve until stdin closes (stdio) or a signal (SIGINT, SIGTERM) arrives; either
+    way the server stops gracefully (``Server.run_stdio``/``run_http``: requests in
+    flight get ``--shutdown-grace`` seconds, one line on stderr for a signal) and the
+    status is 0; a second signal stops at once (130 for Ctrl-C)."""
     if args.reload:
         if args.transport != "http":
             raise CliError(
@@ -81,15 +80,34 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
         return _reload(spec, args, console)
     if args.transport == "stdio" and (args.stateless or args.port is not None):
         raise CliError("--port and --stateless are options of -t http")
+    if args.shutdown_grace is not None and args.shutdown_grace < 0:
+        raise CliError("--shutdown-grace cannot be negative")
     configure_logging(args.log_level)
-    stdout = _take_stdout() if args.transport == "stdio" else None
+    if args.transport == "stdio":
+        real_stdout = _take_stdout()
+        try:
+            server = server_for(spec, args)
+        finally:
+            _give_back_stdout(real_stdout)  # the server's stdio transport protects it again
+        server.add_middleware(LoggingMiddleware())
+        server.run_stdio(
+            shutdown_grace=args.shutdown_grace,
+            on_ready=partial(_ready_on_stdio, server, spec, args, console),
+        )
+        return 0
     server = server_for(spec, args)
     server.add_middleware(LoggingMiddleware())
     try:
-        trio.run(partial(_serve, server, args, console, stdout))
-    except BaseException as exc:
-        error = leaf(exc)
-        if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        server.run_http(
+            args.host,
+            8000 if args.port is None else args.port,
+            args.path,
+            stateless=args.stateless,
+            shutdown_grace=args.shutdown_grace,
+            on_ready=partial(_ready_on_http, server, console),
+        )
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
             port = args.port if args.port is not None else 8000
             raise CliError(f"cannot listen on {args.host}:{port}: the address is in use") from None
         raise
@@ -107,50 +125,48 @@ def _headers(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _take_stdout() -> int:
-    """Keep the real stdout for MCP messages alone: from now on file descriptor 1
-    (``print``, libraries, child processes) is stderr, before the server's code is
-    even imported. Returns a descriptor of the real stdout."""
+    """Keep the real stdout for MCP messages alone while the server's code is imported:
+    until ``_give_back_stdout``, file descriptor 1 (``print``, libraries, child
+    processes) is stderr. Returns a descriptor of the real stdout."""
     sys.stdout.flush()
     real = os.dup(1)
     os.dup2(2, 1)
     return real
 
 
-async def _serve(
-    server: Server, args: argparse.Namespace, console: Console, stdout: int | None
+def _give_back_stdout(real: int) -> None:
+    sys.stdout.flush()
+    os.dup2(real, 1)
+    os.close(real)
+
+
+def _ready_on_stdio(
+    server: Server, spec: Spec, args: argparse.Namespace, console: Console, where: str
 ) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with server.running(), trio.open_nursery() as nursery:
-            nursery.start_soon(_stop_on_signal, signals, nursery.cancel_scope)
-            if stdout is not None:
-                _banner(server, "stdio", console)
-                transport = StdioServerTransport(
-                    trio.lowlevel.FdStream(os.dup(0)), trio.lowlevel.FdStream(stdout)
-                )
-                try:
-                    await server.serve_transport(transport)
-                finally:
-                    await transport.aclose()
-            else:
-                serve = partial(
-                    server.serve_http,
-                    host=args.host,
-                    port=8000 if args.port is None else args.port,
-                    path=args.path,
-                    stateless=args.stateless,
-                )
-                address = await nursery.start(serve)
-                _banner(server, address.url, console)
-                if not console.is_terminal:
-                    console.print(f"serving {server.info.name} on {address.url}")
-                await trio.sleep_forever()
-            nursery.cancel_scope.cancel()
-
-
-async def _stop_on_signal(signals: Any, scope: trio.CancelScope) -> None:
-    async for _ in signals:
-        scope.cancel()
+    """The banner (stderr a terminal), and the hint when a person, not a client, is
+    on stdin."""
+    _banner(server, where, console)
+    if not os.isatty(0):
         return
+    if spec.kind == "command":
+        command = shlex.join(["--", *spec.command])
+        dev, call = f"fastmcp dev {command}", f"fastmcp call TOOL key=value {command}"
+    else:
+        named = shlex.join(
+            [args.spec] if args.spec else ["-m", args.module] if args.module else spec.run_args()
+        )
+        dev, call = f"fastmcp dev {named}", f"fastmcp call {named} TOOL key=value"
+    console.print(
+        f"fastmcp: {server.info.name} is an MCP server on stdio, waiting for a client on "
+        f"stdin (try: {dev}, or {call}); Ctrl-C stops it"
+    )
+
+
+def _ready_on_http(server: Server, console: Console, url: str) -> None:
+    """The banner on a terminal, else one line a log or a script can read."""
+    _banner(server, url, console)
+    if not console.is_terminal:
+        console.print(f"serving {server.info.name} on {url}")
 
 
 def _banner(server: Server, where: str, console: Console) -> None:
@@ -215,9 +231,14 @@ def _snapshot(folder: Path) -> dict[str, float]:
 def _reload(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     """Run the server in a child process and start it again when a ``.py`` file
     under its folder changes (polled twice a second: no extra dependency). A child
-    that crashes is started again at the next change. SIGINT/SIGTERM stop both."""
+    that crashes is started again at the next change. SIGINT/SIGTERM stop both.
+
+    The child runs in a process group of its own, so that a Ctrl-C in the terminal
+    reaches this process only, which then stops the child with one SIGTERM (a second
+    signal would make it stop at once instead of draining)."""
     folder = _watched_folder(spec)
     argv = [sys.executable, "-m", "fastmcp", "run", *_child_args(args), *spec.run_args()]
+    grace = _grace(args)
     stop = False
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -228,7 +249,7 @@ def _reload(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     console.print(f"fastmcp: watching {folder} for changes")
     snapshot = _snapshot(folder)
-    child: subprocess.Popen[bytes] | None = subprocess.Popen(argv)
+    child: subprocess.Popen[bytes] | None = subprocess.Popen(argv, process_group=0)
     try:
         while not stop:
             time.sleep(0.5)
@@ -248,12 +269,17 @@ def _reload(spec: Spec, args: argparse.Namespace, console: Console) -> int:
                 snapshot = current
                 console.print(f"fastmcp: {', '.join(changed)} changed: restarting")
                 if child is not None:
-                    _stop_child(child)
-                child = subprocess.Popen(argv)
+                    _stop_child(child, grace)
+                child = subprocess.Popen(argv, process_group=0)
     finally:
         if child is not None:
-            _stop_child(child)
+            _stop_child(child, grace)
     return 0
+
+
+def _grace(args: argparse.Namespace) -> float:
+    grace = getattr(args, "shutdown_grace", None)
+    return Server.DEFAULT_SHUTDOWN_GRACE if grace is None else float(grace)
 
 
 def _child_args(args: argparse.Namespace) -> list[str]:
@@ -262,6 +288,8 @@ def _child_args(args: argparse.Namespace) -> list[str]:
         out += ["--port", str(args.port)]
     if args.stateless:
         out.append("--stateless")
+    if args.shutdown_grace is not None:
+        out += ["--shutdown-grace", f"{args.shutdown_grace:g}"]
     for header in args.header or []:
         out += ["--header", header]
     if args.auth:
@@ -269,11 +297,13 @@ def _child_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def _stop_child(child: subprocess.Popen[Any]) -> None:
+def _stop_child(child: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """SIGTERM, then as long as a graceful stop can take (the grace and 5 s to answer
+    and exit), then SIGKILL."""
     if child.poll() is None:
         child.terminate()
         try:
-            child.wait(timeout=10)
+            child.wait(timeout=grace + 5)
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
