@@ -54,10 +54,10 @@ def test_the_builder_chain_reads_left_to_right() -> None:
     server = Server("s", "1.0").tool(add).resource(config).prompt(greeting).request_timeout(30)
     assert isinstance(server, Server)
     assert server.default_request_timeout == 30
-    assert [t.name for t in server._definitions("tools")] == ["add"]
-    assert server._definitions("tools")[0].description == "Calculate the sum of two numbers"
-    assert [r.uri for r in server._definitions("resources")] == ["config://settings"]
-    assert [p.name for p in server._definitions("prompts")] == ["greeting"]
+    assert [t.name for t in server.definitions("tools")] == ["add"]
+    assert server.definitions("tools")[0].description == "Calculate the sum of two numbers"
+    assert [r.uri for r in server.definitions("resources")] == ["config://settings"]
+    assert [p.name for p in server.definitions("prompts")] == ["greeting"]
 
 
 async def test_free_decorators_return_callable_handlers() -> None:
@@ -95,8 +95,8 @@ def test_instance_decorators_return_the_function_unchanged() -> None:
         return topic
 
     assert p("t") == "t"
-    assert {t.name for t in server._definitions("tools")} == {"plain", "renamed"}
-    assert isinstance(server._templates["users://{id}"], FunctionResourceTemplate)
+    assert {t.name for t in server.definitions("tools")} == {"plain", "renamed"}
+    assert isinstance(server.registry.templates["users://{id}"], FunctionResourceTemplate)
 
 
 def test_tools_made_by_one_factory_each_get_their_own_schema() -> None:
@@ -117,7 +117,7 @@ def test_tools_made_by_one_factory_each_get_their_own_schema() -> None:
     server.tool(make("alike", None, ""))
     server.tool(make("floats", {"x": "float", "label": "str", "return": "str"}, ""))
     server.tool(make("prefixed", None, "n: "))
-    schemas = {t.name: t.input_schema for t in server._definitions("tools")}
+    schemas = {t.name: t.input_schema for t in server.definitions("tools")}
     assert schemas["plain"] == schemas["alike"]
     assert schemas["plain"]["properties"]["x"] == {"type": "integer"}
     assert schemas["floats"]["properties"]["x"] == {"type": "number"}
@@ -160,7 +160,7 @@ def test_input_schema_from_signature_and_docstring() -> None:
             tags: free-form tags
         """
 
-    definition = server._tools["move"].definition
+    definition = server.registry.tools["move"].definition
     assert definition.description == "Move a point."
     schema = definition.input_schema
     assert schema["type"] == "object"
@@ -309,7 +309,7 @@ def test_hand_written_tool_handler() -> None:
 
     server = Server("s").tool(Echo())
     assert isinstance(server, Server)
-    assert server._tools["echo"].handler is not None
+    assert server.registry.tools["echo"].handler is not None
 
 
 def test_resource_templates_need_matching_parameters() -> None:

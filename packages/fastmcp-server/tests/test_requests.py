@@ -557,7 +557,7 @@ async def test_lifespan_and_injected_dependencies() -> None:
         assert ctx.lifespan is db
         return len(db.rows)
 
-    assert "db" not in server._tools["count"].definition.input_schema["properties"]
+    assert "db" not in server.registry.tools["count"].definition.input_schema["properties"]
     async with connect(server) as c:
         assert (await c.call("tools/call", {"name": "count"}))["structuredContent"] == {"result": 2}
         assert events == ["start"]

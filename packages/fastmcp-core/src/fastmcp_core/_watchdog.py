@@ -39,24 +39,33 @@ _FRAMEWORK = ("trio.", "fastmcp.", "fastmcp_")
 @contextlib.contextmanager
 def watch_event_loop(threshold: float | None) -> Iterator[None]:
     """Watch the current trio loop for stalls longer than ``threshold`` seconds while
-    the block runs (``None``: do nothing). Must be entered in the trio thread."""
-    if threshold is None:
+    the block runs (``None``: do nothing; nothing either when a watchdog already
+    watches this loop). Must be entered in the trio thread."""
+    if threshold is not None and threshold <= 0:
+        raise ValueError("the blocking threshold must be positive (or None)")
+    token = trio.lowlevel.current_trio_token()
+    if threshold is None or token in _WATCHED:  # one watchdog per loop is enough
         yield
         return
-    if threshold <= 0:
-        raise ValueError("the blocking threshold must be positive (or None)")
     stop = threading.Event()
     watcher = threading.Thread(
         target=_watch,
-        args=(trio.lowlevel.current_trio_token(), threading.get_ident(), threshold, stop),
+        args=(token, threading.get_ident(), threshold, stop),
         name="fastmcp event-loop watchdog",
         daemon=True,
     )
+    _WATCHED.add(token)
     watcher.start()
     try:
         yield
     finally:
         stop.set()
+        _WATCHED.discard(token)
+
+
+_WATCHED: set[trio.lowlevel.TrioToken] = set()
+"""The loops a watchdog watches now (a server mounted in another, or two servers in
+one process, share the first one's)."""
 
 
 def _watch(

@@ -24,21 +24,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import attrs
 import msgspec
 import trio
 
-from fastmcp_core import McpContext, McpError, Session, binding_of
+from fastmcp_core import McpContext, McpError, RequestStateSealer, Session, binding_of
 from fastmcp_protocol import (
     HEADER_MISMATCH,
     INVALID_PARAMS,
     INVALID_REQUEST,
     META_PROTOCOL_VERSION,
-    META_SUBSCRIPTION_ID,
     METHOD_NOT_FOUND,
     METHODS,
     RESOURCE_NOT_FOUND,
@@ -64,6 +63,7 @@ from fastmcp_protocol import (
     ReadResourceRequestParams,
     RequestParams,
     Result,
+    ServerCapabilities,
     SetLevelRequestParams,
     SubscribeRequestParams,
     SubscriptionFilter,
@@ -78,16 +78,64 @@ from fastmcp_protocol import (
     is_modern,
     negotiate_version,
 )
+from fastmcp_server._handlers import FunctionPrompt
 from fastmcp_server._outbox import Outbox
+from fastmcp_server._registry import Owner, Registry, ToolEntry
+from fastmcp_server._results import constant
+from fastmcp_server._subscriptions import Listener, Subscriptions
 
 if TYPE_CHECKING:
-    from fastmcp_server._server import Server
     from fastmcp_transport import HttpConnectionInfo
 
-__all__ = ["Connection"]
+__all__ = ["CORE_ROUTES", "Connection", "ConnectionHost", "Extension", "routes_of"]
 
 Handler = Callable[[], Awaitable[Any]]
 Router = Callable[[McpContext, Any], Awaitable[Handler]]
+"""Answers a request of one method: checks it, returns the handler that answers it."""
+ConnectionRouter = Callable[["Connection", McpContext, Any], Awaitable[Handler]]
+"""A ``Router`` that also needs the connection (the core methods)."""
+
+
+class Extension(Protocol):
+    """A subsystem that adds methods and capabilities of its own (tasks, skills)."""
+
+    def routes(self) -> dict[str, Router]: ...
+
+    def exists(self, method: str, version: str) -> bool: ...
+
+    def params_type(self, method: str) -> type | None: ...
+
+
+class TaskRouter(Protocol):
+    """How a tool call becomes a task (``fastmcp_server._tasks``)."""
+
+    def tool_route(
+        self, ctx: McpContext, entry: ToolEntry, owner: Owner, params: Any
+    ) -> Handler | None: ...
+
+
+class ConnectionHost(Protocol):
+    """What a connection needs from the server it belongs to."""
+
+    registry: Registry
+    subscriptions: Subscriptions
+    info: Implementation
+    instructions: str | None
+    modern_versions: tuple[str, ...]
+    legacy_versions: tuple[str, ...]
+    read_ttl_ms: int
+    read_cache_scope: Literal["private", "public"]
+    sealer: RequestStateSealer
+    roots_listeners: list[Callable[[Connection], Awaitable[None]]]
+
+    @property
+    def tasks(self) -> TaskRouter: ...
+
+    def capabilities(self, version: str) -> ServerCapabilities: ...
+
+    def extensions(self) -> Sequence[Extension]: ...
+
+    def routes(self) -> Mapping[str, ConnectionRouter]: ...
 
 
 class _CallToolParams(RequestParams, kw_only=True, frozen=True):
@@ -116,7 +164,7 @@ _NO_PARAMS_NEEDED = frozenset({"initialize", "ping", "notifications/initialized"
 class Connection:
     """What the server knows about one connection (see the module docstring)."""
 
-    server: Server
+    host: ConnectionHost
     info: HttpConnectionInfo | None = None
     session: Session | None = None
     version: str | None = None
@@ -131,7 +179,6 @@ class Connection:
     modern_only: bool = False
     legacy_only: bool = False
     _initializing: trio.Event | None = attrs.field(init=False, default=None)
-    _routes: dict[str, Router] = attrs.field(init=False)
     _params_types: dict[str, Any] = attrs.field(init=False, factory=dict)
     _legacy_checked: set[str] = attrs.field(init=False, factory=set)
 
@@ -139,25 +186,6 @@ class Connection:
         if self.info is not None:
             self.modern_only = self.info.kind == "modern"
             self.legacy_only = self.info.kind != "modern"
-        self._routes = {
-            "initialize": self._initialize,
-            "ping": self._ping,
-            "server/discover": self._discover,
-            "tools/list": self._list_tools,
-            "tools/call": self._call_tool,
-            "resources/list": self._list_resources,
-            "resources/templates/list": self._list_templates,
-            "resources/read": self._read_resource,
-            "resources/subscribe": self._subscribe,
-            "resources/unsubscribe": self._unsubscribe,
-            "subscriptions/listen": self._listen,
-            "prompts/list": self._list_prompts,
-            "prompts/get": self._get_prompt,
-            "completion/complete": self._complete,
-            "logging/setLevel": self._set_level,
-        }
-        for extension in self.server._extensions():
-            self._routes.update(extension.routes(self))
 
     # -- the Dispatcher protocol -----------------------------------------------------
 
@@ -183,8 +211,8 @@ class Connection:
 
     async def _route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
         method = request.method
-        server = self.server
-        router = self._routes.get(method)
+        host = self.host
+        router = host.routes().get(method)
         if router is None:
             self._check_before_params(request.params, None)
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
@@ -201,7 +229,7 @@ class Connection:
         if self.modern_only or (
             not self.legacy_only and meta is not None and META_PROTOCOL_VERSION in meta
         ):
-            fields = check_request_meta(meta, server.modern_versions)
+            fields = check_request_meta(meta, host.modern_versions)
             version = fields.protocol_version
             assert version is not None
             assert fields.client_capabilities is not None
@@ -214,7 +242,7 @@ class Connection:
         else:
             if method not in self._legacy_checked:
                 self._check_legacy(method)
-            ctx.protocol_version = self.version or server.legacy_versions[0]
+            ctx.protocol_version = self.version or host.legacy_versions[0]
             ctx.client_capabilities = self.client_capabilities
             ctx.client_info = self.client_info
             ctx.log_level = self.log_level
@@ -224,15 +252,13 @@ class Connection:
                     ctx.progress_token = token
         if meta:
             ctx.meta = meta
-        ctx.lifespan = server._lifespan_state
-        ctx._dependencies = server._dependencies
+        owner = host.registry.owner
+        ctx.lifespan = owner.lifespan_state
+        ctx._dependencies = owner.dependencies
         if self.info is not None:
             ctx.principal = self.info.principal
             ctx.session_id = self.info.session_id
-        handler = await router(ctx, params)
-        if server._middleware:
-            return server._wrap(ctx, handler)
-        return handler
+        return owner.wrap(ctx, await router(self, ctx, params))
 
     def _check_before_params(self, raw: Any, method: str | None) -> None:
         """What is checked before a request's params (only when they or the method are
@@ -242,7 +268,7 @@ class Connection:
         if self.modern_only or (
             not self.legacy_only and meta is not None and META_PROTOCOL_VERSION in meta
         ):
-            version = check_request_meta(meta, self.server.modern_versions).protocol_version
+            version = check_request_meta(meta, self.host.modern_versions).protocol_version
             if method is not None and version is not None:
                 self._check_modern_method(method, version)
         elif method is not None and self.version is None and method not in _NO_PARAMS_NEEDED:
@@ -252,7 +278,7 @@ class Connection:
         """-32601 for a method the modern ``version`` does not have (``initialize``...)."""
         spec = METHODS.get(method)
         if (spec is None or not spec.exists_in(version)) and not any(
-            e.exists(method, version) for e in self.server._extensions()
+            e.exists(method, version) for e in self.host.extensions()
         ):
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
 
@@ -262,13 +288,13 @@ class Connection:
         the answer is kept per method."""
         if self.version is None and method not in _NO_PARAMS_NEEDED:
             raise McpError(INVALID_REQUEST, "Invalid request: the session is not initialized")
-        server = self.server
-        version = self.version or server.legacy_versions[0]
+        host = self.host
+        version = self.version or host.legacy_versions[0]
         spec = METHODS.get(method)
         if (
             method != "initialize"
             and (spec is None or not spec.exists_in(version))
-            and not any(e.exists(method, version) for e in server._extensions())
+            and not any(e.exists(method, version) for e in host.extensions())
         ):
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method} (in {version})")
         if self.version is not None:
@@ -278,7 +304,7 @@ class Connection:
         spec = METHODS.get(method)
         params_type = _PARAMS.get(method) or (spec.params if spec is not None else None)
         if params_type is None:
-            found = (e.params_type(method) for e in self.server._extensions())
+            found = (e.params_type(method) for e in self.host.extensions())
             params_type = next((t for t in found if t is not None), RequestParams)
         return params_type
 
@@ -292,7 +318,7 @@ class Connection:
                 self.initialized = True
             return
         if method == "notifications/roots/list_changed":
-            for callback in self.server._on_roots_changed:
+            for callback in self.host.roots_listeners:
                 await callback(self)
             return
         # other notifications (e.g. tasks/status from a client) need no action
@@ -304,100 +330,102 @@ class Connection:
             raise McpError(METHOD_NOT_FOUND, "Method not found: initialize")
         if self.version is not None:
             raise McpError(INVALID_REQUEST, "Invalid request: the session is already initialized")
-        server = self.server
-        version = negotiate_version(params.protocol_version, server.legacy_versions)
+        host = self.host
+        version = negotiate_version(params.protocol_version, host.legacy_versions)
         self.version = version
         self.client_info = params.client_info
         self.client_capabilities = params.capabilities
         ctx.protocol_version = version
         result = InitializeResult(
             protocol_version=version,
-            capabilities=server._capabilities(version),
-            server_info=server.info,
-            instructions=server.instructions,
+            capabilities=host.capabilities(version),
+            server_info=host.info,
+            instructions=host.instructions,
         )
-        return _constant(result)
+        return constant(result)
 
     async def _ping(self, ctx: McpContext, params: RequestParams) -> Handler:
-        return _constant(_EMPTY)
+        return constant(_EMPTY)
 
     async def _discover(self, ctx: McpContext, params: RequestParams) -> Handler:
-        server = self.server
+        host = self.host
         result = DiscoverResult(
-            supported_versions=list(server.modern_versions),
-            capabilities=server._capabilities(ctx.protocol_version),
-            instructions=server.instructions,
-            ttl_ms=server.list_ttl_ms,
-            cache_scope=server.list_cache_scope,
+            supported_versions=list(host.modern_versions),
+            capabilities=host.capabilities(ctx.protocol_version),
+            instructions=host.instructions,
+            ttl_ms=host.registry.list_ttl_ms,
+            cache_scope=host.registry.list_cache_scope,
         )
-        return _constant(result)
+        return constant(result)
 
     async def _set_level(self, ctx: McpContext, params: SetLevelRequestParams) -> Handler:
         self.log_level = params.level
-        return _constant(_EMPTY)
+        return constant(_EMPTY)
 
     # -- tools -----------------------------------------------------------------------
 
     async def _list_tools(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
-        server = self.server
-        items = server._definitions("tools")
-        return _constant(server._list_result(ListToolsResult, "tools", items, params.cursor))
+        registry = self.host.registry
+        items = registry.definitions("tools")
+        return constant(registry.list_result(ListToolsResult, "tools", items, params.cursor))
 
     async def _call_tool(self, ctx: McpContext, params: _CallToolParams) -> Handler:
-        server = self.server
-        entry = server._find_tool(params.name)
-        if entry is None:
+        host = self.host
+        found = host.registry.find_tool(params.name)
+        if found is None:
             raise McpError(INVALID_PARAMS, f"Unknown tool: {params.name}")
+        entry, owner = found
         modern = is_modern(ctx.protocol_version)
         if modern and entry.header_params and self.info is not None:
             _check_param_headers(entry.header_params, params.arguments, self.info.headers)
         if modern:
             raw = params.arguments
             ctx.begin_input_round(
-                server._sealer,
+                host.sealer,
                 lambda: binding_of("tools/call", {"name": params.name, "arguments": _json(raw)}),
                 request_state=params.request_state,
                 input_responses=params.input_responses,
             )
         if entry.task != "forbidden":
-            task_route = server._tasks.tool_route(self, ctx, entry, params)
+            task_route = host.tasks.tool_route(ctx, entry, owner, params)
             if task_route is not None:
-                return task_route
+                return _owned(ctx, task_route, owner, host)
         compiled = entry.compiled
         call = entry.call if compiled is None else compiled.call_raw
-        return partial(call, ctx, params.arguments, server._resolve)
+        return _owned(ctx, partial(call, ctx, params.arguments, owner.resolve), owner, host)
 
     # -- resources -------------------------------------------------------------------
 
     async def _list_resources(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
-        server = self.server
-        items = server._definitions("resources")
-        result = server._list_result(ListResourcesResult, "resources", items, params.cursor)
-        return _constant(result)
+        registry = self.host.registry
+        items = registry.definitions("resources")
+        result = registry.list_result(ListResourcesResult, "resources", items, params.cursor)
+        return constant(result)
 
     async def _list_templates(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
-        server = self.server
-        items = server._definitions("templates")
-        result = server._list_result(
+        registry = self.host.registry
+        items = registry.definitions("templates")
+        result = registry.list_result(
             ListResourceTemplatesResult, "resource_templates", items, params.cursor
         )
-        return _constant(result)
+        return constant(result)
 
     async def _read_resource(self, ctx: McpContext, params: ReadResourceRequestParams) -> Handler:
-        server = self.server
+        host = self.host
         uri = params.uri
-        read = server._find_resource(uri)
-        if read is None:
+        found = host.registry.find_resource(uri)
+        if found is None:
             code = INVALID_PARAMS if is_modern(ctx.protocol_version) else RESOURCE_NOT_FOUND
             raise McpError(code, f"Resource not found: {uri}", {"uri": uri})
+        read, owner = found
         if is_modern(ctx.protocol_version):
             ctx.begin_input_round(
-                server._sealer,
+                host.sealer,
                 lambda: binding_of("resources/read", {"uri": uri}),
                 request_state=params.request_state,
                 input_responses=params.input_responses,
             )
-        ttl, scope = server.read_ttl_ms, server.read_cache_scope
+        ttl, scope = host.read_ttl_ms, host.read_cache_scope
 
         async def call() -> Any:
             result = await read(ctx)
@@ -405,20 +433,20 @@ class Connection:
                 result = msgspec.structs.replace(result, ttl_ms=ttl, cache_scope=scope)
             return result
 
-        return call
+        return _owned(ctx, call, owner, host)
 
     async def _subscribe(self, ctx: McpContext, params: SubscribeRequestParams) -> Handler:
         self.subscriptions.add(params.uri)
-        await self.server._subscriptions_changed()
-        return _constant(_EMPTY)
+        await self.host.subscriptions.changed()
+        return constant(_EMPTY)
 
     async def _unsubscribe(self, ctx: McpContext, params: UnsubscribeRequestParams) -> Handler:
         self.subscriptions.discard(params.uri)
-        await self.server._subscriptions_changed()
-        return _constant(_EMPTY)
+        await self.host.subscriptions.changed()
+        return constant(_EMPTY)
 
     async def _listen(self, ctx: McpContext, params: SubscriptionsListenRequestParams) -> Handler:
-        server = self.server
+        hub = self.host.subscriptions
         session = self.session
         assert session is not None
         assert ctx.request_id is not None
@@ -429,27 +457,26 @@ class Connection:
             resources_list_changed=wanted.resources_list_changed or None,
             resource_subscriptions=wanted.resource_subscriptions or None,
         )
-        assert server._nursery is not None
-        outbox = Outbox(session, server._nursery.start_soon, related=ctx.request_id)
-        listener = _Listener(session, ctx.request_id, honoured, outbox)
+        outbox = Outbox(session, hub.background.start_soon, related=ctx.request_id)
+        listener = Listener(session, ctx.request_id, honoured, outbox)
 
         async def listen() -> SubscriptionsListenResult:
             ack = SubscriptionsAcknowledgedNotificationParams(
                 notifications=honoured, meta=listener.tag
             )
-            server._listeners.add(listener)
+            hub.listeners.add(listener)
             try:
                 if honoured.resource_subscriptions:
-                    await server._subscriptions_changed()
+                    await hub.changed()
                 await session.notify(
                     "notifications/subscriptions/acknowledged", ack, related=listener.request_id
                 )
                 await listener.closed.wait()  # until the client leaves or the server ends it
             finally:
                 outbox.close()
-                server._listeners.discard(listener)
+                hub.listeners.discard(listener)
                 if honoured.resource_subscriptions:
-                    server._subscriptions_changed_soon()
+                    hub.changed_soon()
             return SubscriptionsListenResult(meta=dict(listener.tag))
 
         return listen
@@ -457,15 +484,16 @@ class Connection:
     # -- prompts ---------------------------------------------------------------------
 
     async def _list_prompts(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
-        server = self.server
-        items = server._definitions("prompts")
-        return _constant(server._list_result(ListPromptsResult, "prompts", items, params.cursor))
+        registry = self.host.registry
+        items = registry.definitions("prompts")
+        return constant(registry.list_result(ListPromptsResult, "prompts", items, params.cursor))
 
     async def _get_prompt(self, ctx: McpContext, params: GetPromptRequestParams) -> Handler:
-        server = self.server
-        handler = server._find_prompt(params.name)
-        if handler is None:
+        host = self.host
+        found = host.registry.find_prompt(params.name)
+        if found is None:
             raise McpError(INVALID_PARAMS, f"Unknown prompt: {params.name}")
+        handler, owner = found
         arguments = params.arguments or {}
         definition = handler.definition
         missing = [
@@ -478,21 +506,22 @@ class Connection:
             )
         if is_modern(ctx.protocol_version):
             ctx.begin_input_round(
-                server._sealer,
+                host.sealer,
                 lambda: binding_of("prompts/get", {"name": params.name, "arguments": arguments}),
                 request_state=params.request_state,
                 input_responses=params.input_responses,
             )
-        resolve = server._resolve
 
         async def get() -> Any:
-            return await server._get_prompt(handler, ctx, arguments, resolve)
+            if isinstance(handler, FunctionPrompt):
+                return await handler.get(ctx, arguments, owner.resolve)
+            return await handler.get(ctx, arguments)
 
-        return get
+        return _owned(ctx, get, owner, host)
 
     async def _complete(self, ctx: McpContext, params: CompleteRequestParams) -> Handler:
-        server = self.server
-        completer = server._find_completer(params)
+        registry = self.host.registry
+        completer = registry.find_completer(params)
         context = params.context.arguments if params.context and params.context.arguments else {}
         value = params.argument.value
 
@@ -507,45 +536,57 @@ class Connection:
         if (
             completer is None
             and isinstance(ref, PromptReference)
-            and server._find_prompt(ref.name) is None
+            and registry.find_prompt(ref.name) is None
         ):
             raise McpError(INVALID_PARAMS, f"Unknown prompt: {ref.name}")
         return complete
 
 
-@attrs.define(eq=False, repr=False)
-class _Listener:
-    """One open ``subscriptions/listen`` stream."""
-
-    session: Session
-    request_id: Any
-    filter: SubscriptionFilter
-    outbox: Outbox
-    closed: trio.Event = attrs.field(factory=trio.Event)
-
-    @property
-    def tag(self) -> dict[str, Any]:
-        return {META_SUBSCRIPTION_ID: self.request_id}
-
-    def wants(self, kind: str, uri: str | None = None) -> bool:
-        f = self.filter
-        if kind == "tools":
-            return bool(f.tools_list_changed)
-        if kind == "prompts":
-            return bool(f.prompts_list_changed)
-        if kind == "resources":
-            return bool(f.resources_list_changed)
-        return uri is not None and uri in (f.resource_subscriptions or ())
-
-
 _EMPTY = Result()
 
 
-def _constant(result: Any) -> Handler:
-    async def answer() -> Any:
-        return result
+def _owned(ctx: McpContext, handler: Handler, owner: Owner, host: ConnectionHost) -> Handler:
+    """A mounted server's component runs in its own server's middleware (inside the
+    parent's, which ``route`` adds)."""
+    return handler if owner is host.registry.owner else owner.wrap(ctx, handler)
 
-    return answer
+
+CORE_ROUTES: dict[str, ConnectionRouter] = {
+    "initialize": Connection._initialize,
+    "ping": Connection._ping,
+    "server/discover": Connection._discover,
+    "tools/list": Connection._list_tools,
+    "tools/call": Connection._call_tool,
+    "resources/list": Connection._list_resources,
+    "resources/templates/list": Connection._list_templates,
+    "resources/read": Connection._read_resource,
+    "resources/subscribe": Connection._subscribe,
+    "resources/unsubscribe": Connection._unsubscribe,
+    "subscriptions/listen": Connection._listen,
+    "prompts/list": Connection._list_prompts,
+    "prompts/get": Connection._get_prompt,
+    "completion/complete": Connection._complete,
+    "logging/setLevel": Connection._set_level,
+}
+"""The methods every server answers (built once; extensions add theirs, see
+``routes_of``)."""
+
+
+def routes_of(extensions: Sequence[Extension]) -> dict[str, ConnectionRouter]:
+    """The route table of a server with ``extensions``: the core methods, then each
+    extension's (built once per server, rebuilt when its extensions change)."""
+    table = dict(CORE_ROUTES)
+    for extension in extensions:
+        for method, router in extension.routes().items():
+            table[method] = _extension_route(router)
+    return table
+
+
+def _extension_route(router: Router) -> ConnectionRouter:
+    async def route(connection: Connection, ctx: McpContext, params: Any) -> Handler:
+        return await router(ctx, params)
+
+    return route
 
 
 def _json(raw: Any) -> Any:

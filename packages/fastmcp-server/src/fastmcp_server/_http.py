@@ -9,22 +9,42 @@ resources and prompts from the server itself.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import trio
 
 from fastmcp_core import Transport
 
 if TYPE_CHECKING:
-    from fastmcp_server._server import Server
     from fastmcp_server.auth import AuthMiddleware, BearerAuth
     from fastmcp_transport import HttpConnectionInfo
     from fastmcp_transport.http_server import ServerAddress, StreamableHTTPApp
 
-__all__ = ["http_app", "serve_http"]
+__all__ = ["HttpHost", "http_app", "serve_http"]
 
 
-def _streamable_app(server: Server, path: str, options: dict[str, Any]) -> StreamableHTTPApp:
+class HttpHost(Protocol):
+    """What serving over HTTP needs from the server (``Server``)."""
+
+    modern_versions: tuple[str, ...]
+    legacy_versions: tuple[str, ...]
+    DEFAULT_SHUTDOWN_GRACE: ClassVar[float]
+
+    async def serve_transport(
+        self, transport: Transport, /, info: HttpConnectionInfo | None = None
+    ) -> None: ...
+
+    async def drain(self, grace: float | None = None) -> None: ...
+
+    def running(self) -> AbstractAsyncContextManager[Any]: ...
+
+    def required_scopes(self, method: str, name: str) -> frozenset[str]: ...
+
+    def declared_scopes(self) -> frozenset[str]: ...
+
+
+def _streamable_app(server: HttpHost, path: str, options: dict[str, Any]) -> StreamableHTTPApp:
     from fastmcp_transport.http_server import StreamableHTTPApp
 
     async def connect(transport: Transport, info: HttpConnectionInfo) -> None:
@@ -34,15 +54,16 @@ def _streamable_app(server: Server, path: str, options: dict[str, Any]) -> Strea
     options.setdefault("shutdown_grace", server.DEFAULT_SHUTDOWN_GRACE)
     # the app's shutdown drains the server's connections: those in flight are answered
     options.setdefault("drain", server.drain)
+    options.setdefault("lifespan", server.running)  # once for the app, not per request
     return StreamableHTTPApp(connect, path=path, **options)
 
 
-def _protect(server: Server, app: StreamableHTTPApp, auth: BearerAuth) -> AuthMiddleware:
+def _protect(server: HttpHost, app: StreamableHTTPApp, auth: BearerAuth) -> AuthMiddleware:
     return auth.wrap(app, scopes=server, max_body_size=app.max_body_size)
 
 
 def http_app(
-    server: Server, *, path: str = "/mcp", auth: BearerAuth | None = None, **options: Any
+    server: HttpHost, *, path: str = "/mcp", auth: BearerAuth | None = None, **options: Any
 ) -> StreamableHTTPApp | AuthMiddleware:
     """The server as an ASGI application (mountable in other ASGI apps on trio).
 
@@ -60,7 +81,7 @@ def http_app(
 
 
 async def serve_http(
-    server: Server,
+    server: HttpHost,
     *,
     host: str,
     port: int,

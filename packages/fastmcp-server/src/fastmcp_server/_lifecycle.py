@@ -33,14 +33,11 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
 from fastmcp_transport import DescriptorFlags
-
-if TYPE_CHECKING:
-    from fastmcp_server._server import Server
 
 __all__ = ["address_line", "run_until_stopped", "stdio_hint"]
 
@@ -119,7 +116,7 @@ async def _watch(
         os._exit(128 + signum)
 
 
-def stdio_hint(server: Server, where: str) -> None:
+def stdio_hint(name: str, where: str) -> None:
     """The line a person sees when they start a stdio server in a terminal (and
     nothing otherwise: a client's pipe is not a terminal)."""
     try:
@@ -130,15 +127,15 @@ def stdio_hint(server: Server, where: str) -> None:
         return
     script = sys.argv[0] if sys.argv and sys.argv[0].endswith(".py") else "server.py"
     _say(
-        f"fastmcp: {server.name} is an MCP server on stdio, waiting for a client on stdin "
+        f"fastmcp: {name} is an MCP server on stdio, waiting for a client on stdin "
         f"(try: fastmcp dev {script}, or fastmcp call {script} TOOL key=value); "
         "Ctrl-C stops it"
     )
 
 
-def address_line(server: Server, url: str) -> None:
-    """The line that says where an HTTP server listens."""
-    _say(f"fastmcp: {server.name} serving MCP on {url} (Ctrl-C to stop)")
+def address_line(name: str, url: str) -> None:
+    """The line that says where the HTTP server ``name`` listens."""
+    _say(f"fastmcp: {name} serving MCP on {url} (Ctrl-C to stop)")
 
 
 def _say(line: str) -> None:

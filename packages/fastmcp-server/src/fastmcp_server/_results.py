@@ -24,7 +24,7 @@ import base64
 import dataclasses
 import sys
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -50,7 +50,14 @@ from fastmcp_server._signature import json_schema
 if TYPE_CHECKING:
     from fastmcp_server._media import Audio, File, Image
 
-__all__ = ["ToolOutput", "prompt_messages", "resource_contents", "to_content", "tool_output"]
+__all__ = [
+    "ToolOutput",
+    "constant",
+    "prompt_messages",
+    "resource_contents",
+    "to_content",
+    "tool_output",
+]
 
 _CONTENT_TYPES = (TextContent, ImageContent, AudioContent, ResourceLink, EmbeddedResource)
 
@@ -286,3 +293,12 @@ def resource_contents(value: Any, uri: str, mime_type: str | None) -> ReadResour
             uri=uri, text=text, mime_type=mime_type or "application/json"
         )
     return ReadResourceResult(contents=[contents])
+
+
+def constant(result: Any) -> Callable[[], Awaitable[Any]]:
+    """A handler that answers ``result`` (computed while routing)."""
+
+    async def answer() -> Any:
+        return result
+
+    return answer

@@ -22,54 +22,40 @@ added or removed, and every open connection is told (``list_changed``).
 
 from __future__ import annotations
 
-import base64
 import inspect
 import logging
 import math
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 
 import attrs
-import msgspec
 import trio
 
 from fastmcp_core import (
-    McpContext,
-    McpError,
     RequestStateSealer,
     Session,
     Transport,
     watch_event_loop,
 )
 from fastmcp_protocol import (
-    INVALID_PARAMS,
     LEGACY_PROTOCOL_VERSIONS,
     MODERN_PROTOCOL_VERSIONS,
-    UNSET,
-    CallToolResult,
-    CompleteRequestParams,
     Icon,
     Implementation,
-    NotificationParams,
-    PromptReference,
     PromptsCapability,
-    ReadResourceResult,
     ResourcesCapability,
-    ResourceTemplate,
-    ResourceUpdatedNotificationParams,
     ServerCapabilities,
-    Tool,
     ToolsCapability,
     is_modern,
 )
-from fastmcp_server._dispatch import Connection, _Listener
+from fastmcp_server._background import Background
+from fastmcp_server._dispatch import Connection, ConnectionRouter, routes_of
 from fastmcp_server._handlers import (
-    CompleterCall,
     FunctionPrompt,
     FunctionResource,
     FunctionResourceTemplate,
@@ -78,14 +64,13 @@ from fastmcp_server._handlers import (
     ResourceHandler,
     ResourceTemplateHandler,
     ToolHandler,
-    _CompiledTool,
     prompt,
     resource,
     tool,
 )
 from fastmcp_server._outbox import Outbox
-from fastmcp_server._results import _to_result
-from fastmcp_server._signature import Injection
+from fastmcp_server._registry import ListKind, Owner, Registry
+from fastmcp_server._subscriptions import Subscriptions
 from fastmcp_server._tasks import Tasks
 
 if TYPE_CHECKING:
@@ -106,33 +91,6 @@ into handlers that ask for it."""
 _NOT_YET = object()
 
 
-@attrs.define(eq=False, repr=False)
-class _ToolEntry:
-    """A registered tool, ready to call with raw arguments."""
-
-    definition: Tool
-    compiled: _CompiledTool | None
-    handler: ToolHandler | None
-    header_params: dict[str, str]
-    task: Literal["forbidden", "optional", "required"]
-    defer_task: bool = False
-    scopes: frozenset[str] = frozenset()
-
-    async def call(
-        self, ctx: McpContext, raw: Any, resolve: Callable[[Injection], Any]
-    ) -> CallToolResult:
-        if self.compiled is not None:
-            return await self.compiled.call_raw(ctx, raw, resolve)
-        assert self.handler is not None
-        arguments = {} if raw is None or raw is UNSET else msgspec.json.decode(raw)
-        if arguments is None:
-            arguments = {}
-        if not isinstance(arguments, dict):
-            raise McpError(INVALID_PARAMS, "Invalid params: arguments must be an object")
-        value = await self.handler.call(ctx, arguments)
-        return _to_result(value)
-
-
 @attrs.define(eq=False, init=False, repr=False)
 class Server:
     """An MCP server. See the module docstring for registration; ``run()`` to serve."""
@@ -148,10 +106,7 @@ class Server:
     website_url: str | None
     icons: list[Icon] | None
     mask_error_details: bool
-    page_size: int | None
     max_concurrency: int
-    list_ttl_ms: int
-    list_cache_scope: Literal["private", "public"]
     read_ttl_ms: int
     read_cache_scope: Literal["private", "public"]
     modern_versions: tuple[str, ...]
@@ -159,31 +114,29 @@ class Server:
     _request_timeout: float | None
     blocking_warning: float | None
     _lifespan: Lifespan | None
-    _lifespan_state: Any
     _lifespan_users: int
-    _lifespan_exit: Any
-    _dependencies: dict[type, Any]
-    _middleware: list[Middleware]
-    _tools: dict[str, _ToolEntry]
-    _resources: dict[str, ResourceHandler]
-    _templates: dict[str, ResourceTemplateHandler]
-    _prompts: dict[str, PromptHandler]
-    _mounts: list[tuple[str, Server]]
-    _completers: dict[tuple[str, str, str], CompleterCall]
-    _global_completer: CompleterCall | None
+    _started: trio.Event
+    _alone: trio.Event
+    registry: Registry
+    """What the server offers (for the package's collaborators; users register
+    through the methods below)."""
+    _owner: Owner
+    _mounted: list[Server]
     _connections: set[Connection]
+    subscriptions: Subscriptions
+    """Who listens for what (for the package's collaborators)."""
     _connections_changed: trio.Event
     _drain_deadline: float | None
-    _listeners: set[_Listener]
-    _subscription_watcher: Callable[[frozenset[str]], Awaitable[None]] | None
-    _watched: frozenset[str]
-    _on_roots_changed: list[Callable[[Connection], Awaitable[None]]]
-    _sealer: RequestStateSealer
-    _tasks: Tasks
+    roots_listeners: list[Callable[[Connection], Awaitable[None]]]
+    _routes: dict[str, ConnectionRouter] | None
+    sealer: RequestStateSealer
+    """Seals the ``requestState`` of multi round-trip requests (``state_secret``)."""
+    tasks: Tasks
+    """The task subsystem (tools that run as tasks)."""
     _skills: Skills | None
     _nursery: trio.Nursery | None
-    _lists: dict[str, list[Any]]
-    _parents: list[Server]
+    background: Background
+    """Starts the work that outlives one request (set while the server runs)."""
     info: Implementation
 
     def __init__(
@@ -227,9 +180,7 @@ class Server:
         self.mask_error_details = mask_error_details
         if page_size is not None and page_size < 1:
             raise ValueError("page_size must be at least 1")
-        self.page_size = page_size
         self.max_concurrency = max_concurrency
-        self.list_ttl_ms, self.list_cache_scope = list_cache
         self.read_ttl_ms, self.read_cache_scope = read_cache
         versions = (
             tuple(protocol_versions)
@@ -241,41 +192,38 @@ class Server:
         self._request_timeout = request_timeout
         self.blocking_warning = blocking_warning
         self._lifespan = lifespan
-        self._lifespan_state = None
         self._lifespan_users = 0
-        self._lifespan_exit = None
-        self._dependencies = dict(dependencies or {})
-        self._middleware = list(middleware)
-        self._tools = {}
-        self._resources = {}
-        self._templates = {}
-        self._prompts = {}
-        self._mounts = []
-        self._completers = {}
-        self._global_completer = None
+        self._started = trio.Event()
+        self._alone = trio.Event()
+        self._owner = Owner(dict(dependencies or {}), list(middleware))
+        self.registry = Registry(
+            self._owner,
+            page_size=page_size,
+            list_ttl_ms=list_cache[0],
+            list_cache_scope=list_cache[1],
+        )
+        self.registry.watch(self._lists_changed)
+        self._mounted = []
         self._connections = set()
         self._connections_changed = trio.Event()
         self._drain_deadline = None
-        self._listeners = set()
-        self._subscription_watcher = None
-        self._watched = frozenset()
-        self._on_roots_changed = []
-        self._sealer = (
-            RequestStateSealer(key=state_secret) if state_secret else RequestStateSealer()
-        )
-        self._tasks = Tasks(self)
+        self.background = Background()
+        self.subscriptions = Subscriptions(self.background, subscribers=self._connections)  # type: ignore[arg-type]
+        self.roots_listeners = []
+        self.sealer = RequestStateSealer(key=state_secret) if state_secret else RequestStateSealer()
+        self.tasks = Tasks(self.registry, self.background, self)
         self._skills = None
+        self._routes = None
         self._nursery = None
-        self._lists = {}
-        self._parents = []
         self.info = Implementation(
             name=name, version=version, title=title, website_url=website_url, icons=icons
         )
 
     def __repr__(self) -> str:
         return (
-            f"<Server {self.name!r} {self.version}: {len(self._tools)} tools, "
-            f"{len(self._resources) + len(self._templates)} resources, {len(self._prompts)} prompts>"
+            f"<Server {self.name!r} {self.version}: {len(self.registry.tools)} tools, "
+            f"{len(self.registry.resources) + len(self.registry.templates)} resources, "
+            f"{len(self.registry.prompts)} prompts>"
         )
 
     # -- configuration (builder style) -----------------------------------------------
@@ -299,19 +247,43 @@ class Server:
         lifespan must provide it (by yielding an instance of ``type_`` or a mapping
         with ``type_`` as a key).
         """
-        self._dependencies[type_] = value
+        if value is _NOT_YET:
+            self._owner.provide(type_)
+        else:
+            self._owner.provide(type_, value)
         return self
 
     def add_middleware(self, middleware: Middleware) -> Server:
         """Wrap every request in ``middleware`` (outermost last added)."""
-        self._middleware.append(middleware)
+        self._owner.middleware.append(middleware)
         return self
+
+    @property
+    def page_size(self) -> int | None:
+        """How many items one page of a list holds (``None``: one page)."""
+        return self.registry.page_size
+
+    @property
+    def list_ttl_ms(self) -> int:
+        """The ``ttlMs`` hint of 2026-07-28 list results."""
+        return self.registry.list_ttl_ms
+
+    @property
+    def list_cache_scope(self) -> Literal["private", "public"]:
+        """The ``cacheScope`` hint of 2026-07-28 list results."""
+        return self.registry.list_cache_scope
+
+    def definitions(self, kind: ListKind) -> list[Any]:
+        """What a client lists now: the definitions of ``kind`` (``"tools"``,
+        ``"resources"``, ``"templates"`` or ``"prompts"``), mounted servers' included
+        under their prefixes."""
+        return self.registry.definitions(kind)
 
     def on_roots_changed(
         self, callback: Callable[[Connection], Awaitable[None]]
     ) -> Callable[[Connection], Awaitable[None]]:
         """Call ``callback(connection)`` when a (legacy) client says its roots changed."""
-        self._on_roots_changed.append(callback)
+        self.roots_listeners.append(callback)
         return callback
 
     # -- registration ----------------------------------------------------------------
@@ -343,39 +315,11 @@ class Server:
 
     def add_tool(self, handler: FunctionTool | ToolHandler) -> None:
         """Register a tool handler (replacing one of the same name)."""
-        if isinstance(handler, FunctionTool):
-            compiled = handler.compile(self._is_dependency)
-            definition = compiled.definition
-            entry = _ToolEntry(
-                definition,
-                compiled,
-                None,
-                _header_params(definition),
-                handler.task,
-                handler.defer_task,
-                frozenset(handler.scopes),
-            )
-        else:
-            definition = handler.definition
-            execution = definition.execution
-            support = (
-                execution.task_support if execution and execution.task_support else "forbidden"
-            )
-            entry = _ToolEntry(
-                definition,
-                None,
-                handler,
-                _header_params(definition),
-                support,
-                scopes=_scopes_of(handler),
-            )
-        self._tools[definition.name] = entry
-        self._changed("tools")
+        self.registry.add_tool(handler)
 
     def remove_tool(self, name: str) -> None:
         """Unregister a tool; raises ``KeyError`` when there is none of that name."""
-        del self._tools[name]
-        self._changed("tools")
+        self.registry.remove_tool(name)
 
     @overload
     def resource(
@@ -409,15 +353,7 @@ class Server:
         | ResourceTemplateHandler,
     ) -> None:
         """Register a resource or resource template handler."""
-        if isinstance(handler, FunctionResource | FunctionResourceTemplate):
-            handler.compile(self._is_dependency)
-        definition = handler.definition
-        if isinstance(definition, ResourceTemplate):
-            self._templates[definition.uri_template] = handler  # type: ignore[assignment]
-            self._changed("templates")
-        else:
-            self._resources[definition.uri] = handler  # type: ignore[assignment]
-            self._changed("resources")
+        self.registry.add_resource(handler)
 
     def add_skill(self, directory: str | os.PathLike[str], *, prefix: str = "") -> Server:
         """Serve the Agent Skill in ``directory`` (its ``SKILL.md`` and every file under
@@ -456,17 +392,13 @@ class Server:
         if self._skills is None:
             from fastmcp_server._skills import Skills  # loaded by the first skill
 
-            self._skills = Skills(self)
+            self._skills = Skills(self.registry, self)
+            self._routes = None  # the skills methods join the table
         return self._skills
 
     def remove_resource(self, uri: str) -> None:
         """Unregister a resource (by URI) or a template (by its URI template)."""
-        if uri in self._resources:
-            del self._resources[uri]
-            self._changed("resources")
-        else:
-            del self._templates[uri]
-            self._changed("templates")
+        self.registry.remove_resource(uri)
 
     @overload
     def prompt(self, fn: FunctionPrompt | PromptHandler, /) -> Server: ...  # type: ignore[overload-overlap]
@@ -493,18 +425,11 @@ class Server:
 
     def add_prompt(self, handler: FunctionPrompt | PromptHandler) -> None:
         """Register a prompt handler (replacing one of the same name)."""
-        if isinstance(handler, FunctionPrompt):
-            handler.compile(self._is_dependency)
-            if handler.complete:
-                for argument, fn in handler.complete.items():
-                    self._completers[("ref/prompt", handler.name, argument)] = CompleterCall.of(fn)
-        self._prompts[handler.definition.name] = handler
-        self._changed("prompts")
+        self.registry.add_prompt(handler)
 
     def remove_prompt(self, name: str) -> None:
         """Unregister a prompt."""
-        del self._prompts[name]
-        self._changed("prompts")
+        self.registry.remove_prompt(name)
 
     def completion(self, ref: str | None = None, argument: str | None = None) -> Callable[[F], F]:
         """Register a completer: for a prompt (``ref`` = its name) or resource template
@@ -513,12 +438,7 @@ class Server:
         ``argument`` and ``context``)."""
 
         def register(fn: F) -> F:
-            if ref is None:
-                self._global_completer = CompleterCall.of(fn)
-            else:
-                assert argument is not None, "completion(ref, argument)"
-                kind = "ref/resource" if "://" in ref or "{" in ref else "ref/prompt"
-                self._completers[(kind, ref, argument)] = CompleterCall.of(fn)
+            self.registry.add_completer(ref, argument, fn)
             return fn
 
         return register
@@ -530,76 +450,9 @@ class Server:
         their first path part (``scheme://prefix/rest``). Changes in the mounted
         server show up here at once.
         """
-        if not prefix.replace("-", "_").isidentifier():
-            raise ValueError(f"invalid mount prefix {prefix!r}")
-        self._mounts.append((prefix, server))
-        server._parents.append(self)
-        self._changed("tools", "resources", "templates", "prompts")
+        self.registry.mount(prefix, server.registry)
+        self._mounted.append(server)
         return self
-
-    # -- lookup ----------------------------------------------------------------------
-
-    def _is_dependency(self, type_: Any) -> bool:
-        return type_ in self._dependencies
-
-    def _resolve(self, injection: Injection) -> Any:
-        value = self._dependencies.get(injection.type, _NOT_YET)
-        if value is _NOT_YET:
-            state = self._lifespan_state
-            if isinstance(state, injection.type):
-                return state
-            if isinstance(state, Mapping) and injection.type in state:
-                return state[injection.type]
-            if injection.optional:
-                return None
-            raise LookupError(f"no value for dependency {injection.type.__name__}: provide it")
-        return value
-
-    def _find_tool(self, name: str) -> _ToolEntry | None:
-        entry = self._tools.get(name)
-        if entry is not None or not self._mounts:
-            return entry
-        for prefix, server in self._mounts:
-            if name.startswith(prefix + "_"):
-                found = server._find_tool(name[len(prefix) + 1 :])
-                if found is not None:
-                    return found
-        return None
-
-    def _find_prompt(self, name: str) -> PromptHandler | None:
-        handler = self._prompts.get(name)
-        if handler is not None or not self._mounts:
-            return handler
-        for prefix, server in self._mounts:
-            if name.startswith(prefix + "_"):
-                found = server._find_prompt(name[len(prefix) + 1 :])
-                if found is not None:
-                    return found
-        return None
-
-    def _find_resource(
-        self, uri: str
-    ) -> Callable[[McpContext], Awaitable[ReadResourceResult]] | None:
-        """The reader of ``uri``: a static resource, else the first matching template."""
-        handler = self._resources.get(uri)
-        resolve = self._resolve
-        if handler is not None:
-            if isinstance(handler, FunctionResource):
-                return lambda ctx: handler.read(ctx, uri, resolve)
-            return lambda ctx: handler.read(ctx, uri)
-        for template in self._templates.values():
-            variables = template.match(uri)
-            if variables is not None:
-                if isinstance(template, FunctionResourceTemplate):
-                    return lambda ctx: template.read(ctx, uri, variables, resolve)
-                return lambda ctx: template.read(ctx, uri, variables)
-        for prefix, server in self._mounts:
-            inner = _unprefix_uri(uri, prefix)
-            if inner is not None:
-                found = server._find_resource(inner)
-                if found is not None:
-                    return _rewrite_uris(found, inner, uri)
-        return None
 
     # -- authorization ---------------------------------------------------------------
 
@@ -613,159 +466,40 @@ class Server:
         The authorization layer asks this only when a token lacks one of
         ``declared_scopes()``; a server without authorization never does.
         """
-        if method == "tools/call":
-            entry = self._find_tool(name)
-            return entry.scopes if entry is not None else frozenset()
-        if method == "prompts/get":
-            return _scopes_of(self._find_prompt(name))
-        if method == "resources/read":
-            return self._resource_scopes(name)
-        return frozenset()
+        return self.registry.required_scopes(method, name)
 
     def declared_scopes(self) -> frozenset[str]:
         """Every scope any tool, resource, template or prompt declares (mounted servers
         included); recomputed only after registrations change."""
-        cached = self._lists.get("scopes")
-        if cached is None:
-            found: set[str] = set()
-            for entry in self._tools.values():
-                found |= entry.scopes
-            for handlers in (self._resources, self._templates, self._prompts):
-                for handler in handlers.values():
-                    found |= _scopes_of(handler)
-            for _, server in self._mounts:
-                found |= server.declared_scopes()
-            cached = self._lists["scopes"] = [frozenset(found)]
-        result: frozenset[str] = cached[0]
-        return result
+        return self.registry.declared_scopes()
 
-    def _resource_scopes(self, uri: str) -> frozenset[str]:
-        handler = self._resources.get(uri)
-        if handler is not None:
-            return _scopes_of(handler)
-        for template in self._templates.values():
-            if template.match(uri) is not None:
-                return _scopes_of(template)
-        for prefix, server in self._mounts:
-            inner = _unprefix_uri(uri, prefix)
-            if inner is not None:
-                found = server._resource_scopes(inner)
-                if found:
-                    return found
-        return frozenset()
+    # -- capabilities ----------------------------------------------------------------
 
-    async def _get_prompt(
-        self,
-        handler: PromptHandler,
-        ctx: McpContext,
-        arguments: dict[str, str],
-        resolve: Callable[[Injection], Any],
-    ) -> Any:
-        if isinstance(handler, FunctionPrompt):
-            return await handler.get(ctx, arguments, resolve)
-        return await handler.get(ctx, arguments)
-
-    def _find_completer(self, params: CompleteRequestParams) -> Any:
-        ref = params.ref
-        if isinstance(ref, PromptReference):
-            key = ("ref/prompt", ref.name, params.argument.name)
-        else:
-            key = ("ref/resource", ref.uri, params.argument.name)
-        completer = self._completers.get(key)
-        if completer is None and key[0] == "ref/resource":
-            template = self._templates.get(ref.uri)  # type: ignore[union-attr]
-            if isinstance(template, FunctionResourceTemplate) and template.complete:
-                fn = template.complete.get(params.argument.name)
-                if fn is not None:
-                    completer = self._completers[key] = CompleterCall.of(fn)
-        if completer is None and self._global_completer is not None:
-            general = self._global_completer
-            argument = params.argument.name
-            ref_name = ref.name if isinstance(ref, PromptReference) else ref.uri
-
-            async def call(ctx: McpContext, value: str, context: dict[str, str]) -> list[str]:
-                kwargs: dict[str, Any] = {"ref": ref_name, "argument": argument}
-                if general.takes_context:
-                    kwargs["context"] = context
-                if general.context_param:
-                    kwargs[general.context_param] = ctx
-                result = general.fn(value, **kwargs)
-                if general.is_async:
-                    result = await result
-                return [str(v) for v in result]
-
-            return call
-        return completer
-
-    # -- lists (rebuilt on change, not per request) ----------------------------------
-
-    def _changed(self, *kinds: str) -> None:
-        self._lists.pop("scopes", None)
-        for kind in kinds:
-            self._lists.pop(kind, None)
-        for parent in self._parents:
-            parent._changed(*kinds)
+    def _lists_changed(self, kinds: tuple[str, ...]) -> None:
         if self._nursery is not None:
             for kind in kinds:
-                self._broadcast_list_changed(kind)
+                self.subscriptions.list_changed(kind)
 
-    def _definitions(self, kind: ListKind) -> list[Any]:
-        """The definitions of ``kind`` (own, then each mounted server's, renamed under
-        its prefix), kept until a registration of that kind changes."""
-        cached = self._lists.get(kind)
-        if cached is None:
-            own, renamed = _LISTS[kind]
-            cached = [handler.definition for handler in own(self)]
-            for prefix, server in self._mounts:
-                cached += [renamed(d, prefix) for d in server._definitions(kind)]
-            self._lists[kind] = cached
-        return cached
-
-    def _list_result(
-        self, result_type: Callable[..., R], field: str, items: list[Any], cursor: str | None
-    ) -> R:
-        """One page of ``items`` as a list result (``field`` holds the page), with the
-        server's cache hints."""
-        page, next_cursor = self._page(items, cursor)
-        return result_type(
-            **{field: page},
-            next_cursor=next_cursor,
-            ttl_ms=self.list_ttl_ms,
-            cache_scope=self.list_cache_scope,
-        )
-
-    def _page(self, items: list[Any], cursor: str | None) -> tuple[list[Any], str | None]:
-        size = self.page_size
-        if size is None and cursor is None:
-            return items, None
-        start = 0
-        if cursor is not None:
-            try:
-                start = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
-            except (ValueError, UnicodeDecodeError):
-                raise McpError(
-                    INVALID_PARAMS, f"Invalid params: unknown cursor {cursor!r}"
-                ) from None
-            if start < 0 or start > len(items):
-                raise McpError(INVALID_PARAMS, f"Invalid params: unknown cursor {cursor!r}")
-        end = len(items) if size is None else start + size
-        page = items[start:end]
-        next_cursor = None
-        if end < len(items):
-            next_cursor = base64.urlsafe_b64encode(str(end).encode()).decode().rstrip("=")
-        return page, next_cursor
-
-    def _extensions(self) -> list[Tasks | Skills]:
+    def extensions(self) -> list[Tasks | Skills]:
         """The subsystems that add methods and capabilities of their own."""
-        return [self._tasks] if self._skills is None else [self._tasks, self._skills]
+        return [self.tasks] if self._skills is None else [self.tasks, self._skills]
+
+    def routes(self) -> dict[str, ConnectionRouter]:
+        """The method table every connection of this server routes with (built once,
+        again when an extension is added)."""
+        routes = self._routes
+        if routes is None:
+            routes = self._routes = routes_of(self.extensions())
+        return routes
 
     def _extension_capabilities(self) -> dict[str, Any] | None:
         declared: dict[str, Any] = {}
-        for extension in self._extensions():
+        for extension in self.extensions():
             declared.update(extension.extensions() or {})
         return declared or None
 
-    def _capabilities(self, version: str) -> ServerCapabilities:
+    def capabilities(self, version: str) -> ServerCapabilities:
+        """What the server declares to a client of ``version``."""
         modern = is_modern(version)
         return ServerCapabilities(
             tools=ToolsCapability(list_changed=True),
@@ -774,7 +508,7 @@ class Server:
             logging={},
             completions={},
             extensions=self._extension_capabilities() if modern else None,
-            tasks=None if modern else self._tasks.legacy_capability(version),
+            tasks=None if modern else self.tasks.legacy_capability(version),
         )
 
     # -- notifications ---------------------------------------------------------------
@@ -785,25 +519,18 @@ class Server:
         Returns at once: each subscriber has an outbox of its own, so a slow one never
         holds up the others or the caller (see ``fastmcp_server._outbox`` for what a
         subscriber that lags receives)."""
-        method = "notifications/resources/updated"
-        for connection in list(self._connections):
-            if uri in connection.subscriptions and connection.outbox is not None:
-                connection.outbox.post(method, ResourceUpdatedNotificationParams(uri=uri), uri)
-        for listener in list(self._listeners):
-            if listener.wants("resource", uri):
-                params = ResourceUpdatedNotificationParams(uri=uri, meta=listener.tag)
-                listener.outbox.post(method, params, uri)
+        self.subscriptions.resource_updated(uri)
+
+    async def notify_list_changed(self, kind: Literal["tools", "resources", "prompts"]) -> None:
+        """Tell every client that a list changed (done for you when you add or remove
+        handlers while serving). Returns at once, like ``notify_resource_updated``."""
+        self.subscriptions.list_changed(kind)
 
     @property
     def subscribed_resources(self) -> frozenset[str]:
         """The URIs some client is subscribed to now (``resources/subscribe``, or a
         2026-07-28 ``subscriptions/listen`` stream naming them)."""
-        uris: set[str] = set()
-        for connection in self._connections:
-            uris |= connection.subscriptions
-        for listener in self._listeners:
-            uris.update(listener.filter.resource_subscriptions or ())
-        return frozenset(uris)
+        return self.subscriptions.resources
 
     def on_subscriptions_changed(
         self, watcher: Callable[[frozenset[str]], Awaitable[None]] | None
@@ -813,73 +540,74 @@ class Server:
         ``fastmcp.proxy`` follows the remote's resources). A subscription is
         answered after the watcher returns; ends of subscriptions (unsubscribing, a
         closed stream, a client gone) are reported right after. Returns the server."""
-        self._subscription_watcher = watcher
+        self.subscriptions.watcher = watcher
         return self
-
-    async def _subscriptions_changed(self) -> None:
-        watcher = self._subscription_watcher
-        if watcher is None:
-            return
-        now = self.subscribed_resources
-        if now != self._watched:
-            self._watched = now
-            await watcher(now)
-
-    def _subscriptions_changed_soon(self) -> None:
-        """For ends of subscriptions met while unwinding (maybe cancelled)."""
-        if self._subscription_watcher is not None and self._nursery is not None:
-            self._nursery.start_soon(self._subscriptions_changed)
-
-    async def notify_list_changed(self, kind: Literal["tools", "resources", "prompts"]) -> None:
-        """Tell every client that a list changed (done for you when you add or remove
-        handlers while serving). Returns at once, like ``notify_resource_updated``."""
-        self._broadcast_list_changed(kind)
-
-    def _broadcast_list_changed(self, kind: str) -> None:
-        kind = "resources" if kind == "templates" else kind
-        method = f"notifications/{kind}/list_changed"
-        for connection in list(self._connections):
-            if connection.initialized and connection.outbox is not None:
-                connection.outbox.post(method, NotificationParams())
-        for listener in list(self._listeners):
-            if listener.wants(kind):
-                listener.outbox.post(method, NotificationParams(meta=listener.tag))
 
     # -- running ---------------------------------------------------------------------
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Server]:
-        """Enter the lifespan (once, however many connections run) and own the nursery
-        that list-changed broadcasts and tasks run in."""
+        """Run the server for the duration of the block: its lifespan (with the
+        lifespans of the servers mounted in it inside), the event-loop watchdog and
+        the nursery that broadcasts and tasks run in - once, however many connections
+        run at once and however they are served.
+
+        The first block to enter starts the server and owns it (structured
+        concurrency: its task holds the nursery); on its way out - cancelled or not -
+        it waits until every other block has left before it stops the background
+        tasks and then leaves the lifespans, not cancelled. A block that enters while
+        the lifespan is still starting waits until it has started; if starting fails,
+        it raises ``RuntimeError``.
+        """
         if self._lifespan_users:
             self._lifespan_users += 1
             try:
+                await self._started.wait()
+                if self._nursery is None:
+                    raise RuntimeError(f"the server {self.name!r} did not start")
                 yield self
             finally:
                 self._lifespan_users -= 1
+                if self._lifespan_users == 1:
+                    self._alone.set()
             return
         self._lifespan_users = 1
+        self._started = trio.Event()
+        self._alone = trio.Event()
         try:
-            with watch_event_loop(self.blocking_warning):
-                async with trio.open_nursery() as nursery:
-                    self._nursery = nursery
+            # shielded once leaving: the lifespans' cleanup always runs to its end (a
+            # scope entered before them, so that their own scopes nest inside it)
+            guard = trio.CancelScope()
+            with watch_event_loop(self.blocking_warning), guard:
+                lifespans = AsyncExitStack()
+                try:
                     if self._lifespan is not None:
-                        async with self._lifespan(self) as state:
-                            self._lifespan_state = state
-                            try:
-                                yield self
-                            finally:
-                                nursery.cancel_scope.cancel()
-                    else:
+                        state = await lifespans.enter_async_context(self._lifespan(self))
+                        self._owner.lifespan_state = state
+                    for child in self._mounted:
+                        await lifespans.enter_async_context(child.running())
+                    async with trio.open_nursery() as nursery:
+                        self._nursery = self.background.nursery = nursery
+                        self._started.set()
                         try:
                             yield self
                         finally:
+                            if self._lifespan_users > 1:  # the others still need it
+                                with trio.CancelScope(shield=True):
+                                    await self._alone.wait()
+                            self.subscriptions.end_listeners()
                             nursery.cancel_scope.cancel()
+                except BaseException as exc:
+                    guard.shield = True
+                    await _leave(lifespans, exc)
+                    raise
+                else:
+                    guard.shield = True
+                    await _leave(lifespans, None)
         finally:
-            for listener in list(self._listeners):
-                listener.closed.set()
-            self._nursery = None
-            self._lifespan_state = None
+            self._started.set()  # whoever waits for a start that failed is told
+            self._nursery = self.background.nursery = None
+            self._owner.lifespan_state = None
             self._lifespan_users = 0
             self._drain_deadline = None
 
@@ -926,11 +654,9 @@ class Server:
                 self._connections.discard(connection)
                 self._connections_changed.set()
                 self._connections_changed = trio.Event()
-                for listener in list(self._listeners):
-                    if listener.session is session:
-                        listener.closed.set()
+                self.subscriptions.end_listeners(session)
                 if connection.subscriptions:
-                    self._subscriptions_changed_soon()
+                    self.subscriptions.changed_soon()
 
     async def drain(self, grace: float | None = None) -> None:
         """Stop serving gracefully: returns once every connection has ended.
@@ -950,8 +676,7 @@ class Server:
         deadline = trio.current_time() + grace
         if self._drain_deadline is None or deadline < self._drain_deadline:
             self._drain_deadline = deadline
-        for listener in list(self._listeners):
-            listener.closed.set()
+        self.subscriptions.end_listeners()
         for connection in list(self._connections):
             if connection.session is not None:
                 connection.session.start_drain(grace)
@@ -1000,7 +725,7 @@ class Server:
             task_status.started("stdio")
             await self.serve_stdio(shutdown_grace=grace)
 
-        run_until_stopped(serve, grace=grace, on_ready=on_ready or partial(stdio_hint, self))
+        run_until_stopped(serve, grace=grace, on_ready=on_ready or partial(stdio_hint, self.name))
 
     async def serve_http(
         self,
@@ -1088,7 +813,7 @@ class Server:
                 )
                 task_status.started(address.url)
 
-        run_until_stopped(serve, grace=grace, on_ready=on_ready or partial(address_line, self))
+        run_until_stopped(serve, grace=grace, on_ready=on_ready or partial(address_line, self.name))
 
     def run(self, transport: Literal["stdio", "http"] = "stdio", **options: Any) -> None:
         """``run_stdio(**options)`` or ``run_http(**options)``."""
@@ -1104,61 +829,21 @@ class Server:
         else:
             raise ValueError(f"unknown transport {transport!r}: use 'stdio' or 'http'")
 
-    # -- middleware ------------------------------------------------------------------
 
-    def _wrap(
-        self, ctx: McpContext, handler: Callable[[], Awaitable[Any]]
-    ) -> Callable[[], Awaitable[Any]]:
-        from fastmcp_server._middleware import wrap  # loaded by the first middleware
-
-        return wrap(self._middleware, ctx, handler)
-
-
-def _scopes_of(handler: object) -> frozenset[str]:
-    """The scopes a handler declares (``scopes`` attribute; none without one)."""
-    scopes = getattr(handler, "scopes", None)
-    if not scopes:
-        return frozenset()
-    if isinstance(scopes, str):
-        return frozenset(scopes.split())
-    return frozenset(str(scope) for scope in scopes)
+async def _leave(lifespans: AsyncExitStack, exc: BaseException | None) -> None:
+    """Leave the lifespans (the caller shields this). Being cancelled is how a server
+    is told to stop: the lifespans then end normally; any other exception is theirs to
+    see."""
+    if exc is None or _only_cancelled(exc):
+        await lifespans.aclose()
+    else:
+        await lifespans.__aexit__(type(exc), exc, exc.__traceback__)
 
 
-def _header_params(definition: Tool) -> dict[str, str]:
-    """``{argument: header name}`` for properties annotated ``x-mcp-header``."""
-    properties = definition.input_schema.get("properties")
-    if not isinstance(properties, dict):
-        return {}
-    return {
-        name: schema["x-mcp-header"]
-        for name, schema in properties.items()
-        if isinstance(schema, dict) and isinstance(schema.get("x-mcp-header"), str)
-    }
-
-
-def _prefix_uri(uri: str, prefix: str) -> str:
-    scheme, sep, rest = uri.partition("://")
-    return f"{scheme}://{prefix}/{rest}" if sep else f"{prefix}/{uri}"
-
-
-def _unprefix_uri(uri: str, prefix: str) -> str | None:
-    scheme, sep, rest = uri.partition("://")
-    if not sep or not rest.startswith(prefix + "/"):
-        return None
-    return f"{scheme}://{rest[len(prefix) + 1 :]}"
-
-
-def _rewrite_uris(
-    read: Callable[[McpContext], Awaitable[ReadResourceResult]], inner: str, outer: str
-) -> Callable[[McpContext], Awaitable[ReadResourceResult]]:
-    async def rewritten(ctx: McpContext) -> ReadResourceResult:
-        result = await read(ctx)
-        contents = [
-            msgspec.structs.replace(c, uri=outer) if c.uri == inner else c for c in result.contents
-        ]
-        return msgspec.structs.replace(result, contents=contents)
-
-    return rewritten
+def _only_cancelled(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_only_cancelled(e) for e in exc.exceptions)
+    return isinstance(exc, trio.Cancelled)
 
 
 async def _stop_gracefully_when_cancelled(
@@ -1194,29 +879,3 @@ def _configure_logging() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
         root.setLevel(logging.WARNING)
-
-
-ListKind = Literal["tools", "resources", "templates", "prompts"]
-
-_LISTS: dict[str, tuple[Callable[[Server], Iterable[Any]], Callable[[Any, str], Any]]] = {
-    "tools": (
-        lambda s: s._tools.values(),
-        lambda d, prefix: msgspec.structs.replace(d, name=f"{prefix}_{d.name}"),
-    ),
-    "resources": (
-        lambda s: s._resources.values(),
-        lambda d, prefix: msgspec.structs.replace(d, uri=_prefix_uri(d.uri, prefix)),
-    ),
-    "templates": (
-        lambda s: s._templates.values(),
-        lambda d, prefix: msgspec.structs.replace(
-            d, uri_template=_prefix_uri(d.uri_template, prefix)
-        ),
-    ),
-    "prompts": (
-        lambda s: s._prompts.values(),
-        lambda d, prefix: msgspec.structs.replace(d, name=f"{prefix}_{d.name}"),
-    ),
-}
-"""Per kind of list: the server's own handlers, and how a mounted server's definition
-is renamed under its prefix."""

@@ -24,7 +24,7 @@ import base64
 import mimetypes
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal, Protocol
 
 import attrs
 
@@ -52,11 +52,8 @@ from fastmcp_protocol.ext_skills import (
     digest_of,
     parse_frontmatter,
 )
-from fastmcp_server._dispatch import _constant
-
-if TYPE_CHECKING:
-    from fastmcp_server._dispatch import Connection
-    from fastmcp_server._server import Server
+from fastmcp_server._registry import Registry
+from fastmcp_server._results import constant
 
 __all__ = ["Skills"]
 
@@ -96,11 +93,19 @@ class _SkillFile:
         return self.contents
 
 
+class SkillsHost(Protocol):
+    """The read-cache hints the skills methods answer with (the server's)."""
+
+    read_ttl_ms: int
+    read_cache_scope: Literal["private", "public"]
+
+
 @attrs.define(eq=False, repr=False)
 class Skills:
     """The skills of one server: their entries, files and directories."""
 
-    server: Server
+    registry: Registry
+    host: SkillsHost
     _entries: dict[str, Skill] = attrs.field(factory=dict)  # by the URI of SKILL.md
     _directories: dict[str, dict[str, Resource]] = attrs.field(factory=dict)
 
@@ -147,8 +152,8 @@ class Skills:
             uri = handler.definition.uri
             # a nested skill's files are its enclosing skill's too: served once, its
             # SKILL.md with the nested skill's own name and description
-            if uri == entry.uri or uri not in self.server._resources:
-                self.server.add_resource(handler)
+            if uri == entry.uri or uri not in self.registry.resources:
+                self.registry.add_resource(handler)
                 self._index(handler.definition)
         self._entries[entry.uri] = entry
         return entry
@@ -180,22 +185,22 @@ class Skills:
     def params_type(self, method: str) -> type | None:
         return _METHODS.get(method)
 
-    def routes(self, connection: Connection) -> dict[str, Any]:
-        server = self.server
+    def routes(self) -> dict[str, Any]:
+        registry, host = self.registry, self.host
 
         async def list_skills(ctx: McpContext, params: PaginatedRequestParams) -> Callable[[], Any]:
             entries = [self._entries[uri] for uri in sorted(self._entries)]
-            return _constant(
-                server._list_result(ListSkillsResult, "skills", entries, params.cursor)
+            return constant(
+                registry.list_result(ListSkillsResult, "skills", entries, params.cursor)
             )
 
         async def get_skill(ctx: McpContext, params: GetSkillRequestParams) -> Callable[[], Any]:
             entry = self._entries.get(params.uri)
             if entry is None:
                 raise McpError(INVALID_PARAMS, f"No skill is served at {params.uri}")
-            return _constant(
+            return constant(
                 GetSkillResult(
-                    skill=entry, ttl_ms=server.read_ttl_ms, cache_scope=server.read_cache_scope
+                    skill=entry, ttl_ms=host.read_ttl_ms, cache_scope=host.read_cache_scope
                 )
             )
 
@@ -206,12 +211,10 @@ class Skills:
             if children is None:
                 raise McpError(INVALID_PARAMS, f"{params.uri} is not a directory resource")
             items = [children[uri] for uri in sorted(children)]
-            page, cursor = server._page(items, params.cursor)
-            return _constant(ReadResourceDirectoryResult(resources=page, next_cursor=cursor))
+            page, cursor = registry.page(items, params.cursor)
+            return constant(ReadResourceDirectoryResult(resources=page, next_cursor=cursor))
 
-        if not self._entries:
-            return {}
-        return {
+        return {  # answered only while some skill is served (``exists``)
             "skills/list": list_skills,
             "skills/get": get_skill,
             "resources/directory/read": read_directory,

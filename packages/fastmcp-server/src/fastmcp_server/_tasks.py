@@ -31,7 +31,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import attrs
 import msgspec
@@ -84,10 +84,9 @@ from fastmcp_protocol.ext_tasks import (
     UpdateTaskRequestParams,
 )
 from fastmcp_protocol.ext_tasks import GetTaskResult as ModernGetTaskResult
-
-if TYPE_CHECKING:
-    from fastmcp_server._dispatch import Connection
-    from fastmcp_server._server import Server, _ToolEntry
+from fastmcp_server._background import Background
+from fastmcp_server._registry import Owner, Registry, ToolEntry
+from fastmcp_server._results import constant
 
 __all__ = ["InMemoryTaskStore", "TaskState", "TaskStore", "Tasks"]
 
@@ -174,11 +173,19 @@ class _Run:
         self.changed = trio.Event()
 
 
+class TaskHost(Protocol):
+    """What tasks need of their server beside its registry and background nursery."""
+
+    mask_error_details: bool
+
+
 @attrs.define(eq=False, repr=False)
 class Tasks:
     """The task subsystem of one server."""
 
-    server: Server
+    registry: Registry
+    background: Background
+    host: TaskHost
     store: TaskStore = attrs.field(factory=InMemoryTaskStore)
     ttl_ms: int = _DEFAULT_TTL_MS
     _runs: dict[str, _Run] = attrs.field(factory=dict)
@@ -187,7 +194,7 @@ class Tasks:
 
     @property
     def enabled(self) -> bool:
-        return any(entry.task != "forbidden" for entry in self.server._tools.values())
+        return any(entry.task != "forbidden" for entry in self.registry.tools.values())
 
     def extensions(self) -> dict[str, Any] | None:
         return {TASKS_EXTENSION: {}} if self.enabled else None
@@ -209,12 +216,12 @@ class Tasks:
     def params_type(self, method: str) -> type | None:
         return UpdateTaskRequestParams if method == "tasks/update" else None
 
-    def routes(self, connection: Connection) -> dict[str, Any]:
+    def routes(self) -> dict[str, Any]:
         async def get(ctx: McpContext, params: TaskIdParams) -> Callable[[], Awaitable[Any]]:
             state = await self._lookup(ctx, params.task_id)
             if is_modern(ctx.protocol_version):
-                return _constant(_modern_view(state))
-            return _constant(GetTaskResult(**_task_fields(state)))
+                return constant(_modern_view(state))
+            return constant(GetTaskResult(**_task_fields(state)))
 
         async def update(
             ctx: McpContext, params: UpdateTaskRequestParams
@@ -233,7 +240,7 @@ class Tasks:
                         _touch(state, "working")
                     await self.store.put(state)
                     run.signal()
-            return _constant(Result())
+            return constant(Result())
 
         async def cancel(ctx: McpContext, params: TaskIdParams) -> Callable[[], Awaitable[Any]]:
             state = await self._lookup(ctx, params.task_id)
@@ -244,8 +251,8 @@ class Tasks:
                 if run is not None:
                     run.scope.cancel()
             if is_modern(ctx.protocol_version):
-                return _constant(Result())
-            return _constant(CancelTaskResult(**_task_fields(state)))
+                return constant(Result())
+            return constant(CancelTaskResult(**_task_fields(state)))
 
         async def result(ctx: McpContext, params: TaskIdParams) -> Callable[[], Awaitable[Any]]:
             state = await self._lookup(ctx, params.task_id)
@@ -266,9 +273,9 @@ class Tasks:
             ctx: McpContext, params: PaginatedRequestParams
         ) -> Callable[[], Awaitable[Any]]:
             states = [s for s in await self.store.list() if s.legacy]
-            page, cursor = self.server._page(states, params.cursor)
+            page, cursor = self.registry.page(states, params.cursor)
             tasks = [Task(**_task_fields(s)) for s in page]
-            return _constant(ListTasksResult(tasks=tasks, next_cursor=cursor))
+            return constant(ListTasksResult(tasks=tasks, next_cursor=cursor))
 
         return {
             "tasks/get": get,
@@ -294,7 +301,7 @@ class Tasks:
     # -- starting tasks --------------------------------------------------------------
 
     def tool_route(
-        self, connection: Connection, ctx: McpContext, entry: _ToolEntry, params: Any
+        self, ctx: McpContext, entry: ToolEntry, owner: Owner, params: Any
     ) -> Callable[[], Awaitable[Any]] | None:
         """The handler that runs ``entry`` as a task, or ``None`` to call it normally."""
         if entry.task == "forbidden":
@@ -322,12 +329,10 @@ class Tasks:
             ttl_ms = params.task.ttl if params.task.ttl is not None else self.ttl_ms
         defer = entry.defer_task
         arguments = params.arguments
-        owner = _owner(ctx)
+        task_owner = _owner(ctx)
+        resolve = owner.resolve
 
         async def start() -> Any:
-            nursery = self.server._nursery
-            if nursery is None:
-                raise McpError(INTERNAL_ERROR, "the server is not running")
             run = _Run(None)
             task_ctx = _task_context(ctx)
             creating = trio.Lock()
@@ -345,7 +350,7 @@ class Tasks:
                         ttl_ms=ttl_ms,
                         legacy=legacy,
                         status_message=status_message,
-                        owner=owner,
+                        owner=task_owner,
                     )
                     await self.store.put(state)  # durable before the client learns of it
                     run.state = state
@@ -356,7 +361,9 @@ class Tasks:
                     run.first.set()
 
             task_ctx._task_starter = detach
-            nursery.start_soon(self._execute, run, task_ctx, entry, arguments, defer, detach)
+            self.background.start_soon(
+                self._execute, run, task_ctx, entry, resolve, arguments, defer, detach
+            )
             try:
                 await run.first.wait()
             except trio.Cancelled:
@@ -374,7 +381,8 @@ class Tasks:
         self,
         run: _Run,
         ctx: McpContext,
-        entry: _ToolEntry,
+        entry: ToolEntry,
+        resolve: Any,
         arguments: Any,
         defer: bool,
         detach: Callable[[str | None], Awaitable[None]],
@@ -383,17 +391,16 @@ class Tasks:
             ctx._scope = run.scope
             if not defer:
                 await detach(None)
-            resolve = self.server._resolve
             outcome = await capture(lambda: _in_region(ctx, entry, arguments, resolve))
         if run.scope.cancelled_caught:
             outcome = Cancelled(ctx.cancel_reason or CancelReason.CLIENT)
         state = run.state
         if state is None:  # ended before becoming a task: answer the request directly
-            run.answer = _direct(outcome, self.server.mask_error_details, entry)
+            run.answer = _direct(outcome, self.host.mask_error_details, entry)
             run.first.set()
             return
         if not state.terminal or state.status == "cancelled":
-            _record(state, outcome, self.server.mask_error_details)
+            _record(state, outcome, self.host.mask_error_details)
             await self.store.put(state)
         run.signal()
         run.done.set()
@@ -460,14 +467,14 @@ def _task_context(request_ctx: McpContext) -> McpContext:
     return ctx
 
 
-async def _in_region(ctx: McpContext, entry: _ToolEntry, arguments: Any, resolve: Any) -> Any:
+async def _in_region(ctx: McpContext, entry: ToolEntry, arguments: Any, resolve: Any) -> Any:
     async with trio.open_nursery() as nursery:
         ctx._nursery = nursery
         result = await entry.call(ctx, arguments, resolve)
     return result
 
 
-def _direct(outcome: Any, mask: bool, entry: _ToolEntry) -> Any:
+def _direct(outcome: Any, mask: bool, entry: ToolEntry) -> Any:
     """The request's answer for a call that never became a task."""
     if isinstance(outcome, Ok):
         return outcome.value
@@ -508,7 +515,7 @@ def _record(state: TaskState, outcome: Any, mask: bool) -> None:
             _touch(state, "cancelled", "Cancelled")
 
 
-def _panic_result(exc: BaseException, mask: bool, entry: _ToolEntry | None) -> CallToolResult:
+def _panic_result(exc: BaseException, mask: bool, entry: ToolEntry | None) -> CallToolResult:
     logger.error("Unexpected error in a task", exc_info=(type(exc), exc, exc.__traceback__))
     text = "Internal error" if mask else f"{type(exc).__name__}: {exc}"
     return CallToolResult(content=[TextContent(text=text)], is_error=True)
@@ -575,10 +582,3 @@ def _parse_answer(request: InputRequest, answer: Any) -> Any:
         return convert(answer, _RESULT_OF[type(request)])
     except msgspec.ValidationError as exc:
         raise ProtocolError(INVALID_PARAMS, f"Invalid params: input response: {exc}") from None
-
-
-def _constant(result: Any) -> Callable[[], Awaitable[Any]]:
-    async def answer() -> Any:
-        return result
-
-    return answer

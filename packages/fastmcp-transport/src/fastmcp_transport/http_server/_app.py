@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -187,7 +187,10 @@ class StreamableHTTPApp:
     * ``shutdown_grace``: seconds the requests in flight get to finish when the app
       shuts down; ``drain``: how the owner of ``connect`` ends its connections
       within a grace (called by ``shutdown`` with it; returns when they have ended).
-      Without ``drain`` the handlers see their input end.
+      Without ``drain`` the handlers see their input end;
+    * ``lifespan``: what the owner of ``connect`` needs running while the app runs (a
+      ``Server``'s ``running``: its lifespan, entered once for the app however many
+      requests come, instead of once per request); entered by ``run``.
     """
 
     connect: ConnectionHandler
@@ -211,6 +214,9 @@ class StreamableHTTPApp:
     name_headers: Mapping[str, str] = attrs.field(default=DEFAULT_NAME_HEADERS, kw_only=True)
     shutdown_grace: float = attrs.field(default=5.0, kw_only=True)
     drain: Callable[[float], Awaitable[None]] | None = attrs.field(default=None, kw_only=True)
+    lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = attrs.field(
+        default=None, kw_only=True
+    )
     _stopping: bool = attrs.field(init=False, default=False)
     _sessions: SessionManager = attrs.field(init=False)
     _checks: ModernChecks = attrs.field(init=False)
@@ -249,7 +255,11 @@ class StreamableHTTPApp:
         graceful end. An app that was shut down serves again once run again.
         """
         self._stopping = False
-        await self._sessions.run(task_status=task_status)
+        if self.lifespan is None:
+            await self._sessions.run(task_status=task_status)
+            return
+        async with self.lifespan():
+            await self._sessions.run(task_status=task_status)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[StreamableHTTPApp]:

@@ -171,10 +171,10 @@ def _ready_on_http(server: Server, console: Console, url: str) -> None:
 
 def _banner(server: Server, where: str, console: Console) -> None:
     counts = [
-        (len(server._definitions("tools")), "tool"),
-        (len(server._definitions("resources")), "resource"),
-        (len(server._definitions("templates")), "resource template"),
-        (len(server._definitions("prompts")), "prompt"),
+        (len(server.definitions("tools")), "tool"),
+        (len(server.definitions("resources")), "resource"),
+        (len(server.definitions("templates")), "resource template"),
+        (len(server.definitions("prompts")), "prompt"),
     ]
     offers = ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in counts)
     console.banner(
