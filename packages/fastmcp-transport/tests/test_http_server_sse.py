@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+import pytest
 import trio
 from http_server_support import (
     Recorder,
@@ -12,6 +13,8 @@ from http_server_support import (
     streaming,
     tool_call,
 )
+
+pytestmark = pytest.mark.usefixtures("http_server")  # on both servers
 
 SSE_GET = {"accept": "text/event-stream"}
 JSON_POST = {"content-type": "application/json"}
