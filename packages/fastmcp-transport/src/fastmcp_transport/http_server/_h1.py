@@ -75,6 +75,7 @@ import attrs
 import httptools
 import trio
 
+from fastmcp_transport.http_server._h1_io import IO, PeerGone
 from fastmcp_transport.http_server._http import ASGIApp, Message
 
 __all__ = ["DEFAULT_MAX_REQUEST_BODY", "ClientDisconnected", "H1Connection", "H1Limits"]
@@ -356,7 +357,7 @@ class H1Connection:
 
     def __init__(
         self,
-        stream: trio.abc.Stream,
+        io: IO,
         app: ASGIApp,
         limits: H1Limits,
         registry: Registry,
@@ -366,7 +367,7 @@ class H1Connection:
         server: tuple[str, int] | None,
         state: dict[str, Any] | None = None,
     ) -> None:
-        self._stream = stream
+        self._io = io
         self._app = app
         self._limits = limits
         self._registry = registry
@@ -400,17 +401,19 @@ class H1Connection:
         try:
             if await self._serve():
                 await self._linger()
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self.dead = True
         finally:
-            await trio.aclose_forcefully(self._stream)
+            await self._io.aclose()
 
     async def _serve(self) -> bool:
         """Serve requests in order; ``True`` when the client may still be sending."""
         fresh = True
         queue = self._queue
         registry = self._registry
+        io = self._io
         while True:
+            if not io.waited:  # a client with bytes always ready must not starve the rest
+                await trio.lowlevel.checkpoint()
+            io.waited = False
             if not queue and not await self._wait_for_head(fresh):
                 return False
             fresh = False
@@ -444,9 +447,7 @@ class H1Connection:
             with trio.CancelScope(deadline=deadline) as scope:
                 registry.waiting[self] = scope
                 try:
-                    data = await self._stream.receive_some(READ_SIZE)
-                except trio.BrokenResourceError:
-                    data = b""
+                    data = await self._io.receive(READ_SIZE)
                 finally:
                     del registry.waiting[self]
             if scope.cancelled_caught:
@@ -467,20 +468,20 @@ class H1Connection:
 
     async def _linger(self) -> None:
         """Half-close, then drop what the client still sends, briefly (see ``LINGER``)."""
-        stream = self._stream
         if self._eof or self.dead:
             return
+        io = self._io
         with trio.move_on_after(LINGER):
-            if isinstance(stream, trio.SocketStream):
-                await stream.send_eof()
-                received = 0
-                while received < LINGER_BYTES:
-                    data = await stream.receive_some(READ_SIZE)
-                    if not data:
-                        break
-                    received += len(data)
-            else:
-                await stream.aclose()
+            try:
+                await io.send_eof()
+            except PeerGone:
+                return
+            received = 0
+            while received < LINGER_BYTES:
+                data = await io.receive(READ_SIZE)
+                if not data:
+                    break
+                received += len(data)
 
     # -- one exchange ----------------------------------------------------------------
 
@@ -554,18 +555,19 @@ class H1Connection:
             return True
         self._reading = True
         try:
-            with trio.CancelScope(deadline=deadline) as scope:
-                try:
-                    data = await self._stream.receive_some(READ_SIZE)
-                except trio.BrokenResourceError:
-                    data = b""
+            if deadline == math.inf:
+                data = await self._io.receive(READ_SIZE)
+            else:
+                data = b""
+                with trio.move_on_at(deadline) as scope:
+                    data = await self._io.receive(READ_SIZE)
+                if scope.cancelled_caught:
+                    return False
         finally:
             self._reading = False
             if self._read_done is not None:
                 self._read_done.set()
                 self._read_done = None
-        if scope.cancelled_caught:
-            return False
         if data:
             self._feed(data)
         else:
@@ -605,17 +607,17 @@ class H1Connection:
 
     # -- writing ---------------------------------------------------------------------
 
-    async def _write(self, data: bytes) -> None:
+    async def _write(self, data: bytes, more: bool = False) -> None:
+        """Write ``data``; ``ClientDisconnected`` when it cannot be. A write the kernel
+        takes at once is no checkpoint, unless more of the response follows."""
         limits = self._limits
-        with trio.move_on_after(limits.send_timeout + len(data) / limits.min_rate) as scope:
-            try:
-                await self._stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                self._lost()
-                raise ClientDisconnected("the client is gone") from exc
-        if scope.cancelled_caught:
+        try:
+            waited = await self._io.send(data, limits.send_timeout + len(data) / limits.min_rate)
+        except PeerGone as exc:
             self._lost()
-            raise ClientDisconnected("the client stopped reading")
+            raise ClientDisconnected("the client is gone") from exc
+        if more and not waited:
+            await trio.lowlevel.cancel_shielded_checkpoint()
 
     def _lost(self) -> None:
         """Nothing more goes over this connection; a watching ``receive`` wakes up."""
@@ -648,9 +650,9 @@ class H1Connection:
             if len(data) <= READ_SIZE:
                 data = head + data
             else:  # a big body is not worth a copy
-                await self._write(head)
+                await self._write(head, True)
         if data:
-            await self._write(data)
+            await self._write(data, more)
         if not more:
             request.response_complete = True
             if request.watch_scope is not None:

@@ -33,6 +33,7 @@ import errno
 import ipaddress
 import logging
 import os
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
@@ -43,6 +44,7 @@ import trio
 from fastmcp_transport._http_common import ConnectionHandler
 from fastmcp_transport.http_server._app import StreamableHTTPApp
 from fastmcp_transport.http_server._h1 import H1Connection, H1Limits, Registry
+from fastmcp_transport.http_server._h1_io import IO, SocketIO, StreamIO
 from fastmcp_transport.http_server._http import ASGIApp, Message
 from fastmcp_transport.http_server._runner import ServerAddress
 
@@ -51,6 +53,10 @@ __all__ = ["H1Server", "serve_h1"]
 logger = logging.getLogger("fastmcp.http")
 
 _CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+# a connection that was reset before its accept (or that the firewall refused)
+_ACCEPT_RETRY_ERRNOS = frozenset(
+    {errno.ECONNABORTED, errno.ECONNRESET, errno.EPERM, errno.EPROTO, errno.ETIMEDOUT}
+)
 _BACKLOG = 4096
 
 LifespanMode = Literal["auto", "on", "off"]
@@ -110,16 +116,15 @@ class H1Server:
             context = tls_context(self.certfile, self.keyfile)
         listeners = await _bind(self.host, self.port)
         try:
-            port = listeners[0].socket.getsockname()[1]
+            port = listeners[0].getsockname()[1]
             address = ServerAddress("https" if context else "http", self.host, port, "")
             await self._serve(listeners, context, address, shutdown_trigger, task_status)
         finally:
-            for listener in listeners:
-                await trio.aclose_forcefully(listener)
+            _close_all(listeners)
 
     async def _serve(
         self,
-        listeners: list[trio.SocketListener],
+        listeners: list[socket.socket],
         context: ssl.SSLContext | None,
         address: ServerAddress,
         shutdown_trigger: Callable[[], Awaitable[object]] | None,
@@ -145,8 +150,7 @@ class H1Server:
                             accepting.cancel()
             finally:
                 with trio.CancelScope(shield=True):
-                    for listener in listeners:
-                        await trio.aclose_forcefully(listener)
+                    _close_all(listeners)
                     await self._drain(hosting)
                     with trio.move_on_after(self.graceful_timeout):
                         await lifespan.shutdown()
@@ -170,16 +174,21 @@ class H1Server:
 
     async def _accept(
         self,
-        listener: trio.SocketListener,
+        listener: socket.socket,
         connections: trio.Nursery,
         slots: trio.Semaphore,
         context: ssl.SSLContext | None,
         state: dict[str, Any] | None,
     ) -> None:
         while True:
+            await trio.lowlevel.wait_readable(listener)
             try:
-                stream = await listener.accept()
+                sock, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                continue
             except OSError as exc:
+                if exc.errno in _ACCEPT_RETRY_ERRNOS:
+                    continue
                 if exc.errno not in _CAPACITY_ERRNOS:
                     raise
                 logger.warning(
@@ -194,30 +203,36 @@ class H1Server:
                 try:
                     await slots.acquire()
                 except BaseException:
-                    await trio.aclose_forcefully(stream)
+                    sock.close()
                     raise
-            connections.start_soon(self._connection, stream, slots, context, state)
+            connections.start_soon(self._connection, sock, slots, context, state)
 
     async def _connection(
         self,
-        stream: trio.SocketStream,
+        sock: socket.socket,
         slots: trio.Semaphore,
         context: ssl.SSLContext | None,
         state: dict[str, Any] | None,
     ) -> None:
         registry = self._registry
         try:
-            client = _address(stream.socket.getpeername())
-            server = _address(stream.socket.getsockname())
+            sock.setblocking(False)
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client = _address(sock.getpeername())
+            server = _address(sock.getsockname())
         except OSError:  # already reset by the peer
-            await trio.aclose_forcefully(stream)
+            sock.close()
             slots.release()
             return
-        transport: trio.abc.Stream = stream
-        if context is not None:
-            transport = trio.SSLStream(stream, context, server_side=True, https_compatible=True)
+        io: IO
+        if context is None:
+            io = SocketIO(sock)
+        else:
+            stream = trio.SocketStream(trio.socket.from_stdlib_socket(sock))
+            io = StreamIO(trio.SSLStream(stream, context, server_side=True, https_compatible=True))
         connection = H1Connection(
-            transport,
+            io,
             self.app,
             self.limits,
             registry,
@@ -335,37 +350,40 @@ class _Lifespan:
         await self._stopped.wait()
 
 
-async def _bind(host: str, port: int) -> list[trio.SocketListener]:
-    """Listening sockets for every address of ``host`` (one port for all, even when
-    ``port`` is 0); on failure no socket is left open."""
+async def _bind(host: str, port: int) -> list[socket.socket]:
+    """Non-blocking listening sockets for every address of ``host`` (one port for
+    all, even when ``port`` is 0); on failure no socket is left open."""
     infos = await trio.socket.getaddrinfo(
-        host, port, type=trio.socket.SOCK_STREAM, flags=trio.socket.AI_PASSIVE
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )
-    listeners: list[trio.SocketListener] = []
+    listeners: list[socket.socket] = []
     try:
         seen: set[Any] = set()
         for family, kind, proto, _, sockaddr in infos:
             if sockaddr in seen:
                 continue
             seen.add(sockaddr)
-            sock = trio.socket.socket(family, kind, proto)
-            try:
-                sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_REUSEADDR, 1)
-                if family == trio.socket.AF_INET6:
-                    sock.setsockopt(trio.socket.IPPROTO_IPV6, trio.socket.IPV6_V6ONLY, 1)
-                if listeners:  # port 0: every address gets the port of the first
-                    sockaddr = (sockaddr[0], listeners[0].socket.getsockname()[1], *sockaddr[2:])
-                await sock.bind(sockaddr)
-                sock.listen(_BACKLOG)
-            except BaseException:
-                sock.close()
-                raise
-            listeners.append(trio.SocketListener(sock))
+            sock = socket.socket(family, kind, proto)
+            listeners.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if len(listeners) > 1:  # port 0: every address gets the port of the first
+                sockaddr = (sockaddr[0], listeners[0].getsockname()[1], *sockaddr[2:])
+            sock.bind(sockaddr)
+            sock.listen(_BACKLOG)
+            sock.setblocking(False)
     except BaseException:
-        for listener in listeners:
-            listener.socket.close()
+        _close_all(listeners)
         raise
     return listeners
+
+
+def _close_all(listeners: list[socket.socket]) -> None:
+    for sock in listeners:
+        if sock.fileno() != -1:
+            trio.lowlevel.notify_closing(sock)
+            sock.close()
 
 
 def _address(sockaddr: Any) -> tuple[str, int] | None:
