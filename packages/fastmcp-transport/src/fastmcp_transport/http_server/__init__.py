@@ -28,7 +28,7 @@ from fastmcp_transport.http_server._event_store import (
     StoredEvent,
 )
 from fastmcp_transport.http_server._h1 import ClientDisconnected, H1Limits
-from fastmcp_transport.http_server._h1_server import H1Server, serve_h1
+from fastmcp_transport.http_server._h1_server import H1Server, LifespanFailed, serve_h1
 from fastmcp_transport.http_server._http import ClientGone, HttpError, read_body
 from fastmcp_transport.http_server._legacy_sse import SSETransport
 from fastmcp_transport.http_server._modern import (
@@ -51,6 +51,7 @@ __all__ = [
     "serve_h1",
     "H1Server",
     "H1Limits",
+    "LifespanFailed",
     "ClientDisconnected",
     "ServerAddress",
     "DnsRebindingProtection",

@@ -520,7 +520,7 @@ class H1Connection:
             if not _is_app_failure(exc):
                 raise
             failed = True
-            if self.dead and _only_disconnects(exc):
+            if (self.dead or request.error) and _only_disconnects(exc):
                 logger.debug("the app stopped at a write to a closed connection")
             else:
                 logger.exception(
@@ -528,9 +528,9 @@ class H1Connection:
                 )
         if request.response_complete or self.dead:
             return
-        request.keep_alive = False
         if request.head_written:
             # a response cut short can only be ended by closing the connection
+            request.keep_alive = False
             if not failed and not request.error:
                 logger.error("the ASGI app returned before its response was complete")
             return
@@ -539,7 +539,10 @@ class H1Connection:
             return
         if not failed:
             logger.error("the ASGI app returned without a response")
-        await self._write_error(500, "Internal Server Error")
+        request.keep_alive = keep = (
+            request.keep_alive and request.complete and not self._registry.stopping
+        )
+        await self._write_error(500, "Internal Server Error", close=not keep)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -710,16 +713,17 @@ class H1Connection:
         return head
 
     async def _answer_error(self, request: _Request) -> None:
+        request.keep_alive = False
         await self._write_error(request.error, request.reason)
 
-    async def _write_error(self, status: int, reason: str) -> None:
-        """A response of the server's own; the connection closes after it."""
+    async def _write_error(self, status: int, reason: str, *, close: bool = True) -> None:
+        """A response of the server's own (the connection closes after it, unless told)."""
         body = reason.encode()
         head = b"%scontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n%s%s\r\n" % (
             _STATUS_LINES[status],
             len(body),
             _date_field(),
-            _CLOSE,
+            _CLOSE if close else b"",
         )
         with contextlib.suppress(ClientDisconnected):
             await self._write(head + body)

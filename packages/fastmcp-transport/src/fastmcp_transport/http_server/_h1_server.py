@@ -48,7 +48,7 @@ from fastmcp_transport.http_server._h1_io import IO, SocketIO, StreamIO
 from fastmcp_transport.http_server._http import ASGIApp, Message
 from fastmcp_transport.http_server._runner import ServerAddress
 
-__all__ = ["H1Server", "serve_h1"]
+__all__ = ["H1Server", "LifespanFailed", "serve_h1"]
 
 logger = logging.getLogger("fastmcp.http")
 
@@ -108,8 +108,8 @@ class H1Server:
         shut down gracefully (see the module docstring). Reports a ``ServerAddress``
         (its ``path`` empty) once the sockets listen and the lifespan has started.
 
-        Raises ``OSError`` when the address cannot be bound, and ``RuntimeError``
-        when the app's lifespan startup fails.
+        Raises ``OSError`` when the address cannot be bound, and ``LifespanFailed``
+        (a ``RuntimeError``) when the app's lifespan startup fails.
         """
         context = self.ssl_context
         if context is None and self.certfile is not None:
@@ -119,6 +119,11 @@ class H1Server:
             port = listeners[0].getsockname()[1]
             address = ServerAddress("https" if context else "http", self.host, port, "")
             await self._serve(listeners, context, address, shutdown_trigger, task_status)
+        except BaseExceptionGroup as group:
+            failure = _sole(group)
+            if isinstance(failure, LifespanFailed):
+                raise failure from None
+            raise
         finally:
             _close_all(listeners)
 
@@ -251,6 +256,18 @@ class H1Server:
             slots.release()
 
 
+class LifespanFailed(RuntimeError):
+    """The app's lifespan startup failed (or, with ``lifespan="on"``, is missing)."""
+
+
+def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception at the bottom of nested single-exception groups."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
+
+
 @attrs.define(eq=False)
 class _Hosting:
     """The task that hosts the connections' nursery, shielded from ``serve``'s
@@ -305,7 +322,7 @@ class _Lifespan:
                 self._to_app.send_nowait({"type": "lifespan.startup"})
                 await self._started.wait()
                 if self._failure is not None:
-                    raise RuntimeError(f"the app's lifespan startup failed: {self._failure}")
+                    raise LifespanFailed(f"the app's lifespan startup failed: {self._failure}")
                 if self._supported:
                     self.state = state
                 self.scope.shield = True
