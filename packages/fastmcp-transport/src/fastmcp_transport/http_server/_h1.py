@@ -582,7 +582,10 @@ class H1Connection:
         """Wait for more of ``request``'s body (the body rule of the module docstring)."""
         if request.expect_continue and not request.continued and not request.head_written:
             request.continued = True
-            await self._write(_CONTINUE)
+            try:
+                await self._write(_CONTINUE)
+            except ClientDisconnected:
+                return  # ``receive`` says so: the connection is dead
         limits = self._limits
         now = trio.current_time()
         if request.body_started == math.inf:
