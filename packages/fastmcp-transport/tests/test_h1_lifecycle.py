@@ -94,6 +94,28 @@ async def test_an_app_that_breaks_asgi_gets_500_not_a_crash(
     assert "before http.response.start" in caplog.text
 
 
+async def test_a_send_kept_past_the_request_cannot_write_into_the_next_one() -> None:
+    kept: list[Any] = []
+
+    async def leaky(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if not kept:
+            kept.append(send)
+            await start(send, 200, [(b"content-length", b"5")])
+            await send({"type": "http.response.body", "body": b"first"})
+            return
+        with pytest.raises(RuntimeError, match="already complete"):
+            await kept[0]({"type": "http.response.body", "body": b"stale"})
+        await start(send, 200, [(b"content-length", b"6")])
+        await send({"type": "http.response.body", "body": b"second"})
+
+    async with running(leaky) as server, server.client() as client:
+        await client.send(get("/") + get("/"))
+        assert (await client.response()).body == b"first"
+        assert (await client.response()).body == b"second"
+
+
 # -- clients that leave -----------------------------------------------------------------
 
 

@@ -423,6 +423,7 @@ class H1Connection:
                 await self._answer_error(request)
                 return True
             await self._exchange(request)
+            request.response_complete = True  # a send kept past the app's return is refused
             queue.popleft()
             if self.dead:
                 return False
