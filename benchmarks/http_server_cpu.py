@@ -18,7 +18,9 @@ ones, and the server's CPU time over the timed calls is read from
     python benchmarks/http_server_cpu.py [--calls 5000] [--reps 3] [--floor PATH]
 
 Run it with the interpreter that has our packages installed. The table gives the
-median over the reps of the server's CPU microseconds per call, and the wall time.
+server's CPU microseconds per call (median and least over the reps: this machine is
+shared, so take ratios inside one run), its ratio to the floor's median, and the wall
+time per call.
 """
 
 from __future__ import annotations
@@ -312,13 +314,20 @@ def main() -> None:
             result = measure([*argv, str(port)], port, app_kind, args.calls, args.warmup)
             results[name].append(result)
             print(f"rep {rep + 1} {name}: {result['cpu_us']:.1f} us CPU/call", file=sys.stderr)
-    print(f"\n{args.calls} sequential keep-alive POSTs per rep, median of {args.reps} reps")
-    print(f"{'target':<22} {'server CPU us/call':>18} {'wall us/call':>13} {'connections':>12}")
+    print(f"\n{args.calls} sequential keep-alive POSTs per rep, {args.reps} reps")
+    floor = results.get("mcp-legacy/floor")
+    floor_cpu = statistics.median(r["cpu_us"] for r in floor) if floor else None
+    print(
+        f"{'target':<22} {'CPU us/call median':>18} {'min':>7} {'x floor':>8}"
+        f" {'wall us/call':>13} {'connections':>12}"
+    )
     for name, runs in results.items():
         cpu = statistics.median(r["cpu_us"] for r in runs)
+        least = min(r["cpu_us"] for r in runs)
+        ratio = f"{cpu / floor_cpu:.1f}" if floor_cpu else "-"
         wall = statistics.median(r["wall_us"] for r in runs)
         opened = max(r["connections"] for r in runs)
-        print(f"{name:<22} {cpu:>18.1f} {wall:>13.1f} {opened:>12.0f}")
+        print(f"{name:<22} {cpu:>18.1f} {least:>7.1f} {ratio:>8} {wall:>13.1f} {opened:>12.0f}")
 
 
 if __name__ == "__main__":
