@@ -1,7 +1,8 @@
 """One HTTP/1.1 connection serving an ASGI 3 app, on trio and httptools (llhttp).
 
-Theory of operation. ``H1Connection.run`` owns one accepted stream (TCP, or TLS
-over it) for its whole life. Bytes are read only when somebody needs them: the
+Theory of operation. ``H1Connection.run`` owns one accepted connection (an ``IO``
+of ``_h1_io``: plain TCP, or TLS) for its whole life. Bytes are read only when
+somebody needs them: the
 connection task waiting for the next request head, the app's ``receive`` waiting
 for body bytes, or the app's ``receive`` watching for the client to go away once
 the body is complete. Whatever is read goes straight into the llhttp parser,
@@ -9,7 +10,9 @@ whose callbacks (``on_*``, below) build ``_Request`` objects: a request enters
 ``_queue`` when its head is complete, its body bytes collect on it as they
 arrive, and ``on_message_complete`` marks it complete. Requests are served one at
 a time, in the order they came (pipelining), the app being awaited inline in the
-connection task: a request costs no task of its own.
+connection task: a request costs no task of its own. The connection yields to the
+scheduler once per request when nothing else made it wait (a client that always
+has bytes ready cannot starve the others).
 
 A request goes through these states (the connection's only state machine; every
 transition is in this file)::
@@ -37,11 +40,21 @@ Invariants:
 * once any bytes of a later request are buffered, nobody reads on behalf of the
   request being served (memory stays bounded by a read or two per connection);
 * a request is served only when every request before it has been answered;
-* ``_dead`` means nothing more goes over the stream: writes raise
+* ``dead`` means nothing more goes over the connection: writes raise
   ``ClientDisconnected`` (an ``OSError``, as the ASGI spec asks) and ``receive``
   answers ``http.disconnect``;
 * the connection is kept open after a response only when both messages were
-  complete and well framed, the client wants it, and the server is not stopping.
+  complete and well framed, the client wants it, and the server is not stopping;
+* a request's ``send`` and ``receive`` are its own: kept past the app's return,
+  ``send`` raises and ``receive`` answers ``http.disconnect``.
+
+An app that raises before its response has started gets a 500 for its client (the
+connection stays when the request was complete); once the head is out, the
+connection is closed, which is how HTTP/1.1 says a response was cut short. Either
+way the failure is logged once. A request that asks for an upgrade (``h2c``, a
+WebSocket) is served as plain HTTP/1.1, as RFC 9110 7.8 allows; llhttp stops at
+its head, so a ``Content-Length`` body is read past the parser (a chunked one gets
+501, ``CONNECT`` 405).
 
 Limits (``H1Limits``) are answered by the server itself, in order with the other
 responses, and the connection is then closed: a request head over
@@ -50,13 +63,14 @@ responses, and the connection is then closed: a request head over
 malformed request 400, an HTTP version other than 1.x 505, a head that is not
 complete ``header_timeout`` seconds after its first byte 408. A body must keep
 coming: each wait for body bytes ends after ``body_timeout`` seconds of silence,
-and the whole body may take no longer than ``body_timeout`` plus its size divided
-by ``min_rate`` (a slow upload that keeps progressing at ``min_rate`` bytes per
-second or faster goes on; a trickle is closed). The app then sees
+and the whole body may take no longer than ``body_timeout`` plus the bytes
+received so far divided by ``min_rate`` (a slow upload that keeps progressing at
+``min_rate`` bytes per second or faster goes on; a trickle is closed). The app then sees
 ``http.disconnect`` and, if it had not answered, the client gets 408. A write may
 take ``send_timeout`` plus its size divided by ``min_rate`` seconds; a client that
 does not read its response for longer is treated as gone. Between requests a
-connection waits ``keepalive_timeout`` seconds for the next one.
+connection waits ``keepalive_timeout`` seconds for the next one; a new connection
+that says nothing is closed after ``header_timeout``, without a word.
 """
 
 from __future__ import annotations
