@@ -79,6 +79,28 @@ async def test_requests_before_a_malformed_one_are_answered_first() -> None:
     assert [s["path"] for s in app.scopes] == ["/one", "/echo"]
 
 
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405),
+        (
+            b"POST / HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            501,
+        ),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400),  # HTTP/2 with prior knowledge
+    ],
+    ids=["CONNECT", "an upgrade with a chunked body", "the HTTP/2 preface"],
+)
+async def test_what_the_server_does_not_offer_is_refused(request_bytes: bytes, status: int) -> None:
+    app = App()
+    async with running(app) as server, server.client() as client:
+        await client.send(request_bytes)
+        assert (await client.response()).status == status
+        assert await client.closed()
+    assert app.scopes == []
+
+
 async def test_an_http_version_other_than_1_x_gets_505() -> None:
     async with running(App()) as server, server.client() as client:
         await client.send(b"GET / HTTP/2.0\r\nHost: test\r\n\r\n")
