@@ -205,7 +205,8 @@ class App:
         await read_body(receive)
         await start(send, 200, [(b"content-type", b"text/event-stream")])
         await send({"type": "http.response.body", "body": b"", "more_body": True})  # the head
-        for i in range(int(scope["query_string"] or b"3")):
+        query = scope["query_string"]
+        for i in range(int(query) if query.isdigit() else 3):
             await self.gate(str(i)).wait()
             await send(
                 {"type": "http.response.body", "body": b"data: %d\n\n" % i, "more_body": True}
