@@ -384,6 +384,7 @@ class H1Connection:
         self._io = io
         self._app = app
         self._limits = limits
+        self._max_headers = limits.max_headers
         self._registry = registry
         self._scheme = scheme
         self._client = client
@@ -853,18 +854,17 @@ class H1Connection:
     def on_header(self, name: bytes, value: bytes) -> None:
         request = self._incoming
         assert request is not None
-        size = len(name) + len(value) + 4
-        request.head_size += size
+        request.head_size += len(name) + len(value) + 4
         if request.head_done:  # a trailer field: counted, not kept
             return
         headers = request.headers
-        if len(headers) >= self._limits.max_headers:
+        if len(headers) >= self._max_headers:
             request.refuse(431, "Request Header Fields Too Large: too many fields")
             self._queue.append(request)
             request.head_done = True
             raise _Refused
         name = name.lower()
-        value = value.rstrip(b" \t")
+        value = value.rstrip(b" \t")  # llhttp drops the whitespace before a value only
         if name in _REQUEST_FIELDS:
             if name == b"host":
                 request.hosts += 1

@@ -111,6 +111,7 @@ class H1Server:
         Raises ``OSError`` when the address cannot be bound, and ``LifespanFailed``
         (a ``RuntimeError``) when the app's lifespan startup fails.
         """
+        self._registry = Registry()  # a server may serve again after a shutdown
         context = self.ssl_context
         if context is None and self.certfile is not None:
             context = tls_context(self.certfile, self.keyfile)
