@@ -283,6 +283,16 @@ async def test_a_shutdown_trigger_stops_the_server_gracefully(
     assert server.connection_count == 0
 
 
+async def test_a_server_serves_again_after_a_shutdown() -> None:
+    server = H1Server(App(), port=0)
+    for _ in range(2):
+        async with trio.open_nursery() as nursery:
+            address: ServerAddress = await nursery.start(server.serve)
+            async with httpx.AsyncClient() as client:
+                assert (await client.get(f"http://127.0.0.1:{address.port}/")).text == "ok"
+            nursery.cancel_scope.cancel()
+
+
 # -- lifespan ---------------------------------------------------------------------------
 
 
