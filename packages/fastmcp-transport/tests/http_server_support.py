@@ -207,10 +207,12 @@ class Tools:
 
 
 def make_connect(recorder: Recorder) -> Any:
-    """A ``ConnectionHandler`` running a ``Session`` with ``Tools`` on each transport."""
+    """A ``ConnectionHandler`` running a ``Session`` with ``Tools`` on each transport
+    (``recorder.started["connection"]`` is set once one has arrived)."""
 
     async def connect(transport: Transport, info: HttpConnectionInfo) -> None:
         recorder.infos.append(info)
+        recorder.event(recorder.started, "connection").set()
         try:
             tools = Tools(recorder, transport, modern=info.kind == "modern")
             tools.session = Session(transport, tools)
