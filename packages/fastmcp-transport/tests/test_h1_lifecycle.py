@@ -330,6 +330,21 @@ async def test_a_failed_lifespan_startup_fails_serve() -> None:
         await H1Server(app, port=0).serve()
 
 
+async def test_a_lifespan_startup_that_never_ends_is_reported(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def confused(scope: Any, receive: Any, send: Any) -> None:
+        while True:  # takes every scope for a request, and waits for its body
+            await receive()
+
+    with trio.move_on_after(60):
+        await H1Server(confused, port=0).serve()
+    assert "has not finished its lifespan startup after 10 s" in caplog.text
+    with trio.fail_after(1):  # without the lifespan, the same app starts at once
+        async with running(confused, lifespan="off") as server:
+            assert server.port
+
+
 async def test_lifespan_on_requires_the_app_to_support_it() -> None:
     with pytest.raises(LifespanFailed, match="lifespan startup failed"):
         await H1Server(App(), port=0, lifespan="on").serve()

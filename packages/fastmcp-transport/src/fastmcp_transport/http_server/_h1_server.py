@@ -61,6 +61,10 @@ _BACKLOG = 4096
 
 LifespanMode = Literal["auto", "on", "off"]
 
+LIFESPAN_NOTICE = 10
+"""Seconds of lifespan startup after which the server says it is still waiting (an
+app that takes the lifespan scope for a request may never answer it)."""
+
 
 def tls_context(
     certfile: str | os.PathLike[str], keyfile: str | os.PathLike[str] | None = None
@@ -321,7 +325,15 @@ class _Lifespan:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._run_app, scope)
                 self._to_app.send_nowait({"type": "lifespan.startup"})
-                await self._started.wait()
+                with trio.move_on_after(LIFESPAN_NOTICE):
+                    await self._started.wait()
+                if not self._started.is_set():
+                    logger.warning(
+                        "the app has not finished its lifespan startup after %d s "
+                        "(serve it with lifespan='off' if it does not speak the protocol)",
+                        LIFESPAN_NOTICE,
+                    )
+                    await self._started.wait()
                 if self._failure is not None:
                     raise LifespanFailed(f"the app's lifespan startup failed: {self._failure}")
                 if self._supported:
