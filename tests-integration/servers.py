@@ -1,5 +1,6 @@
 """Starting the HTTP servers the integration tests talk to, on 127.0.0.1, and stopping
-them: ours (``http_server``: a Python script that takes ``--port``), the official Python
+them: ours (``http_server``: a Python script that takes ``--port``, on hypercorn through
+its own ``run_http``, or on our HTTP/1.1 server through ``h1_serve.py``), the official Python
 SDK's (``sdk_http_server``: ``sdk_server.py --http``) and server-everything's
 (``everything_http_server``: its ``streamableHttp`` transport). The peers come from
 ``peers``; a server that does not come up fails the test with its stderr.
@@ -26,6 +27,11 @@ import peers
 
 HERE = Path(__file__).parent
 SDK_SERVER = HERE / "sdk_server.py"
+H1_SERVE = HERE / "h1_serve.py"
+HTTP_SERVER = os.environ.get("FASTMCP_TEST_HTTP_SERVER", "hypercorn")
+"""The HTTP server our scripts run on unless a test says: ``hypercorn`` (the script's own
+``run_http``) or ``h1`` (``serve_h1``, through ``h1_serve.py``: for the scripts started
+with ``--port`` alone; the others keep their own ``run_http``)."""
 START_TIMEOUT = 60  # seconds; a cold start of a Node or SDK server on a busy machine
 
 
@@ -53,13 +59,23 @@ def free_port() -> int:
 
 @contextmanager
 def http_server(
-    script: Path, *args: str, port_flag: str | None = "--port", env: dict[str, str] | None = None
+    script: Path,
+    *args: str,
+    port_flag: str | None = "--port",
+    env: dict[str, str] | None = None,
+    server: str | None = None,
 ) -> Iterator[str]:
     """Start our ``script --port PORT`` (``script PORT`` without a ``port_flag``; ``env``
-    added to the environment) and yield its MCP URL once it answers."""
+    added to the environment) and yield its MCP URL once it answers. ``server="h1"``
+    (or ``HTTP_SERVER``) serves the script's ``server`` with ``serve_h1`` instead."""
     port = free_port()
     port_args = [port_flag, str(port)] if port_flag else [str(port)]
     argv = [sys.executable, str(script), *port_args, *args]
+    plain = port_flag == "--port" and not args  # what h1_serve.py can stand in for
+    if server == "h1" and not plain:
+        raise ValueError("h1_serve.py serves a script's `server` with no arguments of its own")
+    if (server or HTTP_SERVER) == "h1" and plain:
+        argv = [sys.executable, str(H1_SERVE), str(script), "--port", str(port)]
     environ = {**os.environ, **env} if env else None
     with serving(argv, f"http://127.0.0.1:{port}/mcp", environ) as running:
         yield running.url

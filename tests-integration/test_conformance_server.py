@@ -2,7 +2,8 @@
 
 Every server scenario of harness 0.1.16 (32), and of 0.2.0-alpha.12 at each wire:
 2026-07-28 (stateless), 2025-11-25 (sessions), and the whole suite including the
-tasks and skills extensions.
+tasks and skills extensions; with the server on hypercorn (its own ``run_http``) and on
+our own HTTP/1.1 server (``serve_h1``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import servers
 SERVER = Path(__file__).parents[1] / "examples" / "conformance" / "server.py"
 
 
-@pytest.fixture(scope="module")
-def url() -> Iterator[str]:
-    with servers.http_server(SERVER) as url:
+@pytest.fixture(scope="module", params=["hypercorn", "h1"])
+def url(request: pytest.FixtureRequest) -> Iterator[str]:
+    with servers.http_server(SERVER, server=request.param) as url:
         yield url
 
 

@@ -2,8 +2,9 @@
 
 ``Tools`` is a dispatcher with a handful of tools (echo, sleep, progress, log, big,
 close_stream); ``Recorder`` collects what the server side saw (connection infos,
-cancelled tools) across every connection. ``serving`` runs a ``StreamableHTTPApp`` on
-hypercorn at 127.0.0.1 on a free port; ``raw`` speaks HTTP/1.1 by hand for requests
+cancelled tools) across every connection. ``serving`` runs a ``StreamableHTTPApp`` at
+127.0.0.1 on a free port, on the server the ``http_server`` fixture picks (hypercorn's
+trio worker, ``serve_http``, or our own HTTP/1.1 server, ``serve_h1``); ``raw`` speaks HTTP/1.1 by hand for requests
 that httpx would refuse to write; ``call_asgi`` drives an app without sockets (for
 tests on trio's mock clock).
 """
@@ -44,6 +45,7 @@ from fastmcp_transport.http_server import (
     ServerAddress,
     SessionTransport,
     StreamableHTTPApp,
+    serve_h1,
     serve_http,
 )
 
@@ -205,10 +207,12 @@ class Tools:
 
 
 def make_connect(recorder: Recorder) -> Any:
-    """A ``ConnectionHandler`` running a ``Session`` with ``Tools`` on each transport."""
+    """A ``ConnectionHandler`` running a ``Session`` with ``Tools`` on each transport
+    (``recorder.started["connection"]`` is set once one has arrived)."""
 
     async def connect(transport: Transport, info: HttpConnectionInfo) -> None:
         recorder.infos.append(info)
+        recorder.event(recorder.started, "connection").set()
         try:
             tools = Tools(recorder, transport, modern=info.kind == "modern")
             tools.session = Session(transport, tools)
@@ -294,6 +298,17 @@ def messages_of(data: bytes) -> list[Any]:
 
 # -- a real server ---------------------------------------------------------------------
 
+SERVERS: dict[str, Any] = {"hypercorn": serve_http, "h1": serve_h1}
+"""The servers the HTTP suites run on, by name; each has ``serve_http``'s signature."""
+
+server_name = "hypercorn"
+"""The server ``serve`` gives: set by the ``http_server`` fixture (conftest.py)."""
+
+
+def serve() -> Any:
+    """``serve_http`` or ``serve_h1``: the server this test runs on."""
+    return SERVERS[server_name]
+
 
 @attrs.define(eq=False)
 class Served:
@@ -326,13 +341,13 @@ class Served:
 async def serving(
     recorder: Recorder | None = None, *, connect: Any = None, **options: Any
 ) -> AsyncIterator[Served]:
-    """A ``StreamableHTTPApp`` (``Tools``, unless ``connect`` is given) served by
-    hypercorn on 127.0.0.1 on a free port."""
+    """A ``StreamableHTTPApp`` (``Tools``, unless ``connect`` is given) served on
+    127.0.0.1 on a free port (by ``serve()``)."""
     recorder = recorder or Recorder()
     app = StreamableHTTPApp(connect or make_connect(recorder), **options)
     async with trio.open_nursery() as nursery:
         address: ServerAddress = await nursery.start(
-            partial(serve_http, app, port=0, graceful_timeout=2.0)
+            partial(serve(), app, port=0, graceful_timeout=2.0)
         )
         base = f"http://127.0.0.1:{address.port}"
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:

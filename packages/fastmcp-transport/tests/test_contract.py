@@ -4,7 +4,7 @@ Each transport kind contributes a factory of connected (client end, server end)
 pairs; every test runs against every kind: in memory, newline-delimited JSON over real
 OS pipes (what stdio does), and a legacy Streamable HTTP session over a real socket
 (the client's notifications are POSTs, the server's travel on the session's GET
-stream). Frames are JSON-RPC notifications, the one kind of message both sides of
+stream), served by hypercorn (``http``) and by our own HTTP/1.1 server (``http-h1``). Frames are JSON-RPC notifications, the one kind of message both sides of
 every transport may send at any time.
 """
 
@@ -47,10 +47,13 @@ async def ndjson_pipes() -> AsyncIterator[Pair]:
 
 
 @asynccontextmanager
-async def http_session() -> AsyncIterator[Pair]:
-    """A legacy Streamable HTTP session: our client transport against our server app."""
+async def http_session(server: str = "hypercorn") -> AsyncIterator[Pair]:
+    """A legacy Streamable HTTP session: our client transport against our server app,
+    served by ``serve_http`` (hypercorn) or ``serve_h1``."""
     from fastmcp_transport.http_client import streamable_http_client
-    from fastmcp_transport.http_server import StreamableHTTPApp, serve_http
+    from fastmcp_transport.http_server import StreamableHTTPApp, serve_h1, serve_http
+
+    serve = serve_h1 if server == "h1" else serve_http
 
     opened: trio.MemorySendChannel[Transport]
     opened, accepted = trio.open_memory_channel[Transport](1)
@@ -61,7 +64,7 @@ async def http_session() -> AsyncIterator[Pair]:
         await finished.wait()
 
     async with trio.open_nursery() as nursery:
-        address = await nursery.start(partial(serve_http, StreamableHTTPApp(connect), port=0))
+        address = await nursery.start(partial(serve, StreamableHTTPApp(connect), port=0))
         async with streamable_http_client(address.url, era="legacy") as client:
             initialize = (
                 b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":'
@@ -95,6 +98,7 @@ PAIRS: dict[str, Callable[[], Any]] = {
     "memory": memory,
     "ndjson": ndjson_pipes,
     "http": http_session,
+    "http-h1": partial(http_session, "h1"),
 }
 BYTE_STREAMS = {"memory", "ndjson"}
 

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import msgspec
+import pytest
 import trio
 from http_server_support import (
     ACCEPT_BOTH,
@@ -23,6 +24,8 @@ from http_server_support import (
 )
 
 from fastmcp_transport import SSEParser
+
+pytestmark = pytest.mark.usefixtures("http_server")  # on both servers
 
 
 def _call(rid: Any, name: str, **args: Any) -> bytes:

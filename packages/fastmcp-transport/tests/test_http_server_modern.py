@@ -28,6 +28,8 @@ from fastmcp_core import Session, Transport
 from fastmcp_protocol import encode_notification
 from fastmcp_transport import HttpConnectionInfo
 
+pytestmark = pytest.mark.usefixtures("http_server")  # on both servers
+
 
 def _json(response: httpx.Response) -> Any:
     assert response.headers["content-type"] == "application/json", response.text

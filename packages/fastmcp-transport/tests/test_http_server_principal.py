@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 import httpx
+import pytest
 import trio
 from http_server_support import (
     LEGACY,
@@ -24,12 +25,15 @@ from http_server_support import (
     make_connect,
     messages_of,
     modern_headers,
+    serve,
     streaming,
     tool_call,
 )
 
 from fastmcp_transport import SCOPE_PRINCIPAL
-from fastmcp_transport.http_server import ServerAddress, StreamableHTTPApp, serve_http
+from fastmcp_transport.http_server import ServerAddress, StreamableHTTPApp
+
+pytestmark = pytest.mark.usefixtures("http_server")  # on both servers
 
 
 @attrs.frozen
@@ -56,7 +60,7 @@ async def served(recorder: Recorder) -> AsyncIterator[tuple[httpx.AsyncClient, i
     app = StreamableHTTPApp(make_connect(recorder))
     async with trio.open_nursery() as nursery:
         address: ServerAddress = await nursery.start(
-            partial(serve_http, app, port=0, graceful_timeout=1.0, asgi=principal_layer(app))
+            partial(serve(), app, port=0, graceful_timeout=1.0, asgi=principal_layer(app))
         )
         base = f"http://127.0.0.1:{address.port}"
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:

@@ -1,4 +1,4 @@
-"""``serve_http``: a free port, TLS, and a graceful end when cancelled."""
+"""``serve_http`` and ``serve_h1``: a free port, TLS, and a graceful end when cancelled."""
 
 from __future__ import annotations
 
@@ -11,22 +11,27 @@ import pytest
 import trio
 import trustme
 from http_server_support import (
+    SERVERS,
     Recorder,
     initialize_body,
     legacy_headers,
     make_connect,
     messages_of,
     modern_headers,
+    serve,
     tool_call,
 )
 
-from fastmcp_transport.http_server import ServerAddress, serve_http
+from fastmcp_transport.http_server import ServerAddress
+
+on_both_servers = pytest.mark.usefixtures("http_server")
 
 
+@on_both_servers
 async def test_a_connection_handler_is_served_on_a_free_port() -> None:
     async with trio.open_nursery() as nursery:
         address: ServerAddress = await nursery.start(
-            partial(serve_http, make_connect(Recorder()), port=0, path="/rpc")
+            partial(serve(), make_connect(Recorder()), port=0, path="/rpc")
         )
         assert address.port > 0
         assert address.url == f"http://127.0.0.1:{address.port}/rpc"
@@ -40,6 +45,7 @@ async def test_a_connection_handler_is_served_on_a_free_port() -> None:
         nursery.cancel_scope.cancel()
 
 
+@on_both_servers
 async def test_cancelling_lets_requests_in_flight_finish_then_stops() -> None:
     recorder = Recorder()
     result: list[httpx.Response] = []
@@ -48,7 +54,7 @@ async def test_cancelling_lets_requests_in_flight_finish_then_stops() -> None:
 
         async def run_server(task_status: trio.TaskStatus[ServerAddress]) -> None:
             with server:
-                await serve_http(
+                await serve()(
                     make_connect(recorder), port=0, graceful_timeout=5, task_status=task_status
                 )
 
@@ -65,7 +71,7 @@ async def test_cancelling_lets_requests_in_flight_finish_then_stops() -> None:
 
         outer.start_soon(slow_call)
         await recorder.event(recorder.started, "slow").wait()
-        server.cancel()  # serve_http is cancelled while the call is in flight
+        server.cancel()  # the server is cancelled while the call is in flight
     (response,) = result
     assert messages_of(response.content)[-1]["result"]["content"][0]["text"] == "slept"
     assert "slow" not in recorder.cancelled
@@ -74,6 +80,7 @@ async def test_cancelling_lets_requests_in_flight_finish_then_stops() -> None:
             await client.post(address.url, content=b"{}")
 
 
+@on_both_servers
 async def test_tls(tmp_path: Path) -> None:
     authority = trustme.CA()
     issued = authority.issue_cert("127.0.0.1")
@@ -84,7 +91,7 @@ async def test_tls(tmp_path: Path) -> None:
     authority.configure_trust(context)
     async with trio.open_nursery() as nursery:
         address: ServerAddress = await nursery.start(
-            partial(serve_http, make_connect(Recorder()), port=0, certfile=cert, keyfile=key)
+            partial(serve(), make_connect(Recorder()), port=0, certfile=cert, keyfile=key)
         )
         assert address.url.startswith("https://")
         async with httpx.AsyncClient(verify=context) as client:
@@ -97,9 +104,19 @@ async def test_tls(tmp_path: Path) -> None:
         nursery.cancel_scope.cancel()
 
 
-# hypercorn leaks the socket whose bind failed (its create_sockets does not close it)
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-async def test_a_port_in_use_fails_instead_of_hanging() -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        # hypercorn leaks the socket whose bind failed (its create_sockets does not
+        # close it); serve_h1 must not, so only hypercorn's run ignores the warning
+        pytest.param(
+            "hypercorn",
+            marks=pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+        ),
+        "h1",
+    ],
+)
+async def test_a_port_in_use_fails_instead_of_hanging(name: str) -> None:
     import errno
     import gc
     import socket
@@ -110,11 +127,11 @@ async def test_a_port_in_use_fails_instead_of_hanging() -> None:
         port = taken.getsockname()[1]
         with trio.fail_after(10), pytest.raises(BaseException) as caught:  # noqa: PT011
             async with trio.open_nursery() as nursery:
-                await nursery.start(partial(serve_http, make_connect(Recorder()), port=port))
+                await nursery.start(partial(SERVERS[name], make_connect(Recorder()), port=port))
     error = caught.value
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
     assert isinstance(error, OSError)
     assert error.errno == errno.EADDRINUSE
     del caught, error
-    gc.collect()  # the leaked socket is reported here, under this test's filter
+    gc.collect()  # a leaked socket is reported here

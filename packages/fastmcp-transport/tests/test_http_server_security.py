@@ -22,6 +22,8 @@ from fastmcp_core import Transport
 from fastmcp_transport import HttpConnectionInfo
 from fastmcp_transport.http_server import DnsRebindingProtection
 
+pytestmark = pytest.mark.usefixtures("http_server")  # on both servers
+
 ECHO = tool_call(1, "echo", text="ok")
 
 

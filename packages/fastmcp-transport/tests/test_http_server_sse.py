@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+import pytest
 import trio
 from http_server_support import (
     Recorder,
@@ -12,6 +13,8 @@ from http_server_support import (
     streaming,
     tool_call,
 )
+
+pytestmark = pytest.mark.usefixtures("http_server")  # on both servers
 
 SSE_GET = {"accept": "text/event-stream"}
 JSON_POST = {"content-type": "application/json"}
@@ -29,6 +32,8 @@ async def test_the_endpoint_event_comes_first_and_answers_travel_on_the_stream()
         endpoint = stream.events[0]
         assert endpoint.event == "endpoint"
         assert endpoint.data.startswith("/messages/?session_id=")
+        # the event may come before the connection handler has run (a fast server)
+        await recorder.event(recorder.started, "connection").wait()
         (info,) = recorder.infos
         assert info.kind == "legacy-sse"
         assert endpoint.data.endswith(f"session_id={info.session_id}")

@@ -8,7 +8,9 @@ resumable SSE with ``Last-Event-ID``), and on two more endpoints the HTTP+SSE
 transport of 2024-11-05. ``connect`` gets a ``fastmcp_core.Transport`` and an
 ``HttpConnectionInfo`` for every connection and runs a session on it.
 
-``serve_http(connect_or_app, port=0)`` runs it on hypercorn's trio worker.
+``serve_http(connect_or_app, port=0)`` runs it on hypercorn's trio worker;
+``serve_h1`` (same arguments) on our own lean HTTP/1.1 server (``H1Server``, which
+serves any ASGI 3 app, with the limits and timeouts of ``H1Limits``).
 
 Example::
 
@@ -25,6 +27,8 @@ from fastmcp_transport.http_server._event_store import (
     Replay,
     StoredEvent,
 )
+from fastmcp_transport.http_server._h1 import ClientDisconnected, H1Limits
+from fastmcp_transport.http_server._h1_server import H1Server, LifespanFailed, serve_h1
 from fastmcp_transport.http_server._http import ClientGone, HttpError, read_body
 from fastmcp_transport.http_server._legacy_sse import SSETransport
 from fastmcp_transport.http_server._modern import (
@@ -44,6 +48,11 @@ from fastmcp_transport.http_server._sessions import SessionTransport
 __all__ = [
     "StreamableHTTPApp",
     "serve_http",
+    "serve_h1",
+    "H1Server",
+    "H1Limits",
+    "LifespanFailed",
+    "ClientDisconnected",
     "ServerAddress",
     "DnsRebindingProtection",
     "LOCAL_HOSTS",
