@@ -81,11 +81,11 @@ async def test_the_first_connection_leaving_does_not_end_the_lifespan_of_others(
         nursery.start_soon(owner)
         await owner_in.wait()
         async with connect(server, modern=True) as other:
-            await trio.sleep(1)  # the owner has closed its side by now...
-            assert not owner_left.is_set()  # ...and waits, since this one is still here
-            await other.call("tools/call", {"name": "which"})  # the lifespan still runs
-        with trio.fail_after(10):
-            await owner_left.wait()
+            with trio.fail_after(10):
+                await owner_left.wait()  # the first connection is gone...
+            await other.call("tools/call", {"name": "which"})  # ...the lifespan still runs
+            assert events == ["start shared"]
+    assert events == ["start shared", "stop shared"]  # ended once the last one left
     assert all(isinstance(s, Database) for s in seen)
     assert len(seen) == 2
     assert events == ["start shared", "stop shared"]  # once, and the cleanup finished

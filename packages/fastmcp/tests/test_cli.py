@@ -551,7 +551,10 @@ def test_user_mistakes_are_one_line(tmp_path: Path) -> None:
         (("run", f"http://127.0.0.1:{free_port()}/mcp"), "ConnectError"),
         (("list", "nothing-here"), "'nothing-here' is not a .py file, a URL, module:object"),
         (("run", "--reload", example), "--reload needs -t http"),
-        (("run", example, "--port", "9"), "--port and --stateless are options of -t http"),
+        (
+            ("run", example, "--port", "9"),
+            "--port, --stateless and --http-server are options of -t http",
+        ),
         (("list", "-m", "no_such_module_anywhere"), "no module named 'no_such_module_anywhere'"),
         (("list", example, "--auth", "oauth"), "--header and --auth are for servers reached"),
         (("run", example, "-H", "X-Key: 1"), "--header and --auth are for servers reached"),

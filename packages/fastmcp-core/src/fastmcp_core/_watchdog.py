@@ -10,8 +10,10 @@ Theory of operation. ``watch_event_loop(threshold)`` starts one daemon thread. E
 (``TrioToken.run_sync_soon``) and waits for it. When the no-op has not run after
 ``threshold`` seconds, the loop is blocked: the thread looks at the loop thread's
 stack (``sys._current_frames``), finds the request being served (the session
-engine's frame) and the innermost frame of user code, and logs one WARNING on the
-``fastmcp`` logger; when the loop runs again it logs how long the stall lasted. It
+engine's frame) and the handler's frame, and logs one WARNING on the ``fastmcp``
+logger; when the loop runs again it logs how long the stall lasted. A stall while no
+request is being served (start-up, imports) is logged at DEBUG only: there is no
+handler to name and nothing for the user to change. It
 reads wall-clock time, never the trio clock, so it is indifferent to ``MockClock``.
 """
 
@@ -81,19 +83,26 @@ def _watch(
             continue
         started = time.monotonic() - threshold
         frame = sys._current_frames().get(loop)
-        logger.warning(
+        where = _where(frame)
+        del frame
+        # a handler's doing: a warning; anything else (an import at start-up on a
+        # loaded machine, say) is no handler's fault: debug only
+        level = logging.WARNING if where.startswith(" by ") else logging.DEBUG
+        logger.log(
+            level,
             "the event loop has been blocked for %g s%s: every other request waits, and "
             "no deadline can interrupt code that does not await. Make the handler a plain "
             "'def' (it then runs in a worker thread), or move the blocking call to "
             "'await trio.to_thread.run_sync(...)'",
             threshold,
-            _where(frame),
+            where,
         )
-        del frame
         while not ran.wait(threshold):
             if stop.is_set():
                 return
-        logger.warning("the event loop ran again after %.3g s blocked", time.monotonic() - started)
+        logger.log(
+            level, "the event loop ran again after %.3g s blocked", time.monotonic() - started
+        )
 
 
 def _where(frame: FrameType | None) -> str:

@@ -10,7 +10,8 @@ resources and prompts from the server itself.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import trio
 
@@ -19,7 +20,7 @@ from fastmcp_core import Transport
 if TYPE_CHECKING:
     from fastmcp_server.auth import AuthMiddleware, BearerAuth
     from fastmcp_transport import HttpConnectionInfo
-    from fastmcp_transport.http_server import ServerAddress, StreamableHTTPApp
+    from fastmcp_transport.http_server import H1Limits, ServerAddress, StreamableHTTPApp
 
 __all__ = ["HttpHost", "http_app", "serve_http"]
 
@@ -91,17 +92,31 @@ async def serve_http(
     certfile: str | None = None,
     keyfile: str | None = None,
     auth: BearerAuth | None = None,
+    http_server: Literal["h1", "hypercorn"] = "h1",
+    limits: H1Limits | None = None,
     **options: Any,
 ) -> None:
-    """Run ``server`` over HTTP on hypercorn's trio worker until cancelled; reports the
-    bound address (``ServerAddress``: ``.url``, ``.port``) through ``task_status``.
-    Cancelling it stops gracefully: the server drains its connections within
-    ``shutdown_grace`` seconds (``Server.drain``) while new requests get 503.
+    """Run ``server`` over HTTP until cancelled; reports the bound address
+    (``ServerAddress``: ``.url``, ``.port``) through ``task_status``. Cancelling it
+    stops gracefully: the server drains its connections within ``shutdown_grace``
+    seconds (``Server.drain``) while new requests get 503.
 
-    With ``auth`` requests are authorized (``fastmcp_server.auth``); a ``BearerAuth``
+    ``http_server``: ``"h1"`` (the default) is our own HTTP/1.1 server
+    (``fastmcp_transport.http_server.serve_h1``, its ``limits`` and timeouts in
+    ``H1Limits``); ``"hypercorn"`` is hypercorn's trio worker (HTTP/2 too). With
+    ``auth`` requests are authorized (``fastmcp_server.auth``); a ``BearerAuth``
     without ``resource`` takes the bound URL, set before the address is reported.
     """
-    from fastmcp_transport.http_server import serve_http as run
+    from fastmcp_transport.http_server import serve_h1, serve_http
+
+    if http_server == "h1":
+        run: Any = partial(serve_h1, limits=limits)
+    elif http_server == "hypercorn":
+        if limits is not None:
+            raise TypeError("limits= is an option of the h1 server")
+        run = serve_http
+    else:
+        raise ValueError(f"unknown HTTP server {http_server!r}: use 'h1' or 'hypercorn'")
 
     app = _streamable_app(server, path, {**options, "shutdown_grace": shutdown_grace})
     if auth is None:

@@ -91,6 +91,17 @@ into handlers that ask for it."""
 _NOT_YET = object()
 
 
+@attrs.define(eq=False, repr=False)
+class _Lifetime:
+    """One run of a server's shared state (``Server.running``)."""
+
+    users: int = 0
+    started: trio.Event = attrs.field(factory=trio.Event)
+    stop: trio.Event = attrs.field(factory=trio.Event)
+    stopped: trio.Event = attrs.field(factory=trio.Event)
+    failure: BaseException | None = None
+
+
 @attrs.define(eq=False, init=False, repr=False)
 class Server:
     """An MCP server. See the module docstring for registration; ``run()`` to serve."""
@@ -114,9 +125,7 @@ class Server:
     _request_timeout: float | None
     blocking_warning: float | None
     _lifespan: Lifespan | None
-    _lifespan_users: int
-    _started: trio.Event
-    _alone: trio.Event
+    _lifetime: _Lifetime | None
     registry: Registry
     """What the server offers (for the package's collaborators; users register
     through the methods below)."""
@@ -192,9 +201,7 @@ class Server:
         self._request_timeout = request_timeout
         self.blocking_warning = blocking_warning
         self._lifespan = lifespan
-        self._lifespan_users = 0
-        self._started = trio.Event()
-        self._alone = trio.Event()
+        self._lifetime = None
         self._owner = Owner(dict(dependencies or {}), list(middleware))
         self.registry = Registry(
             self._owner,
@@ -552,35 +559,43 @@ class Server:
         the nursery that broadcasts and tasks run in - once, however many connections
         run at once and however they are served.
 
-        The first block to enter starts the server and owns it (structured
-        concurrency: its task holds the nursery); on its way out - cancelled or not -
-        it waits until every other block has left before it stops the background
-        tasks and then leaves the lifespans, not cancelled. A block that enters while
-        the lifespan is still starting waits until it has started; if starting fails,
-        it raises ``RuntimeError``.
+        They live in a task of their own (a trio system task), so that no connection
+        owns them: the first block to enter starts them (the others wait until they
+        have started; when starting fails, each raises the lifespan's exception), and
+        the last one to leave stops them and waits, shielded, until the lifespans
+        have ended - normally, never cancelled, so their cleanup runs to its end. A
+        block that enters while they stop waits for the end and starts them anew.
         """
-        if self._lifespan_users:
-            self._lifespan_users += 1
-            try:
-                await self._started.wait()
-                if self._nursery is None:
-                    raise RuntimeError(f"the server {self.name!r} did not start")
-                yield self
-            finally:
-                self._lifespan_users -= 1
-                if self._lifespan_users == 1:
-                    self._alone.set()
-            return
-        self._lifespan_users = 1
-        self._started = trio.Event()
-        self._alone = trio.Event()
+        while self._lifetime is not None and self._lifetime.stop.is_set():
+            await self._lifetime.stopped.wait()  # a restart waits for the end
+        lifetime = self._lifetime
+        if lifetime is None:
+            lifetime = self._lifetime = _Lifetime()
+            trio.lowlevel.spawn_system_task(
+                self._live, lifetime, name=f"fastmcp server {self.name!r}"
+            )
+        lifetime.users += 1
         try:
-            # shielded once leaving: the lifespans' cleanup always runs to its end (a
-            # scope entered before them, so that their own scopes nest inside it)
-            guard = trio.CancelScope()
-            with watch_event_loop(self.blocking_warning), guard:
-                lifespans = AsyncExitStack()
-                try:
+            await lifetime.started.wait()
+            if lifetime.failure is not None:
+                raise lifetime.failure
+            if lifetime.stopped.is_set():
+                raise RuntimeError(f"the server {self.name!r} stopped")
+            yield self
+        finally:
+            lifetime.users -= 1
+            if lifetime.users == 0:
+                lifetime.stop.set()
+                with trio.CancelScope(shield=True):
+                    await lifetime.stopped.wait()
+                if self._lifetime is lifetime:
+                    self._lifetime = None
+
+    async def _live(self, lifetime: _Lifetime) -> None:
+        """The system task that holds what ``running`` shares (see there)."""
+        try:
+            with watch_event_loop(self.blocking_warning):
+                async with AsyncExitStack() as lifespans:
                     if self._lifespan is not None:
                         state = await lifespans.enter_async_context(self._lifespan(self))
                         self._owner.lifespan_state = state
@@ -588,28 +603,20 @@ class Server:
                         await lifespans.enter_async_context(child.running())
                     async with trio.open_nursery() as nursery:
                         self._nursery = self.background.nursery = nursery
-                        self._started.set()
-                        try:
-                            yield self
-                        finally:
-                            if self._lifespan_users > 1:  # the others still need it
-                                with trio.CancelScope(shield=True):
-                                    await self._alone.wait()
-                            self.subscriptions.end_listeners()
-                            nursery.cancel_scope.cancel()
-                except BaseException as exc:
-                    guard.shield = True
-                    await _leave(lifespans, exc)
-                    raise
-                else:
-                    guard.shield = True
-                    await _leave(lifespans, None)
+                        lifetime.started.set()
+                        await lifetime.stop.wait()
+                        self.subscriptions.end_listeners()
+                        nursery.cancel_scope.cancel()
+        except BaseException as exc:  # a system task must not raise: tell the users
+            if lifetime.started.is_set():
+                logger.exception("the server %r stopped on an error", self.name)
+            lifetime.failure = exc
         finally:
-            self._started.set()  # whoever waits for a start that failed is told
             self._nursery = self.background.nursery = None
             self._owner.lifespan_state = None
-            self._lifespan_users = 0
             self._drain_deadline = None
+            lifetime.started.set()
+            lifetime.stopped.set()
 
     async def serve_transport(
         self,
@@ -670,7 +677,7 @@ class Server:
         is left of the grace. A second call can only shorten it. ``serve_stdio`` and
         ``serve_http`` call this when they are cancelled.
         """
-        if not self._lifespan_users:
+        if self._lifetime is None:
             return  # not serving: nothing to drain (and nothing to refuse later)
         grace = self.DEFAULT_SHUTDOWN_GRACE if grace is None else grace
         deadline = trio.current_time() + grace
@@ -739,7 +746,9 @@ class Server:
     ) -> None:
         """Serve Streamable HTTP (both protocol eras) and legacy HTTP+SSE at ``path``.
 
-        ``options`` go to the HTTP runner (TLS ``certfile``/``keyfile``) and app
+        ``options`` go to the HTTP server (TLS ``certfile``/``keyfile``;
+        ``http_server="h1"``, our own HTTP/1.1 server, by default, with its ``limits``
+        - ``fastmcp_transport.http_server.H1Limits`` - or ``"hypercorn"``) and app
         (``security``, ``json_response``, ``stateless``, ``event_store``...: see
         ``fastmcp_transport.http_server.StreamableHTTPApp``); ``auth`` (a
         ``fastmcp_server.auth.BearerAuth``) makes the server an OAuth resource server.
@@ -828,22 +837,6 @@ class Server:
             self.run_http(**options)
         else:
             raise ValueError(f"unknown transport {transport!r}: use 'stdio' or 'http'")
-
-
-async def _leave(lifespans: AsyncExitStack, exc: BaseException | None) -> None:
-    """Leave the lifespans (the caller shields this). Being cancelled is how a server
-    is told to stop: the lifespans then end normally; any other exception is theirs to
-    see."""
-    if exc is None or _only_cancelled(exc):
-        await lifespans.aclose()
-    else:
-        await lifespans.__aexit__(type(exc), exc, exc.__traceback__)
-
-
-def _only_cancelled(exc: BaseException) -> bool:
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_only_cancelled(e) for e in exc.exceptions)
-    return isinstance(exc, trio.Cancelled)
 
 
 async def _stop_gracefully_when_cancelled(

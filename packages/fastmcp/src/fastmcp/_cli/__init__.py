@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="HTTP: the port (default: 8000; 0 picks a free one)")
     run.add_argument("--path", default="/mcp", help="HTTP: the endpoint's path (default: /mcp)")
     run.add_argument("--stateless", action="store_true", help="HTTP: no sessions (for replicas)")
+    run.add_argument(
+        "--http-server", choices=("h1", "hypercorn"), default="h1",
+        help="HTTP: h1, our own HTTP/1.1 server (the default), or hypercorn (HTTP/2 too)",
+    )  # fmt: skip
     run.add_argument("--reload", action="store_true", help="HTTP: restart when a .py file changes")
     run.add_argument(
         "--shutdown-grace", type=float, metavar="SECONDS",

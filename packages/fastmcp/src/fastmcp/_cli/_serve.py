@@ -78,8 +78,10 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
                 "restart of its server (restart the client instead)"
             )
         return _reload(spec, args, console)
-    if args.transport == "stdio" and (args.stateless or args.port is not None):
-        raise CliError("--port and --stateless are options of -t http")
+    if args.transport == "stdio" and (
+        args.stateless or args.port is not None or args.http_server != "h1"
+    ):
+        raise CliError("--port, --stateless and --http-server are options of -t http")
     if args.shutdown_grace is not None and args.shutdown_grace < 0:
         raise CliError("--shutdown-grace cannot be negative")
     configure_logging(args.log_level)
@@ -103,6 +105,7 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
             8000 if args.port is None else args.port,
             args.path,
             stateless=args.stateless,
+            http_server=args.http_server,
             shutdown_grace=args.shutdown_grace,
             on_ready=partial(_ready_on_http, server, console),
         )
@@ -288,6 +291,8 @@ def _child_args(args: argparse.Namespace) -> list[str]:
         out += ["--port", str(args.port)]
     if args.stateless:
         out.append("--stateless")
+    if args.http_server != "h1":
+        out += ["--http-server", args.http_server]
     if args.shutdown_grace is not None:
         out += ["--shutdown-grace", f"{args.shutdown_grace:g}"]
     for header in args.header or []:
