@@ -75,6 +75,7 @@ from fastmcp_client._handlers import (
     python_logging,
     typed_notification,
 )
+from fastmcp_client._requester import Requester
 from fastmcp_client._skills import LoadedSkill
 from fastmcp_client._skills import load as load_skill
 from fastmcp_client._subscriptions import Subscription
@@ -288,6 +289,7 @@ class Client:
 
     _connector: Connector = attrs.field(init=False)
     _responder: Responder = attrs.field(init=False)
+    _requester: Requester = attrs.field(init=False)
     _caps: ClientCapabilities = attrs.field(init=False)
     _session: Session | None = attrs.field(init=False, default=None)
     _transport: Transport | None = attrs.field(init=False, default=None)
@@ -340,6 +342,13 @@ class Client:
                 {ext_tasks.TASKS_EXTENSION: {}} if self.tasks else None
             )
             self._caps = ClientCapabilities(**self._responder.capabilities(), extensions=extensions)
+        # what task handles and loaded skills may ask of this client (see _requester)
+        self._requester = Requester(
+            request=self._call,
+            meta=self._meta,
+            answer_inputs=self._responder.answer_all,
+            read_resource=self.read_resource,
+        )
 
     def __repr__(self) -> str:
         state = f"protocol_version={self._version!r}" if self.connected else "not connected"
@@ -879,10 +888,11 @@ class Client:
         self, name: str, outcome: ToolOutcome, finish: Callable[[CallToolResult], R]
     ) -> ToolTask[R]:
         if isinstance(outcome, CallToolResult):
-            return immediate(name, self, outcome, finish)
+            return immediate(name, self._requester, outcome, finish)
         if isinstance(outcome, CreateTaskResult):
-            return ToolTask(name, TaskState.from_legacy(outcome.task), self, finish, "legacy")
-        return ToolTask(name, TaskState.from_modern(outcome), self, finish, "modern")
+            state = TaskState.from_legacy(outcome.task)
+            return ToolTask(name, state, self._requester, finish, "legacy")
+        return ToolTask(name, TaskState.from_modern(outcome), self._requester, finish, "modern")
 
     @overload
     def _tool_value(
@@ -1015,7 +1025,7 @@ class Client:
         on any difference. The ``LoadedSkill`` reads the other files on demand,
         each verified. Needs PyYAML (``pip install "fastmcp-client[skills]"``)."""
         entry = await self.get_skill(skill) if isinstance(skill, str) else skill
-        return await load_skill(self, entry)
+        return await load_skill(self._requester, entry)
 
     async def read_resource(
         self,

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import attrs
 import msgspec
 import trio
 
 from fastmcp_client._errors import ClientError, TaskFailed, UnexpectedResult
+from fastmcp_client._requester import Requester
 from fastmcp_protocol import (
     CallToolResult,
     CancelTaskResult,
@@ -44,9 +45,6 @@ from fastmcp_protocol import (
     convert,
     ext_tasks,
 )
-
-if TYPE_CHECKING:
-    from fastmcp_client._client import Client
 
 __all__ = ["TaskState", "ToolTask"]
 
@@ -123,7 +121,7 @@ class ToolTask(Generic[R]):
     """The name of the tool."""
     state: TaskState | None
     """The state last seen (``None`` when the server answered without a task)."""
-    _client: Client
+    _requester: Requester
     _finish: Callable[[CallToolResult], R]
     _protocol: Literal["legacy", "modern", "none"]
     _immediate: CallToolResult | None = None
@@ -142,7 +140,7 @@ class ToolTask(Generic[R]):
         if self.state is None:
             raise ClientError("this call did not run as a task: its result is ready")
         if self._protocol == "legacy":
-            got = await self._client._call(
+            got = await self._requester.request(
                 "tasks/get", TaskIdParams(task_id=self.state.task_id), GetTaskResult
             )
             self.state = TaskState.from_legacy(got)
@@ -161,13 +159,13 @@ class ToolTask(Generic[R]):
             return
         task_id = self.state.task_id
         if self._protocol == "legacy":
-            got = await self._client._call(
+            got = await self._requester.request(
                 "tasks/cancel", TaskIdParams(task_id=task_id), CancelTaskResult
             )
             self.state = TaskState.from_legacy(got)
         else:
-            params = ext_tasks.CancelTaskRequestParams(task_id=task_id, meta=self._client._meta())
-            await self._client._call("tasks/cancel", params, Result)
+            params = ext_tasks.CancelTaskRequestParams(task_id=task_id, meta=self._requester.meta())
+            await self._requester.request("tasks/cancel", params, Result)
 
     async def result(self) -> R:
         """Wait for the task to end and return its result.
@@ -197,16 +195,18 @@ class ToolTask(Generic[R]):
         # tasks/result blocks until the task ends; input requests arrive meanwhile as
         # server-to-client requests, so it waits without a timeout
         params = TaskIdParams(task_id=state.task_id)
-        return await self._client._call("tasks/result", params, CallToolResult, timeout=math.inf)
+        return await self._requester.request(
+            "tasks/result", params, CallToolResult, timeout=math.inf
+        )
 
     # -- 2026-07-28 extension ----------------------------------------------------------
 
     async def _modern_get(self) -> ext_tasks.GetTaskResult:
         assert self.state is not None
         params = ext_tasks.GetTaskRequestParams(
-            task_id=self.state.task_id, meta=self._client._meta()
+            task_id=self.state.task_id, meta=self._requester.meta()
         )
-        return await self._client._call("tasks/get", params, ext_tasks.GetTaskResult)
+        return await self._requester.request("tasks/get", params, ext_tasks.GetTaskResult)
 
     async def _modern_result(self) -> CallToolResult:
         assert self.state is not None
@@ -230,13 +230,13 @@ class ToolTask(Generic[R]):
             }
         except msgspec.ValidationError as exc:
             raise UnexpectedResult(f"task {got.task_id}: invalid inputRequests: {exc}") from None
-        answers = await self._client._responder.answer_all(requests)
+        answers = await self._requester.answer_inputs(requests)
         params = ext_tasks.UpdateTaskRequestParams(
             task_id=got.task_id,
             input_responses=msgspec.to_builtins(answers),
-            meta=self._client._meta(),
+            meta=self._requester.meta(),
         )
-        await self._client._call("tasks/update", params, Result)
+        await self._requester.request("tasks/update", params, Result)
 
     def _modern_outcome(self, got: ext_tasks.GetTaskResult) -> CallToolResult:
         if got.status == "completed":
@@ -254,7 +254,7 @@ class ToolTask(Generic[R]):
 
 
 def immediate(
-    tool: str, client: Client, result: CallToolResult, finish: Callable[[CallToolResult], R]
+    tool: str, requester: Requester, result: CallToolResult, finish: Callable[[CallToolResult], R]
 ) -> ToolTask[R]:
     """A handle for a call the server answered at once."""
-    return ToolTask(tool, None, client, finish, "none", result)
+    return ToolTask(tool, None, requester, finish, "none", result)
