@@ -20,6 +20,7 @@ from typing import IO, Any
 import pytest
 import trio
 
+from fastmcp import __version__ as fastmcp_version
 from fastmcp_client import Client
 from fastmcp_protocol import TextContent
 
@@ -452,7 +453,7 @@ def test_the_banner_shows_on_a_terminal_only() -> None:
     finally:
         os.close(primary)
     text = banner.decode()
-    assert "fastmcp 0.1.0 · demo 1.0.0" in text
+    assert f"fastmcp {fastmcp_version} · demo 1.0.0" in text
     assert "serving  stdio" in text
     assert "offers   4 tools, 1 resource, 1 resource template, 1 prompt" in text
     # without a terminal: no banner at all

@@ -19,6 +19,8 @@ speaks it transparently: input-required rounds, tasks and subscriptions look the
 same in both eras.
 """
 
+import typing as _typing
+
 from fastmcp_client._client import Client
 from fastmcp_client._config import HttpServer, McpConfig, ServerConfig, StdioServer
 from fastmcp_client._errors import (
@@ -45,7 +47,19 @@ from fastmcp_client._targets import ServesTransport, Target
 from fastmcp_client._tasks import TaskState, ToolTask
 from fastmcp_core import ConnectionClosed, McpError, ProgressCallback, RequestTimeout
 
-__version__ = "0.1.0"
+if _typing.TYPE_CHECKING:
+    __version__: str
+    """The installed distribution's version: its ``pyproject.toml`` is the one source."""
+else:
+
+    def __getattr__(name: str) -> str:
+        if name == "__version__":  # read when asked: importlib.metadata is slow to import
+            from importlib.metadata import version
+
+            globals()[name] = value = version("fastmcp-client")
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     # the client

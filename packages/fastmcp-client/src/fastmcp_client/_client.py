@@ -42,6 +42,7 @@ server goes away, every waiting call raises ``ConnectionClosed`` at once, naming
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -177,8 +178,6 @@ R = TypeVar("R")
 P = TypeVar("P")
 X = TypeVar("X")
 
-_VERSION = "0.1.0"
-
 # errors by which a server shows it is modern: the probe must not fall back on them
 _MODERN_ERRORS = frozenset(
     {UNSUPPORTED_PROTOCOL_VERSION, MISSING_REQUIRED_CLIENT_CAPABILITY, HEADER_MISMATCH}
@@ -197,8 +196,13 @@ _result_kind = msgspec.json.Decoder(_ResultKind)
 ToolOutcome = CallToolResult | CreateTaskResult | ext_tasks.CreateTaskResult
 
 
+@functools.cache
 def _default_client_info() -> Implementation:
-    return Implementation(name="fastmcp-client", version=_VERSION)
+    """How the client introduces itself: ``fastmcp-client`` at its installed version
+    (read once, and only here: importlib.metadata is slow to import)."""
+    from importlib.metadata import version
+
+    return Implementation(name="fastmcp-client", version=version("fastmcp-client"))
 
 
 def _supported_versions(data: Any) -> list[str]:

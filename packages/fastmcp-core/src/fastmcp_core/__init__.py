@@ -6,6 +6,8 @@ wire, ``McpContext`` (the capability a handler gets), and ``Session``: the one
 JSON-RPC session engine that servers and clients share, over any ``Transport``.
 """
 
+import typing as _typing
+
 from fastmcp_core._budget import Budget
 from fastmcp_core._callbacks import call_callback, is_async_callable
 from fastmcp_core._context import Elicited, McpContext, Peer, TestingContext
@@ -37,7 +39,19 @@ from fastmcp_core._session import Dispatcher, ProgressCallback, Session
 from fastmcp_core._transport import Transport
 from fastmcp_core._watchdog import watch_event_loop
 
-__version__ = "0.1.0"
+if _typing.TYPE_CHECKING:
+    __version__: str
+    """The installed distribution's version: its ``pyproject.toml`` is the one source."""
+else:
+
+    def __getattr__(name: str) -> str:
+        if name == "__version__":  # read when asked: importlib.metadata is slow to import
+            from importlib.metadata import version
+
+            globals()[name] = value = version("fastmcp-core")
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Budget",

@@ -19,6 +19,8 @@ schema to its Python type; ``prepare_result(result, version)`` shapes an outgoin
 result for a peer of that version.
 """
 
+import typing as _typing
+
 from fastmcp_protocol import (
     _base,
     _capabilities,
@@ -42,7 +44,19 @@ from fastmcp_protocol._messages import *  # noqa: F403
 from fastmcp_protocol._methods import *  # noqa: F403
 from fastmcp_protocol._versions import *  # noqa: F403
 
-__version__ = "0.1.0"
+if _typing.TYPE_CHECKING:
+    __version__: str
+    """The installed distribution's version: its ``pyproject.toml`` is the one source."""
+else:
+
+    def __getattr__(name: str) -> str:
+        if name == "__version__":  # read when asked: importlib.metadata is slow to import
+            from importlib.metadata import version
+
+            globals()[name] = value = version("fastmcp-protocol")
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [  # noqa: PLE0604
     *_base.__all__,

@@ -53,6 +53,9 @@ if TYPE_CHECKING:
     )
     from fastmcp_server._uri_template import UriTemplate
 
+    __version__: str
+    """The installed distribution's version: its ``pyproject.toml`` is the one source."""
+
 # Loaded on first use, so that a server that does not use them starts faster.
 _LAZY = {
     "Audio": "_media",
@@ -68,6 +71,11 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read when asked: importlib.metadata is slow to import
+        from importlib.metadata import version
+
+        globals()[name] = value = version("fastmcp-server")
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'fastmcp_server' has no attribute {name!r}")
@@ -79,8 +87,6 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Server",

@@ -103,6 +103,9 @@ if TYPE_CHECKING:
         UriTemplate,
     )
 
+    __version__: str
+    """The installed distribution's version: its ``pyproject.toml`` is the one source."""
+
 # Re-exported on first use: fastmcp_server loads them lazily, and so does this facade.
 _FROM_SERVER = frozenset(
     {
@@ -120,6 +123,11 @@ _FROM_SERVER = frozenset(
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read when asked: importlib.metadata is slow to import
+        from importlib.metadata import version
+
+        globals()[name] = value = version("fastmcp")
+        return value
     if name not in _FROM_SERVER:
         raise AttributeError(f"module 'fastmcp' has no attribute {name!r}")
     import fastmcp_server
@@ -132,8 +140,6 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted({*globals(), *_FROM_SERVER})
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     # servers

@@ -57,6 +57,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from importlib import metadata
 from typing import Any, TypeVar
 
 import attrs
@@ -161,7 +162,7 @@ def proxy(
 
     server = Server(
         name or "proxy",
-        version or "0.1.0",
+        version or metadata.version("fastmcp"),  # until the remote's is known
         instructions=instructions,
         request_timeout=request_timeout,
         lifespan=lifespan,
