@@ -9,11 +9,12 @@ import fastmcp
 import fastmcp.prelude
 import fastmcp_client
 import fastmcp_core
+import fastmcp_protocol
 import fastmcp_server
 
 
 def test_every_name_is_the_packages_own_object() -> None:
-    homes = (fastmcp_server, fastmcp_client, fastmcp_core)
+    homes = (fastmcp_server, fastmcp_client, fastmcp_core, fastmcp_protocol)
     for name in fastmcp.__all__:
         exported = getattr(fastmcp, name)
         owners = [home for home in homes if getattr(home, name, None) is exported]

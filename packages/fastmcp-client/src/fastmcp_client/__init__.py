@@ -30,7 +30,6 @@ from fastmcp_client._errors import (
     InputRequiredError,
     TaskFailed,
     ToolCallError,
-    UnexpectedResult,
 )
 from fastmcp_client._handlers import (
     ElicitationHandler,
@@ -46,6 +45,7 @@ from fastmcp_client._subscriptions import Subscription
 from fastmcp_client._targets import ServesTransport, Target
 from fastmcp_client._tasks import TaskState, ToolTask
 from fastmcp_core import ConnectionClosed, McpError, ProgressCallback, RequestTimeout
+from fastmcp_protocol import UnexpectedResult
 
 if _typing.TYPE_CHECKING:
     __version__: str

@@ -61,7 +61,6 @@ from fastmcp_client._errors import (
     IncompatibleServer,
     InputRequiredError,
     ToolCallError,
-    UnexpectedResult,
 )
 from fastmcp_client._handlers import (
     ElicitationHandler,
@@ -149,6 +148,7 @@ from fastmcp_protocol import (
     TaskMetadata,
     TextContent,
     Tool,
+    UnexpectedResult,
     UnsubscribeRequestParams,
     convert,
     decode,
@@ -407,7 +407,7 @@ class Client:
 
     async def __aenter__(self) -> Client:
         """Connect and negotiate. On failure everything started is stopped and the
-        error (``ConnectionClosed``, ``IncompatibleServer``, ``McpError``, ...) raised."""
+        error (``ConnectionClosed``, ``IncompatibleServer``, ``PeerError``, ...) raised."""
         if self._lifetime is not None:
             raise RuntimeError("this Client is already connected")
         lifetime = self._run()
@@ -752,7 +752,7 @@ class Client:
         """Call a tool and return its ``CallToolResult``.
 
         A tool that fails reports it in the result (``is_error``); JSON-RPC errors
-        (unknown tool, bad arguments) raise ``McpError``. With ``result_type=T`` the
+        (unknown tool, bad arguments) raise ``PeerError``. With ``result_type=T`` the
         structured content is decoded into ``T`` (msgspec): a failed tool raises
         ``ToolCallError``, content that does not fit raises ``UnexpectedResult``
         (without ``structuredContent``, a single JSON text block is decoded instead,
@@ -998,7 +998,7 @@ class Client:
         return await self._all(partial(self.list_skills, timeout=timeout), lambda r: r.skills)
 
     async def get_skill(self, uri: str, *, timeout: float | None = None) -> Skill:
-        """The entry of the skill whose ``SKILL.md`` is at ``uri`` (``McpError``
+        """The entry of the skill whose ``SKILL.md`` is at ``uri`` (``PeerError``
         -32602 when the server serves no such skill)."""
         self._skills_declared()
         params = GetSkillRequestParams(uri=uri, meta=self._meta())
@@ -1040,7 +1040,7 @@ class Client:
         meta: Mapping[str, Any] | None = None,
     ) -> ReadResourceResult:
         """Read a resource. Input the server asks for is answered and the read retried
-        (modern era). An unknown resource raises ``McpError`` (-32602; -32002 from
+        (modern era). An unknown resource raises ``PeerError`` (-32602; -32002 from
         servers of 2025-11-25 and older)."""
         request_meta = self._meta(meta)
 

@@ -43,7 +43,7 @@ class Requester:
     request: SendRequest
     """Send a request and wait for its result (``RequestTimeout``, ``ConnectionClosed``
     and the server's
-    ``McpError`` as for any call of the client)."""
+    ``PeerError`` as for any call of the client)."""
     meta: Callable[[], dict[str, Any] | None]
     """The ``_meta`` every request of the connection's era carries (``None``: none)."""
     answer_inputs: Callable[[Mapping[str, InputRequest]], Awaitable[dict[str, InputResponse]]]

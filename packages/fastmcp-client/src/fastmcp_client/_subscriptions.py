@@ -48,7 +48,7 @@ class Subscription:
 
     Iteration ends when the subscription ends gracefully (the server closed it, or
     the client left ``async with``); it raises the error (``ConnectionClosed``,
-    ``McpError``) when it ended because of one.
+    ``PeerError``) when it ended because of one.
     """
 
     requested: SubscriptionFilter

@@ -32,7 +32,7 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_client._errors import ClientError, TaskFailed, UnexpectedResult
+from fastmcp_client._errors import ClientError, TaskFailed
 from fastmcp_client._requester import Requester
 from fastmcp_protocol import (
     CallToolResult,
@@ -42,6 +42,7 @@ from fastmcp_protocol import (
     Result,
     Task,
     TaskIdParams,
+    UnexpectedResult,
     convert,
     ext_tasks,
 )
@@ -134,7 +135,7 @@ class ToolTask(Generic[R]):
     async def status(self) -> TaskState:
         """The task's current state (one ``tasks/get``).
 
-        Raises ``McpError`` from the server (-32602 for a task it does not know, e.g.
+        Raises ``PeerError`` from the server (-32602 for a task it does not know, e.g.
         one whose ttl expired), ``ClientError`` for a handle without a task.
         """
         if self.state is None:
@@ -152,7 +153,7 @@ class ToolTask(Generic[R]):
         """Ask the server to cancel the task (``tasks/cancel``).
 
         The 2026 extension acknowledges also a task that already ended; a 2025-11-25
-        server answers -32602 for one (``McpError``). A handle without a task does
+        server answers -32602 for one (``PeerError``). A handle without a task does
         nothing.
         """
         if self.state is None:
@@ -173,7 +174,7 @@ class ToolTask(Generic[R]):
         A tool that reported failure gives a ``CallToolResult`` with ``is_error``
         (or ``ToolCallError`` when a ``result_type`` was asked for). Raises
         ``TaskFailed`` for a task that ended ``failed`` without a result or
-        ``cancelled``, ``McpError`` when the failed request's error was a JSON-RPC
+        ``cancelled``, ``PeerError`` when the failed request's error was a JSON-RPC
         error (2025-11-25), and whatever an input handler raised.
         """
         if self._immediate is not None:

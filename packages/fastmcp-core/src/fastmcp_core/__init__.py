@@ -15,7 +15,6 @@ from fastmcp_core._errors import (
     CONNECTION_CLOSED,
     REQUEST_TIMEOUT,
     ConnectionClosed,
-    McpError,
     MissingCapability,
     ProtocolError,
     RequestTimeout,
@@ -38,6 +37,7 @@ from fastmcp_core._outcome import (
 from fastmcp_core._session import Dispatcher, ProgressCallback, Session
 from fastmcp_core._transport import Transport
 from fastmcp_core._watchdog import watch_event_loop
+from fastmcp_protocol import McpError  # re-exported until every import names its home
 
 if _typing.TYPE_CHECKING:
     __version__: str

@@ -76,6 +76,7 @@ from fastmcp_protocol import (
     JSONRPCResultResponse,
     MalformedMessage,
     McpError,
+    PeerError,
     ProgressNotificationParams,
     RequestId,
     decode_message,
@@ -592,10 +593,11 @@ class Session:
     ) -> T:
         """Send a request and wait for its result, decoded into ``result_type``.
 
-        Raises ``McpError`` with the peer's error, ``RequestTimeout`` after
+        Raises ``PeerError`` with the peer's error, ``RequestTimeout`` after
         ``timeout`` seconds (default ``default_timeout``; progress restarts it when
         ``reset_timeout_on_progress``), ``ConnectionClosed`` if the connection goes
-        away first. Leaving the caller's cancel scope cancels the request: the peer is
+        away first, ``UnexpectedResult`` for a result that does not decode into
+        ``result_type``. Leaving the caller's cancel scope cancels the request: the peer is
         told with ``notifications/cancelled``.
         """
         if self._closed is not None:
@@ -644,7 +646,7 @@ class Session:
         if response is None:
             raise ConnectionClosed(f"Connection closed: {pending.closed}")
         if isinstance(response, JSONRPCErrorResponse):
-            raise McpError.from_error(response.error)
+            raise PeerError.from_error(response.error)
         if result_type is msgspec.Raw:  # the caller decodes it: no copy
             return response.result  # type: ignore[return-value]
         return decode_result(response.result, result_type)

@@ -71,6 +71,7 @@ from fastmcp_core import (
     ToolError,
     TransportClosed,
 )
+from fastmcp_protocol import FastMcpError, LocalError, PeerError
 from fastmcp_server import (
     Completer,
     FunctionPrompt,
@@ -198,7 +199,10 @@ __all__ = [
     "Subscription",
     "LoadedSkill",
     # errors
+    "FastMcpError",
     "McpError",
+    "PeerError",
+    "LocalError",
     "ToolError",
     "ProtocolError",
     "RequestTimeout",
