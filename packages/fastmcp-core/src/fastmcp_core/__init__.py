@@ -20,6 +20,7 @@ from fastmcp_core._errors import (
     RequestTimeout,
     ToolError,
     TransportClosed,
+    TransportError,
 )
 from fastmcp_core._forms import form_schema, read_form
 from fastmcp_core._mrtr import RequestStateSealer, binding_of
@@ -35,7 +36,7 @@ from fastmcp_core._outcome import (
     response_for,
 )
 from fastmcp_core._session import Dispatcher, ProgressCallback, Session
-from fastmcp_core._transport import Transport
+from fastmcp_core._transport import LocalErrorFrame, Transport
 from fastmcp_core._watchdog import watch_event_loop
 from fastmcp_protocol import McpError  # re-exported until every import names its home
 
@@ -72,6 +73,7 @@ __all__ = [
     "Dispatcher",
     "ProgressCallback",
     "Transport",
+    "LocalErrorFrame",
     "McpError",
     "ProtocolError",
     "ToolError",
@@ -79,6 +81,7 @@ __all__ = [
     "ConnectionClosed",
     "MissingCapability",
     "TransportClosed",
+    "TransportError",
     "REQUEST_TIMEOUT",
     "CONNECTION_CLOSED",
     "RequestStateSealer",

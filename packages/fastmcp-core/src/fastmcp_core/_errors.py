@@ -4,7 +4,8 @@ They extend the hierarchy rooted in ``fastmcp_protocol.FastMcpError`` (its modul
 docstring draws all of it): ``ToolError`` and ``ProtocolError`` are raised by handlers
 to answer with; ``RequestTimeout`` and ``ConnectionClosed`` are what a request that
 got no answer raises, local errors (``LocalError``) with the codes the MCP SDKs use
-for them; ``TransportClosed`` is what a transport raises once it can move no more
+for them, and ``TransportError`` what one whose answer the transport could not get
+raises; ``TransportClosed`` is what a transport raises once it can move no more
 frames (the session turns it into ``ConnectionClosed`` for the requests waiting).
 What the peer answered with is a ``fastmcp_protocol.PeerError``.
 """
@@ -32,6 +33,7 @@ __all__ = [
     "RequestTimeout",
     "ToolError",
     "TransportClosed",
+    "TransportError",
 ]
 
 REQUEST_TIMEOUT = -32001
@@ -83,6 +85,14 @@ class ConnectionClosed(LocalError, McpError):
 
     def __init__(self, message: str = "Connection closed") -> None:
         super().__init__(CONNECTION_CLOSED, message)
+
+
+class TransportError(LocalError, McpError):
+    """The transport could not get this request's answer, and said so itself: an HTTP
+    exchange that broke or ended without a response (-32000), an HTTP status that came
+    without a JSON-RPC error (-32603, ``data`` is ``{"httpStatus": status}``), a body
+    that is no MCP message (-32603). The peer sent no such error; the connection may
+    still serve the next request."""
 
 
 class MissingCapability(ProtocolError, LocalError):

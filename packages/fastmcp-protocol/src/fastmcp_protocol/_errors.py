@@ -21,6 +21,8 @@ them through answers with it). Each class lives in the lowest package that raise
     |-- LocalError                       IT WENT WRONG HERE: the peer said no such thing
     |   |-- ConnectionClosed (core)      also McpError (-32000): the peer went away
     |   |-- RequestTimeout (core)        also McpError (-32001): no answer in time
+    |   |-- TransportError (core)        also McpError: the transport could not get
+    |   |                                this one answer (an HTTP exchange that broke)
     |   |-- UnexpectedResult             also McpError (-32602): an answer we cannot use
     |   |-- TransportClosed (core)       a transport can move no more frames
     |   |-- ClientError (client)         also McpError: ToolCallError, TaskFailed,

@@ -70,6 +70,7 @@ from fastmcp_core import (
     TestingContext,
     ToolError,
     TransportClosed,
+    TransportError,
 )
 from fastmcp_protocol import FastMcpError, LocalError, PeerError
 from fastmcp_server import (
@@ -208,6 +209,7 @@ __all__ = [
     "RequestTimeout",
     "ConnectionClosed",
     "TransportClosed",
+    "TransportError",
     "ClientError",
     "ToolCallError",
     "UnexpectedResult",
