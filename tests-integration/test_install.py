@@ -68,7 +68,7 @@ CASES = {
         "assert out.stdout.startswith('fastmcp '), out.stdout\n",
     ),
     WHEEL.format(f"dist/fastmcp_server-{VERSION}-py3-none-any.whl"): Case(
-        "server", SERVER, "from fastmcp_server import McpContext, Server"
+        "server", SERVER, "from fastmcp_core import McpContext\nfrom fastmcp_server import Server"
     ),
     WHEEL.format(f'"dist/fastmcp_server-{VERSION}-py3-none-any.whl[auth]"'): Case(
         "server[auth]", SERVER | {"joserfc"}, "from fastmcp_server.auth import JWTVerifier"

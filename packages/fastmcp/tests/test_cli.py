@@ -273,7 +273,8 @@ def _drain(fd: int) -> str:
 
 
 FAILING = """
-from fastmcp_server import Server, ToolError
+from fastmcp_core import ToolError
+from fastmcp_server import Server
 
 server = Server("failing")
 
@@ -327,7 +328,8 @@ WAITING = """
 import sys
 from pathlib import Path
 import trio
-from fastmcp_server import McpContext, Server
+from fastmcp_core import McpContext
+from fastmcp_server import Server
 
 server = Server("waiting")
 MARKS = Path(__file__).with_name("marks.txt")

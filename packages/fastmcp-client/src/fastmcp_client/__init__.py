@@ -17,6 +17,12 @@
 protocol both sides speak (``server/discover``, falling back to ``initialize``) and
 speaks it transparently: input-required rounds, tasks and subscriptions look the
 same in both eras.
+
+Each name has one home: this package exports what it defines. The errors a call
+raises that are not the client's own come from where they are defined:
+``fastmcp_protocol`` (``PeerError``, ``LocalError``, ``McpError``,
+``UnexpectedResult``) and ``fastmcp_core`` (``ConnectionClosed``, ``RequestTimeout``,
+``TransportError``, ``ProgressCallback``); ``fastmcp`` hands them all on in one place.
 """
 
 import typing as _typing
@@ -33,8 +39,8 @@ from fastmcp_client._errors import (
 )
 from fastmcp_client._handlers import (
     ElicitationHandler,
+    IncomingNotification,
     LogHandler,
-    Notification,
     NotificationHandler,
     RootsHandler,
     SamplingHandler,
@@ -43,9 +49,7 @@ from fastmcp_client._handlers import (
 from fastmcp_client._skills import LoadedSkill, SkillVerificationError
 from fastmcp_client._subscriptions import Subscription
 from fastmcp_client._targets import ServesTransport, Target
-from fastmcp_client._tasks import TaskState, ToolTask
-from fastmcp_core import ConnectionClosed, McpError, ProgressCallback, RequestTimeout
-from fastmcp_protocol import UnexpectedResult
+from fastmcp_client._tasks import TaskSnapshot, ToolTask
 
 if _typing.TYPE_CHECKING:
     __version__: str
@@ -77,21 +81,17 @@ __all__ = [
     "RootsHandler",
     "LogHandler",
     "NotificationHandler",
-    "Notification",
-    "ProgressCallback",
+    "IncomingNotification",
     "python_logging",
     # tasks and subscriptions
     "ToolTask",
-    "TaskState",
+    "TaskSnapshot",
     "Subscription",
     "LoadedSkill",
-    # errors
-    "McpError",
-    "ConnectionClosed",
-    "RequestTimeout",
+    # errors (the client's own: PeerError, ConnectionClosed, RequestTimeout... are
+    # fastmcp_protocol's and fastmcp_core's)
     "ClientError",
     "ToolCallError",
-    "UnexpectedResult",
     "IncompatibleServer",
     "InputRequiredError",
     "TaskFailed",

@@ -80,10 +80,9 @@ from fastmcp_client._skills import LoadedSkill
 from fastmcp_client._skills import load as load_skill
 from fastmcp_client._subscriptions import Subscription
 from fastmcp_client._targets import ConnectOptions, Connector, Target, resolve_target
-from fastmcp_client._tasks import TaskState, ToolTask, immediate
+from fastmcp_client._tasks import TaskSnapshot, ToolTask, immediate
 from fastmcp_core import (
     ConnectionClosed,
-    McpError,
     ProgressCallback,
     RequestTimeout,
     Session,
@@ -127,6 +126,7 @@ from fastmcp_protocol import (
     ListToolsResult,
     LoggingLevel,
     LoggingMessageNotificationParams,
+    McpError,
     PaginatedRequestParams,
     Prompt,
     PromptReference,
@@ -894,9 +894,9 @@ class Client:
         if isinstance(outcome, CallToolResult):
             return immediate(name, self._requester, outcome, finish)
         if isinstance(outcome, CreateTaskResult):
-            state = TaskState.from_legacy(outcome.task)
+            state = TaskSnapshot.from_legacy(outcome.task)
             return ToolTask(name, state, self._requester, finish, "legacy")
-        return ToolTask(name, TaskState.from_modern(outcome), self._requester, finish, "modern")
+        return ToolTask(name, TaskSnapshot.from_modern(outcome), self._requester, finish, "modern")
 
     @overload
     def _tool_value(

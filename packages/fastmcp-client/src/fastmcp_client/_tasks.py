@@ -47,7 +47,7 @@ from fastmcp_protocol import (
     ext_tasks,
 )
 
-__all__ = ["TaskState", "ToolTask"]
+__all__ = ["TaskSnapshot", "ToolTask"]
 
 R = TypeVar("R")
 
@@ -57,7 +57,7 @@ DEFAULT_POLL_INTERVAL = 0.5
 
 
 @attrs.frozen
-class TaskState:
+class TaskSnapshot:
     """A task's state, the same for both task protocols.
 
     Times are the server's ISO 8601 strings; ``ttl_ms`` is ``None`` for unlimited
@@ -78,7 +78,7 @@ class TaskState:
         return self.status in TERMINAL
 
     @classmethod
-    def from_legacy(cls, task: Task) -> TaskState:
+    def from_legacy(cls, task: Task) -> TaskSnapshot:
         return cls(
             task_id=task.task_id,
             status=task.status,
@@ -90,7 +90,9 @@ class TaskState:
         )
 
     @classmethod
-    def from_modern(cls, task: ext_tasks.CreateTaskResult | ext_tasks.GetTaskResult) -> TaskState:
+    def from_modern(
+        cls, task: ext_tasks.CreateTaskResult | ext_tasks.GetTaskResult
+    ) -> TaskSnapshot:
         return cls(
             task_id=task.task_id,
             status=task.status,
@@ -102,7 +104,7 @@ class TaskState:
         )
 
 
-def _poll_delay(state: TaskState) -> float:
+def _poll_delay(state: TaskSnapshot) -> float:
     if state.poll_interval_ms is None or state.poll_interval_ms <= 0:
         return DEFAULT_POLL_INTERVAL
     return state.poll_interval_ms / 1000
@@ -120,7 +122,7 @@ class ToolTask(Generic[R]):
 
     tool: str
     """The name of the tool."""
-    state: TaskState | None
+    state: TaskSnapshot | None
     """The state last seen (``None`` when the server answered without a task)."""
     _requester: Requester
     _finish: Callable[[CallToolResult], R]
@@ -132,7 +134,7 @@ class ToolTask(Generic[R]):
         """The server's id for the task; ``None`` when the server answered at once."""
         return None if self.state is None else self.state.task_id
 
-    async def status(self) -> TaskState:
+    async def status(self) -> TaskSnapshot:
         """The task's current state (one ``tasks/get``).
 
         Raises ``PeerError`` from the server (-32602 for a task it does not know, e.g.
@@ -144,9 +146,9 @@ class ToolTask(Generic[R]):
             got = await self._requester.request(
                 "tasks/get", TaskIdParams(task_id=self.state.task_id), GetTaskResult
             )
-            self.state = TaskState.from_legacy(got)
+            self.state = TaskSnapshot.from_legacy(got)
         else:
-            self.state = TaskState.from_modern(await self._modern_get())
+            self.state = TaskSnapshot.from_modern(await self._modern_get())
         return self.state
 
     async def cancel(self) -> None:
@@ -163,7 +165,7 @@ class ToolTask(Generic[R]):
             got = await self._requester.request(
                 "tasks/cancel", TaskIdParams(task_id=task_id), CancelTaskResult
             )
-            self.state = TaskState.from_legacy(got)
+            self.state = TaskSnapshot.from_legacy(got)
         else:
             params = ext_tasks.CancelTaskRequestParams(task_id=task_id, meta=self._requester.meta())
             await self._requester.request("tasks/cancel", params, Result)
@@ -215,7 +217,7 @@ class ToolTask(Generic[R]):
             await trio.sleep(_poll_delay(self.state))
         while True:
             got = await self._modern_get()
-            state = self.state = TaskState.from_modern(got)
+            state = self.state = TaskSnapshot.from_modern(got)
             if state.terminal:
                 return self._modern_outcome(got)
             if state.status == "input_required" and got.input_requests:

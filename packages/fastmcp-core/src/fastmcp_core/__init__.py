@@ -38,7 +38,6 @@ from fastmcp_core._outcome import (
 from fastmcp_core._session import Dispatcher, ProgressCallback, Session
 from fastmcp_core._transport import LocalErrorFrame, Transport
 from fastmcp_core._watchdog import watch_event_loop
-from fastmcp_protocol import McpError  # re-exported until every import names its home
 
 if _typing.TYPE_CHECKING:
     __version__: str
@@ -74,7 +73,6 @@ __all__ = [
     "ProgressCallback",
     "Transport",
     "LocalErrorFrame",
-    "McpError",
     "ProtocolError",
     "ToolError",
     "RequestTimeout",

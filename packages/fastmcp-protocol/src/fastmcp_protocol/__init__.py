@@ -22,6 +22,7 @@ result for a peer of that version.
 import typing as _typing
 
 from fastmcp_protocol import (
+    _authorization,
     _base,
     _capabilities,
     _codec,
@@ -33,6 +34,7 @@ from fastmcp_protocol import (
     _methods,
     _versions,
 )
+from fastmcp_protocol._authorization import *  # noqa: F403
 from fastmcp_protocol._base import *  # noqa: F403
 from fastmcp_protocol._capabilities import *  # noqa: F403
 from fastmcp_protocol._codec import *  # noqa: F403
@@ -69,4 +71,5 @@ __all__ = [  # noqa: PLE0604
     *_methods.__all__,
     *_versions.__all__,
     *_eras.__all__,
+    *_authorization.__all__,
 ]

@@ -2,7 +2,7 @@
 
 ::
 
-    from fastmcp_server import Server, McpContext
+    from fastmcp_server import Server
 
     server = Server("demo", "1.0", request_timeout=30)
 
@@ -18,12 +18,16 @@ Tools, resources and prompts are plain functions (or hand-written ``ToolHandler`
 result conversion are derived once, at registration. ``McpContext`` gives a handler
 cancellation, its budget, child tasks, progress, logging and questions to the client
 (elicitation, sampling, roots) in both protocol eras.
+
+Each name has one home: this package exports what it defines. The context, budgets
+and the errors a handler raises are ``fastmcp_core``'s (``McpContext``, ``Budget``,
+``ToolError``, ``ProtocolError``) and ``fastmcp_protocol``'s (``McpError``);
+``fastmcp`` hands them all on in one place.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
-from fastmcp_core import Budget, CancelReason, McpContext, McpError, ProtocolError, ToolError
 from fastmcp_server._dispatch import Connection
 from fastmcp_server._handlers import (
     Completer,
@@ -42,7 +46,7 @@ from fastmcp_server._handlers import (
 from fastmcp_server._server import Lifespan, Server
 from fastmcp_server._tasks import InMemoryTaskStore, TaskState, TaskStore
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from fastmcp_server._media import Audio, File, Image
     from fastmcp_server._middleware import (
         CallNext,
@@ -70,7 +74,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name == "__version__":  # read when asked: importlib.metadata is slow to import
         from importlib.metadata import version
 
@@ -79,7 +83,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'fastmcp_server' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"fastmcp_server.{module}"), name)
+    value = getattr(_importlib.import_module(f"fastmcp_server.{module}"), name)
     globals()[name] = value
     return value
 
@@ -116,10 +120,4 @@ __all__ = [
     "TaskState",
     "InMemoryTaskStore",
     "UriTemplate",
-    "McpContext",
-    "Budget",
-    "CancelReason",
-    "McpError",
-    "ToolError",
-    "ProtocolError",
 ]

@@ -32,7 +32,7 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_core import McpContext, McpError, Session, binding_of
+from fastmcp_core import McpContext, Session, binding_of
 from fastmcp_protocol import (
     HEADER_MISMATCH,
     INVALID_PARAMS,
@@ -59,6 +59,7 @@ from fastmcp_protocol import (
     ListResourceTemplatesResult,
     ListToolsResult,
     LoggingLevel,
+    McpError,
     PaginatedRequestParams,
     PromptReference,
     ReadResourceRequestParams,

@@ -38,14 +38,7 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_core import (
-    McpContext,
-    McpError,
-    RequestStateSealer,
-    Session,
-    Transport,
-    watch_event_loop,
-)
+from fastmcp_core import McpContext, RequestStateSealer, Session, Transport, watch_event_loop
 from fastmcp_protocol import (
     INVALID_PARAMS,
     LEGACY_PROTOCOL_VERSIONS,
@@ -55,6 +48,7 @@ from fastmcp_protocol import (
     CompleteRequestParams,
     Icon,
     Implementation,
+    McpError,
     NotificationParams,
     PromptReference,
     PromptsCapability,

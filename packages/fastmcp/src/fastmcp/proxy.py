@@ -64,14 +64,8 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_client import Client, Notification, Target, python_logging
-from fastmcp_core import (
-    ConnectionClosed,
-    InputRequired,
-    McpContext,
-    McpError,
-    ProtocolError,
-)
+from fastmcp_client import Client, IncomingNotification, Target, python_logging
+from fastmcp_core import ConnectionClosed, InputRequired, McpContext, ProtocolError
 from fastmcp_protocol import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -88,6 +82,7 @@ from fastmcp_protocol import (
     ListRootsRequest,
     ListRootsResult,
     LoggingMessageNotificationParams,
+    McpError,
     ProgressNotificationParams,
     Prompt,
     PromptListChangedNotification,
@@ -333,7 +328,7 @@ class _Remote:
         if not started:
             task_status.started(None)
 
-    def on_notification(self, note: Notification) -> None:
+    def on_notification(self, note: IncomingNotification) -> None:
         if isinstance(note, ToolListChangedNotification):
             self._refresh_soon("tools")
         elif isinstance(note, PromptListChangedNotification):
