@@ -33,7 +33,7 @@ from fastmcp import (
     Server,
     UnexpectedResult,
 )
-from fastmcp_protocol import CreateMessageRequestParams
+from fastmcp_protocol import CreateMessageRequestParams, TextContent
 
 PACKAGES = [
     "fastmcp_protocol",
@@ -107,7 +107,7 @@ async def test_in_a_handler_what_the_client_answered_is_a_peer_error() -> None:
     # 2025-11-25: sampling is a request to the client, answered with its error
     async with Client(server(), protocol_version="2025-11-25", sampling_handler=refuse) as client:
         result = await client.call_tool("ask")
-    assert result.content[0].text == "the client said -32001: the user declined"  # type: ignore[union-attr]
+    assert result.content == [TextContent(text="the client said -32001: the user declined")]
 
 
 async def test_a_timeout_is_local(autojump_clock: trio.testing.MockClock) -> None:
