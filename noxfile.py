@@ -21,6 +21,8 @@ nox -s lock         refresh lock/ on purpose: the newest releases the packages' 
                     what the integration tests install for the peers
 nox -s tests-latest the tests against the newest releases, lock ignored (not a default
                     session: drift shows up here without blocking a landing)
+nox -s bump -- X.Y.Z  the six packages' new version: every pyproject.toml's version and
+                    sibling pins, and the pages that name a wheel or a pin (tools/bump.py)
 
 The lock. Every session installs against ``lock/constraints.txt``: one version of every
 third-party package the sessions install (the packages' dependencies and all their extras,
@@ -34,6 +36,7 @@ this repository's, not their users'.
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from pathlib import Path
 
@@ -178,6 +181,16 @@ def lock(session: nox.Session) -> None:
         "--output-file", str(LOCK.relative_to(ROOT)), str(LOCK_INPUT.relative_to(ROOT)),
     )  # fmt: skip
     session.run("python", "tests-integration/peers.py", "--lock", *uv_args)
+
+
+@nox.session(venv_backend="none")
+def bump(session: nox.Session) -> None:
+    """Give the six packages a new version (``-- X.Y.Z``): ``tools/bump.py`` rewrites
+    every place it is written and lists the files it changed. Review the diff, run the
+    tests (the sessions reinstall the packages at their new version), commit."""
+    if len(session.posargs) != 1:
+        session.error("give the new version after --: nox -s bump -- X.Y.Z")
+    session.run(sys.executable, "tools/bump.py", *session.posargs, external=True)
 
 
 def lock_input() -> str:

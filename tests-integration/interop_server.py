@@ -6,7 +6,8 @@ python interop_server.py http PORT  # Streamable HTTP on 127.0.0.1:PORT/mcp
 
 import sys
 
-from fastmcp_server import McpContext, Server
+from fastmcp_core import McpContext
+from fastmcp_server import Server
 
 server = Server("interop", "1.0.0", instructions="An interop test server.")
 

@@ -23,8 +23,8 @@ from oauth_server import USER
 from protected_server import Effects, stack
 
 from fastmcp_client.auth import HeadlessRedirect, OAuth
-from fastmcp_core import McpContext, McpError, Session
-from fastmcp_protocol import METHOD_NOT_FOUND, JSONRPCNotification, JSONRPCRequest
+from fastmcp_core import McpContext, Session
+from fastmcp_protocol import METHOD_NOT_FOUND, JSONRPCNotification, JSONRPCRequest, McpError
 from fastmcp_transport.http_client import streamable_http_client
 
 MODERN = "2026-07-28"

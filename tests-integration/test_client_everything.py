@@ -22,14 +22,15 @@ import servers
 import trio
 from everything_checks import check_basics, check_catalog, check_progress_and_cancellation, text_of
 
-from fastmcp_client import Client, ConnectionClosed, McpError, Notification
-from fastmcp_core import CONNECTION_CLOSED
+from fastmcp_client import Client, IncomingNotification
+from fastmcp_core import CONNECTION_CLOSED, ConnectionClosed
 from fastmcp_protocol import (
     CreateMessageRequestParams,
     CreateMessageResult,
     ElicitRequestFormParams,
     ElicitRequestURLParams,
     ElicitResult,
+    McpError,
     ResourceUpdatedNotification,
     Root,
     TextContent,
@@ -133,7 +134,7 @@ async def test_resource_subscriptions(target: list[str] | str) -> None:
         async with client.subscribe(resources=[uri]) as updates:
             await client.call_tool("toggle-subscriber-updates")  # sends one update at once
             with trio.fail_after(10):
-                note: Notification = await updates.__anext__()
+                note: IncomingNotification = await updates.__anext__()
             assert isinstance(note, ResourceUpdatedNotification)
             assert note.params.uri == uri
             await client.call_tool("toggle-subscriber-updates")

@@ -18,12 +18,13 @@ import pytest
 import servers
 import trio
 
-from fastmcp_client import Client, McpError
+from fastmcp_client import Client
 from fastmcp_core import CONNECTION_CLOSED
 from fastmcp_protocol import (
     ElicitRequestFormParams,
     ElicitRequestURLParams,
     ElicitResult,
+    McpError,
     ProgressNotificationParams,
     PromptReference,
     ResourceUpdatedNotification,

@@ -16,7 +16,8 @@ import peers
 import pytest
 import trio
 
-from fastmcp_client import Client, ConnectionClosed
+from fastmcp_client import Client
+from fastmcp_core import ConnectionClosed
 from fastmcp_protocol import (
     ElicitRequestFormParams,
     ElicitRequestURLParams,

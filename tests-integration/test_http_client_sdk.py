@@ -15,7 +15,7 @@ import pytest
 import trio
 from servers import SdkUrls
 
-from fastmcp_core import ConnectionClosed, McpError, Session, Transport
+from fastmcp_core import ConnectionClosed, Session, Transport
 from fastmcp_protocol import (
     HEADER_MISMATCH,
     UNSUPPORTED_PROTOCOL_VERSION,
@@ -24,6 +24,7 @@ from fastmcp_protocol import (
     JSONRPCNotification,
     JSONRPCRequest,
     ListToolsResult,
+    McpError,
     ProgressNotificationParams,
     TextContent,
 )

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import attrs
@@ -50,9 +51,13 @@ class Case:
     """Python that must run in the environment afterwards."""
 
 
+# the wheels' names carry the packages' one version (tools/bump.py rewrites the page)
+VERSION = tomllib.loads((ROOT / "packages" / "fastmcp" / "pyproject.toml").read_text())["project"][
+    "version"
+]
 WHEEL = "python -m pip install --find-links dist {}"
 CASES = {
-    WHEEL.format("dist/fastmcp-0.1.0-py3-none-any.whl"): Case(
+    WHEEL.format(f"dist/fastmcp-{VERSION}-py3-none-any.whl"): Case(
         "everything",
         set(MODULES),
         "from fastmcp import McpContext, Server, Client\n"
@@ -62,22 +67,22 @@ CASES = {
         "out = subprocess.run([command, 'version'], capture_output=True, text=True, check=True)\n"
         "assert out.stdout.startswith('fastmcp '), out.stdout\n",
     ),
-    WHEEL.format("dist/fastmcp_server-0.1.0-py3-none-any.whl"): Case(
-        "server", SERVER, "from fastmcp_server import McpContext, Server"
+    WHEEL.format(f"dist/fastmcp_server-{VERSION}-py3-none-any.whl"): Case(
+        "server", SERVER, "from fastmcp_core import McpContext\nfrom fastmcp_server import Server"
     ),
-    WHEEL.format('"dist/fastmcp_server-0.1.0-py3-none-any.whl[auth]"'): Case(
+    WHEEL.format(f'"dist/fastmcp_server-{VERSION}-py3-none-any.whl[auth]"'): Case(
         "server[auth]", SERVER | {"joserfc"}, "from fastmcp_server.auth import JWTVerifier"
     ),
-    WHEEL.format('"dist/fastmcp_server-0.1.0-py3-none-any.whl[skills]"'): Case(
+    WHEEL.format(f'"dist/fastmcp_server-{VERSION}-py3-none-any.whl[skills]"'): Case(
         "server[skills]", SERVER | {"yaml"}
     ),
-    WHEEL.format("dist/fastmcp_client-0.1.0-py3-none-any.whl"): Case(
+    WHEEL.format(f"dist/fastmcp_client-{VERSION}-py3-none-any.whl"): Case(
         "client", CLIENT, "from fastmcp_client import Client"
     ),
-    WHEEL.format('"dist/fastmcp_client-0.1.0-py3-none-any.whl[auth]"'): Case(
+    WHEEL.format(f'"dist/fastmcp_client-{VERSION}-py3-none-any.whl[auth]"'): Case(
         "client[auth]", CLIENT | {"joserfc"}
     ),
-    WHEEL.format('"dist/fastmcp_client-0.1.0-py3-none-any.whl[skills]"'): Case(
+    WHEEL.format(f'"dist/fastmcp_client-{VERSION}-py3-none-any.whl[skills]"'): Case(
         "client[skills]", CLIENT | {"yaml"}
     ),
     "python -m pip install ./packages/fastmcp-protocol ./packages/fastmcp-core"

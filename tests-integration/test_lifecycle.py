@@ -29,6 +29,7 @@ import pytest
 import servers
 import trio
 
+import fastmcp
 from fastmcp import Client, McpError
 from fastmcp_protocol import ProgressNotificationParams
 from fastmcp_transport import stdio_client
@@ -527,7 +528,7 @@ def test_in_a_terminal_stdio_says_what_it_is_and_leaves_the_terminal_as_it_was(
     hint = HINT.format(spec=spec)
     if how == "fastmcp run":
         assert shown[:4] == [
-            "╭─ fastmcp 0.1.0 · lifecycle 1.0",
+            f"╭─ fastmcp {fastmcp.__version__} · lifecycle 1.0",
             "│ serving  stdio",
             "│ offers   3 tools, 0 resources, 0 resource templates, 0 prompts",
             "╰─ Ctrl-C to stop",

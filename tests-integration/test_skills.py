@@ -15,9 +15,11 @@ import msgspec
 import pytest
 import trio
 
-from fastmcp_client import Client, ClientError, McpError, SkillVerificationError
+from fastmcp_client import Client, ClientError, SkillVerificationError
+from fastmcp_core import McpContext
+from fastmcp_protocol import McpError
 from fastmcp_protocol.ext_skills import Skill, SkillResource
-from fastmcp_server import CallNext, McpContext, Server
+from fastmcp_server import CallNext, Server
 
 SKILLS = Path(__file__).parents[1] / "examples" / "conformance" / "skills"
 SKILL = "skill://pdf-processing/SKILL.md"

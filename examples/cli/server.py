@@ -8,7 +8,8 @@ fastmcp run examples/cli/server.py -t http --port 8000
 import msgspec
 import trio
 
-from fastmcp_server import McpContext, Server
+from fastmcp_core import McpContext
+from fastmcp_server import Server
 
 server = Server("demo", "1.0.0", instructions="A small server to try the fastmcp command on.")
 

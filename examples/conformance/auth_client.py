@@ -36,7 +36,7 @@ from fastmcp_client.auth import (
     OAuth,
     OAuthProvider,
 )
-from fastmcp_core import McpContext, McpError, Session
+from fastmcp_core import McpContext, Session
 from fastmcp_protocol import (
     LEGACY_PROTOCOL_VERSIONS,
     METHOD_NOT_FOUND,
@@ -44,6 +44,7 @@ from fastmcp_protocol import (
     Implementation,
     JSONRPCNotification,
     JSONRPCRequest,
+    McpError,
     is_modern,
     modern_request_meta,
 )

@@ -20,7 +20,7 @@ from typing import Any
 
 import trio
 
-from fastmcp_core import MissingCapability, ProtocolError
+from fastmcp_core import McpContext, MissingCapability, ProtocolError
 from fastmcp_protocol import (
     INTERNAL_ERROR,
     AudioContent,
@@ -41,7 +41,7 @@ from fastmcp_protocol import (
     TextContent,
     TextResourceContents,
 )
-from fastmcp_server import McpContext, Server
+from fastmcp_server import Server
 
 IMAGE = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 AUDIO = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="

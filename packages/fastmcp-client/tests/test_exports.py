@@ -25,26 +25,28 @@ def test_implementation_modules_are_private() -> None:
     assert all(name.startswith("_") for name in set(modules) - PUBLIC_SUBPACKAGES)
 
 
-def test_the_errors_form_one_hierarchy() -> None:
+def test_the_clients_own_errors_are_local() -> None:
     from fastmcp_client import (
         ClientError,
-        ConnectionClosed,
+        ConfigError,
         IncompatibleServer,
         InputRequiredError,
-        McpError,
-        RequestTimeout,
+        SkillVerificationError,
         TaskFailed,
         ToolCallError,
-        UnexpectedResult,
     )
+    from fastmcp_protocol import LocalError, McpError, PeerError
 
-    for error in (ConnectionClosed, RequestTimeout, ClientError):
-        assert issubclass(error, McpError)
     for error in (
         ToolCallError,
-        UnexpectedResult,
         IncompatibleServer,
         InputRequiredError,
         TaskFailed,
+        SkillVerificationError,
     ):
         assert issubclass(error, ClientError)
+    for error in (ClientError, ConfigError):
+        assert issubclass(error, LocalError)
+        assert not issubclass(error, PeerError)
+    assert issubclass(ClientError, McpError)
+    assert issubclass(ConfigError, ValueError)

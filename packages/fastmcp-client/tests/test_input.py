@@ -12,7 +12,7 @@ import trio
 import trio.lowlevel
 from client_support import FakeServer, prompt_text, sent, text
 
-from fastmcp_client import Client, InputRequiredError, UnexpectedResult
+from fastmcp_client import Client, InputRequiredError
 from fastmcp_core import McpContext
 from fastmcp_protocol import (
     CallToolResult,
@@ -26,6 +26,7 @@ from fastmcp_protocol import (
     Root,
     TextContent,
     TextResourceContents,
+    UnexpectedResult,
 )
 
 ERAS = ["modern", "legacy"]

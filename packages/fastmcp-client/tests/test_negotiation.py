@@ -9,6 +9,7 @@ import trio
 import trio.testing
 from client_support import SERVER_INFO, FakeServer, sent, text
 
+import fastmcp_client
 from fastmcp_client import Client, ConfigError, IncompatibleServer
 from fastmcp_core import McpContext, Transport
 from fastmcp_protocol import (
@@ -55,7 +56,10 @@ async def test_every_modern_request_carries_the_per_request_meta() -> None:
     for method, params in fake.requests:
         meta = params["_meta"]
         assert meta[META_PROTOCOL_VERSION] == "2026-07-28", method
-        assert meta[META_CLIENT_INFO] == {"name": "fastmcp-client", "version": "0.1.0"}
+        assert meta[META_CLIENT_INFO] == {
+            "name": "fastmcp-client",
+            "version": fastmcp_client.__version__,
+        }
         assert META_CLIENT_CAPABILITIES in meta
 
 

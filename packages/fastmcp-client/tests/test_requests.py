@@ -11,8 +11,8 @@ import trio
 import trio.testing
 from client_support import FakeServer, prompt_text, sent, text
 
-from fastmcp_client import Client, RequestTimeout, ToolCallError, UnexpectedResult
-from fastmcp_core import McpContext, ToolError
+from fastmcp_client import Client, ToolCallError
+from fastmcp_core import McpContext, RequestTimeout, ToolError
 from fastmcp_protocol import (
     CallToolResult,
     LoggingMessageNotificationParams,
@@ -22,6 +22,7 @@ from fastmcp_protocol import (
     ResourceTemplateReference,
     TextContent,
     TextResourceContents,
+    UnexpectedResult,
 )
 
 ERAS = ["modern", "legacy"]

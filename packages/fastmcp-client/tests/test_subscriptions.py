@@ -10,7 +10,8 @@ import trio
 import trio.lowlevel
 from client_support import FakeServer, sent
 
-from fastmcp_client import Client, ConnectionClosed, Notification
+from fastmcp_client import Client, IncomingNotification
+from fastmcp_core import ConnectionClosed
 from fastmcp_protocol import (
     META_SUBSCRIPTION_ID,
     ResourceUpdatedNotification,
@@ -21,7 +22,7 @@ from fastmcp_protocol import (
 ERAS = ["modern", "legacy"]
 
 
-def uri_of(note: Notification) -> str:
+def uri_of(note: IncomingNotification) -> str:
     assert isinstance(note, ResourceUpdatedNotification)
     return note.params.uri
 
@@ -103,7 +104,7 @@ async def test_a_closed_connection_fails_the_iteration() -> None:
 async def test_untagged_notifications_go_to_the_notification_handler() -> None:
     seen: list[Any] = []
 
-    async def on_note(note: Notification) -> None:
+    async def on_note(note: IncomingNotification) -> None:
         seen.append(note)
 
     fake = FakeServer(era="legacy")
@@ -116,7 +117,7 @@ async def test_untagged_notifications_go_to_the_notification_handler() -> None:
 async def test_modern_tagged_notifications_stay_with_their_subscription() -> None:
     seen: list[Any] = []
 
-    async def on_note(note: Notification) -> None:
+    async def on_note(note: IncomingNotification) -> None:
         seen.append(note)
 
     fake = FakeServer(era="modern")

@@ -12,16 +12,9 @@ import pytest
 import trio
 from client_support import FakeServer, text
 
-from fastmcp_client import (
-    Client,
-    ConfigError,
-    ConnectionClosed,
-    HttpServer,
-    McpConfig,
-    StdioServer,
-)
+from fastmcp_client import Client, ConfigError, HttpServer, McpConfig, StdioServer
 from fastmcp_client._targets import ConnectOptions, resolve_target
-from fastmcp_core import McpContext
+from fastmcp_core import ConnectionClosed, McpContext
 from fastmcp_protocol import CallToolResult, TextContent
 
 FAKE = str(Path(__file__).with_name("stdio_fake.py"))

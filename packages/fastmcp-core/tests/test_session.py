@@ -837,6 +837,8 @@ async def test_a_request_cancelled_while_waiting_for_a_place_gives_none_away(
         assert most == 1
         await peer.send(request(4, "tools/call", {"name": "four", "seconds": 0}))
         assert (await peer.next())["id"] == 4
+        # the answer is out before its task ends (trio may run the reader first)
+        await trio.testing.wait_all_tasks_blocked()
         assert session._inflight == {}
         nursery.cancel_scope.cancel()
 

@@ -25,7 +25,8 @@ from auth_server_support import (
     serving,
 )
 
-from fastmcp_server import McpContext, Server
+from fastmcp_core import McpContext
+from fastmcp_server import Server
 from fastmcp_server.auth import (
     AccessToken,
     BearerAuth,

@@ -10,6 +10,7 @@ import msgspec
 import pytest
 import trio
 
+from fastmcp_core import McpContext
 from fastmcp_protocol import (
     CallToolResult,
     EmbeddedResource,
@@ -24,7 +25,6 @@ from fastmcp_server import (
     FunctionResourceTemplate,
     FunctionTool,
     Image,
-    McpContext,
     Server,
     prompt,
     resource,

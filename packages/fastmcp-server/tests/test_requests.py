@@ -15,13 +15,18 @@ import trio
 import trio.testing
 from server_support import MODERN, connect
 
-from fastmcp_core import Budget, McpError, ToolError, TransportClosed
-from fastmcp_protocol import ImageContent, PromptMessage, TextContent, TextResourceContents
+from fastmcp_core import Budget, McpContext, ToolError, TransportClosed
+from fastmcp_protocol import (
+    ImageContent,
+    McpError,
+    PromptMessage,
+    TextContent,
+    TextResourceContents,
+)
 from fastmcp_server import (
     ErrorMappingMiddleware,
     Image,
     LoggingMiddleware,
-    McpContext,
     Server,
     TimingMiddleware,
 )

@@ -13,8 +13,9 @@ import trio
 import trio.testing
 from server_support import connect
 
+from fastmcp_core import McpContext
 from fastmcp_protocol import McpError
-from fastmcp_server import McpContext, Server
+from fastmcp_server import Server
 
 
 def sleepy_server(marks: list[str]) -> Server:

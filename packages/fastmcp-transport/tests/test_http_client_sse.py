@@ -8,8 +8,8 @@ import pytest
 import trio
 from http_client_support import INITIALIZE, HttpRequest, Recorder, running, scripted_server
 
-from fastmcp_core import ConnectionClosed, McpError, TransportClosed
-from fastmcp_protocol import INTERNAL_ERROR, CallToolResult, InitializeResult, TextContent
+from fastmcp_core import ConnectionClosed, TransportClosed
+from fastmcp_protocol import INTERNAL_ERROR, CallToolResult, InitializeResult, McpError, TextContent
 from fastmcp_transport.http_client import SessionExpired, SseClientTransport, sse_client
 
 

@@ -21,13 +21,22 @@ from http_client_support import (
     scripted_server,
 )
 
-from fastmcp_core import CONNECTION_CLOSED, ConnectionClosed, McpError, Transport, TransportClosed
+from fastmcp_core import (
+    CONNECTION_CLOSED,
+    ConnectionClosed,
+    Transport,
+    TransportClosed,
+    TransportError,
+)
 from fastmcp_protocol import (
     INTERNAL_ERROR,
     CallToolResult,
     EmptyResult,
     InitializeResult,
     ListRootsResult,
+    LocalError,
+    McpError,
+    PeerError,
     ProgressNotificationParams,
     TextContent,
 )
@@ -544,7 +553,7 @@ async def test_a_stream_that_ends_without_the_response_fails_the_request() -> No
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "content_type", "code", "match", "data"),
+    ("status", "body", "content_type", "code", "match", "data", "said"),
     [
         # the server's JSON-RPC error without an id still answers the request
         (
@@ -554,6 +563,7 @@ async def test_a_stream_that_ends_without_the_response_fails_the_request() -> No
             -32022,
             "Unsupported protocol version",
             {"supported": ["2026-07-28"], "requested": "x"},
+            True,
         ),
         (
             404,
@@ -562,8 +572,17 @@ async def test_a_stream_that_ends_without_the_response_fails_the_request() -> No
             -32601,
             "Method not found",
             None,
+            True,
         ),
-        (500, b"boom", "text/plain", INTERNAL_ERROR, "HTTP 500 .* boom", {"httpStatus": 500}),
+        (
+            500,
+            b"boom",
+            "text/plain",
+            INTERNAL_ERROR,
+            "HTTP 500 .* boom",
+            {"httpStatus": 500},
+            False,
+        ),
         (
             401,
             b'{"error":"invalid_token"}',
@@ -571,9 +590,10 @@ async def test_a_stream_that_ends_without_the_response_fails_the_request() -> No
             INTERNAL_ERROR,
             "HTTP 401",
             {"httpStatus": 401},
+            False,
         ),
-        (202, b"", "", INTERNAL_ERROR, "HTTP 202 and no response", {"httpStatus": 202}),
-        (200, b"<html/>", "text/html", INTERNAL_ERROR, "text/html", {"httpStatus": 200}),
+        (202, b"", "", INTERNAL_ERROR, "HTTP 202 and no response", {"httpStatus": 202}, False),
+        (200, b"<html/>", "text/html", INTERNAL_ERROR, "text/html", {"httpStatus": 200}, False),
         (
             200,
             b'{"jsonrpc":"2.0","id":99,"result":{}}',
@@ -581,12 +601,16 @@ async def test_a_stream_that_ends_without_the_response_fails_the_request() -> No
             INTERNAL_ERROR,
             "not its response",
             None,
+            False,
         ),
     ],
 )
 async def test_http_failures_reach_the_caller_as_json_rpc_errors(
-    status: int, body: bytes, content_type: str, code: int, match: str, data: Any
+    status: int, body: bytes, content_type: str, code: int, match: str, data: Any, said: bool
 ) -> None:
+    """A JSON-RPC error the server sent is its ``PeerError``; what the transport makes
+    up for a failure without one is a local ``TransportError`` (both ``McpError``s)."""
+
     async def handler(request: HttpRequest) -> None:
         headers = {"content-type": content_type} if content_type else {}
         await request.reply(status, body, headers)
@@ -601,6 +625,8 @@ async def test_http_failures_reach_the_caller_as_json_rpc_errors(
         assert caught.value.code == code
         if data is not None:
             assert caught.value.data == data
+        assert isinstance(caught.value, PeerError if said else TransportError)
+        assert isinstance(caught.value, LocalError) is not said
 
 
 async def test_an_unreachable_server_fails_requests_not_the_transport() -> None:
@@ -611,7 +637,7 @@ async def test_an_unreachable_server_fails_requests_not_the_transport() -> None:
             streamable_http_client(f"http://127.0.0.1:{port}/mcp") as transport,
             running(transport) as session,
         ):
-            with pytest.raises(McpError, match="ConnectError") as caught:
+            with pytest.raises(TransportError, match="ConnectError") as caught:
                 await session.request("tools/list", modern(), EmptyResult)
             assert caught.value.code == CONNECTION_CLOSED
             await session.notify("notifications/initialized")  # logged, not fatal

@@ -20,6 +20,7 @@ from typing import IO, Any
 import pytest
 import trio
 
+from fastmcp import __version__ as fastmcp_version
 from fastmcp_client import Client
 from fastmcp_protocol import TextContent
 
@@ -272,7 +273,8 @@ def _drain(fd: int) -> str:
 
 
 FAILING = """
-from fastmcp_server import Server, ToolError
+from fastmcp_core import ToolError
+from fastmcp_server import Server
 
 server = Server("failing")
 
@@ -326,7 +328,8 @@ WAITING = """
 import sys
 from pathlib import Path
 import trio
-from fastmcp_server import McpContext, Server
+from fastmcp_core import McpContext
+from fastmcp_server import Server
 
 server = Server("waiting")
 MARKS = Path(__file__).with_name("marks.txt")
@@ -452,7 +455,7 @@ def test_the_banner_shows_on_a_terminal_only() -> None:
     finally:
         os.close(primary)
     text = banner.decode()
-    assert "fastmcp 0.1.0 · demo 1.0.0" in text
+    assert f"fastmcp {fastmcp_version} · demo 1.0.0" in text
     assert "serving  stdio" in text
     assert "offers   4 tools, 1 resource, 1 resource template, 1 prompt" in text
     # without a terminal: no banner at all

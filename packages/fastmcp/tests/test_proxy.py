@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from fastmcp.proxy import proxy
-from fastmcp_client import Client, McpError, Notification
+from fastmcp_client import Client, IncomingNotification
 from fastmcp_core import McpContext, ToolError
 from fastmcp_protocol import (
     CreateMessageRequestParams,
@@ -20,6 +20,7 @@ from fastmcp_protocol import (
     ElicitRequestFormParams,
     ElicitRequestURLParams,
     ElicitResult,
+    McpError,
     ProgressNotificationParams,
     PromptReference,
     ResourceTemplateReference,
@@ -227,10 +228,10 @@ async def test_proxy_forwards_everything(how: str, remote_era: str, era: str) ->
 
 async def test_list_changes_reach_the_proxys_clients() -> None:
     remote = make_remote(Seen())
-    changes: list[Notification] = []
+    changes: list[IncomingNotification] = []
     changed = trio.Event()
 
-    async def on_notification(note: Notification) -> None:
+    async def on_notification(note: IncomingNotification) -> None:
         changes.append(note)
         changed.set()
 

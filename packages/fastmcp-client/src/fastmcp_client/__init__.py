@@ -17,7 +17,15 @@
 protocol both sides speak (``server/discover``, falling back to ``initialize``) and
 speaks it transparently: input-required rounds, tasks and subscriptions look the
 same in both eras.
+
+Each name has one home: this package exports what it defines. The errors a call
+raises that are not the client's own come from where they are defined:
+``fastmcp_protocol`` (``PeerError``, ``LocalError``, ``McpError``,
+``UnexpectedResult``) and ``fastmcp_core`` (``ConnectionClosed``, ``RequestTimeout``,
+``TransportError``, ``ProgressCallback``); ``fastmcp`` hands them all on in one place.
 """
+
+import typing as _typing
 
 from fastmcp_client._client import Client
 from fastmcp_client._config import HttpServer, McpConfig, ServerConfig, StdioServer
@@ -28,12 +36,11 @@ from fastmcp_client._errors import (
     InputRequiredError,
     TaskFailed,
     ToolCallError,
-    UnexpectedResult,
 )
 from fastmcp_client._handlers import (
     ElicitationHandler,
+    IncomingNotification,
     LogHandler,
-    Notification,
     NotificationHandler,
     RootsHandler,
     SamplingHandler,
@@ -42,10 +49,21 @@ from fastmcp_client._handlers import (
 from fastmcp_client._skills import LoadedSkill, SkillVerificationError
 from fastmcp_client._subscriptions import Subscription
 from fastmcp_client._targets import ServesTransport, Target
-from fastmcp_client._tasks import TaskState, ToolTask
-from fastmcp_core import ConnectionClosed, McpError, ProgressCallback, RequestTimeout
+from fastmcp_client._tasks import TaskSnapshot, ToolTask
 
-__version__ = "0.1.0"
+if _typing.TYPE_CHECKING:
+    __version__: str
+    """The installed distribution's version: its ``pyproject.toml`` is the one source."""
+else:
+
+    def __getattr__(name: str) -> str:
+        if name == "__version__":  # read when asked: importlib.metadata is slow to import
+            from importlib.metadata import version
+
+            globals()[name] = value = version("fastmcp-client")
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     # the client
@@ -63,21 +81,17 @@ __all__ = [
     "RootsHandler",
     "LogHandler",
     "NotificationHandler",
-    "Notification",
-    "ProgressCallback",
+    "IncomingNotification",
     "python_logging",
     # tasks and subscriptions
     "ToolTask",
-    "TaskState",
+    "TaskSnapshot",
     "Subscription",
     "LoadedSkill",
-    # errors
-    "McpError",
-    "ConnectionClosed",
-    "RequestTimeout",
+    # errors (the client's own: PeerError, ConnectionClosed, RequestTimeout... are
+    # fastmcp_protocol's and fastmcp_core's)
     "ClientError",
     "ToolCallError",
-    "UnexpectedResult",
     "IncompatibleServer",
     "InputRequiredError",
     "TaskFailed",

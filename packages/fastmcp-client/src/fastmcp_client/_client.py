@@ -42,6 +42,7 @@ server goes away, every waiting call raises ``ConnectionClosed`` at once, naming
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -60,7 +61,6 @@ from fastmcp_client._errors import (
     IncompatibleServer,
     InputRequiredError,
     ToolCallError,
-    UnexpectedResult,
 )
 from fastmcp_client._handlers import (
     ElicitationHandler,
@@ -75,14 +75,14 @@ from fastmcp_client._handlers import (
     python_logging,
     typed_notification,
 )
+from fastmcp_client._requester import Requester
 from fastmcp_client._skills import LoadedSkill
 from fastmcp_client._skills import load as load_skill
 from fastmcp_client._subscriptions import Subscription
 from fastmcp_client._targets import ConnectOptions, Connector, Target, resolve_target
-from fastmcp_client._tasks import TaskState, ToolTask, immediate
+from fastmcp_client._tasks import TaskSnapshot, ToolTask, immediate
 from fastmcp_core import (
     ConnectionClosed,
-    McpError,
     ProgressCallback,
     RequestTimeout,
     Session,
@@ -126,6 +126,7 @@ from fastmcp_protocol import (
     ListToolsResult,
     LoggingLevel,
     LoggingMessageNotificationParams,
+    McpError,
     PaginatedRequestParams,
     Prompt,
     PromptReference,
@@ -147,6 +148,7 @@ from fastmcp_protocol import (
     TaskMetadata,
     TextContent,
     Tool,
+    UnexpectedResult,
     UnsubscribeRequestParams,
     convert,
     decode,
@@ -176,8 +178,6 @@ R = TypeVar("R")
 P = TypeVar("P")
 X = TypeVar("X")
 
-_VERSION = "0.1.0"
-
 # errors by which a server shows it is modern: the probe must not fall back on them
 _MODERN_ERRORS = frozenset(
     {UNSUPPORTED_PROTOCOL_VERSION, MISSING_REQUIRED_CLIENT_CAPABILITY, HEADER_MISMATCH}
@@ -196,8 +196,13 @@ _result_kind = msgspec.json.Decoder(_ResultKind)
 ToolOutcome = CallToolResult | CreateTaskResult | ext_tasks.CreateTaskResult
 
 
+@functools.cache
 def _default_client_info() -> Implementation:
-    return Implementation(name="fastmcp-client", version=_VERSION)
+    """How the client introduces itself: ``fastmcp-client`` at its installed version
+    (read once, and only here: importlib.metadata is slow to import)."""
+    from importlib.metadata import version
+
+    return Implementation(name="fastmcp-client", version=version("fastmcp-client"))
 
 
 def _supported_versions(data: Any) -> list[str]:
@@ -288,6 +293,7 @@ class Client:
 
     _connector: Connector = attrs.field(init=False)
     _responder: Responder = attrs.field(init=False)
+    _requester: Requester = attrs.field(init=False)
     _caps: ClientCapabilities = attrs.field(init=False)
     _session: Session | None = attrs.field(init=False, default=None)
     _transport: Transport | None = attrs.field(init=False, default=None)
@@ -340,6 +346,13 @@ class Client:
                 {ext_tasks.TASKS_EXTENSION: {}} if self.tasks else None
             )
             self._caps = ClientCapabilities(**self._responder.capabilities(), extensions=extensions)
+        # what task handles and loaded skills may ask of this client (see _requester)
+        self._requester = Requester(
+            request=self._call,
+            meta=self._meta,
+            answer_inputs=self._responder.answer_all,
+            read_resource=self.read_resource,
+        )
 
     def __repr__(self) -> str:
         state = f"protocol_version={self._version!r}" if self.connected else "not connected"
@@ -394,7 +407,7 @@ class Client:
 
     async def __aenter__(self) -> Client:
         """Connect and negotiate. On failure everything started is stopped and the
-        error (``ConnectionClosed``, ``IncompatibleServer``, ``McpError``, ...) raised."""
+        error (``ConnectionClosed``, ``IncompatibleServer``, ``PeerError``, ...) raised."""
         if self._lifetime is not None:
             raise RuntimeError("this Client is already connected")
         lifetime = self._run()
@@ -739,7 +752,7 @@ class Client:
         """Call a tool and return its ``CallToolResult``.
 
         A tool that fails reports it in the result (``is_error``); JSON-RPC errors
-        (unknown tool, bad arguments) raise ``McpError``. With ``result_type=T`` the
+        (unknown tool, bad arguments) raise ``PeerError``. With ``result_type=T`` the
         structured content is decoded into ``T`` (msgspec): a failed tool raises
         ``ToolCallError``, content that does not fit raises ``UnexpectedResult``
         (without ``structuredContent``, a single JSON text block is decoded instead,
@@ -879,10 +892,11 @@ class Client:
         self, name: str, outcome: ToolOutcome, finish: Callable[[CallToolResult], R]
     ) -> ToolTask[R]:
         if isinstance(outcome, CallToolResult):
-            return immediate(name, self, outcome, finish)
+            return immediate(name, self._requester, outcome, finish)
         if isinstance(outcome, CreateTaskResult):
-            return ToolTask(name, TaskState.from_legacy(outcome.task), self, finish, "legacy")
-        return ToolTask(name, TaskState.from_modern(outcome), self, finish, "modern")
+            state = TaskSnapshot.from_legacy(outcome.task)
+            return ToolTask(name, state, self._requester, finish, "legacy")
+        return ToolTask(name, TaskSnapshot.from_modern(outcome), self._requester, finish, "modern")
 
     @overload
     def _tool_value(
@@ -984,7 +998,7 @@ class Client:
         return await self._all(partial(self.list_skills, timeout=timeout), lambda r: r.skills)
 
     async def get_skill(self, uri: str, *, timeout: float | None = None) -> Skill:
-        """The entry of the skill whose ``SKILL.md`` is at ``uri`` (``McpError``
+        """The entry of the skill whose ``SKILL.md`` is at ``uri`` (``PeerError``
         -32602 when the server serves no such skill)."""
         self._skills_declared()
         params = GetSkillRequestParams(uri=uri, meta=self._meta())
@@ -1015,7 +1029,7 @@ class Client:
         on any difference. The ``LoadedSkill`` reads the other files on demand,
         each verified. Needs PyYAML (``pip install "fastmcp-client[skills]"``)."""
         entry = await self.get_skill(skill) if isinstance(skill, str) else skill
-        return await load_skill(self, entry)
+        return await load_skill(self._requester, entry)
 
     async def read_resource(
         self,
@@ -1026,7 +1040,7 @@ class Client:
         meta: Mapping[str, Any] | None = None,
     ) -> ReadResourceResult:
         """Read a resource. Input the server asks for is answered and the read retried
-        (modern era). An unknown resource raises ``McpError`` (-32602; -32002 from
+        (modern era). An unknown resource raises ``PeerError`` (-32602; -32002 from
         servers of 2025-11-25 and older)."""
         request_meta = self._meta(meta)
 

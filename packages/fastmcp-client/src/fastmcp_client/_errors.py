@@ -1,26 +1,23 @@
-"""The errors a client raises, in one small hierarchy rooted in ``McpError``.
+"""The errors the client raises itself: ``ClientError`` and ``ConfigError``.
 
-::
+Both are local errors (``fastmcp_protocol.LocalError``): the server sent no such
+error. What the server answered with is a ``PeerError``; a request that got no answer
+raises ``ConnectionClosed`` or ``RequestTimeout``; an answer that cannot be used,
+``UnexpectedResult`` (the hierarchy, whole, is drawn in ``fastmcp_protocol._errors``)::
 
-    McpError (fastmcp_protocol)       the server answered with a JSON-RPC error:
-                                      code, message and data as the server sent them
-      ConnectionClosed (fastmcp_core) the server went away (or could not be started);
-                                      the message says why: exit code, stderr tail
-      RequestTimeout (fastmcp_core)   no answer within the request's timeout (the
-                                      server was told with notifications/cancelled)
-      ClientError                     raised by the client itself, never sent by a server
-        ToolCallError                 call_tool(result_type=...): the tool reported failure
-        UnexpectedResult              a result the client cannot use (bad structured
-                                      content, an unknown ``resultType``, a cursor loop)
-        IncompatibleServer            no protocol version both sides speak
-        InputRequiredError            the server's requests for input cannot be met
-                                      (no handler for them, or too many rounds)
-        TaskFailed                    a task ended ``failed`` or ``cancelled``
-    ConfigError (ValueError)          a target or MCP configuration that cannot be used;
-                                      raised by ``Client(...)`` before connecting
+    ClientError (LocalError, McpError)  the client judged, or could not go on
+      ToolCallError                     call_tool(result_type=...): the tool reported
+                                        failure (``isError``) in its result
+      IncompatibleServer                no protocol version both sides speak (-32022)
+      InputRequiredError                the server's requests for input cannot be met
+                                        (no handler for them, or too many rounds)
+      TaskFailed                        a task ended ``failed`` or ``cancelled``
+      SkillVerificationError            a skill file is not what its entry says
+    ConfigError (LocalError, ValueError) a target or MCP configuration that cannot be
+                                        used; raised by ``Client(...)`` before connecting
 
-Local errors carry codes too (``McpError`` always has one) so that code written for
-server errors keeps working, but they never came from the peer.
+``ClientError`` carries a code too (``McpError`` always has one), so that code written
+for server errors, and a proxy relaying them, keep working; the server never sent it.
 """
 
 from __future__ import annotations
@@ -29,10 +26,10 @@ from typing import Any
 
 from fastmcp_protocol import (
     INTERNAL_ERROR,
-    INVALID_PARAMS,
     UNSET,
     UNSUPPORTED_PROTOCOL_VERSION,
     CallToolResult,
+    LocalError,
     McpError,
     TextContent,
 )
@@ -44,11 +41,10 @@ __all__ = [
     "InputRequiredError",
     "TaskFailed",
     "ToolCallError",
-    "UnexpectedResult",
 ]
 
 
-class ClientError(McpError):
+class ClientError(LocalError, McpError):
     """An error the client raised itself (the server sent no such error)."""
 
     def __init__(self, message: str, code: int = INTERNAL_ERROR, data: Any = UNSET) -> None:
@@ -68,13 +64,6 @@ class ToolCallError(ClientError):
         super().__init__(f"tool {tool!r} failed: {text or 'no message'}")
         self.tool = tool
         self.result = result
-
-
-class UnexpectedResult(ClientError):
-    """The server's result has a shape the client cannot use (-32602)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, INVALID_PARAMS)
 
 
 class IncompatibleServer(ClientError):
@@ -116,5 +105,5 @@ class TaskFailed(ClientError):
         self.status = status
 
 
-class ConfigError(ValueError):
+class ConfigError(LocalError, ValueError):
     """A target or MCP configuration that cannot be used (raised before connecting)."""

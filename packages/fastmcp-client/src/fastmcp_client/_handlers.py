@@ -60,7 +60,7 @@ from fastmcp_protocol import (
 __all__ = [
     "ElicitationHandler",
     "LogHandler",
-    "Notification",
+    "IncomingNotification",
     "NotificationHandler",
     "RootsHandler",
     "SamplingHandler",
@@ -98,12 +98,12 @@ LogHandler: TypeAlias = Callable[[LoggingMessageNotificationParams], Awaitable[N
 task that reads from the server: an ``async def`` is awaited, a plain ``def`` is
 called inline (return quickly)."""
 
-Notification: TypeAlias = (
+IncomingNotification: TypeAlias = (
     ServerNotification | TaskStatusNotification | ElicitationCompleteNotification
 )
 """A notification from the server, typed (see ``fastmcp_protocol``)."""
 
-NotificationHandler: TypeAlias = Callable[[Notification], Awaitable[None] | None]
+NotificationHandler: TypeAlias = Callable[[IncomingNotification], Awaitable[None] | None]
 """Receives every notification that is not a log message, progress or an answer to
 a subscription (list changes, resource updates, task status, ...). It runs in the
 task that reads from the server (sync or async, like ``LogHandler``): return quickly
@@ -291,7 +291,7 @@ _NOTIFICATION_TYPES: dict[str, type] = {
 }
 
 
-def typed_notification(note: JSONRPCNotification) -> Notification | None:
+def typed_notification(note: JSONRPCNotification) -> IncomingNotification | None:
     """The typed form of a server notification; ``None`` for unknown methods.
 
     Raises ``McpError`` (-32602) when its params do not fit the method.

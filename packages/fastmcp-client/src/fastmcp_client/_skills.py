@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import base64
 import posixpath
-from typing import TYPE_CHECKING
 
 import attrs
 
 from fastmcp_client._errors import ClientError
+from fastmcp_client._requester import Requester
 from fastmcp_protocol import TextResourceContents
 from fastmcp_protocol.ext_skills import (
     SKILL_FILE,
@@ -31,9 +31,6 @@ from fastmcp_protocol.ext_skills import (
     digest_of,
     parse_frontmatter,
 )
-
-if TYPE_CHECKING:
-    from fastmcp_client._client import Client
 
 __all__ = ["LoadedSkill", "SkillVerificationError"]
 
@@ -49,7 +46,7 @@ class LoadedSkill:
 
     entry: Skill
     text: str
-    _client: Client = attrs.field(repr=False)
+    _requester: Requester = attrs.field(repr=False)
     _listed: dict[str, SkillResource] | None = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -86,7 +83,7 @@ class LoadedSkill:
                 f"{uri} is not a file of the skill {self.entry.uri} as loaded "
                 "(refresh the entry with get_skill)"
             )
-        data = await read_bytes(self._client, uri)
+        data = await read_bytes(self._requester, uri)
         if listed is not None:
             verify(listed, data)
         return data
@@ -96,7 +93,7 @@ class LoadedSkill:
         return (await self.read(path)).decode("utf-8")
 
 
-async def load(client: Client, entry: Skill) -> LoadedSkill:
+async def load(requester: Requester, entry: Skill) -> LoadedSkill:
     """Read and verify ``entry``'s ``SKILL.md`` (see the module docstring)."""
     resources = entry.resources
     if resources != "dynamic" and not isinstance(resources, list):
@@ -104,7 +101,7 @@ async def load(client: Client, entry: Skill) -> LoadedSkill:
     listed = _listed(entry) if resources != "dynamic" else {}
     if resources != "dynamic" and entry.uri not in listed:
         raise SkillVerificationError(f"the entry of {entry.uri} does not list its {SKILL_FILE}")
-    data = await read_bytes(client, entry.uri)
+    data = await read_bytes(requester, entry.uri)
     if resources != "dynamic":
         verify(listed[entry.uri], data)
     try:
@@ -121,7 +118,7 @@ async def load(client: Client, entry: Skill) -> LoadedSkill:
         raise SkillVerificationError(
             f"{entry.uri}: the frontmatter differs from the entry's ({', '.join(differ)})"
         )
-    return LoadedSkill(entry, text, client)
+    return LoadedSkill(entry, text, requester)
 
 
 def verify(listed: SkillResource, data: bytes) -> None:
@@ -134,9 +131,9 @@ def verify(listed: SkillResource, data: bytes) -> None:
         raise SkillVerificationError(f"{listed.uri}: the content does not match its digest")
 
 
-async def read_bytes(client: Client, uri: str) -> bytes:
+async def read_bytes(requester: Requester, uri: str) -> bytes:
     """The raw bytes of the resource at ``uri`` (text as UTF-8, a blob decoded)."""
-    result = await client.read_resource(uri)
+    result = await requester.read_resource(uri)
     contents = [c for c in result.contents if c.uri == uri] or result.contents
     if not contents:
         raise SkillVerificationError(f"{uri}: the server returned no content")

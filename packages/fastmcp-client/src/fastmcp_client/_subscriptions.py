@@ -27,7 +27,7 @@ import logging
 import attrs
 import trio
 
-from fastmcp_client._handlers import Notification
+from fastmcp_client._handlers import IncomingNotification
 from fastmcp_protocol import (
     PromptListChangedNotification,
     RequestId,
@@ -48,7 +48,7 @@ class Subscription:
 
     Iteration ends when the subscription ends gracefully (the server closed it, or
     the client left ``async with``); it raises the error (``ConnectionClosed``,
-    ``McpError``) when it ended because of one.
+    ``PeerError``) when it ended because of one.
     """
 
     requested: SubscriptionFilter
@@ -59,18 +59,18 @@ class Subscription:
     subscription_id: RequestId | None = None
     """The id notifications are tagged with (modern era)."""
     buffer: int = 256
-    _send: trio.MemorySendChannel[Notification] = attrs.field(init=False)
-    _receive: trio.MemoryReceiveChannel[Notification] = attrs.field(init=False)
+    _send: trio.MemorySendChannel[IncomingNotification] = attrs.field(init=False)
+    _receive: trio.MemoryReceiveChannel[IncomingNotification] = attrs.field(init=False)
     _error: BaseException | None = attrs.field(init=False, default=None)
     _acked: trio.Event = attrs.field(init=False, factory=trio.Event)
 
     def __attrs_post_init__(self) -> None:
-        self._send, self._receive = trio.open_memory_channel[Notification](self.buffer)
+        self._send, self._receive = trio.open_memory_channel[IncomingNotification](self.buffer)
 
     def __aiter__(self) -> Subscription:
         return self
 
-    async def __anext__(self) -> Notification:
+    async def __anext__(self) -> IncomingNotification:
         try:
             return await self._receive.receive()
         except (trio.EndOfChannel, trio.ClosedResourceError):
@@ -78,7 +78,7 @@ class Subscription:
                 raise self._error from None
             raise StopAsyncIteration from None
 
-    def wants(self, note: Notification) -> bool:
+    def wants(self, note: IncomingNotification) -> bool:
         """Whether this (legacy) subscription asked for ``note``."""
         f = self.requested
         if isinstance(note, ResourceUpdatedNotification):
@@ -91,7 +91,7 @@ class Subscription:
             return bool(f.resources_list_changed)
         return False
 
-    def deliver(self, note: Notification) -> None:
+    def deliver(self, note: IncomingNotification) -> None:
         """Queue ``note`` for the iterator; drops it when the buffer is full."""
         try:
             self._send.send_nowait(note)

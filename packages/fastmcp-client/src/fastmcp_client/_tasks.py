@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import attrs
 import msgspec
 import trio
 
-from fastmcp_client._errors import ClientError, TaskFailed, UnexpectedResult
+from fastmcp_client._errors import ClientError, TaskFailed
+from fastmcp_client._requester import Requester
 from fastmcp_protocol import (
     CallToolResult,
     CancelTaskResult,
@@ -41,14 +42,12 @@ from fastmcp_protocol import (
     Result,
     Task,
     TaskIdParams,
+    UnexpectedResult,
     convert,
     ext_tasks,
 )
 
-if TYPE_CHECKING:
-    from fastmcp_client._client import Client
-
-__all__ = ["TaskState", "ToolTask"]
+__all__ = ["TaskSnapshot", "ToolTask"]
 
 R = TypeVar("R")
 
@@ -58,7 +57,7 @@ DEFAULT_POLL_INTERVAL = 0.5
 
 
 @attrs.frozen
-class TaskState:
+class TaskSnapshot:
     """A task's state, the same for both task protocols.
 
     Times are the server's ISO 8601 strings; ``ttl_ms`` is ``None`` for unlimited
@@ -79,7 +78,7 @@ class TaskState:
         return self.status in TERMINAL
 
     @classmethod
-    def from_legacy(cls, task: Task) -> TaskState:
+    def from_legacy(cls, task: Task) -> TaskSnapshot:
         return cls(
             task_id=task.task_id,
             status=task.status,
@@ -91,7 +90,9 @@ class TaskState:
         )
 
     @classmethod
-    def from_modern(cls, task: ext_tasks.CreateTaskResult | ext_tasks.GetTaskResult) -> TaskState:
+    def from_modern(
+        cls, task: ext_tasks.CreateTaskResult | ext_tasks.GetTaskResult
+    ) -> TaskSnapshot:
         return cls(
             task_id=task.task_id,
             status=task.status,
@@ -103,7 +104,7 @@ class TaskState:
         )
 
 
-def _poll_delay(state: TaskState) -> float:
+def _poll_delay(state: TaskSnapshot) -> float:
     if state.poll_interval_ms is None or state.poll_interval_ms <= 0:
         return DEFAULT_POLL_INTERVAL
     return state.poll_interval_ms / 1000
@@ -121,9 +122,9 @@ class ToolTask(Generic[R]):
 
     tool: str
     """The name of the tool."""
-    state: TaskState | None
+    state: TaskSnapshot | None
     """The state last seen (``None`` when the server answered without a task)."""
-    _client: Client
+    _requester: Requester
     _finish: Callable[[CallToolResult], R]
     _protocol: Literal["legacy", "modern", "none"]
     _immediate: CallToolResult | None = None
@@ -133,41 +134,41 @@ class ToolTask(Generic[R]):
         """The server's id for the task; ``None`` when the server answered at once."""
         return None if self.state is None else self.state.task_id
 
-    async def status(self) -> TaskState:
+    async def status(self) -> TaskSnapshot:
         """The task's current state (one ``tasks/get``).
 
-        Raises ``McpError`` from the server (-32602 for a task it does not know, e.g.
+        Raises ``PeerError`` from the server (-32602 for a task it does not know, e.g.
         one whose ttl expired), ``ClientError`` for a handle without a task.
         """
         if self.state is None:
             raise ClientError("this call did not run as a task: its result is ready")
         if self._protocol == "legacy":
-            got = await self._client._call(
+            got = await self._requester.request(
                 "tasks/get", TaskIdParams(task_id=self.state.task_id), GetTaskResult
             )
-            self.state = TaskState.from_legacy(got)
+            self.state = TaskSnapshot.from_legacy(got)
         else:
-            self.state = TaskState.from_modern(await self._modern_get())
+            self.state = TaskSnapshot.from_modern(await self._modern_get())
         return self.state
 
     async def cancel(self) -> None:
         """Ask the server to cancel the task (``tasks/cancel``).
 
         The 2026 extension acknowledges also a task that already ended; a 2025-11-25
-        server answers -32602 for one (``McpError``). A handle without a task does
+        server answers -32602 for one (``PeerError``). A handle without a task does
         nothing.
         """
         if self.state is None:
             return
         task_id = self.state.task_id
         if self._protocol == "legacy":
-            got = await self._client._call(
+            got = await self._requester.request(
                 "tasks/cancel", TaskIdParams(task_id=task_id), CancelTaskResult
             )
-            self.state = TaskState.from_legacy(got)
+            self.state = TaskSnapshot.from_legacy(got)
         else:
-            params = ext_tasks.CancelTaskRequestParams(task_id=task_id, meta=self._client._meta())
-            await self._client._call("tasks/cancel", params, Result)
+            params = ext_tasks.CancelTaskRequestParams(task_id=task_id, meta=self._requester.meta())
+            await self._requester.request("tasks/cancel", params, Result)
 
     async def result(self) -> R:
         """Wait for the task to end and return its result.
@@ -175,7 +176,7 @@ class ToolTask(Generic[R]):
         A tool that reported failure gives a ``CallToolResult`` with ``is_error``
         (or ``ToolCallError`` when a ``result_type`` was asked for). Raises
         ``TaskFailed`` for a task that ended ``failed`` without a result or
-        ``cancelled``, ``McpError`` when the failed request's error was a JSON-RPC
+        ``cancelled``, ``PeerError`` when the failed request's error was a JSON-RPC
         error (2025-11-25), and whatever an input handler raised.
         """
         if self._immediate is not None:
@@ -197,16 +198,18 @@ class ToolTask(Generic[R]):
         # tasks/result blocks until the task ends; input requests arrive meanwhile as
         # server-to-client requests, so it waits without a timeout
         params = TaskIdParams(task_id=state.task_id)
-        return await self._client._call("tasks/result", params, CallToolResult, timeout=math.inf)
+        return await self._requester.request(
+            "tasks/result", params, CallToolResult, timeout=math.inf
+        )
 
     # -- 2026-07-28 extension ----------------------------------------------------------
 
     async def _modern_get(self) -> ext_tasks.GetTaskResult:
         assert self.state is not None
         params = ext_tasks.GetTaskRequestParams(
-            task_id=self.state.task_id, meta=self._client._meta()
+            task_id=self.state.task_id, meta=self._requester.meta()
         )
-        return await self._client._call("tasks/get", params, ext_tasks.GetTaskResult)
+        return await self._requester.request("tasks/get", params, ext_tasks.GetTaskResult)
 
     async def _modern_result(self) -> CallToolResult:
         assert self.state is not None
@@ -214,7 +217,7 @@ class ToolTask(Generic[R]):
             await trio.sleep(_poll_delay(self.state))
         while True:
             got = await self._modern_get()
-            state = self.state = TaskState.from_modern(got)
+            state = self.state = TaskSnapshot.from_modern(got)
             if state.terminal:
                 return self._modern_outcome(got)
             if state.status == "input_required" and got.input_requests:
@@ -230,13 +233,13 @@ class ToolTask(Generic[R]):
             }
         except msgspec.ValidationError as exc:
             raise UnexpectedResult(f"task {got.task_id}: invalid inputRequests: {exc}") from None
-        answers = await self._client._responder.answer_all(requests)
+        answers = await self._requester.answer_inputs(requests)
         params = ext_tasks.UpdateTaskRequestParams(
             task_id=got.task_id,
             input_responses=msgspec.to_builtins(answers),
-            meta=self._client._meta(),
+            meta=self._requester.meta(),
         )
-        await self._client._call("tasks/update", params, Result)
+        await self._requester.request("tasks/update", params, Result)
 
     def _modern_outcome(self, got: ext_tasks.GetTaskResult) -> CallToolResult:
         if got.status == "completed":
@@ -254,7 +257,7 @@ class ToolTask(Generic[R]):
 
 
 def immediate(
-    tool: str, client: Client, result: CallToolResult, finish: Callable[[CallToolResult], R]
+    tool: str, requester: Requester, result: CallToolResult, finish: Callable[[CallToolResult], R]
 ) -> ToolTask[R]:
     """A handle for a call the server answered at once."""
-    return ToolTask(tool, None, client, finish, "none", result)
+    return ToolTask(tool, None, requester, finish, "none", result)

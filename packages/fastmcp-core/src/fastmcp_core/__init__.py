@@ -6,6 +6,8 @@ wire, ``McpContext`` (the capability a handler gets), and ``Session``: the one
 JSON-RPC session engine that servers and clients share, over any ``Transport``.
 """
 
+import typing as _typing
+
 from fastmcp_core._budget import Budget
 from fastmcp_core._callbacks import call_callback, is_async_callable
 from fastmcp_core._context import Elicited, McpContext, Peer, TestingContext
@@ -13,12 +15,12 @@ from fastmcp_core._errors import (
     CONNECTION_CLOSED,
     REQUEST_TIMEOUT,
     ConnectionClosed,
-    McpError,
     MissingCapability,
     ProtocolError,
     RequestTimeout,
     ToolError,
     TransportClosed,
+    TransportError,
 )
 from fastmcp_core._forms import form_schema, read_form
 from fastmcp_core._mrtr import RequestStateSealer, binding_of
@@ -34,10 +36,22 @@ from fastmcp_core._outcome import (
     response_for,
 )
 from fastmcp_core._session import Dispatcher, ProgressCallback, Session
-from fastmcp_core._transport import Transport
+from fastmcp_core._transport import LocalErrorFrame, Transport
 from fastmcp_core._watchdog import watch_event_loop
 
-__version__ = "0.1.0"
+if _typing.TYPE_CHECKING:
+    __version__: str
+    """The installed distribution's version: its ``pyproject.toml`` is the one source."""
+else:
+
+    def __getattr__(name: str) -> str:
+        if name == "__version__":  # read when asked: importlib.metadata is slow to import
+            from importlib.metadata import version
+
+            globals()[name] = value = version("fastmcp-core")
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Budget",
@@ -58,13 +72,14 @@ __all__ = [
     "Dispatcher",
     "ProgressCallback",
     "Transport",
-    "McpError",
+    "LocalErrorFrame",
     "ProtocolError",
     "ToolError",
     "RequestTimeout",
     "ConnectionClosed",
     "MissingCapability",
     "TransportClosed",
+    "TransportError",
     "REQUEST_TIMEOUT",
     "CONNECTION_CLOSED",
     "RequestStateSealer",

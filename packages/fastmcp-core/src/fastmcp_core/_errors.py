@@ -1,16 +1,13 @@
-"""The error hierarchy: one root, ``McpError``, with a JSON-RPC code on every error.
+"""The runtime's errors: those a handler raises to answer, and those of a request.
 
-::
-
-    McpError (fastmcp_protocol)          code, message, data
-      MalformedMessage (fastmcp_protocol)  a frame that is not a valid message
-      ProtocolError                        always a JSON-RPC error, even from a tool
-        MissingCapability                  the peer lacks a capability (-32021)
-      ToolError                            a tool failed; the model sees the message
-      RequestTimeout                       a budget or timeout ran out (-32001)
-      ConnectionClosed                     the peer went away (-32000)
-    TransportClosed (not an McpError)      raised by transports; the engine turns it
-                                           into ConnectionClosed for waiting callers
+They extend the hierarchy rooted in ``fastmcp_protocol.FastMcpError`` (its module
+docstring draws all of it): ``ToolError`` and ``ProtocolError`` are raised by handlers
+to answer with; ``RequestTimeout`` and ``ConnectionClosed`` are what a request that
+got no answer raises, local errors (``LocalError``) with the codes the MCP SDKs use
+for them, and ``TransportError`` what one whose answer the transport could not get
+raises; ``TransportClosed`` is what a transport raises once it can move no more
+frames (the session turns it into ``ConnectionClosed`` for the requests waiting).
+What the peer answered with is a ``fastmcp_protocol.PeerError``.
 """
 
 from __future__ import annotations
@@ -22,6 +19,7 @@ from fastmcp_protocol import (
     MISSING_REQUIRED_CLIENT_CAPABILITY,
     UNSET,
     ClientCapabilities,
+    LocalError,
     McpError,
     MissingRequiredClientCapabilityData,
 )
@@ -30,12 +28,12 @@ __all__ = [
     "CONNECTION_CLOSED",
     "REQUEST_TIMEOUT",
     "ConnectionClosed",
-    "McpError",
     "MissingCapability",
     "ProtocolError",
     "RequestTimeout",
     "ToolError",
     "TransportClosed",
+    "TransportError",
 ]
 
 REQUEST_TIMEOUT = -32001
@@ -73,22 +71,33 @@ class ToolError(McpError):
         super().__init__(INTERNAL_ERROR, message, data)
 
 
-class RequestTimeout(McpError):
-    """The budget of a request ran out (deadline, poll quota or cost quota)."""
+class RequestTimeout(LocalError, McpError):
+    """No answer in time: the budget of a request ran out (deadline, poll quota or cost
+    quota); a request sent to the peer was cancelled there (``notifications/cancelled``)."""
 
     def __init__(self, message: str = "Request timed out", data: Any = UNSET) -> None:
         super().__init__(REQUEST_TIMEOUT, message, data)
 
 
-class ConnectionClosed(McpError):
-    """The connection closed before the answer came; the message says why."""
+class ConnectionClosed(LocalError, McpError):
+    """The connection closed before the answer came (or was never open); the message
+    says why: a child process's exit status and the tail of its stderr, say."""
 
     def __init__(self, message: str = "Connection closed") -> None:
         super().__init__(CONNECTION_CLOSED, message)
 
 
-class MissingCapability(ProtocolError):
-    """The peer did not declare a capability this request needs (-32021)."""
+class TransportError(LocalError, McpError):
+    """The transport could not get this request's answer, and said so itself: an HTTP
+    exchange that broke or ended without a response (-32000), an HTTP status that came
+    without a JSON-RPC error (-32603, ``data`` is ``{"httpStatus": status}``), a body
+    that is no MCP message (-32603). The peer sent no such error; the connection may
+    still serve the next request."""
+
+
+class MissingCapability(ProtocolError, LocalError):
+    """The peer did not declare a capability this request needs (-32021); raised here,
+    before anything is sent (``ctx.sample`` to a client without sampling, say)."""
 
     def __init__(self, message: str, required: ClientCapabilities) -> None:
         super().__init__(
@@ -99,7 +108,7 @@ class MissingCapability(ProtocolError):
         self.required = required
 
 
-class TransportClosed(Exception):
+class TransportClosed(LocalError):
     """Raised by a transport when it can receive no more frames.
 
     ``str(exc)`` says why in words a user can act on: end of input, a child process

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from fastmcp_protocol import ElicitRequestedSchema, McpError, convert
+from fastmcp_protocol import ElicitRequestedSchema, UnexpectedResult, convert
 
 __all__ = ["form_schema", "read_form"]
 
@@ -71,8 +71,9 @@ def _flat(name: str, field: dict[str, Any], components: dict[str, Any]) -> dict[
 
 
 def read_form(content: dict[str, Any] | None, type_: type[T]) -> T:
-    """The accepted form ``content`` as a ``type_``; -32602 when it does not fit."""
+    """The accepted form ``content`` as a ``type_``; ``UnexpectedResult`` (-32602) when
+    the client's answer does not fit."""
     try:
         return convert(content or {}, type_)
     except msgspec.ValidationError as exc:
-        raise McpError(-32602, f"Invalid elicitation response: {exc}") from None
+        raise UnexpectedResult(f"Invalid elicitation response: {exc}") from None

@@ -51,7 +51,7 @@ import trio
 from fastmcp_core._budget import Budget
 from fastmcp_core._callbacks import call_callback
 from fastmcp_core._context import McpContext
-from fastmcp_core._errors import ConnectionClosed, RequestTimeout, TransportClosed
+from fastmcp_core._errors import ConnectionClosed, RequestTimeout, TransportClosed, TransportError
 from fastmcp_core._outcome import (
     Cancelled,
     CancelReason,
@@ -63,7 +63,7 @@ from fastmcp_core._outcome import (
     outcome_of,
     response_for,
 )
-from fastmcp_core._transport import Transport
+from fastmcp_core._transport import LocalErrorFrame, Transport
 from fastmcp_protocol import (
     INVALID_REQUEST,
     LATEST_PROTOCOL_VERSION,
@@ -76,6 +76,7 @@ from fastmcp_protocol import (
     JSONRPCResultResponse,
     MalformedMessage,
     McpError,
+    PeerError,
     ProgressNotificationParams,
     RequestId,
     decode_message,
@@ -135,6 +136,7 @@ class _Pending:
     deadline: float = math.inf
     reset_on_progress: float | None = None
     timed_out: bool = False
+    local: bool = False  # the response is the transport's LocalErrorFrame
 
 
 @attrs.define(eq=False, slots=True, repr=False)
@@ -324,6 +326,8 @@ class Session:
                 self._response(decoded)
             elif isinstance(decoded, list):
                 await self._batch(decoded)
+            elif type(frame) is LocalErrorFrame and type(decoded) is JSONRPCErrorResponse:
+                self._response(decoded, local=True)
             else:
                 await self._dispatch(decoded, None)
 
@@ -536,13 +540,16 @@ class Session:
 
     # -- outbound --------------------------------------------------------------------
 
-    def _response(self, response: JSONRPCResultResponse | JSONRPCErrorResponse) -> None:
+    def _response(
+        self, response: JSONRPCResultResponse | JSONRPCErrorResponse, *, local: bool = False
+    ) -> None:
         rid = response.id
         pending = self._pending.get(rid) if rid is not None and rid is not UNSET else None
         if pending is None:
             logger.debug("dropping a response to unknown request %r", rid)
             return
         pending.response = response
+        pending.local = local
         pending.done.set()
 
     async def _send(self, frame: bytes, related: RequestId | None, *, final: bool = False) -> None:
@@ -592,10 +599,12 @@ class Session:
     ) -> T:
         """Send a request and wait for its result, decoded into ``result_type``.
 
-        Raises ``McpError`` with the peer's error, ``RequestTimeout`` after
+        Raises ``PeerError`` with the peer's error, ``RequestTimeout`` after
         ``timeout`` seconds (default ``default_timeout``; progress restarts it when
         ``reset_timeout_on_progress``), ``ConnectionClosed`` if the connection goes
-        away first. Leaving the caller's cancel scope cancels the request: the peer is
+        away first, ``TransportError`` when the transport could not get the answer
+        (``LocalErrorFrame``), ``UnexpectedResult`` for a result that does not decode
+        into ``result_type``. Leaving the caller's cancel scope cancels the request: the peer is
         told with ``notifications/cancelled``.
         """
         if self._closed is not None:
@@ -644,7 +653,9 @@ class Session:
         if response is None:
             raise ConnectionClosed(f"Connection closed: {pending.closed}")
         if isinstance(response, JSONRPCErrorResponse):
-            raise McpError.from_error(response.error)
+            if pending.local:
+                raise TransportError.from_error(response.error)
+            raise PeerError.from_error(response.error)
         if result_type is msgspec.Raw:  # the caller decodes it: no copy
             return response.result  # type: ignore[return-value]
         return decode_result(response.result, result_type)

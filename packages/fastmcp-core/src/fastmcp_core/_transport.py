@@ -11,6 +11,11 @@ that request's own response stream. ``final`` marks the last message about
 ``related`` from this side - a response, or a client's cancellation - so HTTP can end
 that stream; ``send(b"", related=id, final=True)`` ends it without writing anything
 (a request cancelled by the client gets no response).
+
+A transport that cannot get the answer to one request, while the connection goes on
+(HTTP: an exchange that broke, an HTTP status without a JSON-RPC error), answers that
+request itself: ``receive`` returns the error response as a ``LocalErrorFrame``, so
+that the caller gets a local ``TransportError``, never the peer's ``PeerError``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ from typing import Protocol, runtime_checkable
 
 from fastmcp_protocol import RequestId
 
-__all__ = ["Transport"]
+__all__ = ["LocalErrorFrame", "Transport"]
+
+
+class LocalErrorFrame(bytes):
+    """A JSON-RPC error response the transport made itself, for a request whose answer
+    it could not get; the peer sent no such thing. The session raises its error as a
+    ``TransportError`` for the waiting caller (code, message and data as made here)."""
+
+    __slots__ = ()
 
 
 @runtime_checkable

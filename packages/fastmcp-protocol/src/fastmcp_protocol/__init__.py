@@ -19,7 +19,10 @@ schema to its Python type; ``prepare_result(result, version)`` shapes an outgoin
 result for a peer of that version.
 """
 
+import typing as _typing
+
 from fastmcp_protocol import (
+    _authorization,
     _base,
     _capabilities,
     _codec,
@@ -31,6 +34,7 @@ from fastmcp_protocol import (
     _methods,
     _versions,
 )
+from fastmcp_protocol._authorization import *  # noqa: F403
 from fastmcp_protocol._base import *  # noqa: F403
 from fastmcp_protocol._capabilities import *  # noqa: F403
 from fastmcp_protocol._codec import *  # noqa: F403
@@ -42,7 +46,19 @@ from fastmcp_protocol._messages import *  # noqa: F403
 from fastmcp_protocol._methods import *  # noqa: F403
 from fastmcp_protocol._versions import *  # noqa: F403
 
-__version__ = "0.1.0"
+if _typing.TYPE_CHECKING:
+    __version__: str
+    """The installed distribution's version: its ``pyproject.toml`` is the one source."""
+else:
+
+    def __getattr__(name: str) -> str:
+        if name == "__version__":  # read when asked: importlib.metadata is slow to import
+            from importlib.metadata import version
+
+            globals()[name] = value = version("fastmcp-protocol")
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [  # noqa: PLE0604
     *_base.__all__,
@@ -55,4 +71,5 @@ __all__ = [  # noqa: PLE0604
     *_methods.__all__,
     *_versions.__all__,
     *_eras.__all__,
+    *_authorization.__all__,
 ]

@@ -6,7 +6,9 @@ JSON. The receiver looks the method up (``METHODS``), then calls ``decode_params
 (or ``decode_result``) with the typed struct, which converts the raw bytes straight
 into it. Every failure becomes an ``McpError`` with the code JSON-RPC prescribes:
 -32700 for bytes that are not JSON, -32600 for JSON that is not a valid message,
--32602 for params of the wrong shape (the message names the offending field).
+-32602 for params of the wrong shape (the message names the offending field). A
+result of the wrong shape is this side's problem, not an answer to send: it raises
+``UnexpectedResult`` (a local error, also -32602).
 
 All decoders share one decode hook that resolves the protocol's untagged unions
 (see ``_content`` and ``_messages``); use ``decoder``/``decode``/``convert`` from here
@@ -32,6 +34,7 @@ from fastmcp_protocol._errors import (
     PARSE_ERROR,
     MalformedMessage,
     McpError,
+    UnexpectedResult,
 )
 from fastmcp_protocol._jsonrpc import (
     JSONRPCErrorResponse,
@@ -191,13 +194,13 @@ def _describe(exc: Exception) -> str:
 def decode_result(result: msgspec.Raw | bytes, type_: type[T]) -> T:
     """Convert a response's raw ``result`` into its typed struct.
 
-    Raises ``McpError(-32602)`` when the peer's result does not have the shape the
-    method promises (the caller learns which field).
+    Raises ``UnexpectedResult`` (-32602) when the peer's result does not have the
+    shape the method promises (the caller learns which field).
     """
     try:
         return decoder(type_).decode(result)
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
-        raise McpError(INVALID_PARAMS, f"Invalid result: {_describe(exc)}") from None
+        raise UnexpectedResult(f"Invalid result: {_describe(exc)}") from None
 
 
 # -- the envelope ------------------------------------------------------------------------

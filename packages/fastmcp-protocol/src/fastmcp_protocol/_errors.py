@@ -1,8 +1,45 @@
-"""Error codes, and ``McpError``: the root of every error that can travel as JSON-RPC.
+"""Error codes, and the one root of every exception fastmcp raises.
 
-``McpError`` lives here, in the sans-IO layer, because decoding alone can produce
-protocol errors (bad JSON, a bad envelope, bad params). ``fastmcp_core`` extends the
-hierarchy with runtime errors (timeouts, closed connections, tool errors).
+Two questions tell the errors apart: did the *peer* say it, and does it carry a
+JSON-RPC code. ``PeerError`` is what the other side answered (a JSON-RPC error
+response, code, message and data as it sent them); ``LocalError`` is everything that
+went wrong on this side instead (the connection closed, the time ran out, a result
+that cannot be used, a configuration that cannot work): the peer sent no such error.
+``McpError`` is anything with a code: every ``PeerError``, the errors a handler raises
+to answer with (``ToolError``, ``ProtocolError``), and the local errors of a request
+(they carry the code the MCP SDKs use for them, so that a proxy or a handler that lets
+them through answers with it). Each class lives in the lowest package that raises it::
+
+    FastMcpError                         the root: ``except FastMcpError`` catches them all
+    |-- McpError                         code, message, data; raised in a handler, it is
+    |   |                                the answer (the Outcome table of fastmcp_core)
+    |   |-- PeerError                    THE PEER SAID IT: the error response it sent
+    |   |-- MalformedMessage             a frame that is no JSON-RPC message (-32700/-32600)
+    |   |-- ToolError (core)             raise in a tool: an ``isError`` result for the model
+    |   `-- ProtocolError (core)         raise: a JSON-RPC error, even from a tool
+    |       `-- MissingCapability (core) also local: the peer lacks a capability (-32021)
+    |-- LocalError                       IT WENT WRONG HERE: the peer said no such thing
+    |   |-- ConnectionClosed (core)      also McpError (-32000): the peer went away
+    |   |-- RequestTimeout (core)        also McpError (-32001): no answer in time
+    |   |-- TransportError (core)        also McpError: the transport could not get
+    |   |                                this one answer (an HTTP exchange that broke)
+    |   |-- UnexpectedResult             also McpError (-32602): an answer we cannot use
+    |   |-- TransportClosed (core)       a transport can move no more frames
+    |   |   `-- SessionExpired           (transport.http_client) the server forgot us
+    |   |-- InvalidParamHeader           (transport.http_client) also ValueError: a
+    |   |                                tool's x-mcp-header annotations break the rules
+    |   |-- ClientError (client)         also McpError: ToolCallError, TaskFailed,
+    |   |                                IncompatibleServer, InputRequiredError, ...
+    |   |-- ConfigError (client)         also ValueError: a target that cannot work
+    |   |-- OAuthError (client.auth)     also httpx.HTTPError: no token could be had
+    |   `-- VerifierUnavailable          (server.auth) a token verifier cannot decide now
+    `-- InvalidToken (server.auth)       a token verifier refuses the peer's token (401)
+
+So ``except PeerError`` handles the server's (or, in a handler, the client's) refusal,
+``except LocalError`` the failures of this side, and ``except McpError`` what it
+always caught: every error that has a code. One exception stands outside:
+``fastmcp_core.InputRequired`` is no error but the signal that ends an input-required
+round (like ``trio.Cancelled``, it must not be caught by ``except FastMcpError``).
 """
 
 from __future__ import annotations
@@ -22,8 +59,12 @@ __all__ = [
     "RESOURCE_NOT_FOUND",
     "UNSUPPORTED_PROTOCOL_VERSION",
     "URL_ELICITATION_REQUIRED",
+    "FastMcpError",
+    "LocalError",
     "MalformedMessage",
     "McpError",
+    "PeerError",
+    "UnexpectedResult",
 ]
 
 # JSON-RPC 2.0
@@ -46,11 +87,27 @@ URL_ELICITATION_REQUIRED = -32042
 """A URL-mode elicitation must complete first (2025-11-25 only)."""
 
 
-class McpError(Exception):
+class FastMcpError(Exception):
+    """The root of every exception fastmcp's packages raise (see the module docstring)."""
+
+
+class LocalError(FastMcpError):
+    """Something went wrong on this side: the peer sent no such error.
+
+    A category to catch: the concrete errors (``ConnectionClosed``, ``RequestTimeout``,
+    ``UnexpectedResult``, ``ConfigError``...) derive from it, those of a request also
+    from ``McpError``.
+    """
+
+
+class McpError(FastMcpError):
     """An error with a JSON-RPC code, a message and optional data.
 
-    Raised by the codec for malformed input, by the runtime for protocol errors,
-    and received by callers when the peer answered with an error response.
+    Raised in a handler, it is the handler's answer (a JSON-RPC error; in a tool an
+    ``isError`` result). Raised by the codec for malformed input and by the runtime for
+    protocol errors. A caller receives a ``PeerError`` when the peer answered with an
+    error response, and the local errors of a request (``RequestTimeout``,
+    ``ConnectionClosed``, ``UnexpectedResult``...) are ``McpError`` too.
     """
 
     code: int
@@ -69,7 +126,8 @@ class McpError(Exception):
 
     @classmethod
     def from_error(cls, error: Error) -> McpError:
-        """The error a peer reported in an error response."""
+        """The exception for the ``error`` member of a response (``PeerError.from_error``
+        for one the peer sent)."""
         return cls(error.code, error.message, error.data)
 
     def __repr__(self) -> str:
@@ -91,3 +149,24 @@ class MalformedMessage(McpError):
     def __init__(self, code: int, message: str, request_id: str | int | None = None) -> None:
         super().__init__(code, message)
         self.request_id = request_id
+
+
+class PeerError(McpError):
+    """The peer answered a request with this JSON-RPC error.
+
+    ``code``, ``message`` and ``data`` are exactly what it sent. Raised by every
+    request a session sends: a client's calls, and a server's questions to its client
+    (``ctx.sample``, ``ctx.elicit``, ``ctx.list_roots``). Not raised for an answer
+    that never came (``ConnectionClosed``, ``RequestTimeout``) nor for one this side
+    cannot use (``UnexpectedResult``). Let through a handler, it is answered as any
+    ``McpError``: with its code, message and data.
+    """
+
+
+class UnexpectedResult(LocalError, McpError):
+    """The peer's answer has a shape this side cannot use (-32602): a result that does
+    not decode into its type, structured content that does not fit, an unknown
+    ``resultType``, a pagination cursor that repeats. The peer reported no error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(INVALID_PARAMS, message)

@@ -2,7 +2,7 @@
 
 ::
 
-    from fastmcp_server import Server, McpContext
+    from fastmcp_server import Server
 
     server = Server("demo", "1.0", request_timeout=30)
 
@@ -18,12 +18,16 @@ Tools, resources and prompts are plain functions (or hand-written ``ToolHandler`
 result conversion are derived once, at registration. ``McpContext`` gives a handler
 cancellation, its budget, child tasks, progress, logging and questions to the client
 (elicitation, sampling, roots) in both protocol eras.
+
+Each name has one home: this package exports what it defines. The context, budgets
+and the errors a handler raises are ``fastmcp_core``'s (``McpContext``, ``Budget``,
+``ToolError``, ``ProtocolError``) and ``fastmcp_protocol``'s (``McpError``);
+``fastmcp`` hands them all on in one place.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
-from fastmcp_core import Budget, CancelReason, McpContext, McpError, ProtocolError, ToolError
 from fastmcp_server._dispatch import Connection
 from fastmcp_server._handlers import (
     Completer,
@@ -42,7 +46,7 @@ from fastmcp_server._handlers import (
 from fastmcp_server._server import Lifespan, Server
 from fastmcp_server._tasks import InMemoryTaskStore, TaskState, TaskStore
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from fastmcp_server._media import Audio, File, Image
     from fastmcp_server._middleware import (
         CallNext,
@@ -52,6 +56,9 @@ if TYPE_CHECKING:
         TimingMiddleware,
     )
     from fastmcp_server._uri_template import UriTemplate
+
+    __version__: str
+    """The installed distribution's version: its ``pyproject.toml`` is the one source."""
 
 # Loaded on first use, so that a server that does not use them starts faster.
 _LAZY = {
@@ -67,11 +74,16 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
+    if name == "__version__":  # read when asked: importlib.metadata is slow to import
+        from importlib.metadata import version
+
+        globals()[name] = value = version("fastmcp-server")
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'fastmcp_server' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"fastmcp_server.{module}"), name)
+    value = getattr(_importlib.import_module(f"fastmcp_server.{module}"), name)
     globals()[name] = value
     return value
 
@@ -79,8 +91,6 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Server",
@@ -110,10 +120,4 @@ __all__ = [
     "TaskState",
     "InMemoryTaskStore",
     "UriTemplate",
-    "McpContext",
-    "Budget",
-    "CancelReason",
-    "McpError",
-    "ToolError",
-    "ProtocolError",
 ]

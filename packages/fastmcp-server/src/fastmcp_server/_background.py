@@ -9,8 +9,7 @@ from typing import Any
 import attrs
 import trio
 
-from fastmcp_core import McpError
-from fastmcp_protocol import INTERNAL_ERROR
+from fastmcp_protocol import INTERNAL_ERROR, McpError
 
 __all__ = ["Background"]
 

@@ -32,7 +32,7 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_core import McpContext, McpError, RequestStateSealer, Session, binding_of
+from fastmcp_core import McpContext, RequestStateSealer, Session, binding_of
 from fastmcp_protocol import (
     HEADER_MISMATCH,
     INVALID_PARAMS,
@@ -58,6 +58,7 @@ from fastmcp_protocol import (
     ListResourceTemplatesResult,
     ListToolsResult,
     LoggingLevel,
+    McpError,
     PaginatedRequestParams,
     PromptReference,
     ReadResourceRequestParams,

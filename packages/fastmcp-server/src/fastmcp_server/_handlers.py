@@ -32,7 +32,7 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_core import Budget, McpContext, McpError, ToolError, is_async_callable
+from fastmcp_core import Budget, McpContext, ToolError, is_async_callable
 from fastmcp_protocol import (
     INVALID_PARAMS,
     UNSET,
@@ -40,6 +40,7 @@ from fastmcp_protocol import (
     CallToolResult,
     GetPromptResult,
     Icon,
+    McpError,
     Prompt,
     PromptArgument,
     ReadResourceResult,

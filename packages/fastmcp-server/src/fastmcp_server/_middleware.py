@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 import attrs
 
-from fastmcp_core import McpContext, McpError, ToolError
+from fastmcp_core import McpContext, ToolError
+from fastmcp_protocol import McpError
 
 __all__ = [
     "CallNext",

@@ -30,8 +30,8 @@ from typing import Any
 
 import attrs
 
-from fastmcp_core import McpError, Session
-from fastmcp_protocol import RequestId
+from fastmcp_core import Session
+from fastmcp_protocol import McpError, RequestId
 
 __all__ = ["Outbox"]
 

@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import attrs
 import msgspec
 
-from fastmcp_core import McpContext, McpError
+from fastmcp_core import McpContext
 from fastmcp_protocol import (
     INVALID_PARAMS,
     UNSET,
     CallToolResult,
     CompleteRequestParams,
+    McpError,
     PromptReference,
     ReadResourceResult,
     ResourceTemplate,

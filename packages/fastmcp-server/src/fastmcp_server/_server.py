@@ -36,12 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 import attrs
 import trio
 
-from fastmcp_core import (
-    RequestStateSealer,
-    Session,
-    Transport,
-    watch_event_loop,
-)
+from fastmcp_core import RequestStateSealer, Session, Transport, watch_event_loop
 from fastmcp_protocol import (
     LEGACY_PROTOCOL_VERSIONS,
     MODERN_PROTOCOL_VERSIONS,

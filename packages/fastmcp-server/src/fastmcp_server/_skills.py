@@ -28,10 +28,11 @@ from typing import Any, Literal, Protocol
 
 import attrs
 
-from fastmcp_core import McpContext, McpError
+from fastmcp_core import McpContext
 from fastmcp_protocol import (
     INVALID_PARAMS,
     BlobResourceContents,
+    McpError,
     PaginatedRequestParams,
     ReadResourceResult,
     Resource,

@@ -13,6 +13,8 @@ eras and the legacy HTTP+SSE transport, and a runner on hypercorn's trio worker)
 ``fastmcp_transport.http_client`` (both, on httpx).
 """
 
+import typing as _typing
+
 from fastmcp_transport._http_common import (
     HEADER_LAST_EVENT_ID,
     HEADER_METHOD,
@@ -29,7 +31,19 @@ from fastmcp_transport._sse import SSEEvent, SSEParser, encode_event
 from fastmcp_transport._stdio import DescriptorFlags, StdioServerTransport, stdio_server
 from fastmcp_transport._stdio_client import StderrMode, StdioClientTransport, stdio_client
 
-__version__ = "0.1.0"
+if _typing.TYPE_CHECKING:
+    __version__: str
+    """The installed distribution's version: its ``pyproject.toml`` is the one source."""
+else:
+
+    def __getattr__(name: str) -> str:
+        if name == "__version__":  # read when asked: importlib.metadata is slow to import
+            from importlib.metadata import version
+
+            globals()[name] = value = version("fastmcp-transport")
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_MAX_LINE",

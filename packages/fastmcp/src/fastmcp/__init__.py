@@ -15,16 +15,18 @@ One install and one import for everyday work::
     server.run()  # stdio; server.run("http", port=8000) for Streamable HTTP
 
 This package re-exports the public names of ``fastmcp_server`` (servers, handlers,
-middleware), ``fastmcp_client`` (the client) and ``fastmcp_core`` (the context,
-budgets, outcomes, errors); ``from fastmcp.prelude import *`` brings the everyday ones
-into scope. The wire types live in ``fastmcp_protocol`` and the transports in
+middleware), ``fastmcp_client`` (the client), ``fastmcp_core`` (the context, budgets,
+outcomes, the errors of a request) and the root of the errors (``fastmcp_protocol``);
+``from fastmcp.prelude import *`` brings the everyday ones into scope. It is the only
+package that hands on other packages' names: each is the very object of its one home,
+where it is defined. The wire types live in ``fastmcp_protocol`` and the transports in
 ``fastmcp_transport``. Importing ``fastmcp`` stays light: the HTTP machinery loads
 when a server first serves HTTP or a client first connects to a URL, and the
 ``fastmcp`` command line (``fastmcp.cli``) and the proxy (``fastmcp.proxy``) only
 when they are imported.
 """
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from fastmcp_client import (
     Client,
@@ -32,12 +34,12 @@ from fastmcp_client import (
     ConfigError,
     ElicitationHandler,
     HttpServer,
+    IncomingNotification,
     IncompatibleServer,
     InputRequiredError,
     LoadedSkill,
     LogHandler,
     McpConfig,
-    Notification,
     NotificationHandler,
     RootsHandler,
     SamplingHandler,
@@ -47,9 +49,9 @@ from fastmcp_client import (
     Subscription,
     Target,
     TaskFailed,
+    TaskSnapshot,
     ToolCallError,
     ToolTask,
-    UnexpectedResult,
     python_logging,
 )
 from fastmcp_core import (
@@ -60,7 +62,6 @@ from fastmcp_core import (
     Elicited,
     Err,
     McpContext,
-    McpError,
     Ok,
     Outcome,
     Panicked,
@@ -70,7 +71,9 @@ from fastmcp_core import (
     TestingContext,
     ToolError,
     TransportClosed,
+    TransportError,
 )
+from fastmcp_protocol import FastMcpError, LocalError, McpError, PeerError, UnexpectedResult
 from fastmcp_server import (
     Completer,
     FunctionPrompt,
@@ -90,7 +93,7 @@ from fastmcp_server import (
     tool,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from fastmcp_server import (
         Audio,
         CallNext,
@@ -102,6 +105,9 @@ if TYPE_CHECKING:
         TimingMiddleware,
         UriTemplate,
     )
+
+    __version__: str
+    """The installed distribution's version: its ``pyproject.toml`` is the one source."""
 
 # Re-exported on first use: fastmcp_server loads them lazily, and so does this facade.
 _FROM_SERVER = frozenset(
@@ -119,12 +125,17 @@ _FROM_SERVER = frozenset(
 )
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
+    if name == "__version__":  # read when asked: importlib.metadata is slow to import
+        from importlib.metadata import version
+
+        globals()[name] = value = version("fastmcp")
+        return value
     if name not in _FROM_SERVER:
         raise AttributeError(f"module 'fastmcp' has no attribute {name!r}")
-    import fastmcp_server
+    import fastmcp_server as _server
 
-    value = getattr(fastmcp_server, name)
+    value = getattr(_server, name)
     globals()[name] = value
     return value
 
@@ -132,8 +143,6 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted({*globals(), *_FROM_SERVER})
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     # servers
@@ -186,18 +195,23 @@ __all__ = [
     "RootsHandler",
     "LogHandler",
     "NotificationHandler",
-    "Notification",
+    "IncomingNotification",
     "python_logging",
     "ToolTask",
+    "TaskSnapshot",
     "Subscription",
     "LoadedSkill",
     # errors
+    "FastMcpError",
     "McpError",
+    "PeerError",
+    "LocalError",
     "ToolError",
     "ProtocolError",
     "RequestTimeout",
     "ConnectionClosed",
     "TransportClosed",
+    "TransportError",
     "ClientError",
     "ToolCallError",
     "UnexpectedResult",

@@ -57,20 +57,15 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from importlib import metadata
 from typing import Any, TypeVar
 
 import attrs
 import msgspec
 import trio
 
-from fastmcp_client import Client, Notification, Target, python_logging
-from fastmcp_core import (
-    ConnectionClosed,
-    InputRequired,
-    McpContext,
-    McpError,
-    ProtocolError,
-)
+from fastmcp_client import Client, IncomingNotification, Target, python_logging
+from fastmcp_core import ConnectionClosed, InputRequired, McpContext, ProtocolError
 from fastmcp_protocol import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -87,6 +82,7 @@ from fastmcp_protocol import (
     ListRootsRequest,
     ListRootsResult,
     LoggingMessageNotificationParams,
+    McpError,
     ProgressNotificationParams,
     Prompt,
     PromptListChangedNotification,
@@ -161,7 +157,7 @@ def proxy(
 
     server = Server(
         name or "proxy",
-        version or "0.1.0",
+        version or metadata.version("fastmcp"),  # until the remote's is known
         instructions=instructions,
         request_timeout=request_timeout,
         lifespan=lifespan,
@@ -332,7 +328,7 @@ class _Remote:
         if not started:
             task_status.started(None)
 
-    def on_notification(self, note: Notification) -> None:
+    def on_notification(self, note: IncomingNotification) -> None:
         if isinstance(note, ToolListChangedNotification):
             self._refresh_soon("tools")
         elif isinstance(note, PromptListChangedNotification):

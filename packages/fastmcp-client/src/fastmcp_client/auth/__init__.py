@@ -41,7 +41,6 @@ from fastmcp_client.auth._grants import ClientCredentials, EnterpriseManaged, Jw
 from fastmcp_client.auth._jose import DPoPKey, SigningKey
 from fastmcp_client.auth._metadata import (
     AuthorizationServerMetadata,
-    ProtectedResourceMetadata,
     authorization_server_metadata_urls,
     protected_resource_metadata_urls,
 )
@@ -80,7 +79,6 @@ __all__ = [
     "SigningKey",
     "Pkce",
     "Discovered",
-    "ProtectedResourceMetadata",
     "AuthorizationServerMetadata",
     "protected_resource_metadata_urls",
     "authorization_server_metadata_urls",

@@ -2,13 +2,17 @@
 
 ``OAuthError`` is an ``httpx.HTTPError``: the OAuth provider runs inside httpx's
 authentication flow, so its failures surface where httpx's own would, and the MCP
-HTTP transports turn them into a JSON-RPC error for the request that needed the
-token (the session goes on; the next request tries again).
+HTTP transports turn them into an error of the request that needed the token (the
+session goes on; the next request tries again). It is a ``LocalError`` too (see
+``fastmcp_protocol``'s error hierarchy): no token could be had, whatever the
+authorization server said; the MCP server sent no such error.
 """
 
 from __future__ import annotations
 
 import httpx
+
+from fastmcp_protocol import LocalError
 
 __all__ = [
     "AuthorizationError",
@@ -19,7 +23,7 @@ __all__ = [
 ]
 
 
-class OAuthError(httpx.HTTPError):
+class OAuthError(httpx.HTTPError, LocalError):
     """Authorization failed; the message says where and why (never with a secret)."""
 
 

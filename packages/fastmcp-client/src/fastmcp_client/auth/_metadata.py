@@ -1,7 +1,8 @@
 """What servers publish about authorization, and where the client looks for it.
 
 * Protected Resource Metadata (RFC 9728) of the MCP server: which authorization
-  servers issue its tokens, its scopes, and its ``resource`` identifier;
+  servers issue its tokens, its scopes, and its ``resource`` identifier (the
+  document is ``fastmcp_protocol.ProtectedResourceMetadata``, the server's own type);
 * Authorization Server Metadata (RFC 8414) or OpenID Provider Metadata: endpoints
   and capabilities of the authorization server;
 * what the token and registration endpoints answer.
@@ -31,22 +32,11 @@ import msgspec
 __all__ = [
     "AuthorizationServerMetadata",
     "ClientRegistrationResponse",
-    "ProtectedResourceMetadata",
     "TokenResponse",
     "authorization_server_metadata_urls",
     "protected_resource_metadata_urls",
     "resource_matches",
 ]
-
-
-class ProtectedResourceMetadata(msgspec.Struct, frozen=True, kw_only=True):
-    """RFC 9728 (the members a client uses)."""
-
-    resource: str
-    authorization_servers: list[str] = msgspec.field(default_factory=list)
-    scopes_supported: list[str] | None = None
-    bearer_methods_supported: list[str] | None = None
-    resource_name: str | None = None
 
 
 class AuthorizationServerMetadata(msgspec.Struct, frozen=True, kw_only=True):

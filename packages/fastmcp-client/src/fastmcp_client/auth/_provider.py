@@ -64,7 +64,6 @@ from fastmcp_client.auth._errors import DiscoveryError, OAuthError, Registration
 from fastmcp_client.auth._jose import DPoPKey, SigningKey
 from fastmcp_client.auth._metadata import (
     AuthorizationServerMetadata,
-    ProtectedResourceMetadata,
     TokenErrorResponse,
     TokenResponse,
     authorization_server_metadata_urls,
@@ -78,6 +77,7 @@ from fastmcp_client.auth._storage import (
     StoredTokens,
     TokenStorage,
 )
+from fastmcp_protocol import ProtectedResourceMetadata
 
 __all__ = ["Discovered", "OAuthProvider"]
 
@@ -107,7 +107,8 @@ class Discovered:
     @property
     def scopes_supported(self) -> list[str] | None:
         """The MCP server's advertised scopes."""
-        return self.resource_metadata.scopes_supported if self.resource_metadata else None
+        scopes = self.resource_metadata.scopes_supported if self.resource_metadata else None
+        return None if scopes is None else list(scopes)
 
 
 def _form_encode(value: str) -> str:

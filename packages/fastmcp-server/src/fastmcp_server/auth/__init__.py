@@ -23,7 +23,8 @@
         ),
     )
 
-The server publishes its Protected Resource Metadata (RFC 9728), answers requests
+The server publishes its Protected Resource Metadata (RFC 9728: a
+``fastmcp_protocol.ProtectedResourceMetadata``), answers requests
 without a valid token with 401 and a ``WWW-Authenticate`` challenge pointing there,
 refuses tokens issued for other resources, and answers a token that lacks a scope
 with 403 ``insufficient_scope`` naming the scopes needed (step-up). Handlers see
@@ -37,13 +38,10 @@ joserfc, keys from a JWKS URL or given) and ``IntrospectionVerifier`` (RFC 7662)
 only when used.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from fastmcp_server.auth._bearer import AuthMiddleware, BearerAuth, ScopeSource
 from fastmcp_server.auth._introspection import IntrospectionVerifier
-from fastmcp_server.auth._metadata import ProtectedResourceMetadata
 from fastmcp_server.auth._metadata import metadata_url as protected_resource_metadata_url
 from fastmcp_server.auth._token import (
     AccessToken,
@@ -52,7 +50,7 @@ from fastmcp_server.auth._token import (
     VerifierUnavailable,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from fastmcp_server.auth._jwt import DEFAULT_ALGORITHMS, JWTVerifier
 
 __all__ = [
@@ -66,14 +64,13 @@ __all__ = [
     "JWTVerifier",
     "DEFAULT_ALGORITHMS",
     "IntrospectionVerifier",
-    "ProtectedResourceMetadata",
     "protected_resource_metadata_url",
 ]
 
 _LAZY = {"JWTVerifier", "DEFAULT_ALGORITHMS"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     # joserfc is an optional dependency: imported when a JWT verifier is asked for
     if name in _LAZY:
         try:

@@ -44,11 +44,10 @@ from urllib.parse import parse_qsl
 import attrs
 import msgspec
 
-from fastmcp_protocol import Error, JSONRPCErrorResponse, encode
+from fastmcp_protocol import Error, JSONRPCErrorResponse, ProtectedResourceMetadata, encode
 from fastmcp_server.auth._challenge import bearer_challenge
 from fastmcp_server.auth._metadata import (
     WELL_KNOWN_PATH,
-    ProtectedResourceMetadata,
     check_resource,
     metadata_path,
     metadata_url,

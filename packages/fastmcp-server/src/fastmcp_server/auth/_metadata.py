@@ -1,6 +1,7 @@
-"""Protected Resource Metadata (RFC 9728): the document, and where it is served.
+"""Protected Resource Metadata (RFC 9728): where it is served.
 
-A client that gets a 401 learns from this document which authorization servers
+The document itself is ``fastmcp_protocol.ProtectedResourceMetadata`` (the client
+reads the same type). A client that gets a 401 learns from it which authorization servers
 issue tokens for this server, which scopes exist, and the canonical ``resource``
 identifier it must name in its authorization and token requests (RFC 8707). The
 document is built and encoded once; the server serves the same bytes at the
@@ -14,22 +15,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-import msgspec
-
-__all__ = ["WELL_KNOWN_PATH", "ProtectedResourceMetadata", "metadata_url"]
+__all__ = ["WELL_KNOWN_PATH", "metadata_url"]
 
 WELL_KNOWN_PATH = "/.well-known/oauth-protected-resource"
-
-
-class ProtectedResourceMetadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """The RFC 9728 document (the members this server has a use for)."""
-
-    resource: str
-    authorization_servers: tuple[str, ...] = ()
-    scopes_supported: tuple[str, ...] | None = None
-    bearer_methods_supported: tuple[str, ...] | None = None
-    resource_name: str | None = None
-    resource_documentation: str | None = None
 
 
 def check_resource(resource: str) -> None:

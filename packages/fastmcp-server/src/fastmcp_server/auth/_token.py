@@ -21,6 +21,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from fastmcp_protocol import FastMcpError, LocalError
+
 __all__ = ["AccessToken", "InvalidToken", "TokenVerifier", "VerifierUnavailable"]
 
 
@@ -70,7 +72,7 @@ class AccessToken:
         return self.scopes.issuperset(required)
 
 
-class InvalidToken(Exception):
+class InvalidToken(FastMcpError):
     """The token is not acceptable: malformed, badly signed, expired, not yet valid,
     revoked, from an untrusted issuer, or for another audience.
 
@@ -82,7 +84,7 @@ class InvalidToken(Exception):
         self.description = description
 
 
-class VerifierUnavailable(Exception):
+class VerifierUnavailable(LocalError):
     """The verifier cannot decide now (its key set or introspection endpoint does not
     answer). The request gets 503; the client may retry later."""
 

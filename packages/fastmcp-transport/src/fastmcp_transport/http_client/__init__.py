@@ -7,10 +7,13 @@
   GET stream, resumable streams with ``Last-Event-ID``), chosen per request.
 * ``sse_client(url)``: the deprecated HTTP+SSE transport of 2024-11-05.
 
-Both yield a ``fastmcp_core.Transport`` to run a ``fastmcp_core.Session`` on. Errors
-HTTP reports about one request reach its caller as a JSON-RPC error (``McpError``);
-``data`` holds ``{"httpStatus": ...}`` when the server sent no JSON-RPC error of its
-own. A server that forgot the session closes the transport with ``SessionExpired``.
+Both yield a ``fastmcp_core.Transport`` to run a ``fastmcp_core.Session`` on. A
+JSON-RPC error the server sent with an HTTP error status reaches its caller as the
+server's (``PeerError``); when HTTP fails one request without such an answer (a
+broken exchange, a status without a JSON-RPC error: ``data`` then holds
+``{"httpStatus": ...}``), the caller gets a local ``fastmcp_core.TransportError`` and
+the connection goes on. A server that forgot the session closes the transport with
+``SessionExpired``.
 
 Importing this module imports httpx; ``fastmcp_transport`` itself does not.
 """

@@ -10,7 +10,9 @@ is read in one msgspec pass over small structs that skip everything else.
 When HTTP fails a request in a way that carries no JSON-RPC answer (a status
 without an error body, a lost connection, a stream that ends too early), the
 caller must not wait forever: ``error_frame`` makes the JSON-RPC error response
-the session engine then hands to the waiting caller.
+the session engine then hands to the waiting caller, as a ``LocalErrorFrame`` so that
+it raises a local ``TransportError``, not a ``PeerError``: the server said no such
+thing. An error the server did send (``reply_error_frame``) stays the server's.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from fastmcp_core import LocalErrorFrame
 from fastmcp_protocol import (
     INTERNAL_ERROR,
     META_PROTOCOL_VERSION,
@@ -137,9 +140,11 @@ def peek_incoming(frame: bytes | str) -> Incoming | None:
         return None
 
 
-def error_frame(request_id: RequestId, code: int, message: str, data: Any = UNSET) -> bytes:
+def error_frame(
+    request_id: RequestId, code: int, message: str, data: Any = UNSET
+) -> LocalErrorFrame:
     """A JSON-RPC error response to ``request_id``, made up by the transport."""
-    return encode_error(request_id, code, message, data)
+    return LocalErrorFrame(encode_error(request_id, code, message, data))
 
 
 def reply_error_frame(request_id: RequestId, body: bytes) -> bytes | None:
@@ -170,7 +175,7 @@ _BODY_EXCERPT = 300
 
 def http_error_frame(
     request_id: RequestId, method: str, url: str, status: int, reason: str, body: bytes
-) -> bytes:
+) -> LocalErrorFrame:
     """The error for an HTTP status that came without a JSON-RPC error body.
 
     Code -32603, a message naming the status and the start of the body, and

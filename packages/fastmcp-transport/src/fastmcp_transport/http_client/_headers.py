@@ -21,6 +21,8 @@ from typing import Any
 
 import attrs
 
+from fastmcp_protocol import LocalError
+
 __all__ = [
     "InvalidParamHeader",
     "ParamHeader",
@@ -60,7 +62,7 @@ _SCHEMA_MAP_KEYWORDS = frozenset(
 )
 
 
-class InvalidParamHeader(ValueError):
+class InvalidParamHeader(LocalError, ValueError):
     """A tool's ``x-mcp-header`` annotations break the rules of the specification.
 
     The specification says a client on Streamable HTTP must leave such a tool out of

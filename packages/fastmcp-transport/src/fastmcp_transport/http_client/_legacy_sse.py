@@ -144,6 +144,7 @@ class SseClientTransport:
             status = f"HTTP {response.status_code}" if response is not None else message
             logger.warning("POST %s refused a message: %s", self.endpoint, status)
             return
+        reply: bytes
         if response is None:
             reply = error_frame(request_id, CONNECTION_CLOSED, message)
         else:

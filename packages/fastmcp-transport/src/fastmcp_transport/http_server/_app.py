@@ -57,6 +57,7 @@ from fastmcp_protocol import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
     LEGACY_PROTOCOL_VERSIONS,
+    META_PROTOCOL_VERSION,
     MODERN_PROTOCOL_VERSIONS,
     JSONRPCMessage,
     JSONRPCNotification,
@@ -66,7 +67,6 @@ from fastmcp_protocol import (
     UnsetType,
     decode_message,
 )
-from fastmcp_protocol._eras import META_PROTOCOL_VERSION
 from fastmcp_transport._http_common import (
     HEADER_LAST_EVENT_ID,
     HEADER_PROTOCOL_VERSION,

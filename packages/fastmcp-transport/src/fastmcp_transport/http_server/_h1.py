@@ -89,6 +89,7 @@ import attrs
 import httptools
 import trio
 
+from fastmcp_protocol import LocalError
 from fastmcp_transport.http_server._h1_io import IO, PeerGone
 from fastmcp_transport.http_server._http import ASGIApp, Message
 
@@ -148,7 +149,7 @@ class H1Limits:
             raise ValueError("H1Limits.keepalive_timeout must not be negative")
 
 
-class ClientDisconnected(OSError):
+class ClientDisconnected(LocalError, OSError):
     """The response cannot be written: the client went away (or stopped reading),
     or the server answers the request itself (a body over the limit, say)."""
 

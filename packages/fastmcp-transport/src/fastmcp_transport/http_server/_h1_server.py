@@ -41,6 +41,7 @@ from typing import Any, Literal
 import attrs
 import trio
 
+from fastmcp_protocol import LocalError
 from fastmcp_transport._http_common import ConnectionHandler
 from fastmcp_transport.http_server._app import StreamableHTTPApp
 from fastmcp_transport.http_server._h1 import H1Connection, H1Limits, Registry
@@ -261,7 +262,7 @@ class H1Server:
             slots.release()
 
 
-class LifespanFailed(RuntimeError):
+class LifespanFailed(LocalError, RuntimeError):
     """The app's lifespan startup failed (or, with ``lifespan="on"``, is missing)."""
 
 

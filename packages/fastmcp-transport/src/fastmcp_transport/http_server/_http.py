@@ -20,7 +20,15 @@ from typing import Any
 
 import attrs
 
-from fastmcp_protocol import UNSET, Error, JSONRPCErrorResponse, RequestId, encode, encode_error
+from fastmcp_protocol import (
+    UNSET,
+    Error,
+    JSONRPCErrorResponse,
+    LocalError,
+    RequestId,
+    encode,
+    encode_error,
+)
 from fastmcp_transport._http_common import SCOPE_PRINCIPAL
 
 __all__ = [
@@ -101,7 +109,7 @@ def read_head(scope: Scope) -> RequestHead:
     )
 
 
-class HttpError(Exception):
+class HttpError(LocalError):
     """Answer the request with ``status`` and a JSON-RPC error body.
 
     ``request_id`` is the id of the JSON-RPC request the POST carried, when known;
@@ -137,7 +145,7 @@ def error_body(code: int, message: str, request_id: RequestId | None, data: Any 
     return encode(JSONRPCErrorResponse(error=Error(code=code, message=message, data=data)))
 
 
-class ClientGone(Exception):
+class ClientGone(LocalError):
     """The client disconnected while the request body was being read."""
 
 

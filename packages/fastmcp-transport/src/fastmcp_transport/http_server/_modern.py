@@ -37,6 +37,8 @@ from fastmcp_protocol import (
     HEADER_MISMATCH,
     INVALID_PARAMS,
     INVALID_REQUEST,
+    META_CLIENT_CAPABILITIES,
+    META_PROTOCOL_VERSION,
     METHOD_NOT_FOUND,
     MISSING_REQUIRED_CLIENT_CAPABILITY,
     PARSE_ERROR,
@@ -49,7 +51,6 @@ from fastmcp_protocol import (
     read_request_meta,
     unsupported_version_error,
 )
-from fastmcp_protocol._eras import META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION
 from fastmcp_transport._http_common import (
     HEADER_METHOD,
     HEADER_NAME,

@@ -300,7 +300,8 @@ def _dispatch(
 def _unexpected(exc: BaseException, console: Console) -> int:
     """One line for an error that escaped the commands: an MCP error, a network or
     OS error, or (a bug) anything else; ``FASTMCP_DEBUG=1`` re-raises it."""
-    from fastmcp_client import ConfigError, McpError
+    from fastmcp_client import ConfigError
+    from fastmcp_protocol import McpError
 
     error = leaf(exc)
     if isinstance(error, KeyboardInterrupt):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from fastmcp_protocol import LocalError
+
 __all__ = ["CliError", "leaf"]
 
 
-class CliError(Exception):
+class CliError(LocalError):
     """A mistake or failure the user can act on: printed as one line on stderr, then
     the command exits with ``status`` (never a traceback)."""
 

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from functools import partial
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,6 @@ INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 major versions)."""
 INSPECTOR_NODE = (22, 19)
 """The oldest Node.js the pinned Inspector runs on (its ``engines``)."""
-
-_VERSION = "0.1.0"
 
 
 def server_for(spec: Spec, args: argparse.Namespace) -> Server:
@@ -181,7 +180,7 @@ def _banner(server: Server, where: str, console: Console) -> None:
     ]
     offers = ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in counts)
     console.banner(
-        f"fastmcp {_VERSION} · {server.info.name} {server.info.version}",
+        f"fastmcp {metadata.version('fastmcp')} · {server.info.name} {server.info.version}",
         [("serving", where), ("offers", offers)],
     )
 
