@@ -30,19 +30,15 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import attrs
 import msgspec
-import trio
 
 from fastmcp_core import McpContext, RequestStateSealer, Session, binding_of
 from fastmcp_protocol import (
     HEADER_MISMATCH,
     INVALID_PARAMS,
-    INVALID_REQUEST,
-    META_PROTOCOL_VERSION,
     METHOD_NOT_FOUND,
     METHODS,
     RESOURCE_NOT_FOUND,
     UNSET,
-    ClientCapabilities,
     CompleteRequestParams,
     CompleteResult,
     Completion,
@@ -57,7 +53,6 @@ from fastmcp_protocol import (
     ListResourcesResult,
     ListResourceTemplatesResult,
     ListToolsResult,
-    LoggingLevel,
     McpError,
     PaginatedRequestParams,
     PromptReference,
@@ -83,6 +78,7 @@ from fastmcp_server._handlers import FunctionPrompt
 from fastmcp_server._outbox import Outbox
 from fastmcp_server._registry import Owner, Registry, ToolEntry
 from fastmcp_server._results import constant
+from fastmcp_server._state import Accepts, ConnectionState, Era
 from fastmcp_server._subscriptions import Listener, Subscriptions
 
 if TYPE_CHECKING:
@@ -158,7 +154,6 @@ class _MetaOnly(msgspec.Struct, gc=False):
 
 # methods the engine routes with another params type than the method table's
 _PARAMS = {"tools/call": _CallToolParams}
-_NO_PARAMS_NEEDED = frozenset({"initialize", "ping", "notifications/initialized"})
 
 
 @attrs.define(eq=False, repr=False)
@@ -168,47 +163,49 @@ class Connection:
     host: ConnectionHost
     info: HttpConnectionInfo | None = None
     session: Session | None = None
-    version: str | None = None
-    """The legacy version ``initialize`` negotiated (``None`` before, and for modern)."""
-    initialized: bool = False
-    client_info: Implementation | None = None
-    client_capabilities: ClientCapabilities = attrs.field(factory=ClientCapabilities)
-    log_level: LoggingLevel | None = "info"
     subscriptions: set[str] = attrs.field(factory=set)
     outbox: Outbox | None = None
     """Where broadcasts to this connection wait (set while it is served)."""
-    modern_only: bool = False
-    legacy_only: bool = False
-    _initializing: trio.Event | None = attrs.field(init=False, default=None)
+    state: ConnectionState = attrs.field(init=False)
+    """The eras it takes and the session era's handshake (``fastmcp_server._state``)."""
     _params_types: dict[str, Any] = attrs.field(init=False, factory=dict)
     _legacy_checked: set[str] = attrs.field(init=False, factory=set)
 
     def __attrs_post_init__(self) -> None:
+        accepts = Accepts.BOTH
         if self.info is not None:
-            self.modern_only = self.info.kind == "modern"
-            self.legacy_only = self.info.kind != "modern"
+            accepts = Accepts.MODERN_ONLY if self.info.kind == "modern" else Accepts.SESSION_ONLY
+        self.state = ConnectionState(accepts)
+
+    @property
+    def version(self) -> str | None:
+        """The version ``initialize`` negotiated (session era; ``None`` before)."""
+        return self.state.version
+
+    @property
+    def initialized(self) -> bool:
+        """Whether the client said it is initialized (session era)."""
+        return self.state.ready
+
+    @property
+    def client_info(self) -> Implementation | None:
+        """What the client said it is at ``initialize`` (session era)."""
+        return self.state.client_info
 
     # -- the Dispatcher protocol -----------------------------------------------------
 
     def accepted(self, request: JSONRPCRequest) -> None:
         """In arrival order: requests read after ``initialize`` wait for it (a client
         may send them before it has the answer, and routing is concurrent)."""
-        if request.method == "initialize" and self.version is None and self._initializing is None:
-            self._initializing = trio.Event()
+        self.state.read(request.id, request.method)
 
     async def route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
-        initializing = self._initializing
-        if initializing is None:
-            return await self._route(ctx, request)
-        if request.method != "initialize":
-            await initializing.wait()
-            return await self._route(ctx, request)
+        state = self.state
+        await state.settled(request.id)
         try:
             return await self._route(ctx, request)
-        finally:  # negotiated or refused: what waited for it goes on
-            initializing.set()
-            if self._initializing is initializing:
-                self._initializing = None
+        finally:  # an initialize that was not answered was refused: the others go on
+            state.routed(request.id)
 
     async def _route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
         method = request.method
@@ -226,10 +223,8 @@ class Connection:
             self._check_before_params(request.params, method)
             raise
         meta = params.meta
-        # the era of this request, from its decoded _meta (never from its bytes)
-        if self.modern_only or (
-            not self.legacy_only and meta is not None and META_PROTOCOL_VERSION in meta
-        ):
+        state = self.state
+        if state.era_of(meta) is Era.MODERN:
             fields = check_request_meta(meta, host.modern_versions)
             version = fields.protocol_version
             assert version is not None
@@ -243,10 +238,10 @@ class Connection:
         else:
             if method not in self._legacy_checked:
                 self._check_legacy(method)
-            ctx.protocol_version = self.version or host.legacy_versions[0]
-            ctx.client_capabilities = self.client_capabilities
-            ctx.client_info = self.client_info
-            ctx.log_level = self.log_level
+            ctx.protocol_version = state.version or host.legacy_versions[0]
+            ctx.client_capabilities = state.client_capabilities
+            ctx.client_info = state.client_info
+            ctx.log_level = state.log_level
             if meta:
                 token = meta.get("progressToken")
                 if isinstance(token, str | int) and not isinstance(token, bool):
@@ -266,14 +261,12 @@ class Connection:
         wrong, so the answer names the first problem): a modern request's own fields
         (-32602, -32022), a legacy request on a session not yet initialized (-32600)."""
         meta = decode_params(raw, _MetaOnly).meta
-        if self.modern_only or (
-            not self.legacy_only and meta is not None and META_PROTOCOL_VERSION in meta
-        ):
+        if self.state.era_of(meta) is Era.MODERN:
             version = check_request_meta(meta, self.host.modern_versions).protocol_version
             if method is not None and version is not None:
                 self._check_modern_method(method, version)
-        elif method is not None and self.version is None and method not in _NO_PARAMS_NEEDED:
-            raise McpError(INVALID_REQUEST, "Invalid request: the session is not initialized")
+        elif method is not None:
+            self.state.check_session_request(method)
 
     def _check_modern_method(self, method: str, version: str) -> None:
         """-32601 for a method the modern ``version`` does not have (``initialize``...)."""
@@ -287,10 +280,9 @@ class Connection:
         """A legacy request needs an initialized session (``initialize`` and ``ping``
         excepted) and a method of the negotiated version; once the version is known
         the answer is kept per method."""
-        if self.version is None and method not in _NO_PARAMS_NEEDED:
-            raise McpError(INVALID_REQUEST, "Invalid request: the session is not initialized")
+        self.state.check_session_request(method)
         host = self.host
-        version = self.version or host.legacy_versions[0]
+        version = self.state.version or host.legacy_versions[0]
         spec = METHODS.get(method)
         if (
             method != "initialize"
@@ -298,7 +290,7 @@ class Connection:
             and not any(e.exists(method, version) for e in host.extensions())
         ):
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method} (in {version})")
-        if self.version is not None:
+        if self.state.version is not None:
             self._legacy_checked.add(method)
 
     def _params_type(self, method: str) -> Any:
@@ -312,11 +304,7 @@ class Connection:
     async def notification(self, note: JSONRPCNotification) -> None:
         method = note.method
         if method == "notifications/initialized":
-            initializing = self._initializing
-            if initializing is not None:  # read before initialize was routed (a pipe)
-                await initializing.wait()
-            if self.version is not None:
-                self.initialized = True
+            await self.state.initialized()
             return
         if method == "notifications/roots/list_changed":
             for callback in self.host.roots_listeners:
@@ -327,15 +315,14 @@ class Connection:
     # -- lifecycle -------------------------------------------------------------------
 
     async def _initialize(self, ctx: McpContext, params: InitializeRequestParams) -> Handler:
-        if self.modern_only:
+        state = self.state
+        if state.accepts is Accepts.MODERN_ONLY:
             raise McpError(METHOD_NOT_FOUND, "Method not found: initialize")
-        if self.version is not None:
-            raise McpError(INVALID_REQUEST, "Invalid request: the session is already initialized")
+        assert ctx.request_id is not None
+        state.check_initialize(ctx.request_id)
         host = self.host
         version = negotiate_version(params.protocol_version, host.legacy_versions)
-        self.version = version
-        self.client_info = params.client_info
-        self.client_capabilities = params.capabilities
+        state.negotiated(version, params.client_info, params.capabilities)
         ctx.protocol_version = version
         result = InitializeResult(
             protocol_version=version,
@@ -360,7 +347,7 @@ class Connection:
         return constant(result)
 
     async def _set_level(self, ctx: McpContext, params: SetLevelRequestParams) -> Handler:
-        self.log_level = params.level
+        self.state.log_level = params.level
         return constant(_EMPTY)
 
     # -- tools -----------------------------------------------------------------------
