@@ -10,7 +10,7 @@ import typing as _typing
 
 from fastmcp_core._budget import Budget
 from fastmcp_core._callbacks import call_callback, is_async_callable
-from fastmcp_core._context import Elicited, McpContext, Peer, TestingContext
+from fastmcp_core._context import Asker, Elicited, McpContext, Peer, TaskHooks, TestingContext
 from fastmcp_core._errors import (
     CONNECTION_CLOSED,
     REQUEST_TIMEOUT,
@@ -59,6 +59,8 @@ __all__ = [
     "TestingContext",
     "Elicited",
     "Peer",
+    "TaskHooks",
+    "Asker",
     "Outcome",
     "Ok",
     "Err",

@@ -18,8 +18,8 @@ critical section: it lands at the first checkpoint after the section.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
 
@@ -137,6 +137,23 @@ class _Region:
     errors: list[BaseException] = attrs.field(factory=list)
 
 
+Asker = Callable[[Mapping[str, InputRequest]], Awaitable[dict[str, Any]]]
+"""Asks the client for several inputs; their results by key."""
+
+
+class TaskHooks(Protocol):
+    """What a task run decides for the context it runs in (``McpContext.derive``)."""
+
+    async def start(self, status_message: str | None) -> None:
+        """``ctx.start_task()``: become a task now (a no-op once it is one)."""
+
+    async def ask(self, requests: Mapping[str, InputRequest], directly: Asker) -> dict[str, Any]:
+        """``ctx.ask(...)``: ``directly`` asks in the request's own era (what a call
+        that is not a task yet does); a task may instead put itself in
+        ``input_required`` and wait for the answers."""
+        ...
+
+
 @attrs.define(eq=False, slots=True, repr=False)
 class _InputRound:
     """The modern-era input state of this run: answers so far and where they came from."""
@@ -185,12 +202,7 @@ class McpContext:
     _input: _InputRound | None = attrs.field(default=None, init=False)
     _spawner: trio.Nursery | None = attrs.field(alias="spawner", default=None)
     _region: _Region | None = attrs.field(default=None, init=False)
-    _asker: Callable[[Mapping[str, InputRequest]], Awaitable[dict[str, Any]]] | None = attrs.field(
-        default=None, init=False
-    )
-    _task_starter: Callable[[str | None], Awaitable[None]] | None = attrs.field(
-        default=None, init=False
-    )
+    _task: TaskHooks | None = attrs.field(default=None, init=False)
 
     def __repr__(self) -> str:
         return f"<McpContext {self.method} request {self.request_id!r}>"
@@ -423,13 +435,51 @@ class McpContext:
         before (``elicit``...) are answered synchronously; after, they put the task in
         ``input_required`` until the client answers.
         """
-        if self._task_starter is not None:
-            await self._task_starter(status_message)
+        if self._task is not None:
+            await self._task.start(status_message)
 
     @property
     def is_task(self) -> bool:
         """Whether this call runs (or may run) as a task."""
-        return self._task_starter is not None or self._asker is not None
+        return self._task is not None
+
+    def derive(self, *, scope: trio.CancelScope, task: TaskHooks | None = None) -> McpContext:
+        """A context for work of this request that may outlive it (a task run): the
+        same request, client, principal, dependencies and input round, with its own
+        cancel scope (``scope``), no budget, and ``task`` deciding what
+        ``start_task()`` and questions to the client do (see ``TaskHooks``). For the
+        runtime (``fastmcp_server``'s tasks); handlers get theirs made for them."""
+        derived = McpContext(
+            request_id=self.request_id,
+            method=self.method,
+            peer=self._peer,
+            scope=scope,
+            protocol_version=self.protocol_version,
+            client_info=self.client_info,
+            client_capabilities=self.client_capabilities,
+            log_level=self.log_level,
+            meta=self.meta,
+            lifespan=self.lifespan,
+            dependencies=self._dependencies,
+            principal=self.principal,
+            session_id=self.session_id,
+            progress_token=self.progress_token,
+        )
+        derived._input = self._input
+        derived._task = task
+        return derived
+
+    @asynccontextmanager
+    async def region(self) -> AsyncIterator[None]:
+        """Run the block as this context's task region: what ``spawn`` starts inside
+        it is a child of the block, which ends when they end (a nursery). For work the
+        runtime runs outside a request's own region (a task run)."""
+        async with trio.open_nursery() as nursery:
+            previous, self._nursery = self._nursery, nursery
+            try:
+                yield
+            finally:
+                self._nursery = previous
 
     # -- dependencies ----------------------------------------------------------------
 
@@ -455,8 +505,13 @@ class McpContext:
         """
         for request in requests.values():
             self._require_capability(request)
-        if self._asker is not None:  # a running task: its status says what it waits for
-            return await self._asker(requests)
+        if self._task is not None:  # a task: its status may say what it waits for
+            return await self._task.ask(requests, self._ask_directly)
+        return await self._ask_directly(requests)
+
+    async def _ask_directly(self, requests: Mapping[str, InputRequest]) -> dict[str, Any]:
+        """``ask`` in this request's own era: server-to-client requests, or an
+        input-required round."""
         if is_modern(self.protocol_version):
             return self._modern_ask(requests)
         return await self._legacy_ask(requests)

@@ -38,6 +38,7 @@ import msgspec
 import trio
 
 from fastmcp_core import (
+    Asker,
     Cancelled,
     CancelReason,
     Err,
@@ -188,7 +189,8 @@ class Tasks:
     host: TaskHost
     store: TaskStore = attrs.field(factory=InMemoryTaskStore)
     ttl_ms: int = _DEFAULT_TTL_MS
-    _runs: dict[str, _Run] = attrs.field(factory=dict)
+    runs: dict[str, _Run] = attrs.field(factory=dict)
+    """The task runs of this process, by task id."""
 
     # -- what the dispatcher asks ----------------------------------------------------
 
@@ -227,7 +229,7 @@ class Tasks:
             ctx: McpContext, params: UpdateTaskRequestParams
         ) -> Callable[[], Awaitable[Any]]:
             state = await self._lookup(ctx, params.task_id)
-            run = self._runs.get(state.task_id)
+            run = self.runs.get(state.task_id)
             if params.input_responses and run is not None:
                 answered = False
                 for key, value in params.input_responses.items():
@@ -244,7 +246,7 @@ class Tasks:
 
         async def cancel(ctx: McpContext, params: TaskIdParams) -> Callable[[], Awaitable[Any]]:
             state = await self._lookup(ctx, params.task_id)
-            run = self._runs.get(state.task_id)
+            run = self.runs.get(state.task_id)
             if not state.terminal:
                 _touch(state, "cancelled", "Cancelled by the client")
                 await self.store.put(state)
@@ -258,7 +260,7 @@ class Tasks:
             state = await self._lookup(ctx, params.task_id)
 
             async def wait() -> Any:
-                run = self._runs.get(state.task_id)
+                run = self.runs.get(state.task_id)
                 while run is not None and not state.terminal:
                     await run.changed.wait()
                 if state.status == "failed" and state.error is not None:
@@ -334,35 +336,10 @@ class Tasks:
 
         async def start() -> Any:
             run = _Run(None)
-            task_ctx = _task_context(ctx)
-            creating = trio.Lock()
-
-            async def detach(status_message: str | None) -> None:
-                async with creating:
-                    if run.state is not None:
-                        return
-                    now = time.time()
-                    state = TaskState(
-                        task_id=secrets.token_hex(16),
-                        status="working",
-                        created_at=now,
-                        last_updated_at=now,
-                        ttl_ms=ttl_ms,
-                        legacy=legacy,
-                        status_message=status_message,
-                        owner=task_owner,
-                    )
-                    await self.store.put(state)  # durable before the client learns of it
-                    run.state = state
-                    self._runs[state.task_id] = run
-                    task_ctx._asker = self._asker(run, task_ctx, legacy)
-                    task_ctx._task_starter = None
-                    run.answer = _created(state)
-                    run.first.set()
-
-            task_ctx._task_starter = detach
+            hooks = _RunHooks(self, run, legacy, ttl_ms, task_owner)
+            task_ctx = ctx.derive(scope=run.scope, task=hooks)
             self.background.start_soon(
-                self._execute, run, task_ctx, entry, resolve, arguments, defer, detach
+                self._execute, run, task_ctx, entry, resolve, arguments, defer, hooks.start
             )
             try:
                 await run.first.wait()
@@ -388,7 +365,6 @@ class Tasks:
         detach: Callable[[str | None], Awaitable[None]],
     ) -> None:
         with run.scope:
-            ctx._scope = run.scope
             if not defer:
                 await detach(None)
             outcome = await capture(lambda: _in_region(ctx, entry, arguments, resolve))
@@ -404,40 +380,72 @@ class Tasks:
             await self.store.put(state)
         run.signal()
         run.done.set()
-        self._runs.pop(state.task_id, None)
+        self.runs.pop(state.task_id, None)
 
-    def _asker(
-        self, run: _Run, ctx: McpContext, legacy: bool
-    ) -> Callable[[Mapping[str, InputRequest]], Awaitable[dict[str, Any]]]:
-        async def ask(requests: Mapping[str, InputRequest]) -> dict[str, Any]:
-            state = run.state
-            assert state is not None
-            if legacy:  # 2025-11-25: server-to-client requests, with the task's status
-                _touch(state, "input_required")
-                await self.store.put(state)
-                try:
-                    ctx._asker = None
-                    return await ctx.ask(requests)
-                finally:
-                    ctx._asker = self._asker(run, ctx, legacy)
-                    if state.status == "input_required":
-                        _touch(state, "working")
-                        await self.store.put(state)
-            unique = {f"{key}-{secrets.token_hex(4)}": (key, req) for key, req in requests.items()}
-            state.input_requests.update(
-                {wire: msgspec.to_builtins(req) for wire, (_, req) in unique.items()}
+
+@attrs.define(eq=False, repr=False)
+class _RunHooks:
+    """What the context of one task-capable tool call does (``McpContext.derive``):
+    ``start`` makes the call a task (its state stored first, then the client told);
+    before that a question is asked as in any call, after it the task's status says
+    what it waits for."""
+
+    tasks: Tasks
+    run: _Run
+    legacy: bool
+    ttl_ms: int
+    owner: str | None
+    _creating: trio.Lock = attrs.field(factory=trio.Lock)
+
+    async def start(self, status_message: str | None) -> None:
+        run = self.run
+        async with self._creating:
+            if run.state is not None:
+                return
+            now = time.time()
+            state = TaskState(
+                task_id=secrets.token_hex(16),
+                status="working",
+                created_at=now,
+                last_updated_at=now,
+                ttl_ms=self.ttl_ms,
+                legacy=self.legacy,
+                status_message=status_message,
+                owner=self.owner,
             )
-            _touch(state, "input_required")
-            await self.store.put(state)
-            run.signal()
-            while any(wire not in run.answers for wire in unique):
-                await run.changed.wait()
-            answers: dict[str, Any] = {}
-            for wire, (key, request) in unique.items():
-                answers[key] = _parse_answer(request, run.answers.pop(wire))
-            return answers
+            await self.tasks.store.put(state)  # durable before the client learns of it
+            run.state = state
+            self.tasks.runs[state.task_id] = run
+            run.answer = _created(state)
+            run.first.set()
 
-        return ask
+    async def ask(self, requests: Mapping[str, InputRequest], directly: Asker) -> dict[str, Any]:
+        run, store = self.run, self.tasks.store
+        state = run.state
+        if state is None:  # not a task yet: asked as the request itself would
+            return await directly(requests)
+        if self.legacy:  # 2025-11-25: server-to-client requests, with the task's status
+            _touch(state, "input_required")
+            await store.put(state)
+            try:
+                return await directly(requests)
+            finally:
+                if state.status == "input_required":
+                    _touch(state, "working")
+                    await store.put(state)
+        unique = {f"{key}-{secrets.token_hex(4)}": (key, req) for key, req in requests.items()}
+        state.input_requests.update(
+            {wire: msgspec.to_builtins(req) for wire, (_, req) in unique.items()}
+        )
+        _touch(state, "input_required")
+        await store.put(state)
+        run.signal()
+        while any(wire not in run.answers for wire in unique):
+            await run.changed.wait()
+        answers: dict[str, Any] = {}
+        for wire, (key, request) in unique.items():
+            answers[key] = _parse_answer(request, run.answers.pop(wire))
+        return answers
 
 
 def _owner(ctx: McpContext) -> str | None:
@@ -446,32 +454,9 @@ def _owner(ctx: McpContext) -> str | None:
     return ctx.session_id
 
 
-def _task_context(request_ctx: McpContext) -> McpContext:
-    """A context for the background run, with what the request knew."""
-    ctx = McpContext(
-        request_id=request_ctx.request_id,
-        method=request_ctx.method,
-        peer=request_ctx._peer,
-        protocol_version=request_ctx.protocol_version,
-        client_info=request_ctx.client_info,
-        client_capabilities=request_ctx.client_capabilities,
-        log_level=request_ctx.log_level,
-        meta=request_ctx.meta,
-        lifespan=request_ctx.lifespan,
-        dependencies=request_ctx._dependencies,
-        principal=request_ctx.principal,
-        session_id=request_ctx.session_id,
-        progress_token=request_ctx.progress_token,
-    )
-    ctx._input = request_ctx._input
-    return ctx
-
-
 async def _in_region(ctx: McpContext, entry: ToolEntry, arguments: Any, resolve: Any) -> Any:
-    async with trio.open_nursery() as nursery:
-        ctx._nursery = nursery
-        result = await entry.call(ctx, arguments, resolve)
-    return result
+    async with ctx.region():
+        return await entry.call(ctx, arguments, resolve)
 
 
 def _direct(outcome: Any, mask: bool, entry: ToolEntry) -> Any:
