@@ -194,7 +194,8 @@ class McpContext:
     """The request's whole ``_meta`` (reserved keys and your own)."""
     lifespan: Any = None
     """What the server's lifespan yielded (``None`` without a lifespan)."""
-    _dependencies: Mapping[type, Any] = attrs.field(alias="dependencies", default=_NOTHING)
+    dependencies: Mapping[type, Any] = attrs.field(default=_NOTHING)
+    """What the server injects by type (read one with ``dependency``)."""
     principal: Any = None
     """The authenticated caller on HTTP with authorization, else ``None``."""
     session_id: str | None = None
@@ -460,7 +461,7 @@ class McpContext:
             log_level=self.log_level,
             meta=self.meta,
             lifespan=self.lifespan,
-            dependencies=self._dependencies,
+            dependencies=self.dependencies,
             principal=self.principal,
             session_id=self.session_id,
             progress_token=self.progress_token,
@@ -486,7 +487,7 @@ class McpContext:
     def dependency(self, type_: type[D]) -> D:
         """The injected dependency of ``type_`` (registered on the server)."""
         try:
-            return self._dependencies[type_]  # type: ignore[no-any-return]
+            return self.dependencies[type_]  # type: ignore[no-any-return]
         except KeyError:
             raise LookupError(f"no dependency of type {type_.__name__} is registered") from None
 

@@ -250,7 +250,7 @@ class Connection:
             ctx.meta = meta
         owner = host.registry.owner
         ctx.lifespan = owner.lifespan_state
-        ctx._dependencies = owner.dependencies
+        ctx.dependencies = owner.dependencies
         if self.info is not None:
             ctx.principal = self.info.principal
             ctx.session_id = self.info.session_id
