@@ -44,6 +44,7 @@ from fastmcp_server._handlers import (
     tool,
 )
 from fastmcp_server._server import Lifespan, Server
+from fastmcp_server._settings import Settings, SettingsError
 from fastmcp_server._tasks import InMemoryTaskStore, TaskState, TaskStore
 
 if _typing.TYPE_CHECKING:
@@ -120,4 +121,6 @@ __all__ = [
     "TaskState",
     "InMemoryTaskStore",
     "UriTemplate",
+    "Settings",
+    "SettingsError",
 ]

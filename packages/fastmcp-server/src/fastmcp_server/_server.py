@@ -65,6 +65,7 @@ from fastmcp_server._handlers import (
 )
 from fastmcp_server._outbox import Outbox
 from fastmcp_server._registry import ListKind, Owner, Registry
+from fastmcp_server._settings import DEFAULT_SHUTDOWN_GRACE, Settings
 from fastmcp_server._subscriptions import Subscriptions
 from fastmcp_server._tasks import Tasks
 
@@ -101,7 +102,7 @@ class _Lifetime:
 class Server:
     """An MCP server. See the module docstring for registration; ``run()`` to serve."""
 
-    DEFAULT_SHUTDOWN_GRACE: ClassVar[float] = 10.0
+    DEFAULT_SHUTDOWN_GRACE: ClassVar[float] = DEFAULT_SHUTDOWN_GRACE
     """Seconds the requests in flight get to finish when the server stops (a signal,
     stdin closing, ``drain``), unless told otherwise (``shutdown_grace``)."""
 
@@ -171,7 +172,7 @@ class Server:
         the lists (``None``: one page). ``list_cache``/``read_cache`` are the
         ``(ttlMs, cacheScope)`` hints of 2026-07-28 lists and reads. ``state_secret``
         keys the ``requestState`` of multi round-trip requests (give every replica
-        the same one). ``protocol_versions`` restricts the versions served.
+        the same one; default: ``FASTMCP_STATE_SECRET``, else a random key). ``protocol_versions`` restricts the versions served.
         ``blocking_warning``: while serving, a handler that keeps the event loop
         blocked this many seconds (``time.sleep``, a loop with no ``await``) is named
         in a WARNING on the ``fastmcp`` logger (``None``: no watchdog)."""
@@ -212,6 +213,9 @@ class Server:
         self.background = Background()
         self.subscriptions = Subscriptions(self.background, subscribers=self._connections)  # type: ignore[arg-type]
         self.roots_listeners = []
+        if state_secret is None:  # FASTMCP_STATE_SECRET: the same key on every replica
+            from_env = Settings.from_env().state_secret
+            state_secret = from_env.encode() if from_env is not None else None
         self.sealer = RequestStateSealer(key=state_secret) if state_secret else RequestStateSealer()
         self.tasks = Tasks(self.registry, self.background, self)
         self._skills = None
@@ -720,8 +724,9 @@ class Server:
         """
         from fastmcp_server._lifecycle import run_until_stopped, stdio_hint
 
-        _configure_logging()
-        grace = self.DEFAULT_SHUTDOWN_GRACE if shutdown_grace is None else shutdown_grace
+        settings = Settings.from_env()
+        _configure_logging(settings.log_level)
+        grace = settings.shutdown_grace if shutdown_grace is None else shutdown_grace
 
         async def serve(task_status: trio.TaskStatus[str]) -> None:
             task_status.started("stdio")
@@ -779,17 +784,21 @@ class Server:
 
     def run_http(
         self,
-        host: str = "127.0.0.1",
-        port: int = 8000,
-        path: str = "/mcp",
+        host: str | None = None,
+        port: int | None = None,
+        path: str | None = None,
         *,
         shutdown_grace: float | None = None,
         on_ready: Callable[[str], object] | None = None,
         **options: Any,
     ) -> None:
-        """Serve Streamable HTTP (blocking) until SIGINT or SIGTERM. Binds 127.0.0.1
-        unless told otherwise. ``auth=BearerAuth(...)`` requires OAuth access tokens
-        (see ``serve_http`` for the options).
+        """Serve Streamable HTTP (blocking) until SIGINT or SIGTERM. Binds 127.0.0.1:8000
+        at ``/mcp`` unless told otherwise - by the arguments, else by the ``FASTMCP_*``
+        variables (``FASTMCP_HOST``, ``FASTMCP_PORT``, ``FASTMCP_PATH``,
+        ``FASTMCP_STATELESS``, ``FASTMCP_HTTP_SERVER``, ``FASTMCP_SHUTDOWN_GRACE``,
+        ``FASTMCP_LOG_LEVEL``: see ``fastmcp_server.Settings``).
+        ``auth=BearerAuth(...)`` requires OAuth access tokens (see ``serve_http`` for
+        the options).
 
         Once listening, one line on stderr gives the address (``on_ready(url)``, if
         given, is called instead). SIGINT (Ctrl-C) and SIGTERM stop the server
@@ -800,17 +809,20 @@ class Server:
         """
         from fastmcp_server._lifecycle import address_line, run_until_stopped
 
-        _configure_logging()
-        grace = self.DEFAULT_SHUTDOWN_GRACE if shutdown_grace is None else shutdown_grace
+        settings = Settings.from_env()
+        _configure_logging(settings.log_level)
+        grace = settings.shutdown_grace if shutdown_grace is None else shutdown_grace
+        options.setdefault("stateless", settings.stateless)
+        options.setdefault("http_server", settings.http_server)
 
         async def serve(task_status: trio.TaskStatus[str]) -> None:
             async with trio.open_nursery() as nursery:
                 address = await nursery.start(
                     partial(
                         self.serve_http,
-                        host=host,
-                        port=port,
-                        path=path,
+                        host=settings.host if host is None else host,
+                        port=settings.port if port is None else port,
+                        path=settings.path if path is None else path,
                         shutdown_grace=grace,
                         **options,
                     )
@@ -819,8 +831,11 @@ class Server:
 
         run_until_stopped(serve, grace=grace, on_ready=on_ready or partial(address_line, self.name))
 
-    def run(self, transport: Literal["stdio", "http"] = "stdio", **options: Any) -> None:
-        """``run_stdio(**options)`` or ``run_http(**options)``."""
+    def run(self, transport: Literal["stdio", "http"] | None = None, **options: Any) -> None:
+        """``run_stdio(**options)`` or ``run_http(**options)``; without ``transport``,
+        the one ``FASTMCP_TRANSPORT`` names (default stdio)."""
+        if transport is None:
+            transport = Settings.from_env().transport
         if transport == "stdio":
             unknown = set(options) - {"shutdown_grace", "on_ready"}
             if unknown:
@@ -860,10 +875,11 @@ async def _stop_gracefully_when_cancelled(
                 shielded.cancel()  # what is left (a lifespan still starting, say)
 
 
-def _configure_logging() -> None:
+def _configure_logging(level: str = "warning") -> None:
+    """Log to stderr at ``level``, unless the program set logging up itself."""
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
-        root.setLevel(logging.WARNING)
+        root.setLevel(level.upper())

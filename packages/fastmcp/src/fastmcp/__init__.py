@@ -86,6 +86,8 @@ from fastmcp_server import (
     ResourceHandler,
     ResourceTemplateHandler,
     Server,
+    Settings,
+    SettingsError,
     TaskStore,
     ToolHandler,
     prompt,
@@ -147,6 +149,8 @@ def __dir__() -> list[str]:
 __all__ = [
     # servers
     "Server",
+    "Settings",
+    "SettingsError",
     "tool",
     "resource",
     "prompt",

@@ -22,7 +22,7 @@ from fastmcp._cli._auth import oauth_for
 from fastmcp._cli._console import Console, configure_logging
 from fastmcp._cli._errors import CliError
 from fastmcp._cli._spec import Spec, load_server
-from fastmcp_server import LoggingMiddleware, Server
+from fastmcp_server import LoggingMiddleware, Server, Settings, SettingsError
 
 __all__ = ["INSPECTOR", "http_options", "run_dev", "run_server", "server_for"]
 
@@ -70,6 +70,7 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     way the server stops gracefully (``Server.run_stdio``/``run_http``: requests in
     flight get ``--shutdown-grace`` seconds, one line on stderr for a signal) and the
     status is 0; a second signal stops at once (130 for Ctrl-C)."""
+    _apply_settings(args)
     if args.reload:
         if args.transport != "http":
             raise CliError(
@@ -77,9 +78,7 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
                 "restart of its server (restart the client instead)"
             )
         return _reload(spec, args, console)
-    if args.transport == "stdio" and (
-        args.stateless or args.port is not None or args.http_server != "h1"
-    ):
+    if args.transport == "stdio" and (args.given_http_options):
         raise CliError("--port, --stateless and --http-server are options of -t http")
     if args.shutdown_grace is not None and args.shutdown_grace < 0:
         raise CliError("--shutdown-grace cannot be negative")
@@ -101,7 +100,7 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     try:
         server.run_http(
             args.host,
-            8000 if args.port is None else args.port,
+            args.port,
             args.path,
             stateless=args.stateless,
             http_server=args.http_server,
@@ -110,8 +109,9 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
         )
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
-            port = args.port if args.port is not None else 8000
-            raise CliError(f"cannot listen on {args.host}:{port}: the address is in use") from None
+            raise CliError(
+                f"cannot listen on {args.host}:{args.port}: the address is in use"
+            ) from None
         raise
     return 0
 
@@ -279,6 +279,27 @@ def _reload(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _apply_settings(args: argparse.Namespace) -> None:
+    """Fill the options not given on the command line from the ``FASTMCP_*`` variables
+    (``fastmcp_server.Settings``; a bad one is one clear line). Notes which HTTP
+    options were given explicitly (``given_http_options``): on stdio they are an error,
+    while the variables simply do not apply."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise CliError(str(exc)) from None
+    args.given_http_options = (
+        args.stateless is not None or args.port is not None or args.http_server is not None
+    )
+    for name in ("transport", "host", "port", "path", "http_server", "log_level"):
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(settings, name))
+    if args.stateless is None:
+        args.stateless = settings.stateless
+    if args.shutdown_grace is None:
+        args.shutdown_grace = settings.shutdown_grace
+
+
 def _grace(args: argparse.Namespace) -> float:
     grace = getattr(args, "shutdown_grace", None)
     return Server.DEFAULT_SHUTDOWN_GRACE if grace is None else float(grace)
@@ -286,8 +307,7 @@ def _grace(args: argparse.Namespace) -> float:
 
 def _child_args(args: argparse.Namespace) -> list[str]:
     out = ["-t", "http", "--host", args.host, "--path", args.path, "--log-level", args.log_level]
-    if args.port is not None:
-        out += ["--port", str(args.port)]
+    out += ["--port", str(args.port)]
     if args.stateless:
         out.append("--stateless")
     if args.http_server != "h1":
