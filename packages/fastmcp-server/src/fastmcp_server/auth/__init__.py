@@ -33,16 +33,19 @@ of this applies to it.
 
 Pieces: ``BearerAuth`` (configuration and the ASGI layer it ``wrap``s around an app),
 ``TokenVerifier`` (the protocol) with ``JWTVerifier`` (local JWT checks with
-joserfc, keys from a JWKS URL or given) and ``IntrospectionVerifier`` (RFC 7662).
-``JWTVerifier`` needs joserfc: ``pip install "fastmcp-server[auth]"``; it is imported
-only when used.
+joserfc, keys from a JWKS URL or given), ``IntrospectionVerifier`` (RFC 7662) and
+``StaticTokenVerifier`` (tokens known by heart, for development: ``auth=`` takes it
+bare). ``JWTVerifier`` needs joserfc: ``pip install "fastmcp-server[auth]"``; it is
+imported only when used.
 """
 
 import typing as _typing
 
 from fastmcp_server.auth._bearer import AuthMiddleware, BearerAuth, ScopeSource
+from fastmcp_server.auth._front import AuthFront, HttpAuth
 from fastmcp_server.auth._introspection import IntrospectionVerifier
 from fastmcp_server.auth._metadata import metadata_url as protected_resource_metadata_url
+from fastmcp_server.auth._static import StaticTokenVerifier
 from fastmcp_server.auth._token import (
     AccessToken,
     InvalidToken,
@@ -64,7 +67,10 @@ __all__ = [
     "JWTVerifier",
     "DEFAULT_ALGORITHMS",
     "IntrospectionVerifier",
+    "StaticTokenVerifier",
     "protected_resource_metadata_url",
+    "HttpAuth",
+    "AuthFront",
 ]
 
 _LAZY = {"JWTVerifier", "DEFAULT_ALGORITHMS"}
