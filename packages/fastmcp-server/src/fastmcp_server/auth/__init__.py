@@ -35,8 +35,13 @@ Pieces: ``BearerAuth`` (configuration and the ASGI layer it ``wrap``s around an 
 ``TokenVerifier`` (the protocol) with ``JWTVerifier`` (local JWT checks with
 joserfc, keys from a JWKS URL or given), ``IntrospectionVerifier`` (RFC 7662) and
 ``StaticTokenVerifier`` (tokens known by heart, for development: ``auth=`` takes it
-bare). ``JWTVerifier`` needs joserfc: ``pip install "fastmcp-server[auth]"``; it is
-imported only when used.
+bare). ``OAuthProxy`` makes the server its own authorization server in front of an
+identity provider without dynamic client registration (``GitHubProvider``,
+``GoogleProvider``, ``OIDCProxy`` are ready ones): clients register and authorize
+with it, users sign in upstream, handlers see a ``ProxyAccessToken`` whose
+``identity`` is the ``UpstreamIdentity``; its state is in a ``ProxyStore``
+(``InMemoryProxyStore`` by default). ``JWTVerifier`` and ``OAuthProxy`` need joserfc:
+``pip install "fastmcp-server[auth]"``; it is imported only when they are made.
 """
 
 import typing as _typing
@@ -45,13 +50,17 @@ from fastmcp_server.auth._bearer import AuthMiddleware, BearerAuth, ScopeSource
 from fastmcp_server.auth._front import AuthFront, HttpAuth
 from fastmcp_server.auth._introspection import IntrospectionVerifier
 from fastmcp_server.auth._metadata import metadata_url as protected_resource_metadata_url
+from fastmcp_server.auth._providers import GitHubProvider, GoogleProvider, OIDCProxy
+from fastmcp_server.auth._proxy import OAuthProxy, ProxyAccessToken, ProxyFront, UpstreamEndpoints
 from fastmcp_server.auth._static import StaticTokenVerifier
+from fastmcp_server.auth._store import InMemoryProxyStore, ProxyStore, StoreFull
 from fastmcp_server.auth._token import (
     AccessToken,
     InvalidToken,
     TokenVerifier,
     VerifierUnavailable,
 )
+from fastmcp_server.auth._upstream import UpstreamError, UpstreamIdentity, UpstreamTokens
 
 if _typing.TYPE_CHECKING:
     from fastmcp_server.auth._jwt import DEFAULT_ALGORITHMS, JWTVerifier
@@ -71,6 +80,19 @@ __all__ = [
     "protected_resource_metadata_url",
     "HttpAuth",
     "AuthFront",
+    "OAuthProxy",
+    "ProxyFront",
+    "ProxyAccessToken",
+    "GitHubProvider",
+    "GoogleProvider",
+    "OIDCProxy",
+    "UpstreamEndpoints",
+    "UpstreamIdentity",
+    "UpstreamTokens",
+    "UpstreamError",
+    "ProxyStore",
+    "InMemoryProxyStore",
+    "StoreFull",
 ]
 
 _LAZY = {"JWTVerifier", "DEFAULT_ALGORITHMS"}
