@@ -9,7 +9,17 @@ import json
 import pytest
 import trio.testing
 
-from fastmcp_server.auth import InMemoryProxyStore, OAuthProxy, StoreFull, UpstreamError
+from fastmcp_server.auth import (
+    GitHubProvider,
+    GoogleProvider,
+    InMemoryProxyStore,
+    OAuthProxy,
+    OIDCProxy,
+    StaticTokenVerifier,
+    StoreFull,
+    UpstreamError,
+    auth_from_environment,
+)
 from fastmcp_server.auth._upstream import id_token_claims
 
 
@@ -114,3 +124,44 @@ def test_id_token_claims_are_checked() -> None:
             id_token_claims(token({**good, **bad}), **check)  # type: ignore[arg-type]
     with pytest.raises(UpstreamError, match="not a JWT"):
         id_token_claims("opaque", **check)  # type: ignore[arg-type]
+
+
+def test_the_environment_configures_any_kind() -> None:
+    assert auth_from_environment(environ={}) is None
+    common = {
+        "FASTMCP_SERVER_AUTH_CLIENT_ID": "id",
+        "FASTMCP_SERVER_AUTH_CLIENT_SECRET": "secret",
+        "FASTMCP_SERVER_AUTH_REQUIRED_SCOPES": "mcp, files:read",
+    }
+    github = auth_from_environment(
+        environ={"FASTMCP_SERVER_AUTH": "github", **common}, base_url="http://127.0.0.1:8000"
+    )
+    assert isinstance(github, GitHubProvider)
+    assert github.callback_url == "http://127.0.0.1:8000/auth/callback"
+    assert tuple(github.required_scopes) == ("mcp", "files:read")
+    google = auth_from_environment(
+        "google",
+        environ={**common, "FASTMCP_SERVER_AUTH_BASE_URL": "https://mcp.example.com"},
+        base_url="http://127.0.0.1:8000",
+    )
+    assert isinstance(google, GoogleProvider)
+    assert google.issuer == "https://mcp.example.com"
+    oidc = auth_from_environment(
+        "oidc",
+        environ={
+            **common,
+            "FASTMCP_SERVER_AUTH_BASE_URL": "https://mcp.example.com",
+            "FASTMCP_SERVER_AUTH_CONFIG_URL": "https://idp/.well-known/openid-configuration",
+            "FASTMCP_SERVER_AUTH_UPSTREAM_SCOPES": "openid email",
+        },
+    )
+    assert isinstance(oidc, OIDCProxy)
+    assert tuple(oidc.upstream_scopes) == ("openid", "email")
+    static = auth_from_environment(
+        "static", environ={"FASTMCP_SERVER_AUTH_TOKENS": '{"t": {"client_id": "me"}}'}
+    )
+    assert isinstance(static, StaticTokenVerifier)
+    with pytest.raises(ValueError, match="FASTMCP_SERVER_AUTH_CONFIG_URL"):
+        auth_from_environment("oidc", environ=common, base_url="http://127.0.0.1:8000")
+    with pytest.raises(ValueError, match="FASTMCP_SERVER_AUTH_TOKENS"):
+        auth_from_environment("static", environ={"FASTMCP_SERVER_AUTH_TOKENS": "[1]"})

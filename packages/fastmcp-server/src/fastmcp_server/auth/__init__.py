@@ -40,7 +40,8 @@ identity provider without dynamic client registration (``GitHubProvider``,
 ``GoogleProvider``, ``OIDCProxy`` are ready ones): clients register and authorize
 with it, users sign in upstream, handlers see a ``ProxyAccessToken`` whose
 ``identity`` is the ``UpstreamIdentity``; its state is in a ``ProxyStore``
-(``InMemoryProxyStore`` by default). ``JWTVerifier`` and ``OAuthProxy`` need joserfc:
+(``InMemoryProxyStore`` by default). ``auth_from_environment`` builds any of them from
+``FASTMCP_SERVER_AUTH*`` variables. ``JWTVerifier`` and ``OAuthProxy`` need joserfc:
 ``pip install "fastmcp-server[auth]"``; it is imported only when they are made.
 """
 
@@ -52,6 +53,7 @@ from fastmcp_server.auth._introspection import IntrospectionVerifier
 from fastmcp_server.auth._metadata import metadata_url as protected_resource_metadata_url
 from fastmcp_server.auth._providers import GitHubProvider, GoogleProvider, OIDCProxy
 from fastmcp_server.auth._proxy import OAuthProxy, ProxyAccessToken, ProxyFront, UpstreamEndpoints
+from fastmcp_server.auth._settings import AUTH_KINDS, auth_from_environment
 from fastmcp_server.auth._static import StaticTokenVerifier
 from fastmcp_server.auth._store import InMemoryProxyStore, ProxyStore, StoreFull
 from fastmcp_server.auth._token import (
@@ -93,6 +95,8 @@ __all__ = [
     "ProxyStore",
     "InMemoryProxyStore",
     "StoreFull",
+    "auth_from_environment",
+    "AUTH_KINDS",
 ]
 
 _LAZY = {"JWTVerifier", "DEFAULT_ALGORITHMS"}
