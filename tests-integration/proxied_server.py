@@ -34,10 +34,12 @@ class ProxyStack:
 
 
 @asynccontextmanager
-async def proxy_stack(effects: Effects, **options: Any) -> AsyncIterator[ProxyStack]:
-    """The identity provider, then the MCP server behind the proxy (``options`` go to
-    ``OAuthProxy``)."""
-    upstream = OAuthServer(registration=False, login_page=True)
+async def proxy_stack(
+    effects: Effects, *, upstream_pkce: bool = True, **options: Any
+) -> AsyncIterator[ProxyStack]:
+    """The identity provider (with PKCE or without), then the MCP server behind the
+    proxy (``options`` go to ``OAuthProxy``)."""
+    upstream = OAuthServer(registration=False, login_page=True, pkce=upstream_pkce)
     async with running(upstream), trio.open_nursery() as nursery:
         port = servers.free_port()
         base = f"http://127.0.0.1:{port}"

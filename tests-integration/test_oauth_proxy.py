@@ -185,7 +185,8 @@ class Hand:
 async def by_hand(effects: Effects, **options: Any) -> AsyncIterator[Hand]:
     # no kept-alive connections: a test that jumps the clock makes the servers close them
     fresh = httpx.Limits(max_keepalive_connections=0)
-    async with proxy_stack(effects, **options) as stack, httpx.AsyncClient(limits=fresh) as http:
+    stacked = proxy_stack(effects, **options)
+    async with stacked as stack, httpx.AsyncClient(limits=fresh) as http:
         yield Hand(stack, http, ScriptedBrowser(http, REDIRECT_URI))
 
 
@@ -406,3 +407,16 @@ async def test_an_identity_provider_that_fails_is_a_server_error() -> None:
         assert failed["state"] == "client-state"
         assert "code" not in failed
         assert hand.stack.upstream.token_requests  # the exchange was tried, and refused
+
+
+async def test_an_identity_provider_without_pkce_still_gets_clients_with_pkce() -> None:
+    async with by_hand(Effects(), upstream_pkce=False, forward_pkce=False) as hand:
+        client_id = await hand.client_id()
+        verifier, challenge = pkce()
+        code = await hand.code(client_id, challenge)
+        narrowed = await hand.redeem(client_id, code, verifier, scope="mcp")
+        assert narrowed.status_code == 200, narrowed.text
+        assert (await hand.whoami(narrowed.json()["access_token"])).status_code == 200
+        (upstream,) = hand.stack.upstream.authorizations
+    assert "code_challenge" not in upstream  # the provider got none
+    assert "code_verifier" not in hand.stack.upstream.token_requests[0]

@@ -1078,7 +1078,7 @@ class OAuthProxy:
         if grant is None:
             raise _OAuthProblem("invalid_grant", "the authorization was revoked")
         scopes = self._narrowed(form.get("scope"), record.scopes)
-        return await self._issue(grant, scopes)
+        return await self._issue(grant, scopes, record.scopes)
 
     async def _refresh(self, form: Mapping[str, str], client: _Client) -> dict[str, Any]:
         token = form.get("refresh_token")
@@ -1097,7 +1097,7 @@ class OAuthProxy:
             raise _OAuthProblem("invalid_target", f"the authorization is for {grant.resource}")
         scopes = self._narrowed(form.get("scope"), record.scopes)
         await self._save("grant", grant.grant_id, grant, self.refresh_token_lifetime)
-        return await self._issue(grant, scopes)
+        return await self._issue(grant, scopes, record.scopes)
 
     def _narrowed(self, requested: str | None, granted: Sequence[str]) -> list[str]:
         if requested is None:
@@ -1109,7 +1109,9 @@ class OAuthProxy:
             )
         return sorted(wanted)
 
-    async def _issue(self, grant: _Grant, scopes: list[str]) -> dict[str, Any]:
+    async def _issue(self, grant: _Grant, scopes: list[str], granted: list[str]) -> dict[str, Any]:
+        """An access token with ``scopes``, and a new refresh token for all that was
+        ``granted`` (a narrower access token does not narrow the grant, RFC 6749 6)."""
         from joserfc import jwt
 
         now = int(self.clock())
@@ -1140,7 +1142,7 @@ class OAuthProxy:
         await self._save(
             "refresh",
             _digest(refresh),
-            _Refresh(grant_id=grant.grant_id, client_id=grant.client_id, scopes=scopes),
+            _Refresh(grant_id=grant.grant_id, client_id=grant.client_id, scopes=granted),
             self.refresh_token_lifetime,
         )
         answer: dict[str, Any] = {
