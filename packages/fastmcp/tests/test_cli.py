@@ -856,3 +856,28 @@ def test_dev_starts_the_pinned_inspector_on_fastmcp_run(tmp_path: Path) -> None:
     assert server_command == [sys.executable, "-m", "fastmcp", "run", str(EXAMPLE)]
     # the command the Inspector would start is a working stdio server
     assert fastmcp("call", "add", "a=1", "b=1", "--", *server_command).stdout == "2\n"
+
+
+def test_run_http_with_static_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FASTMCP_SERVER_AUTH", "static")
+    monkeypatch.setenv(
+        "FASTMCP_SERVER_AUTH_TOKENS", '{"dev-token": {"client_id": "me", "scopes": ["mcp"]}}'
+    )
+    with serving_http(str(EXAMPLE)) as url:
+        refused = fastmcp("call", url, "add", "a=1", "b=1")
+        assert refused.returncode != 0
+        assert "401" in refused.stderr
+        wrong = fastmcp("call", url, "add", "a=1", "b=1", "-H", "Authorization: Bearer guess")
+        assert wrong.returncode != 0
+        good = fastmcp("call", url, "add", "a=1", "b=1", "-H", "Authorization: Bearer dev-token")
+        assert good.stdout == "2\n", good.stderr
+
+
+def test_server_auth_mistakes_are_one_line() -> None:
+    example = str(EXAMPLE)
+    done = fastmcp("run", example, "--server-auth", "static")
+    assert_one_error(done, "--server-auth is an option of -t http")
+    done = fastmcp("run", example, "-t", "http", "--port", "0", "--server-auth", "facebook")
+    assert_one_error(done, "use one of static, github, google, oidc")
+    done = fastmcp("run", example, "-t", "http", "--port", "0", "--server-auth", "github")
+    assert_one_error(done, "FASTMCP_SERVER_AUTH_CLIENT_ID")

@@ -32,7 +32,10 @@ them through answers with it). Each class lives in the lowest package that raise
     |   |                                IncompatibleServer, InputRequiredError, ...
     |   |-- ConfigError (client)         also ValueError: a target that cannot work
     |   |-- OAuthError (client.auth)     also httpx.HTTPError: no token could be had
-    |   `-- VerifierUnavailable          (server.auth) a token verifier cannot decide now
+    |   |-- VerifierUnavailable          (server.auth) a token verifier cannot decide now
+    |   |-- UpstreamError                (server.auth) an OAuth proxy's identity provider
+    |   |                                refused or failed (the client gets server_error)
+    |   `-- StoreFull                    (server.auth) an OAuth proxy's store is full (503)
     `-- InvalidToken (server.auth)       a token verifier refuses the peer's token (401)
 
 So ``except PeerError`` handles the server's (or, in a handler, the client's) refusal,

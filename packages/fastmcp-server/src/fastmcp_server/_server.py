@@ -751,7 +751,10 @@ class Server:
         - ``fastmcp_transport.http_server.H1Limits`` - or ``"hypercorn"``) and app
         (``security``, ``json_response``, ``stateless``, ``event_store``...: see
         ``fastmcp_transport.http_server.StreamableHTTPApp``); ``auth`` (a
-        ``fastmcp_server.auth.BearerAuth``) makes the server an OAuth resource server.
+        ``fastmcp_server.auth.BearerAuth``) makes the server an OAuth resource server,
+        an ``OAuthProxy`` (``GitHubProvider``...) its own authorization server in
+        front of an identity provider, a bare ``TokenVerifier`` (``StaticTokenVerifier``)
+        checks tokens it knows.
         ``port=0`` binds a free port; the address (``.url``) is reported through
         ``task_status``.
 
@@ -777,7 +780,8 @@ class Server:
     def http_app(self, path: str = "/mcp", **options: Any) -> Any:
         """This server as an ASGI application, to mount in another ASGI app on trio
         (see ``fastmcp_transport.http_server.StreamableHTTPApp`` for the options;
-        ``auth=BearerAuth(...)`` puts the authorization layer in front of it)."""
+        ``auth=BearerAuth(...)``, ``OAuthProxy(...)`` or a ``TokenVerifier`` puts the
+        authorization layer in front of it)."""
         from fastmcp_server._http import http_app
 
         return http_app(self, path=path, **options)
@@ -796,9 +800,9 @@ class Server:
         at ``/mcp`` unless told otherwise - by the arguments, else by the ``FASTMCP_*``
         variables (``FASTMCP_HOST``, ``FASTMCP_PORT``, ``FASTMCP_PATH``,
         ``FASTMCP_STATELESS``, ``FASTMCP_HTTP_SERVER``, ``FASTMCP_SHUTDOWN_GRACE``,
-        ``FASTMCP_LOG_LEVEL``: see ``fastmcp_server.Settings``).
-        ``auth=BearerAuth(...)`` requires OAuth access tokens (see ``serve_http`` for
-        the options).
+        ``FASTMCP_LOG_LEVEL``: see ``fastmcp_server.Settings``). ``auth=`` (a
+        ``BearerAuth``, an ``OAuthProxy``, a ``TokenVerifier``) requires OAuth access
+        tokens (see ``serve_http`` for the options).
 
         Once listening, one line on stderr gives the address (``on_ready(url)``, if
         given, is called instead). SIGINT (Ctrl-C) and SIGTERM stop the server

@@ -20,10 +20,21 @@ import attrs
 
 from fastmcp_protocol import LocalError
 
-__all__ = ["DEFAULT_SHUTDOWN_GRACE", "VARIABLES", "Settings", "SettingsError", "Variable"]
+__all__ = [
+    "AUTH_KINDS",
+    "DEFAULT_SHUTDOWN_GRACE",
+    "VARIABLES",
+    "Settings",
+    "SettingsError",
+    "Variable",
+]
 
 DEFAULT_SHUTDOWN_GRACE = 10.0
 """Seconds the requests in flight get to finish when a server stops, by default."""
+
+AUTH_KINDS = ("static", "github", "google", "oidc")
+"""The kinds ``FASTMCP_SERVER_AUTH`` names (``fastmcp_server.auth.auth_from_environment``
+reads the ``FASTMCP_SERVER_AUTH_*`` variables of each)."""
 
 
 class SettingsError(LocalError, ValueError):
@@ -106,6 +117,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FASTMCP_STATE_SECRET", "state_secret", _secret,
              "the key of the `requestState` of multi round-trip requests: give every replica "
              "the same one (default: a random key per process)", secret=True),
+    Variable("FASTMCP_SERVER_AUTH", "server_auth", _choice(*AUTH_KINDS),
+             "HTTP: put authorization in front: `static`, `github`, `google` or `oidc`, "
+             "configured by the `FASTMCP_SERVER_AUTH_*` variables (see the server README)"),
 )  # fmt: skip
 
 
@@ -122,6 +136,7 @@ class Settings:
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "warning"
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
     state_secret: str | None = None
+    server_auth: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

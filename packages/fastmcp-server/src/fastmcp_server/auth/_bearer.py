@@ -133,7 +133,8 @@ class BearerAuth:
 
     ``verifier`` checks tokens (``JWTVerifier``, ``IntrospectionVerifier`` or your
     own). ``authorization_servers`` are the issuers clients should get tokens from
-    (at least one). ``resource`` is the server's canonical URI, the audience tokens
+    (an empty list when tokens come from elsewhere: a ``StaticTokenVerifier`` in
+    development; the metadata then names none). ``resource`` is the server's canonical URI, the audience tokens
     must be issued for (``https://mcp.example.com/mcp``); ``None`` takes the URL the
     server binds (``serve_http``/``run_http``; fine for local development, give the
     public URL in production). ``required_scopes`` are needed for every request;
@@ -162,8 +163,6 @@ class BearerAuth:
     resource_metadata_url: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        if not self.authorization_servers:
-            raise ValueError("BearerAuth needs at least one authorization server")
         for issuer in self.authorization_servers:
             check_resource(issuer)
         if self.resource is not None:
@@ -238,6 +237,9 @@ class AuthMiddleware:
         self._metadata_url = config.resource_metadata_url or metadata_url(resource)
         self._audiences = frozenset(config.accepted_audiences or (resource,))
         self._resource = resource
+        bind = getattr(config.verifier, "bind_resource", None)
+        if bind is not None:  # a verifier that issues for "this server" learns which it is
+            bind(resource)
 
     async def aclose(self) -> None:
         """Release what the verifier holds (its HTTP client), if it says how."""

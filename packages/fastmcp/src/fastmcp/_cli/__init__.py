@@ -118,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     run.add_argument("--reload", action="store_true", help="HTTP: restart when a .py file changes")
     run.add_argument(
+        "--server-auth", metavar="KIND",
+        help="HTTP: protect the server: static, github, google or oidc, configured by "
+        "FASTMCP_SERVER_AUTH_* variables (default: $FASTMCP_SERVER_AUTH)",
+    )  # fmt: skip
+    run.add_argument(
         "--shutdown-grace", type=float, metavar="SECONDS",
         help="on Ctrl-C, SIGTERM or stdin closing: how long requests in flight get to "
         f"finish before they are answered with a shutdown error (default: "

@@ -80,6 +80,8 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
         return _reload(spec, args, console)
     if args.transport == "stdio" and (args.given_http_options):
         raise CliError("--port, --stateless and --http-server are options of -t http")
+    if args.transport == "stdio" and args.given_server_auth:
+        raise CliError("--server-auth is an option of -t http (stdio has no authorization)")
     if args.shutdown_grace is not None and args.shutdown_grace < 0:
         raise CliError("--shutdown-grace cannot be negative")
     configure_logging(args.log_level)
@@ -97,11 +99,13 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
         return 0
     server = server_for(spec, args)
     server.add_middleware(LoggingMiddleware())
+    auth = server_auth(args, args.port)
     try:
         server.run_http(
             args.host,
             args.port,
             args.path,
+            auth=auth,
             stateless=args.stateless,
             http_server=args.http_server,
             shutdown_grace=args.shutdown_grace,
@@ -114,6 +118,23 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
             ) from None
         raise
     return 0
+
+
+def server_auth(args: argparse.Namespace, port: int) -> Any:
+    """What protects the served server: ``--server-auth`` (else ``FASTMCP_SERVER_AUTH``,
+    applied by ``_apply_settings``) configured by the ``FASTMCP_SERVER_AUTH_*`` variables
+    (``fastmcp_server.auth.auth_from_environment``); ``None`` without either. The
+    proxies' ``base_url`` defaults to the address served (fine locally)."""
+    kind = getattr(args, "server_auth", None)
+    if not kind:
+        return None
+    from fastmcp_server.auth import auth_from_environment
+
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    try:
+        return auth_from_environment(kind, base_url=f"http://{host}:{port}")
+    except (ValueError, ImportError) as error:
+        raise CliError(str(error)) from None
 
 
 def _headers(args: argparse.Namespace) -> dict[str, str]:
@@ -291,6 +312,9 @@ def _apply_settings(args: argparse.Namespace) -> None:
     args.given_http_options = (
         args.stateless is not None or args.port is not None or args.http_server is not None
     )
+    args.given_server_auth = getattr(args, "server_auth", None) is not None
+    if not args.given_server_auth:
+        args.server_auth = settings.server_auth
     for name in ("transport", "host", "port", "path", "http_server", "log_level"):
         if getattr(args, name) is None:
             setattr(args, name, getattr(settings, name))
@@ -318,6 +342,8 @@ def _child_args(args: argparse.Namespace) -> list[str]:
         out += ["--header", header]
     if args.auth:
         out += ["--auth", args.auth, "--callback-port", str(args.callback_port)]
+    if args.server_auth:
+        out += ["--server-auth", args.server_auth]
     return out
 
 
