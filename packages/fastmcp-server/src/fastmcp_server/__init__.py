@@ -47,6 +47,7 @@ from fastmcp_server._server import Lifespan, Server
 from fastmcp_server._tasks import InMemoryTaskStore, TaskState, TaskStore
 
 if _typing.TYPE_CHECKING:
+    from fastmcp_server._files import FileResources
     from fastmcp_server._media import Audio, File, Image
     from fastmcp_server._middleware import (
         CallNext,
@@ -64,6 +65,7 @@ if _typing.TYPE_CHECKING:
 _LAZY = {
     "Audio": "_media",
     "File": "_media",
+    "FileResources": "_files",
     "Image": "_media",
     "CallNext": "_middleware",
     "ErrorMappingMiddleware": "_middleware",
@@ -111,6 +113,7 @@ __all__ = [
     "Image",
     "Audio",
     "File",
+    "FileResources",
     "Middleware",
     "CallNext",
     "LoggingMiddleware",
