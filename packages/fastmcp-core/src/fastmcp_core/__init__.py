@@ -23,6 +23,7 @@ from fastmcp_core._errors import (
     TransportError,
 )
 from fastmcp_core._forms import form_schema, read_form
+from fastmcp_core._logs import RateLimitedLog, redacted
 from fastmcp_core._mrtr import RequestStateSealer, binding_of
 from fastmcp_core._outcome import (
     Cancelled,
@@ -91,4 +92,6 @@ __all__ = [
     "call_callback",
     "is_async_callable",
     "watch_event_loop",
+    "RateLimitedLog",
+    "redacted",
 ]

@@ -48,6 +48,7 @@ from fastmcp_server._settings import Settings, SettingsError
 from fastmcp_server._tasks import InMemoryTaskStore, TaskState, TaskStore
 
 if _typing.TYPE_CHECKING:
+    from fastmcp_server._files import FileResources
     from fastmcp_server._media import Audio, File, Image
     from fastmcp_server._middleware import (
         CallNext,
@@ -65,6 +66,7 @@ if _typing.TYPE_CHECKING:
 _LAZY = {
     "Audio": "_media",
     "File": "_media",
+    "FileResources": "_files",
     "Image": "_media",
     "CallNext": "_middleware",
     "ErrorMappingMiddleware": "_middleware",
@@ -112,6 +114,7 @@ __all__ = [
     "Image",
     "Audio",
     "File",
+    "FileResources",
     "Middleware",
     "CallNext",
     "LoggingMiddleware",

@@ -44,6 +44,7 @@ from urllib.parse import parse_qsl
 import attrs
 import msgspec
 
+from fastmcp_core import RateLimitedLog
 from fastmcp_protocol import Error, JSONRPCErrorResponse, ProtectedResourceMetadata, encode
 from fastmcp_server.auth._challenge import bearer_challenge
 from fastmcp_server.auth._metadata import (
@@ -64,6 +65,8 @@ from fastmcp_transport.http_server import ClientGone, HttpError, read_body
 __all__ = ["AuthMiddleware", "BearerAuth", "ScopeSource"]
 
 logger = logging.getLogger("fastmcp.auth")
+_unverifiable = RateLimitedLog(logger)
+"""A verifier that is down fails every request: one line a minute says so."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -332,7 +335,7 @@ class AuthMiddleware:
             await self._unauthorized(send, "invalid_token", exc.description)
             return None
         except VerifierUnavailable as exc:
-            logger.warning("could not verify a token: %s", exc)
+            _unverifiable.log("could not verify a token: %s", exc)
             await _respond(
                 send,
                 503,
