@@ -28,6 +28,7 @@ and the errors a handler raises are ``fastmcp_core``'s (``McpContext``, ``Budget
 import importlib as _importlib
 import typing as _typing
 
+from fastmcp_server._components import Component, VersionFilter, VersionSpec
 from fastmcp_server._dispatch import Connection
 from fastmcp_server._handlers import (
     Completer,
@@ -106,6 +107,9 @@ __all__ = [
     "FunctionResourceTemplate",
     "FunctionPrompt",
     "Completer",
+    "Component",
+    "VersionFilter",
+    "VersionSpec",
     "Connection",
     "Lifespan",
     "Image",

@@ -57,7 +57,14 @@ from fastmcp_server._results import (
     resource_contents,
     tool_output,
 )
-from fastmcp_server._signature import CompiledSignature, Injection, compile_signature, type_hints
+from fastmcp_server._signature import (
+    DEFAULT_OPTIONS,
+    CompiledSignature,
+    CompilerOptions,
+    Injection,
+    compile_signature,
+    type_hints,
+)
 
 if TYPE_CHECKING:
     from fastmcp_server._uri_template import UriTemplate
@@ -186,6 +193,19 @@ def _scope_tuple(scopes: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(scopes)
 
 
+def _tag_set(tags: str | Iterable[str] | None) -> frozenset[str]:
+    """``tags=`` as given: a set (or any iterable) of tags, or one tag."""
+    if not tags:
+        return frozenset()
+    if isinstance(tags, str):
+        return frozenset({tags})
+    return frozenset(tags)
+
+
+def _version_text(version: str | float | None) -> str | None:
+    return None if version is None else str(version)
+
+
 def _no_dependencies(_: Any) -> bool:
     return False
 
@@ -230,6 +250,9 @@ class FunctionTool(_StandsForFunction):
     input_schema: dict[str, Any] | None = None
     output_schema: dict[str, Any] | Literal[False] | None = None
     scopes: tuple[str, ...] = attrs.field(default=(), converter=_scope_tuple)
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tag_set)
+    version: str | None = attrs.field(default=None, converter=_version_text)
+    enabled: bool = True
     _compiled: _CompiledTool | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -239,13 +262,17 @@ class FunctionTool(_StandsForFunction):
             )
         functools.update_wrapper(self, self.fn, updated=())
 
-    def compile(self, is_dependency: Callable[[Any], bool] = _no_dependencies) -> _CompiledTool:
+    def compile(
+        self,
+        is_dependency: Callable[[Any], bool] = _no_dependencies,
+        options: CompilerOptions = DEFAULT_OPTIONS,
+    ) -> _CompiledTool:
         """Compile against a server's dependency registry (done at registration)."""
         hints = type_hints(self.fn, self.name)
         signature = compile_signature(
-            self.fn, name=self.name, is_dependency=is_dependency, hints=hints
+            self.fn, name=self.name, is_dependency=is_dependency, hints=hints, options=options
         )
-        output = tool_output(_return_annotation(hints))
+        output = tool_output(_return_annotation(hints), dereference=options.dereference)
         if self.output_schema is False:
             output = ToolOutput(None, _to_result)
         elif self.output_schema is not None:
@@ -325,6 +352,9 @@ def tool(
     input_schema: dict[str, Any] | None = None,
     output_schema: dict[str, Any] | Literal[False] | None = None,
     scopes: str | Sequence[str] = (),
+    tags: str | Iterable[str] | None = None,
+    version: str | float | None = None,
+    enabled: bool = True,
 ) -> Callable[[F], FunctionTool]: ...
 def tool(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a tool handler from a function, for ``Server(...).tool(handler)``.
@@ -335,8 +365,10 @@ def tool(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     for this tool; ``task`` says whether it may (``"optional"``) or must
     (``"required"``) run as a task (when the client supports tasks), from the start
     or, with ``defer_task``, from when it calls ``ctx.start_task()``. ``scopes`` are
-    the OAuth scopes a caller needs (HTTP with authorization only). The result is
-    callable like the function.
+    the OAuth scopes a caller needs (HTTP with authorization only). ``tags`` group
+    tools for ``Server.enable``/``disable`` (and middleware); ``version`` lets several
+    versions of one tool be registered (clients see the highest);
+    ``enabled=False`` registers it disabled. The result is callable like the function.
     """
 
     def make(fn: Callable[..., Any]) -> FunctionTool:
@@ -366,14 +398,23 @@ class FunctionResource(_StandsForFunction):
     timeout: float | None = None
     thread: bool | None = None
     scopes: tuple[str, ...] = attrs.field(default=(), converter=_scope_tuple)
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tag_set)
+    version: str | None = attrs.field(default=None, converter=_version_text)
+    enabled: bool = True
     _signature: CompiledSignature | None = attrs.field(default=None, init=False)
     _call: _Call | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         functools.update_wrapper(self, self.fn, updated=())
 
-    def compile(self, is_dependency: Callable[[Any], bool] = _no_dependencies) -> None:
-        signature = compile_signature(self.fn, name=self.name, is_dependency=is_dependency)
+    def compile(
+        self,
+        is_dependency: Callable[[Any], bool] = _no_dependencies,
+        options: CompilerOptions = DEFAULT_OPTIONS,
+    ) -> None:
+        signature = compile_signature(
+            self.fn, name=self.name, is_dependency=is_dependency, options=options
+        )
         if signature.fields:
             raise TypeError(
                 f"resource {self.uri!r}: a fixed URI takes no parameters "
@@ -429,6 +470,9 @@ class FunctionResourceTemplate(_StandsForFunction):
     thread: bool | None = None
     complete: Mapping[str, Completer] | None = None
     scopes: tuple[str, ...] = attrs.field(default=(), converter=_scope_tuple)
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tag_set)
+    version: str | None = attrs.field(default=None, converter=_version_text)
+    enabled: bool = True
     template: UriTemplate = attrs.field(init=False)
     _signature: CompiledSignature | None = attrs.field(default=None, init=False)
     _call: _Call | None = attrs.field(default=None, init=False)
@@ -439,8 +483,14 @@ class FunctionResourceTemplate(_StandsForFunction):
         self.template = UriTemplate(self.uri_template)
         functools.update_wrapper(self, self.fn, updated=())
 
-    def compile(self, is_dependency: Callable[[Any], bool] = _no_dependencies) -> None:
-        signature = compile_signature(self.fn, name=self.name, is_dependency=is_dependency)
+    def compile(
+        self,
+        is_dependency: Callable[[Any], bool] = _no_dependencies,
+        options: CompilerOptions = DEFAULT_OPTIONS,
+    ) -> None:
+        signature = compile_signature(
+            self.fn, name=self.name, is_dependency=is_dependency, options=options
+        )
         unknown = set(signature.fields) - set(self.template.variables)
         if unknown:
             raise TypeError(
@@ -503,6 +553,9 @@ def resource(
     thread: bool | None = None,
     complete: Mapping[str, Completer] | None = None,
     scopes: str | Sequence[str] = (),
+    tags: str | Iterable[str] | None = None,
+    version: str | float | None = None,
+    enabled: bool = True,
 ) -> Callable[[Callable[..., Any]], FunctionResource | FunctionResourceTemplate]:
     """Make a resource handler from a function, for ``Server(...).resource(handler)``.
 
@@ -510,7 +563,8 @@ def resource(
     parameters receive the variables. The function returns ``str`` (text), ``bytes``
     (a blob), an ``Image``/``File``, contents structs, or any value (as JSON).
     ``complete`` maps a template variable to its completer. ``scopes`` are the OAuth
-    scopes a caller needs to read it (HTTP with authorization only).
+    scopes a caller needs to read it (HTTP with authorization only); ``tags``,
+    ``version`` and ``enabled`` as for ``tool``.
     """
 
     def make(fn: Callable[..., Any]) -> FunctionResource | FunctionResourceTemplate:
@@ -519,14 +573,16 @@ def resource(
             return FunctionResourceTemplate(
                 fn, uri, resolved, title=title, description=description, mime_type=mime_type,
                 annotations=annotations, icons=icons, meta=meta, timeout=timeout, thread=thread,
-                complete=complete, scopes=_scope_tuple(scopes),
+                complete=complete, scopes=_scope_tuple(scopes), tags=_tag_set(tags),
+                version=_version_text(version), enabled=enabled,
             )  # fmt: skip
         if complete:
             raise TypeError("complete= applies to resource templates (URIs with {variables})")
         return FunctionResource(
             fn, uri, resolved, title=title, description=description, mime_type=mime_type,
             size=size, annotations=annotations, icons=icons, meta=meta, timeout=timeout, thread=thread,
-            scopes=_scope_tuple(scopes),
+            scopes=_scope_tuple(scopes), tags=_tag_set(tags), version=_version_text(version),
+            enabled=enabled,
         )  # fmt: skip
 
     return make
@@ -549,6 +605,9 @@ class FunctionPrompt(_StandsForFunction):
     thread: bool | None = None
     complete: Mapping[str, Completer] | None = None
     scopes: tuple[str, ...] = attrs.field(default=(), converter=_scope_tuple)
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tag_set)
+    version: str | None = attrs.field(default=None, converter=_version_text)
+    enabled: bool = True
     _signature: CompiledSignature | None = attrs.field(default=None, init=False)
     _call: _Call | None = attrs.field(default=None, init=False)
     _definition: Prompt | None = attrs.field(default=None, init=False)
@@ -556,8 +615,14 @@ class FunctionPrompt(_StandsForFunction):
     def __attrs_post_init__(self) -> None:
         functools.update_wrapper(self, self.fn, updated=())
 
-    def compile(self, is_dependency: Callable[[Any], bool] = _no_dependencies) -> None:
-        signature = compile_signature(self.fn, name=self.name, is_dependency=is_dependency)
+    def compile(
+        self,
+        is_dependency: Callable[[Any], bool] = _no_dependencies,
+        options: CompilerOptions = DEFAULT_OPTIONS,
+    ) -> None:
+        signature = compile_signature(
+            self.fn, name=self.name, is_dependency=is_dependency, options=options
+        )
         properties = signature.input_schema.get("properties", {})
         required = set(signature.input_schema.get("required", []))
         arguments = [
@@ -617,6 +682,9 @@ def prompt(
     thread: bool | None = None,
     complete: Mapping[str, Completer] | None = None,
     scopes: str | Sequence[str] = (),
+    tags: str | Iterable[str] | None = None,
+    version: str | float | None = None,
+    enabled: bool = True,
 ) -> Callable[[F], FunctionPrompt]: ...
 def prompt(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a prompt handler from a function, for ``Server(...).prompt(handler)``.
@@ -624,7 +692,8 @@ def prompt(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     The parameters are the prompt's arguments (values arrive as strings and are
     converted to the annotated types). Return a string (one user message), messages,
     content blocks, or a ``GetPromptResult``. ``scopes`` are the OAuth scopes a caller
-    needs to get it (HTTP with authorization only).
+    needs to get it (HTTP with authorization only); ``tags``, ``version`` and
+    ``enabled`` as for ``tool``.
     """
 
     def make(fn: Callable[..., Any]) -> FunctionPrompt:

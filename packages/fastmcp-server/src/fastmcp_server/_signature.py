@@ -30,12 +30,29 @@ from fastmcp_core import McpContext
 
 __all__ = [
     "CompiledSignature",
+    "CompilerOptions",
     "Injection",
     "compile_signature",
     "json_schema",
     "parse_docstring",
     "type_hints",
 ]
+
+
+@attrs.frozen
+class CompilerOptions:
+    """How a server compiles its handlers (``Server(strict_input_validation=...,
+    dereference_schemas=...)``)."""
+
+    strict: bool = False
+    """Arguments must have their schema's JSON types exactly; when ``False`` (the
+    default) a string holding a number or a boolean (``"5"``, ``"true"``) is accepted
+    for a number or boolean parameter, as models often send them."""
+    dereference: bool = True
+    """Inline ``$ref``s in the schemas (recursive types keep their ``$defs``)."""
+
+
+DEFAULT_OPTIONS = CompilerOptions()
 
 
 @attrs.frozen
@@ -145,12 +162,14 @@ def compile_signature(
     name: str,
     is_dependency: Callable[[Any], bool] = lambda t: False,
     hints: dict[str, Any] | None = None,
+    options: CompilerOptions = DEFAULT_OPTIONS,
 ) -> CompiledSignature:
     """Compile ``fn``'s signature (see the module docstring).
 
     A parameter is injected when it is annotated ``McpContext`` (or a subclass, or
     ``McpContext | None``) or when ``is_dependency(annotation)`` says so. Raises
-    ``TypeError`` for ``*args`` or for an annotation msgspec cannot decode.
+    ``TypeError`` for ``*args`` or for an annotation msgspec cannot decode. ``options``
+    decide how lenient the decoder is and whether the schema's ``$ref``s are inlined.
     """
     signature = _signature(fn)
     if hints is None:
@@ -180,7 +199,7 @@ def compile_signature(
             struct_fields.append((param.name, described, param.default))
         names.append(param.name)
     try:
-        shape: Any = tuple(struct_fields)
+        shape: Any = (options, tuple(struct_fields))
         hash(shape)
     except TypeError:  # an unhashable default or annotation: no sharing
         shape = None
@@ -190,8 +209,10 @@ def compile_signature(
             _struct_name(name), struct_fields, kw_only=True, forbid_unknown_fields=False
         )
         try:
-            decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(args_type)
-            schema = json_schema(args_type)
+            decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
+                args_type, strict=options.strict
+            )
+            schema = json_schema(args_type, dereference=options.dereference)
         except Exception as exc:  # NameError too: a class whose hints do not resolve
             raise _unsupported_parameter(name, struct_fields) or TypeError(
                 f"{name}: unsupported parameter type: {exc}"
@@ -234,21 +255,85 @@ def _unsupported_parameter(
     return None
 
 
-def json_schema(type_: Any) -> dict[str, Any]:
-    """The JSON Schema 2020-12 of ``type_``, self-contained: the root is inlined and
-    the schemas it refers to stay in ``$defs``."""
+def json_schema(type_: Any, *, dereference: bool = True) -> dict[str, Any]:
+    """The JSON Schema 2020-12 of ``type_``, self-contained: the root is inlined, and
+    so (``dereference``) is every schema it refers to that is not recursive; what is
+    left stays in ``$defs`` (a recursive type, or everything without
+    ``dereference``)."""
     (root,), components = msgspec.json.schema_components([type_], ref_template="#/$defs/{name}")
     ref = root.get("$ref")
     if ref is not None:
-        root = dict(components.pop(ref.rsplit("/", 1)[-1]))
-        if len(root) == 1 and "$ref" not in root:
-            pass
+        name = _name_of(ref)
+        root = dict(components[name])
+        if name not in _refs_in(root, components):  # a recursive root stays a definition too
+            del components[name]
     root.pop("title", None)
     if root.get("type") == "object" and "properties" not in root:
         root["properties"] = {}
+    if components and dereference:
+        recursive = _recursive(components)
+        root = _inline(root, components, recursive)
+        components = {
+            name: _inline(schema, components, recursive)
+            for name, schema in components.items()
+            if name in recursive and name in _refs_in(root, components)
+        }
     if components:
         root["$defs"] = components
     return root
+
+
+def _name_of(ref: str) -> str:
+    return ref.rsplit("/", 1)[-1]
+
+
+def _direct_refs(node: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            found.add(_name_of(ref))
+        for value in node.values():
+            found |= _direct_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _direct_refs(value)
+    return found
+
+
+def _refs_in(node: Any, components: Mapping[str, Any]) -> set[str]:
+    """Every definition ``node`` refers to, directly or through others."""
+    seen: set[str] = set()
+    todo = list(_direct_refs(node))
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in components:
+            continue
+        seen.add(name)
+        todo.extend(_direct_refs(components[name]))
+    return seen
+
+
+def _recursive(components: Mapping[str, Any]) -> set[str]:
+    """The definitions that refer to themselves, directly or through others: they
+    stay definitions (inlining them would never end)."""
+    return {name for name, schema in components.items() if name in _refs_in(schema, components)}
+
+
+def _inline(node: Any, components: Mapping[str, Any], keep: set[str]) -> Any:
+    """``node`` with every ``$ref`` to a definition outside ``keep`` replaced by the
+    (inlined) definition; sibling keywords of a ``$ref`` (a default, a description)
+    stay beside it."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and _name_of(ref) in components and _name_of(ref) not in keep:
+            target = _inline(components[_name_of(ref)], components, keep)
+            siblings = {k: _inline(v, components, keep) for k, v in node.items() if k != "$ref"}
+            return {**target, **siblings}
+        return {k: _inline(v, components, keep) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, components, keep) for v in node]
+    return node
 
 
 def _injection(

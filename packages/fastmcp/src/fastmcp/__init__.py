@@ -76,6 +76,7 @@ from fastmcp_core import (
 from fastmcp_protocol import FastMcpError, LocalError, McpError, PeerError, UnexpectedResult
 from fastmcp_server import (
     Completer,
+    Component,
     FunctionPrompt,
     FunctionResource,
     FunctionResourceTemplate,
@@ -88,6 +89,8 @@ from fastmcp_server import (
     Server,
     TaskStore,
     ToolHandler,
+    VersionFilter,
+    VersionSpec,
     prompt,
     resource,
     tool,
@@ -164,6 +167,9 @@ __all__ = [
     "FunctionPrompt",
     "Completer",
     "UriTemplate",
+    "Component",
+    "VersionSpec",
+    "VersionFilter",
     "Middleware",
     "CallNext",
     "LoggingMiddleware",

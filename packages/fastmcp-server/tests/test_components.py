@@ -1,0 +1,351 @@
+"""Tags, versions, duplicates, visibility rules, argument coercion and schema shapes:
+what a server offers and how it reads what clients send, checked on the wire."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+import pytest
+import trio
+import trio.testing
+from server_support import connect
+
+from fastmcp_server import (
+    Component,
+    FunctionTool,
+    Server,
+    VersionFilter,
+    VersionSpec,
+    tool,
+)
+
+ERAS = pytest.mark.parametrize("modern", [False, True], ids=["legacy", "modern"])
+
+
+def tagged_server(**options: Any) -> Server:
+    server = Server("tagged", **options)
+
+    @server.tool(tags={"public", "read"})
+    async def get_data() -> str:
+        return "data"
+
+    @server.tool(tags={"admin", "write"})
+    async def set_data(value: str) -> str:
+        return f"set {value}"
+
+    @server.tool(tags={"admin", "dangerous"})
+    async def delete_data() -> str:
+        return "deleted"
+
+    @server.tool
+    async def status() -> str:
+        return "ok"
+
+    @server.resource("data://secrets", tags={"admin"})
+    def secrets() -> str:
+        return "hunter2"
+
+    @server.prompt(tags={"admin"})
+    def audit() -> str:
+        return "audit everything"
+
+    return server
+
+
+async def tool_names(client: Any) -> list[str]:
+    return [t["name"] for t in (await client.call("tools/list"))["tools"]]
+
+
+# -- tags and visibility -----------------------------------------------------------------
+
+
+def test_components_carry_tags_and_versions() -> None:
+    server = tagged_server()
+    by_name = {c.name: c for c in server.components("tools")}
+    assert by_name["set_data"].tags == {"admin", "write"}
+    assert by_name["set_data"].key == "tool:set_data"
+    assert by_name["status"].tags == frozenset()
+    assert by_name["status"].version is None
+    (resource,) = server.components("resources")
+    assert isinstance(resource, Component)
+    assert resource.key == "resource:data://secrets"
+    # tags are the server's own: clients never see them
+    assert by_name["get_data"].definition.meta is None
+
+
+@ERAS
+async def test_disabled_components_are_neither_listed_nor_callable(modern: bool) -> None:
+    server = tagged_server()
+    server.disable(tags={"admin"})
+    async with connect(server, modern=modern) as client:
+        assert await tool_names(client) == ["get_data", "status"]
+        error = await client.error("tools/call", {"name": "delete_data"})
+        assert error.code == -32602
+        assert "Unknown tool" in error.message
+        assert (await client.call("resources/list"))["resources"] == []
+        assert (await client.error("resources/read", {"uri": "data://secrets"})).code in (
+            -32002,
+            -32602,
+        )
+        assert (await client.call("prompts/list"))["prompts"] == []
+        assert (await client.error("prompts/get", {"name": "audit"})).code == -32602
+        server.enable(tags={"admin"})  # later rules override earlier ones
+        assert "delete_data" in await tool_names(client)
+        result = await client.call("tools/call", {"name": "delete_data"})
+        assert result["content"][0]["text"] == "deleted"
+
+
+def test_rules_match_names_keys_tags_versions_and_kinds() -> None:
+    server = tagged_server()
+    server.disable(keys={"tool:status"}, tags={"dangerous"})  # they add up
+    assert [c.name for c in server.components("tools")] == ["get_data", "set_data"]
+    server.disable(names={"get_data"})
+    assert [c.name for c in server.components("tools")] == ["set_data"]
+    server.disable(tags={"admin"}, components={"prompt"})  # only prompts of that tag
+    assert [c.name for c in server.components("tools")] == ["set_data"]
+    assert server.components("prompts") == []
+    assert [c.name for c in server.components("resources")] == ["data://secrets"]
+    server.enable(match_all=True)
+    assert len(server.components("tools")) == 4
+    with pytest.raises(ValueError, match="name what to match"):
+        server.disable()
+
+
+def test_an_allowlist_offers_only_what_it_names() -> None:
+    server = tagged_server()
+    server.enable(tags={"public"}, only=True)
+    assert [c.name for c in server.components("tools")] == ["get_data"]
+    assert server.components("resources") == []
+    assert server.components("prompts") == []
+    # a later allowlist replaces the earlier one; a later disable overrides it
+    server.enable(tags={"admin"}, only=True).disable(names={"delete_data"})
+    assert [c.name for c in server.components("tools")] == ["set_data"]
+    assert [c.name for c in server.components("prompts")] == ["audit"]
+
+
+def test_a_component_registered_disabled_waits_for_enable() -> None:
+    server = Server("s")
+
+    @server.tool(enabled=False, tags={"beta"})
+    async def preview() -> str:
+        return "new"
+
+    assert server.components("tools") == []
+    server.enable(tags={"beta"})
+    assert [c.name for c in server.components("tools")] == ["preview"]
+
+
+async def test_enable_and_disable_tell_the_clients_the_lists_changed() -> None:
+    server = tagged_server()
+    async with connect(server) as client:
+        server.disable(tags={"admin"}, components={"tool"})
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(client.notifications("notifications/tools/list_changed")) == 1
+        assert client.notifications("notifications/prompts/list_changed") == []
+        server.enable(tags={"admin"})
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(client.notifications("notifications/prompts/list_changed")) == 1
+
+
+async def test_a_parents_rules_apply_to_its_mounted_servers() -> None:
+    child = tagged_server()
+    child.disable(names={"status"})  # the child's own rules apply first
+    parent = Server("parent").mount("inner", child)
+    parent.disable(tags={"dangerous"})
+    assert [c.name for c in parent.components("tools")] == ["inner_get_data", "inner_set_data"]
+    assert parent.components("tools")[1].tags == {"admin", "write"}
+    async with connect(parent) as client:
+        error = await client.error("tools/call", {"name": "inner_delete_data"})
+        assert "Unknown tool" in error.message
+        result = await client.call(
+            "tools/call", {"name": "inner_set_data", "arguments": {"value": "x"}}
+        )
+        assert result["content"][0]["text"] == "set x"
+    child.enable(names={"status"})  # changes in the child show at once
+    assert "inner_status" in [c.name for c in parent.components("tools")]
+
+
+# -- versions ------------------------------------------------------------------------------
+
+
+def versioned_server() -> Server:
+    server = Server("versions")
+
+    @server.tool(version="1.0")
+    async def calculate(x: int, y: int) -> int:
+        return x + y
+
+    @server.tool(name="calculate", version="2.0")
+    async def calculate_v2(x: int, y: int, z: int = 0) -> int:
+        return x + y + z
+
+    @server.tool(name="calculate", version="10.0")
+    async def calculate_v10(x: int, y: int) -> int:
+        return 10 * (x + y)
+
+    @server.tool
+    async def health() -> str:
+        return "ok"
+
+    return server
+
+
+async def test_clients_see_the_highest_version() -> None:
+    server = versioned_server()
+    (calc, _health) = server.components("tools")
+    assert (calc.name, calc.version) == ("calculate", "10.0")  # 10 > 2, not string order
+    async with connect(server) as client:
+        assert await tool_names(client) == ["calculate", "health"]
+        result = await client.call(
+            "tools/call", {"name": "calculate", "arguments": {"x": 1, "y": 2}}
+        )
+        assert result["structuredContent"] == {"result": 30}
+    server.remove_tool("calculate", version="10.0")
+    assert server.components("tools")[0].version == "2.0"
+    assert [o.component.version for o in server.registry.versions("tools", "calculate")] == [
+        "1.0",
+        "2.0",
+    ]
+    server.remove_tool("calculate")  # every version
+    assert [c.name for c in server.components("tools")] == ["health"]
+
+
+def test_a_version_filter_offers_a_range() -> None:
+    v1 = versioned_server().add_transform(VersionFilter(version_lt="2.0"))
+    assert [(c.name, c.version) for c in v1.components("tools")] == [("calculate", "1.0")]
+    v2 = versioned_server().add_transform(
+        VersionFilter(version_gte="2.0", version_lt="3.0", include_unversioned=True)
+    )
+    assert [(c.name, c.version) for c in v2.components("tools")] == [
+        ("calculate", "2.0"),
+        ("health", None),
+    ]
+    with pytest.raises(TypeError):
+        v2.add_transform("not a transform")  # type: ignore[arg-type]
+
+
+def test_version_rules_and_comparison() -> None:
+    server = versioned_server()
+    server.disable(version=VersionSpec(gte="2.0"))
+    assert [(c.name, c.version) for c in server.components("tools")] == [
+        ("calculate", "1.0"),
+        ("health", None),
+    ]
+    assert "1.9" in VersionSpec(lt="1.10")
+    assert "v1.0" in VersionSpec(eq="1")
+    assert "1.0a1" in VersionSpec(lt="1.0")
+    assert "1.0" not in VersionSpec(lt="1.0")
+    assert "2025-02-01" in VersionSpec(gte="2025-01-15")  # not PEP 440: as strings
+
+
+# -- duplicates ---------------------------------------------------------------------------
+
+
+async def first() -> str:
+    return "first"
+
+
+async def second() -> str:
+    return "second"
+
+
+def test_a_duplicate_name_is_an_error_by_default() -> None:
+    server = Server("s").tool(tool(name="greet")(first))
+    with pytest.raises(ValueError, match="already registered"):
+        server.tool(tool(name="greet")(second))
+    with pytest.raises(ValueError, match="already registered"):
+
+        @server.prompt(name="p")
+        @server.prompt(name="p")
+        def prompt_twice() -> str:
+            return "x"
+
+
+async def test_duplicate_policies(caplog: pytest.LogCaptureFixture) -> None:
+    kept = Server("s", on_duplicate="ignore").tool(tool(name="greet")(first))
+    kept.tool(tool(name="greet")(second))
+    replaced = Server("s", on_duplicate="replace").tool(tool(name="greet")(first))
+    replaced.tool(tool(name="greet")(second))
+    warned = Server("s", on_duplicate="warn").tool(tool(name="greet")(first))
+    with caplog.at_level(logging.WARNING, logger="fastmcp"):
+        warned.tool(tool(name="greet")(second))
+    assert "registered twice" in caplog.text
+    for server, expected in ((kept, "first"), (replaced, "second"), (warned, "second")):
+        async with connect(server) as client:
+            result = await client.call("tools/call", {"name": "greet"})
+            assert result["content"][0]["text"] == expected
+    # per call too
+    server = Server("s").tool(tool(name="greet")(first))
+    server.add_tool(FunctionTool(second, "greet"), on_duplicate="replace")
+    with pytest.raises(ValueError, match="on_duplicate"):
+        Server("s", on_duplicate="sometimes")  # type: ignore[arg-type]
+
+
+# -- arguments and schemas -----------------------------------------------------------------
+
+
+async def test_numbers_and_booleans_sent_as_strings_are_accepted() -> None:
+    async def scale(n: int, factor: float, loud: bool = False) -> str:
+        return f"{n * factor}{'!' if loud else ''}"
+
+    lenient = Server("s").tool(tool(scale))
+    strict = Server("s", strict_input_validation=True).tool(tool(scale))
+    arguments = {"n": "5", "factor": "1.5", "loud": "true"}
+    async with connect(lenient) as client:
+        result = await client.call("tools/call", {"name": "scale", "arguments": arguments})
+        assert result["content"][0]["text"] == "7.5!"
+        bad = await client.call(
+            "tools/call", {"name": "scale", "arguments": {"n": "five", "factor": 1}}
+        )
+        assert bad["isError"]
+        assert "n" in bad["content"][0]["text"]
+    async with connect(strict) as client:
+        result = await client.call("tools/call", {"name": "scale", "arguments": arguments})
+        assert result["isError"]
+        assert "Expected `int`, got `str`" in result["content"][0]["text"]
+
+
+class Address(msgspec.Struct):
+    street: str
+    city: str = "Oslo"
+
+
+class Person(msgspec.Struct):
+    name: str
+    home: Address
+    work: Address | None = None
+
+
+class Node(msgspec.Struct):
+    value: int
+    children: list[Node] = []
+
+
+def test_schemas_inline_refs_unless_recursive() -> None:
+    server = Server("s")
+
+    @server.tool
+    async def register(person: Person) -> Person:
+        return person
+
+    @server.tool
+    async def walk(tree: Node, depth: int = 1) -> int:
+        return depth
+
+    definition = server.registry.tools["register"].definition
+    person = definition.input_schema["properties"]["person"]
+    assert person["properties"]["home"]["properties"]["city"]["default"] == "Oslo"
+    assert "$defs" not in definition.input_schema
+    assert "$ref" not in msgspec.json.encode(definition.output_schema).decode()
+    walk_schema = server.registry.tools["walk"].definition.input_schema
+    assert walk_schema["properties"]["tree"] == {"$ref": "#/$defs/Node"}
+    node = walk_schema["$defs"]["Node"]
+    assert node["properties"]["children"]["items"] == {"$ref": "#/$defs/Node"}
+
+    kept = Server("s", dereference_schemas=False)
+    kept.tool(tool(register))
+    schema = kept.registry.tools["register"].definition.input_schema
+    assert schema["properties"]["person"] == {"$ref": "#/$defs/Person"}
+    assert set(schema["$defs"]) == {"Person", "Address"}
