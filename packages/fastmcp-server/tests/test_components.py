@@ -12,6 +12,8 @@ import trio
 import trio.testing
 from server_support import connect
 
+from fastmcp_core import McpContext
+from fastmcp_protocol import McpError
 from fastmcp_server import (
     Component,
     FunctionTool,
@@ -349,3 +351,163 @@ def test_schemas_inline_refs_unless_recursive() -> None:
     schema = kept.registry.tools["register"].definition.input_schema
     assert schema["properties"]["person"] == {"$ref": "#/$defs/Person"}
     assert set(schema["$defs"]) == {"Person", "Address"}
+
+
+# -- per-session visibility ---------------------------------------------------------------
+
+
+def session_server() -> Server:
+    server = Server("sessions")
+
+    @server.tool(tags={"premium"})
+    async def premium_analysis(data: str) -> str:
+        return f"premium: {data}"
+
+    @server.tool
+    async def unlock_premium(ctx: McpContext) -> str:
+        await ctx.enable_components(tags={"premium"}, components={"tool"})
+        return "unlocked"
+
+    @server.tool
+    async def hide_unlock(ctx: McpContext) -> str:
+        await ctx.disable_components(names={"unlock_premium"})
+        return "hidden"
+
+    @server.tool
+    async def reset_features(ctx: McpContext) -> str:
+        await ctx.reset_visibility()
+        return "reset"
+
+    server.disable(tags={"premium"})
+    return server
+
+
+async def test_a_session_sees_what_it_enabled_and_others_do_not() -> None:
+    server = session_server()
+    async with connect(server) as alice, connect(server) as bob:
+        assert "premium_analysis" not in await tool_names(alice)
+        await alice.call("tools/call", {"name": "unlock_premium"})
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(alice.notifications("notifications/tools/list_changed")) == 1
+        assert bob.notifications("notifications/tools/list_changed") == []
+        assert "premium_analysis" in await tool_names(alice)
+        assert "premium_analysis" not in await tool_names(bob)
+        result = await alice.call(
+            "tools/call", {"name": "premium_analysis", "arguments": {"data": "x"}}
+        )
+        assert result["content"][0]["text"] == "premium: x"
+        assert (
+            "Unknown tool"
+            in (
+                await bob.error(
+                    "tools/call", {"name": "premium_analysis", "arguments": {"data": "x"}}
+                )
+            ).message
+        )
+        # a later session rule overrides an earlier one; a server change still shows
+        await alice.call("tools/call", {"name": "hide_unlock"})
+        assert "unlock_premium" not in await tool_names(alice)
+        server.disable(names={"reset_features"})
+        assert "reset_features" not in await tool_names(alice)
+        server.enable(names={"reset_features"})
+        await alice.call("tools/call", {"name": "reset_features"})
+        assert await tool_names(alice) == await tool_names(bob)
+
+
+async def test_session_visibility_in_the_2026_era_reaches_the_listen_stream() -> None:
+    server = session_server()
+    async with connect(server, modern=True) as client, trio.open_nursery() as nursery:
+
+        async def listen() -> None:
+            await client.call("subscriptions/listen", {"notifications": {"toolsListChanged": True}})
+
+        nursery.start_soon(listen)
+        await trio.testing.wait_all_tasks_blocked()
+        await client.call("tools/call", {"name": "unlock_premium"})
+        await trio.testing.wait_all_tasks_blocked()
+        (changed,) = client.notifications("notifications/tools/list_changed")
+        assert "io.modelcontextprotocol/subscriptionId" in changed["_meta"]
+        assert "premium_analysis" in await tool_names(client)  # the connection's rules
+        nursery.cancel_scope.cancel()
+
+
+# -- state and the server's own components ---------------------------------------------------
+
+
+async def test_state_per_request_and_per_session() -> None:
+    server = Server("state")
+
+    async def stamp(ctx: McpContext, call_next: Any) -> Any:
+        ctx.state["user"] = "alice"  # middleware leaves it for the handler
+        return await call_next()
+
+    server.add_middleware(stamp)
+
+    @server.tool
+    async def count(ctx: McpContext) -> str:
+        visits = await ctx.get_state("visits", 0) + 1
+        await ctx.set_state("visits", visits)  # the session's
+        await ctx.set_state("scratch", object(), serializable=False)  # this request's
+        return f"{ctx.state['user']} {visits} {ctx.session_state['visits']}"
+
+    @server.tool
+    async def scratch(ctx: McpContext) -> bool:
+        return await ctx.get_state("scratch") is None
+
+    async with connect(server) as one, connect(server, modern=True) as two:
+        for expected in ("alice 1 1", "alice 2 2"):
+            result = await one.call("tools/call", {"name": "count"})
+            assert result["content"][0]["text"] == expected
+        assert (await one.call("tools/call", {"name": "scratch"}))["structuredContent"] == {
+            "result": True
+        }
+        result = await two.call("tools/call", {"name": "count"})
+        assert result["content"][0]["text"] == "alice 1 1"  # another session
+
+
+async def test_a_handler_reads_the_servers_own_resources_prompts_and_tools() -> None:
+    child = Server("child")
+
+    @child.resource("config://{section}")
+    def config(section: str) -> str:
+        return f"[{section}]"
+
+    server = Server("own").mount("inner", child)
+
+    @server.resource("data://motd")
+    def motd() -> str:
+        return "hello"
+
+    @server.prompt
+    def review(code: str) -> str:
+        return f"Review {code}"
+
+    @server.tool
+    async def add(a: int, b: int) -> int:
+        return a + b
+
+    @server.tool(tags={"hidden"})
+    async def secret() -> str:
+        return "secret"
+
+    server.disable(tags={"hidden"})
+
+    @server.tool
+    async def combine(ctx: McpContext) -> str:
+        motd = (await ctx.read_resource("data://motd")).contents[0].text
+        section = (await ctx.read_resource("config://inner/db")).contents
+        prompt = (await ctx.get_prompt("review", {"code": "x = 1"})).messages[0].content.text
+        total = (await ctx.call_tool("add", {"a": 2, "b": "3"})).structured_content
+        names = [t.name for t in await ctx.list_tools()]
+        try:
+            await ctx.call_tool("secret")
+        except McpError as error:
+            hidden = error.message
+        return f"{motd}|{section[0].text}@{section[0].uri}|{prompt}|{total}|{names}|{hidden}"
+
+    async with connect(server) as client:
+        result = await client.call("tools/call", {"name": "combine"})
+        assert result["content"][0]["text"] == (
+            "hello|[db]@config://inner/db|Review x = 1|{'result': 5}|['add', 'combine']"
+            "|Unknown tool: secret"
+        )

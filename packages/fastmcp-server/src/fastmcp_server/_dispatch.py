@@ -39,11 +39,13 @@ from fastmcp_protocol import (
     METHODS,
     RESOURCE_NOT_FOUND,
     UNSET,
+    CallToolResult,
     CompleteRequestParams,
     CompleteResult,
     Completion,
     DiscoverResult,
     GetPromptRequestParams,
+    GetPromptResult,
     Implementation,
     InitializeRequestParams,
     InitializeResult,
@@ -55,8 +57,10 @@ from fastmcp_protocol import (
     ListToolsResult,
     McpError,
     PaginatedRequestParams,
+    Prompt,
     PromptReference,
     ReadResourceRequestParams,
+    ReadResourceResult,
     RequestParams,
     Result,
     ServerCapabilities,
@@ -74,9 +78,10 @@ from fastmcp_protocol import (
     is_modern,
     negotiate_version,
 )
+from fastmcp_server._components import Rule
 from fastmcp_server._handlers import FunctionPrompt
 from fastmcp_server._outbox import Outbox
-from fastmcp_server._registry import Owner, Registry, ToolEntry
+from fastmcp_server._registry import Owner, Registry, ToolEntry, View, reader_of
 from fastmcp_server._results import constant
 from fastmcp_server._state import Accepts, ConnectionState, Era
 from fastmcp_server._subscriptions import Listener, Subscriptions
@@ -168,6 +173,12 @@ class Connection:
     """Where broadcasts to this connection wait (set while it is served)."""
     state: ConnectionState = attrs.field(init=False)
     """The eras it takes and the session era's handshake (``fastmcp_server._state``)."""
+    rules: list[Rule] = attrs.field(init=False, factory=list)
+    """This session's own visibility rules (``McpContext.enable_components``)."""
+    session_state: dict[str, Any] = attrs.field(init=False, factory=dict)
+    """``McpContext.session_state`` of this connection's requests."""
+    _view: View | None = attrs.field(init=False, default=None)
+    _view_generation: int = attrs.field(init=False, default=-1)
     _params_types: dict[str, Any] = attrs.field(init=False, factory=dict)
     _legacy_checked: set[str] = attrs.field(init=False, factory=set)
 
@@ -191,6 +202,18 @@ class Connection:
     def client_info(self) -> Implementation | None:
         """What the client said it is at ``initialize`` (session era)."""
         return self.state.client_info
+
+    def view(self) -> View:
+        """What this connection's session sees: the server's view, or - with rules of
+        its own - a view of its own (computed again after each change)."""
+        registry = self.host.registry
+        if not self.rules:
+            return registry.view()
+        view = self._view
+        if view is None or self._view_generation != registry.generation:
+            view = self._view = registry.view_with(self.rules)
+            self._view_generation = registry.generation
+        return view
 
     # -- the Dispatcher protocol -----------------------------------------------------
 
@@ -251,6 +274,8 @@ class Connection:
         owner = host.registry.owner
         ctx.lifespan = owner.lifespan_state
         ctx.dependencies = owner.dependencies
+        ctx.host = self
+        ctx.session_state = self.session_state
         if self.info is not None:
             ctx.principal = self.info.principal
             ctx.session_id = self.info.session_id
@@ -312,6 +337,56 @@ class Connection:
             return
         # other notifications (e.g. tasks/status from a client) need no action
 
+    # -- what a handler reaches through its context (``fastmcp_core.ContextHost``) -----
+
+    async def change_visibility(
+        self, ctx: McpContext, enable: bool | None, criteria: Mapping[str, Any]
+    ) -> None:
+        if enable is None:
+            kinds = {kind for rule in self.rules for kind in rule.kinds}
+            self.rules.clear()
+        else:
+            rule = Rule.of(enable, **criteria)
+            self.rules.append(rule)
+            kinds = set(rule.kinds)
+        self._view = None
+        subscriptions = self.host.subscriptions
+        for kind in sorted({"template": "resources"}.get(k, k + "s") for k in kinds):
+            subscriptions.list_changed(kind, only=self)
+
+    async def read_resource(self, ctx: McpContext, uri: str) -> ReadResourceResult:
+        found = self.view().find_resource(uri)
+        if found is None:
+            raise McpError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
+        return await reader_of(found[0], uri, found[1])(ctx)
+
+    async def get_prompt(
+        self, ctx: McpContext, name: str, arguments: Mapping[str, Any] | None
+    ) -> GetPromptResult:
+        offered = self.view().prompts.get(name)
+        if offered is None:
+            raise McpError(INVALID_PARAMS, f"Unknown prompt: {name}")
+        given = dict(arguments or {})
+        _check_prompt_arguments(offered.handler.definition, name, given)
+        handler = offered.handler
+        if isinstance(handler, FunctionPrompt):
+            return await handler.get(ctx, given, offered.owner.resolve)
+        result: GetPromptResult = await handler.get(ctx, given)
+        return result
+
+    async def call_tool(
+        self, ctx: McpContext, name: str, arguments: Mapping[str, Any] | None
+    ) -> CallToolResult:
+        offered = self.view().tools.get(name)
+        if offered is None:
+            raise McpError(INVALID_PARAMS, f"Unknown tool: {name}")
+        raw = msgspec.json.encode(dict(arguments or {}))
+        entry: ToolEntry = offered.handler
+        return await entry.call(ctx, raw, offered.owner.resolve)
+
+    def list_components(self, ctx: McpContext, kind: str) -> list[Any]:
+        return list(self.view().definitions(kind))  # type: ignore[arg-type]
+
     # -- lifecycle -------------------------------------------------------------------
 
     async def _initialize(self, ctx: McpContext, params: InitializeRequestParams) -> Handler:
@@ -354,15 +429,15 @@ class Connection:
 
     async def _list_tools(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = registry.definitions("tools")
+        items = self.view().definitions("tools")
         return constant(registry.list_result(ListToolsResult, "tools", items, params.cursor))
 
     async def _call_tool(self, ctx: McpContext, params: _CallToolParams) -> Handler:
         host = self.host
-        found = host.registry.find_tool(params.name)
-        if found is None:
+        offered = self.view().tools.get(params.name)
+        if offered is None:
             raise McpError(INVALID_PARAMS, f"Unknown tool: {params.name}")
-        entry, owner = found
+        entry, owner = offered.handler, offered.owner
         modern = is_modern(ctx.protocol_version)
         if modern and entry.header_params and self.info is not None:
             _check_param_headers(entry.header_params, params.arguments, self.info.headers)
@@ -386,13 +461,13 @@ class Connection:
 
     async def _list_resources(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = registry.definitions("resources")
+        items = self.view().definitions("resources")
         result = registry.list_result(ListResourcesResult, "resources", items, params.cursor)
         return constant(result)
 
     async def _list_templates(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = registry.definitions("templates")
+        items = self.view().definitions("templates")
         result = registry.list_result(
             ListResourceTemplatesResult, "resource_templates", items, params.cursor
         )
@@ -401,11 +476,11 @@ class Connection:
     async def _read_resource(self, ctx: McpContext, params: ReadResourceRequestParams) -> Handler:
         host = self.host
         uri = params.uri
-        found = host.registry.find_resource(uri)
+        found = self.view().find_resource(uri)
         if found is None:
             code = INVALID_PARAMS if is_modern(ctx.protocol_version) else RESOURCE_NOT_FOUND
             raise McpError(code, f"Resource not found: {uri}", {"uri": uri})
-        read, owner = found
+        read, owner = reader_of(found[0], uri, found[1]), found[0].owner
         if is_modern(ctx.protocol_version):
             ctx.begin_input_round(
                 host.sealer,
@@ -473,25 +548,17 @@ class Connection:
 
     async def _list_prompts(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = registry.definitions("prompts")
+        items = self.view().definitions("prompts")
         return constant(registry.list_result(ListPromptsResult, "prompts", items, params.cursor))
 
     async def _get_prompt(self, ctx: McpContext, params: GetPromptRequestParams) -> Handler:
         host = self.host
-        found = host.registry.find_prompt(params.name)
-        if found is None:
+        offered = self.view().prompts.get(params.name)
+        if offered is None:
             raise McpError(INVALID_PARAMS, f"Unknown prompt: {params.name}")
-        handler, owner = found
+        handler, owner = offered.handler, offered.owner
         arguments = params.arguments or {}
-        definition = handler.definition
-        missing = [
-            a.name for a in definition.arguments or () if a.required and a.name not in arguments
-        ]
-        if missing:
-            raise McpError(
-                INVALID_PARAMS,
-                f"Missing required arguments for prompt {params.name}: {', '.join(missing)}",
-            )
+        _check_prompt_arguments(handler.definition, params.name, arguments)
         if is_modern(ctx.protocol_version):
             ctx.begin_input_round(
                 host.sealer,
@@ -524,7 +591,7 @@ class Connection:
         if (
             completer is None
             and isinstance(ref, PromptReference)
-            and registry.find_prompt(ref.name) is None
+            and ref.name not in self.view().prompts
         ):
             raise McpError(INVALID_PARAMS, f"Unknown prompt: {ref.name}")
         return complete
@@ -575,6 +642,14 @@ def _extension_route(router: Router) -> ConnectionRouter:
         return await router(ctx, params)
 
     return route
+
+
+def _check_prompt_arguments(definition: Prompt, name: str, arguments: Mapping[str, Any]) -> None:
+    missing = [a.name for a in definition.arguments or () if a.required and a.name not in arguments]
+    if missing:
+        raise McpError(
+            INVALID_PARAMS, f"Missing required arguments for prompt {name}: {', '.join(missing)}"
+        )
 
 
 def _json(raw: Any) -> Any:
