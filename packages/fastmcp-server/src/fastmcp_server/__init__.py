@@ -54,6 +54,9 @@ if _typing.TYPE_CHECKING:
         ErrorMappingMiddleware,
         LoggingMiddleware,
         Middleware,
+        MiddlewareContext,
+        MiddlewareFunction,
+        NextHook,
         TimingMiddleware,
     )
     from fastmcp_server._uri_template import UriTemplate
@@ -70,6 +73,9 @@ _LAZY = {
     "ErrorMappingMiddleware": "_middleware",
     "LoggingMiddleware": "_middleware",
     "Middleware": "_middleware",
+    "MiddlewareContext": "_middleware",
+    "MiddlewareFunction": "_middleware",
+    "NextHook": "_middleware",
     "TimingMiddleware": "_middleware",
     "UriTemplate": "_uri_template",
 }
@@ -116,7 +122,10 @@ __all__ = [
     "Audio",
     "File",
     "Middleware",
+    "MiddlewareContext",
+    "MiddlewareFunction",
     "CallNext",
+    "NextHook",
     "LoggingMiddleware",
     "TimingMiddleware",
     "ErrorMappingMiddleware",

@@ -81,7 +81,15 @@ from fastmcp_protocol import (
 from fastmcp_server._components import Rule
 from fastmcp_server._handlers import FunctionPrompt
 from fastmcp_server._outbox import Outbox
-from fastmcp_server._registry import Owner, Registry, ToolEntry, View, reader_of
+from fastmcp_server._registry import (
+    Offered,
+    Owner,
+    Registry,
+    ToolEntry,
+    View,
+    _unprefix_uri,
+    reader_of,
+)
 from fastmcp_server._results import constant
 from fastmcp_server._state import Accepts, ConnectionState, Era
 from fastmcp_server._subscriptions import Listener, Subscriptions
@@ -225,10 +233,13 @@ class Connection:
     async def route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
         state = self.state
         await state.settled(request.id)
+        handler: Handler | None = None
         try:
-            return await self._route(ctx, request)
+            handler = await self._route(ctx, request)
+            return handler
         finally:  # an initialize that was not answered was refused: the others go on
-            state.routed(request.id)
+            if handler is None or not isinstance(handler, _Settling):
+                state.routed(request.id)
 
     async def _route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
         method = request.method
@@ -279,7 +290,14 @@ class Connection:
         if self.info is not None:
             ctx.principal = self.info.principal
             ctx.session_id = self.info.session_id
-        return owner.wrap(ctx, await router(self, ctx, params))
+        if not owner.middleware:
+            return await router(self, ctx, params)
+        from fastmcp_server._middleware import chain_handler  # loaded by the first middleware
+
+        handler = chain_handler(owner.middleware, self, ctx, method, params, router)
+        if method == "initialize":  # routed inside the chain: settles when it ends
+            return _Settling(handler, self.state, request.id)
+        return handler
 
     def _check_before_params(self, raw: Any, method: str | None) -> None:
         """What is checked before a request's params (only when they or the method are
@@ -327,6 +345,24 @@ class Connection:
         return params_type
 
     async def notification(self, note: JSONRPCNotification) -> None:
+        middleware = self.host.registry.owner.middleware
+        if not middleware:
+            await self._notification(note)
+            return
+        from fastmcp_server._middleware import notification_chain
+
+        ctx = McpContext(
+            request_id=None,
+            method=note.method,
+            peer=self.session,
+            host=self,
+            session_state=self.session_state,
+        )
+        await notification_chain(
+            middleware, self, ctx, note.params, partial(self._notification, note)
+        )
+
+    async def _notification(self, note: JSONRPCNotification) -> None:
         method = note.method
         if method == "notifications/initialized":
             await self.state.initialized()
@@ -336,6 +372,17 @@ class Connection:
                 await callback(self)
             return
         # other notifications (e.g. tasks/status from a client) need no action
+
+    def _through_mounts(
+        self, ctx: McpContext, offered: Offered, method: str, params: Any, handler: Handler
+    ) -> Handler:
+        """A mounted server's component runs in the middleware of each server it comes
+        through (inside the parent's, which ``route`` adds)."""
+        if not any(hop.owner.middleware for hop in offered.hops):
+            return handler
+        from fastmcp_server._middleware import mounted_handler
+
+        return mounted_handler(_as_seen_by(method, params, offered), self, ctx, method, handler)
 
     # -- what a handler reaches through its context (``fastmcp_core.ContextHost``) -----
 
@@ -452,10 +499,13 @@ class Connection:
         if entry.task != "forbidden":
             task_route = host.tasks.tool_route(ctx, entry, owner, params)
             if task_route is not None:
-                return _owned(ctx, task_route, owner, host)
+                return self._through_mounts(ctx, offered, "tools/call", params, task_route)
         compiled = entry.compiled
         call = entry.call if compiled is None else compiled.call_raw
-        return _owned(ctx, partial(call, ctx, params.arguments, owner.resolve), owner, host)
+        handler = partial(call, ctx, params.arguments, owner.resolve)
+        if offered.hops:
+            return self._through_mounts(ctx, offered, "tools/call", params, handler)
+        return handler
 
     # -- resources -------------------------------------------------------------------
 
@@ -480,7 +530,8 @@ class Connection:
         if found is None:
             code = INVALID_PARAMS if is_modern(ctx.protocol_version) else RESOURCE_NOT_FOUND
             raise McpError(code, f"Resource not found: {uri}", {"uri": uri})
-        read, owner = reader_of(found[0], uri, found[1]), found[0].owner
+        offered = found[0]
+        read = reader_of(offered, uri, found[1])
         if is_modern(ctx.protocol_version):
             ctx.begin_input_round(
                 host.sealer,
@@ -496,7 +547,7 @@ class Connection:
                 result = msgspec.structs.replace(result, ttl_ms=ttl, cache_scope=scope)
             return result
 
-        return _owned(ctx, call, owner, host)
+        return self._through_mounts(ctx, offered, "resources/read", params, call)
 
     async def _subscribe(self, ctx: McpContext, params: SubscribeRequestParams) -> Handler:
         self.subscriptions.add(params.uri)
@@ -572,7 +623,7 @@ class Connection:
                 return await handler.get(ctx, arguments, owner.resolve)
             return await handler.get(ctx, arguments)
 
-        return _owned(ctx, get, owner, host)
+        return self._through_mounts(ctx, offered, "prompts/get", params, get)
 
     async def _complete(self, ctx: McpContext, params: CompleteRequestParams) -> Handler:
         registry = self.host.registry
@@ -600,10 +651,34 @@ class Connection:
 _EMPTY = Result()
 
 
-def _owned(ctx: McpContext, handler: Handler, owner: Owner, host: ConnectionHost) -> Handler:
-    """A mounted server's component runs in its own server's middleware (inside the
-    parent's, which ``route`` adds)."""
-    return handler if owner is host.registry.owner else owner.wrap(ctx, handler)
+@attrs.frozen
+class _Settling:
+    """The handler of an ``initialize`` routed inside the middleware chain: the
+    handshake settles when it ends (not when ``route`` returns)."""
+
+    handler: Handler
+    state: ConnectionState
+    request_id: Any
+
+    async def __call__(self) -> Any:
+        try:
+            return await self.handler()
+        finally:
+            self.state.routed(self.request_id)
+
+
+def _as_seen_by(method: str, params: Any, offered: Offered) -> list[tuple[Owner, Any]]:
+    """For each mounted server ``offered`` comes through (outermost first): its owner
+    and ``params`` naming the component as that server does."""
+    found: list[tuple[Owner, Any]] = []
+    uri = getattr(params, "uri", None)
+    for hop, prefix in zip(offered.hops, offered.prefixes, strict=True):
+        if method == "resources/read" and uri is not None:
+            uri = _unprefix_uri(uri, prefix) or uri
+            found.append((hop.owner, msgspec.structs.replace(params, uri=uri)))
+        else:
+            found.append((hop.owner, msgspec.structs.replace(params, name=hop.name)))
+    return found
 
 
 CORE_ROUTES: dict[str, ConnectionRouter] = {

@@ -71,7 +71,7 @@ from fastmcp_server._results import _to_result
 from fastmcp_server._signature import CompilerOptions, Injection
 
 if TYPE_CHECKING:
-    from fastmcp_server._middleware import Middleware
+    from fastmcp_server._middleware import AnyMiddleware
 
 __all__ = [
     "EVERY_VERSION",
@@ -119,7 +119,7 @@ class Owner:
     lifespan while it runs) and its middleware."""
 
     dependencies: dict[type, Any] = attrs.field(factory=dict)
-    middleware: list[Middleware] = attrs.field(factory=list)
+    middleware: list[AnyMiddleware] = attrs.field(factory=list)
     lifespan_state: Any = None
     """What the owner's lifespan yielded (``None`` while it does not run)."""
 
@@ -142,14 +142,6 @@ class Owner:
         if injection.optional:
             return None
         raise LookupError(f"no value for dependency {injection.type.__name__}: provide it")
-
-    def wrap(self, ctx: McpContext, handler: Handler) -> Handler:
-        """``handler`` inside this owner's middleware (itself when there is none)."""
-        if not self.middleware:
-            return handler
-        from fastmcp_server._middleware import wrap  # loaded by the first middleware
-
-        return wrap(self.middleware, ctx, handler)
 
 
 @attrs.define(eq=False, repr=False)

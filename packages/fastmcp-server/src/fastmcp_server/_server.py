@@ -78,7 +78,7 @@ from fastmcp_server._subscriptions import Subscriptions
 from fastmcp_server._tasks import Tasks
 
 if TYPE_CHECKING:
-    from fastmcp_server._middleware import Middleware
+    from fastmcp_server._middleware import AnyMiddleware
     from fastmcp_server._skills import Skills
     from fastmcp_transport import HttpConnectionInfo
 
@@ -164,7 +164,7 @@ class Server:
         icons: list[Icon] | None = None,
         lifespan: Lifespan | None = None,
         dependencies: Mapping[type, Any] | None = None,
-        middleware: Sequence[Middleware] = (),
+        middleware: Sequence[AnyMiddleware] = (),
         mask_error_details: bool = True,
         page_size: int | None = None,
         max_concurrency: int = 256,
@@ -282,8 +282,10 @@ class Server:
             self._owner.provide(type_, value)
         return self
 
-    def add_middleware(self, middleware: Middleware) -> Server:
-        """Wrap every request in ``middleware`` (outermost last added)."""
+    def add_middleware(self, middleware: AnyMiddleware) -> Server:
+        """Run ``middleware`` around every request (and, for a ``Middleware``, every
+        notification), before routing; the first added is the outermost (see
+        ``fastmcp_server.Middleware``). Returns the server."""
         self._owner.middleware.append(middleware)
         return self
 
@@ -597,6 +599,10 @@ class Server:
     # -- capabilities ----------------------------------------------------------------
 
     def _lists_changed(self, kinds: tuple[str, ...]) -> None:
+        for middleware in self._owner.middleware:
+            on_list_changed = getattr(middleware, "on_list_changed", None)
+            if on_list_changed is not None:
+                on_list_changed(kinds)
         if self._nursery is not None:
             for kind in kinds:
                 self.subscriptions.list_changed(kind)
