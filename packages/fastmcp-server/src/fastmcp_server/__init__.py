@@ -48,6 +48,20 @@ from fastmcp_server._server import Lifespan, Server
 from fastmcp_server._tasks import InMemoryTaskStore, TaskState, TaskStore
 
 if _typing.TYPE_CHECKING:
+    from fastmcp_server._caching import (
+        CacheSettings,
+        CallToolSettings,
+        GetPromptSettings,
+        ListPromptsSettings,
+        ListResourcesSettings,
+        ListToolsSettings,
+        ReadResourceSettings,
+        ResponseCachingMiddleware,
+    )
+    from fastmcp_server._error_handling import (
+        ErrorHandlingMiddleware,
+        RetryMiddleware,
+    )
     from fastmcp_server._media import Audio, File, Image
     from fastmcp_server._middleware import (
         CallNext,
@@ -58,6 +72,11 @@ if _typing.TYPE_CHECKING:
         MiddlewareFunction,
         NextHook,
         TimingMiddleware,
+    )
+    from fastmcp_server._rate_limiting import (
+        RateLimitError,
+        RateLimitingMiddleware,
+        SlidingWindowRateLimitingMiddleware,
     )
     from fastmcp_server._uri_template import UriTemplate
 
@@ -78,6 +97,19 @@ _LAZY = {
     "NextHook": "_middleware",
     "TimingMiddleware": "_middleware",
     "UriTemplate": "_uri_template",
+    "RateLimitError": "_rate_limiting",
+    "RateLimitingMiddleware": "_rate_limiting",
+    "SlidingWindowRateLimitingMiddleware": "_rate_limiting",
+    "ErrorHandlingMiddleware": "_error_handling",
+    "RetryMiddleware": "_error_handling",
+    "ResponseCachingMiddleware": "_caching",
+    "CacheSettings": "_caching",
+    "CallToolSettings": "_caching",
+    "ReadResourceSettings": "_caching",
+    "GetPromptSettings": "_caching",
+    "ListToolsSettings": "_caching",
+    "ListResourcesSettings": "_caching",
+    "ListPromptsSettings": "_caching",
 }
 
 
@@ -129,6 +161,19 @@ __all__ = [
     "LoggingMiddleware",
     "TimingMiddleware",
     "ErrorMappingMiddleware",
+    "RateLimitError",
+    "RateLimitingMiddleware",
+    "SlidingWindowRateLimitingMiddleware",
+    "ErrorHandlingMiddleware",
+    "RetryMiddleware",
+    "ResponseCachingMiddleware",
+    "CacheSettings",
+    "CallToolSettings",
+    "ReadResourceSettings",
+    "GetPromptSettings",
+    "ListToolsSettings",
+    "ListResourcesSettings",
+    "ListPromptsSettings",
     "TaskStore",
     "TaskState",
     "InMemoryTaskStore",

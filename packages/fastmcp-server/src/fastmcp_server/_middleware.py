@@ -67,7 +67,7 @@ from fastmcp_protocol import (
 if TYPE_CHECKING:
     from fastmcp_server._components import Component
     from fastmcp_server._dispatch import Connection
-    from fastmcp_server._registry import Owner
+    from fastmcp_server._registry import Offered, Owner
 
 __all__ = [
     "AnyMiddleware",
@@ -163,18 +163,22 @@ class MiddlewareContext:
     def component(self) -> Component | None:
         """The component the message names, as this session sees it (``None``: it
         names none, or none the session sees)."""
+        offered = self.offered()
+        return None if offered is None else offered.component
+
+    def offered(self) -> Offered | None:
+        """The component the message names as the session's view has it (for the
+        package)."""
         connection, name = self.connection, self.name
         if connection is None or name is None:
             return None
         view = connection.view()
         if self.method == "tools/call":
-            offered = view.tools.get(name)
-        elif self.method == "prompts/get":
-            offered = view.prompts.get(name)
-        else:
-            found = view.find_resource(name)
-            offered = None if found is None else found[0]
-        return None if offered is None else offered.component
+            return view.tools.get(name)
+        if self.method == "prompts/get":
+            return view.prompts.get(name)
+        found = view.find_resource(name)
+        return None if found is None else found[0]
 
     def copy(self, **changes: Any) -> MiddlewareContext:
         """This context with ``changes`` (``message=...`` to change the request)."""
