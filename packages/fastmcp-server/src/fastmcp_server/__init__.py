@@ -29,6 +29,7 @@ import importlib as _importlib
 import typing as _typing
 
 from fastmcp_server._components import Component, VersionFilter, VersionSpec
+from fastmcp_server._depends import CurrentContext, Depends
 from fastmcp_server._dispatch import Connection
 from fastmcp_server._handlers import (
     Completer,
@@ -145,6 +146,8 @@ __all__ = [
     "FunctionResourceTemplate",
     "FunctionPrompt",
     "Completer",
+    "Depends",
+    "CurrentContext",
     "Component",
     "VersionFilter",
     "VersionSpec",

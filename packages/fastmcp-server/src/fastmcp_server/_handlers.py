@@ -26,6 +26,7 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload, runtime_checkable
 
 import attrs
@@ -50,6 +51,7 @@ from fastmcp_protocol import (
     ToolAnnotations,
     ToolExecution,
 )
+from fastmcp_server._depends import call_with
 from fastmcp_server._results import (
     ToolOutput,
     _to_result,
@@ -173,6 +175,20 @@ class _Call:
                 functools.partial(self.fn, **kwargs), abandon_on_cancel=True
             )
         return self.fn(**kwargs)
+
+
+async def _run(
+    signature: CompiledSignature,
+    call: _Call,
+    ctx: McpContext,
+    resolve: Resolver,
+    kwargs: dict[str, Any],
+) -> Any:
+    """``call`` with ``kwargs``, the ``Depends`` parameters made first (and cleaned up
+    after) when there are any."""
+    if signature.depends:
+        return await call_with(signature.depends, ctx, resolve, kwargs, partial(call, ctx))
+    return await call(ctx, kwargs)
 
 
 def _call_plan(fn: Callable[..., Any], thread: bool | None, timeout: float | None) -> _Call:
@@ -329,9 +345,16 @@ class _CompiledTool:
                 extra.pop(name, None)
         kwargs = self.signature.call_arguments(args, ctx, resolve, extra)
         call = self.call
+        if self.signature.depends:
+            return await call_with(
+                self.signature.depends, ctx, resolve, kwargs, partial(self._finish, ctx)
+            )
         if call.is_async and call.timeout is None:  # the common case, one frame less
             return self.output.convert(await call.fn(**kwargs))
         return self.output.convert(await call(ctx, kwargs))
+
+    async def _finish(self, ctx: McpContext, kwargs: dict[str, Any]) -> CallToolResult:
+        return self.output.convert(await self.call(ctx, kwargs))
 
 
 @overload
@@ -449,7 +472,8 @@ class FunctionResource(_StandsForFunction):
         assert self._signature is not None
         assert self._call is not None
         kwargs = self._signature.call_arguments(self._signature.args_type(), ctx, resolve)
-        return resource_contents(await self._call(ctx, kwargs), uri, self.mime_type)
+        value = await _run(self._signature, self._call, ctx, resolve, kwargs)
+        return resource_contents(value, uri, self.mime_type)
 
 
 @attrs.define(eq=False, slots=False)
@@ -535,7 +559,8 @@ class FunctionResourceTemplate(_StandsForFunction):
                 INVALID_PARAMS, f"Invalid resource URI {uri}: {exc}", {"uri": uri}
             ) from None
         kwargs = self._signature.call_arguments(args, ctx, resolve)
-        return resource_contents(await self._call(ctx, kwargs), uri, self.mime_type)
+        value = await _run(self._signature, self._call, ctx, resolve, kwargs)
+        return resource_contents(value, uri, self.mime_type)
 
 
 def resource(
@@ -665,7 +690,8 @@ class FunctionPrompt(_StandsForFunction):
                 INVALID_PARAMS, f"Invalid arguments for prompt {self.name}: {exc}"
             ) from None
         kwargs = self._signature.call_arguments(args, ctx, resolve)
-        return prompt_messages(await self._call(ctx, kwargs), self.definition.description)
+        value = await _run(self._signature, self._call, ctx, resolve, kwargs)
+        return prompt_messages(value, self.definition.description)
 
 
 @overload

@@ -9,8 +9,9 @@
 * a decoder that turns the raw ``arguments`` JSON straight into that Struct (so
   validation errors name the offending field: ``Expected `int`, got `str` - at
   `$.a```);
-* the plan for the other parameters: the ``McpContext`` and injected dependencies
-  (asked for by type; never part of the schema).
+* the plan for the other parameters: the ``McpContext``, dependencies injected by
+  type and those made per request by a ``Depends(...)`` default (never part of the
+  schema).
 
 Nothing here runs per call except ``CompiledSignature.call_arguments``.
 """
@@ -27,6 +28,7 @@ import attrs
 import msgspec
 
 from fastmcp_core import McpContext
+from fastmcp_server._depends import Dependency, FactoryPlan, plan_of
 
 __all__ = [
     "CompiledSignature",
@@ -79,6 +81,8 @@ class CompiledSignature:
     description: str | None
     """The docstring's summary (before any parameter section)."""
     decoder: msgspec.json.Decoder[Any] = attrs.field(repr=False)
+    depends: tuple[tuple[str, FactoryPlan], ...] = ()
+    """The parameters whose default is ``Depends(...)``, made per call."""
 
     def call_arguments(
         self,
@@ -178,6 +182,7 @@ def compile_signature(
     struct_fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     names: list[str] = []
     injections: list[Injection] = []
+    depends: list[tuple[str, FactoryPlan]] = []
     extra_kwargs = False
     for param in signature.parameters.values():
         if param.kind is inspect.Parameter.VAR_POSITIONAL:
@@ -186,6 +191,18 @@ def compile_signature(
             )
         if param.kind is inspect.Parameter.VAR_KEYWORD:
             extra_kwargs = True
+            continue
+        if isinstance(param.default, Dependency):
+            depends.append(
+                (
+                    param.name,
+                    plan_of(
+                        param.default,
+                        is_dependency,
+                        lambda n, a: _injection(n, a, is_dependency),
+                    ),
+                )
+            )
             continue
         annotation = hints.get(param.name, Any)
         injected = _injection(param.name, annotation, is_dependency)
@@ -229,6 +246,7 @@ def compile_signature(
         extra_kwargs=extra_kwargs,
         description=summary or None,
         decoder=decoder,
+        depends=tuple(depends),
     )
 
 

@@ -77,6 +77,8 @@ from fastmcp_protocol import FastMcpError, LocalError, McpError, PeerError, Unex
 from fastmcp_server import (
     Completer,
     Component,
+    CurrentContext,
+    Depends,
     FunctionPrompt,
     FunctionResource,
     FunctionResourceTemplate,
@@ -200,6 +202,8 @@ __all__ = [
     "Completer",
     "UriTemplate",
     "Component",
+    "Depends",
+    "CurrentContext",
     "VersionSpec",
     "VersionFilter",
     "Middleware",
