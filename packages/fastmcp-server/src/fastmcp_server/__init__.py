@@ -47,6 +47,7 @@ from fastmcp_server._handlers import (
 )
 from fastmcp_server._server import Lifespan, Server
 from fastmcp_server._tasks import InMemoryTaskStore, TaskState, TaskStore
+from fastmcp_server._transform import ArgTransform, TransformedTool, forward, forward_raw
 
 if _typing.TYPE_CHECKING:
     from fastmcp_server._caching import (
@@ -145,6 +146,10 @@ __all__ = [
     "FunctionResource",
     "FunctionResourceTemplate",
     "FunctionPrompt",
+    "TransformedTool",
+    "ArgTransform",
+    "forward",
+    "forward_raw",
     "Completer",
     "Depends",
     "CurrentContext",

@@ -69,6 +69,7 @@ from fastmcp_server._handlers import (
 )
 from fastmcp_server._results import _to_result
 from fastmcp_server._signature import CompilerOptions, Injection
+from fastmcp_server._transform import TransformedTool, _CompiledTransform
 
 if TYPE_CHECKING:
     from fastmcp_server._middleware import AnyMiddleware
@@ -149,7 +150,7 @@ class ToolEntry:
     """A registered tool, ready to call with raw arguments."""
 
     definition: Tool
-    compiled: _CompiledTool | None
+    compiled: _CompiledTool | _CompiledTransform | None
     handler: ToolHandler | None
     header_params: dict[str, str]
     task: Literal["forbidden", "optional", "required"]
@@ -337,9 +338,11 @@ class Registry:
     # -- registration ----------------------------------------------------------------
 
     def add_tool(
-        self, handler: FunctionTool | ToolHandler, on_duplicate: DuplicatePolicy | None = None
+        self,
+        handler: FunctionTool | TransformedTool | ToolHandler,
+        on_duplicate: DuplicatePolicy | None = None,
     ) -> None:
-        if isinstance(handler, FunctionTool):
+        if isinstance(handler, FunctionTool | TransformedTool):
             compiled = handler.compile(self.owner.is_dependency, self.options)
             definition = compiled.definition
             entry = ToolEntry(

@@ -22,6 +22,7 @@ added or removed, and every open connection is told (``list_changed``).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import math
@@ -76,6 +77,7 @@ from fastmcp_server._registry import (
 from fastmcp_server._signature import CompilerOptions
 from fastmcp_server._subscriptions import Subscriptions
 from fastmcp_server._tasks import Tasks
+from fastmcp_server._transform import TransformedTool
 
 if TYPE_CHECKING:
     from fastmcp_server._middleware import AnyMiddleware
@@ -320,7 +322,7 @@ class Server:
     # -- registration ----------------------------------------------------------------
 
     @overload
-    def tool(self, fn: FunctionTool | ToolHandler, /) -> Server: ...  # type: ignore[overload-overlap]
+    def tool(self, fn: FunctionTool | TransformedTool | ToolHandler, /) -> Server: ...  # type: ignore[overload-overlap]
     @overload
     def tool(self, fn: F, /) -> F: ...
     @overload
@@ -328,16 +330,16 @@ class Server:
     def tool(self, fn: Any = None, /, **options: Any) -> Any:
         """Register a tool (see ``fastmcp_server.tool`` for the options)."""
         if fn is not None and not options:
-            if isinstance(fn, FunctionTool) or (
+            if isinstance(fn, FunctionTool | TransformedTool) or (
                 not inspect.isroutine(fn) and isinstance(fn, ToolHandler)
             ):
                 self.add_tool(fn)
                 return self
-            self.add_tool(tool(fn))
+            self.add_tool(_remembered(fn, tool(fn)))
             return fn
 
         def register(fn: F) -> F:
-            self.add_tool(tool(**options)(fn))
+            self.add_tool(_remembered(fn, tool(**options)(fn)))
             return fn
 
         if fn is not None:
@@ -345,7 +347,10 @@ class Server:
         return register
 
     def add_tool(
-        self, handler: FunctionTool | ToolHandler, *, on_duplicate: DuplicatePolicy | None = None
+        self,
+        handler: FunctionTool | TransformedTool | ToolHandler,
+        *,
+        on_duplicate: DuplicatePolicy | None = None,
     ) -> None:
         """Register a tool handler. A name (and version) already registered is an
         error unless ``on_duplicate`` (or the server's) says otherwise."""
@@ -957,6 +962,15 @@ class Server:
             self.run_http(**options)
         else:
             raise ValueError(f"unknown transport {transport!r}: use 'stdio' or 'http'")
+
+
+def _remembered(fn: Any, handler: FunctionTool) -> FunctionTool:
+    """``handler``, noted on the function it was made from, so that
+    ``TransformedTool.from_tool(fn)`` starts from the tool as registered (its name,
+    description and options) - the decorator returns the function itself."""
+    with contextlib.suppress(AttributeError, TypeError):  # a builtin, a bound method
+        fn.__fastmcp_tool__ = handler
+    return handler
 
 
 async def _stop_gracefully_when_cancelled(

@@ -75,6 +75,7 @@ from fastmcp_core import (
 )
 from fastmcp_protocol import FastMcpError, LocalError, McpError, PeerError, UnexpectedResult
 from fastmcp_server import (
+    ArgTransform,
     Completer,
     Component,
     CurrentContext,
@@ -91,8 +92,11 @@ from fastmcp_server import (
     Server,
     TaskStore,
     ToolHandler,
+    TransformedTool,
     VersionFilter,
     VersionSpec,
+    forward,
+    forward_raw,
     prompt,
     resource,
     tool,
@@ -199,6 +203,10 @@ __all__ = [
     "FunctionResource",
     "FunctionResourceTemplate",
     "FunctionPrompt",
+    "TransformedTool",
+    "ArgTransform",
+    "forward",
+    "forward_raw",
     "Completer",
     "UriTemplate",
     "Component",
