@@ -511,3 +511,17 @@ async def test_a_handler_reads_the_servers_own_resources_prompts_and_tools() -> 
             "hello|[db]@config://inner/db|Review x = 1|{'result': 5}|['add', 'combine']"
             "|Unknown tool: secret"
         )
+
+
+async def test_a_wildcard_template_variable_matches_several_segments() -> None:
+    server = Server("files")
+
+    @server.resource("files://{path*}")
+    async def read(path: str) -> str:
+        return f"<{path}>"
+
+    async with connect(server) as client:
+        result = await client.call("resources/read", {"uri": "files://docs/guide/intro.md"})
+        assert result["contents"][0]["text"] == "<docs/guide/intro.md>"
+        error = await client.error("resources/read", {"uri": "files://docs/../secrets"})
+        assert "Resource not found" in error.message  # traversal is still refused

@@ -162,6 +162,7 @@ class Elicited(Generic[T]):
 
 
 _NO_CAPABILITIES = ClientCapabilities()
+_NO_SCHEMA: Any = object()
 _NOTHING: Mapping[Any, Any] = MappingProxyType({})
 
 
@@ -701,24 +702,47 @@ class McpContext:
     ) -> Elicited[T]: ...
     @overload
     async def elicit(
-        self, message: str, schema: dict[str, Any] | None = None, *, key: str | None = None
+        self, message: str, schema: dict[str, Any] = ..., *, key: str | None = None
     ) -> Elicited[dict[str, Any]]: ...
+    @overload
+    async def elicit(
+        self, message: str, *, response_type: type[T], key: str | None = None
+    ) -> Elicited[T]: ...
+    @overload
+    async def elicit(
+        self, message: str, *, response_type: Any, key: str | None = None
+    ) -> Elicited[Any]: ...
     async def elicit(
         self,
         message: str,
-        schema: type[Any] | dict[str, Any] | None = None,
+        schema: Any = _NO_SCHEMA,
         *,
+        response_type: Any = _NO_SCHEMA,
         key: str | None = None,
     ) -> Elicited[Any]:
-        """Ask the user to fill a form; ``schema`` is a type (a Struct, dataclass,
-        attrs class or TypedDict of primitive fields) or a JSON Schema dict.
+        """Ask the user to fill a form and return the action and, when accepted, the
+        answer as ``schema`` asked for it (``response_type=`` says the same, in
+        PrefectHQ fastmcp's words):
 
-        Returns the action and, when accepted, the content converted to the type (a
-        dict for a JSON Schema).
-        ``key`` names the question in a modern-era input round (default: derived
-        from the order of the handler's questions).
+        * an object type (a Struct, dataclass, attrs class or TypedDict of primitive
+          fields): an instance of it;
+        * one value - ``str``, ``int``, ``float``, ``bool``, a ``Literal``, an ``Enum``, a
+          list of choices (``["low", "high"]``, several: ``[["a", "b"]]``, with titles:
+          ``{"low": {"title": "Low"}}``): that value;
+        * a JSON Schema dict: the content as a dict; nothing: the content
+          (``response_type=None``: ``None``, the user only accepts or declines).
+
+        Choices keep the order they were declared in. ``key`` names the question in a
+        modern-era input round (default: derived from the order of the handler's
+        questions).
         """
-        requested = form_schema(schema if schema is not None else {"properties": {}})
+        if response_type is not _NO_SCHEMA:
+            if schema is not _NO_SCHEMA:
+                raise TypeError("give schema or response_type, not both")
+            schema = response_type
+        elif schema is _NO_SCHEMA:
+            schema = {"properties": {}}
+        requested = form_schema(schema)
         key = key or self._next_key("elicit")
         request = ElicitRequest(
             params=ElicitRequestFormParams(message=message, requested_schema=requested)
@@ -727,8 +751,6 @@ class McpContext:
         result = raw if isinstance(raw, ElicitResult) else convert(raw, ElicitResult)
         if result.action != "accept":
             return Elicited(result.action)
-        if schema is None or isinstance(schema, dict):
-            return Elicited("accept", result.content)
         return Elicited("accept", read_form(result.content, schema))
 
     async def elicit_url(

@@ -5,10 +5,13 @@
 operators: ``{var}`` (one segment: no ``/``), ``{+var}`` (reserved: may contain
 ``/``), ``{#var}`` (fragment), ``{.var}``, ``{/var}`` (path segments), ``{;var}``,
 ``{?var}`` and ``{&var}`` (query parameters, in any order), with comma lists of
-variables; the ``*`` explode modifier is accepted for ``{/var*}`` and ``{+var*}``.
+variables; the ``*`` explode modifier is accepted for ``{/var*}`` and ``{+var*}``, and
+``{var*}`` matches several path segments (``files://{path*}`` matches
+``files://a/b.txt`` with ``path="a/b.txt"``, as PrefectHQ fastmcp means it).
 
 Matched values are percent-decoded. Path traversal is refused: a value containing a
-``..`` segment, a NUL byte or (outside ``{+var}``/``{/var*}``) a ``/`` does not match.
+``..`` segment, a NUL byte or (outside ``{+var}``/``{/var*}``/``{var*}``) a ``/`` does
+not match.
 """
 
 from __future__ import annotations
@@ -141,7 +144,7 @@ def _compile(template: str) -> tuple[re.Pattern[str], tuple[_Expression, ...], t
 
 
 def _expression_regex(operator: str, names: list[str], explode: bool) -> str:
-    reserved = operator in ("+", "#") or (operator == "/" and explode)
+    reserved = operator in ("+", "#") or (operator in ("/", "") and explode)
     value = r"[^?#]+?" if reserved else r"[^/?#,]+?"
     if operator in ("", "+"):
         groups = [f"(?P<{_group(n, reserved)}>{value})" for n in names]
