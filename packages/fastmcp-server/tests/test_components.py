@@ -525,3 +525,28 @@ async def test_a_wildcard_template_variable_matches_several_segments() -> None:
         assert result["contents"][0]["text"] == "<docs/guide/intro.md>"
         error = await client.error("resources/read", {"uri": "files://docs/../secrets"})
         assert "Resource not found" in error.message  # traversal is still refused
+
+
+async def test_scopes_and_completion_follow_what_is_offered() -> None:
+    server = Server("scoped")
+
+    @server.tool(scopes=["admin"], tags={"beta"})
+    async def rotate() -> str:
+        return "rotated"
+
+    @server.prompt(tags={"beta"}, complete={"topic": lambda value: ["mcp"]})
+    def explain(topic: str) -> str:
+        return topic
+
+    server.disable(tags={"beta"})
+    # a session may enable it: its scopes are still required
+    assert server.required_scopes("tools/call", "rotate") == {"admin"}
+    async with connect(server) as client:
+        error = await client.error(
+            "completion/complete",
+            {
+                "ref": {"type": "ref/prompt", "name": "explain"},
+                "argument": {"name": "topic", "value": "m"},
+            },
+        )
+        assert "Unknown prompt" in error.message

@@ -639,12 +639,8 @@ class Connection:
             )
 
         ref = params.ref
-        if (
-            completer is None
-            and isinstance(ref, PromptReference)
-            and ref.name not in self.view().prompts
-        ):
-            raise McpError(INVALID_PARAMS, f"Unknown prompt: {ref.name}")
+        if isinstance(ref, PromptReference) and ref.name not in self.view().prompts:
+            raise McpError(INVALID_PARAMS, f"Unknown prompt: {ref.name}")  # or not offered
         return complete
 
 

@@ -625,18 +625,29 @@ class Registry:
     # -- authorization ---------------------------------------------------------------
 
     def required_scopes(self, method: str, name: str) -> frozenset[str]:
-        """The scopes declared for what a request names (see ``Server.required_scopes``)."""
-        view = self.view()
+        """The scopes declared for what a request names (see ``Server.required_scopes``):
+        of every component registered under that name - every version, offered or not
+        (a session may see one the server does not offer to all)."""
         if method == "tools/call":
-            tool = view.tools.get(name)
-            return tool.handler.scopes if tool is not None else frozenset()
-        if method == "prompts/get":
-            prompt = view.prompts.get(name)
-            return scopes_of(prompt.handler) if prompt is not None else frozenset()
-        if method == "resources/read":
-            found = view.find_resource(name)
-            return scopes_of(found[0].handler) if found is not None else frozenset()
-        return frozenset()
+            kind: ComponentKind = "tool"
+        elif method == "prompts/get":
+            kind = "prompt"
+        elif method != "resources/read":
+            return frozenset()
+        found: set[str] = set()
+        for offered in self.candidates():
+            component = offered.component
+            if method == "resources/read":
+                if component.kind == "resource" and component.name == name:
+                    found |= scopes_of(offered.handler)
+                elif component.kind == "template":
+                    inner = offered.inner_uri(name) if offered.prefixes else name
+                    if inner is not None and offered.handler.match(inner) is not None:
+                        found |= scopes_of(offered.handler)
+            elif component.kind == kind and component.name == name:
+                handler = offered.handler
+                found |= handler.scopes if kind == "tool" else scopes_of(handler)
+        return frozenset(found)
 
     def declared_scopes(self) -> frozenset[str]:
         """Every scope any component declares, offered or not (mounted ones too)."""
