@@ -14,10 +14,18 @@ request. Routing decides the era of the request first:
   (``initialize`` itself and ``ping`` excepted; -32600 otherwise) and the context gets
   what ``initialize`` negotiated.
 
-Then the method's own router checks what only it can (the tool exists, the resource
-matches, the client declared a needed capability) - errors there are JSON-RPC errors
-- and returns the handler, which runs inside the server's middleware. Everything a
-handler returns is a result struct; the engine shapes it for the request's version.
+Then the method's own router checks what only it can (the tool exists in what this
+connection's session sees - its ``View`` -, the resource matches, the client declared
+a needed capability) - errors there are JSON-RPC errors - and returns the handler.
+A server with middleware routes inside it instead: ``route`` returns the chain, which
+routes the request (as the middleware left it) innermost
+(``fastmcp_server._middleware``); a component of a mounted server runs inside that
+server's middleware too. Everything a handler returns is a result struct; the engine
+shapes it for the request's version.
+
+The connection is also what a handler reaches of its server through its context
+(``McpContext.host``): the session's own visibility rules, its state, and the
+server's components as the session sees them.
 """
 
 from __future__ import annotations
