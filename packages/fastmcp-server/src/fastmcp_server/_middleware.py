@@ -37,8 +37,9 @@ answer the request, not change it.
 
 Built-ins: ``LoggingMiddleware`` (one log line per request with its duration),
 ``TimingMiddleware`` (collects durations per method), ``ErrorMappingMiddleware``
-(turns exception types into MCP errors with a code); rate limiting, caching, retries
-and error handling in ``fastmcp_server._limits`` and ``_caching``.
+(turns exception types into MCP errors with a code); rate limits, response caching,
+retries and error handling in ``_rate_limiting``, ``_caching`` and
+``_error_handling``.
 """
 
 from __future__ import annotations

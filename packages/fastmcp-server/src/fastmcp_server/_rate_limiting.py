@@ -35,6 +35,8 @@ __all__ = [
 
 RATE_LIMITED = -32000
 ClientId = Callable[[MiddlewareContext], str]
+_PRUNE_AT = 4096
+"""Beyond this many clients, those with nothing to remember are forgotten."""
 
 
 class RateLimitError(ProtocolError):
@@ -98,6 +100,8 @@ class RateLimitingMiddleware(Middleware):
         now = trio.current_time()
         bucket = self._buckets.get(client)
         if bucket is None:
+            if len(self._buckets) >= _PRUNE_AT:
+                self._forget_full(now)
             bucket = self._buckets[client] = _Bucket(self.burst_capacity, now)
         else:
             refill = (now - bucket.updated) * self.max_requests_per_second
@@ -109,6 +113,13 @@ class RateLimitingMiddleware(Middleware):
             )
         bucket.tokens -= 1
         return await call_next(context)
+
+    def _forget_full(self, now: float) -> None:
+        """Forget the clients whose bucket has filled up again (a new one is full)."""
+        rate, capacity = self.max_requests_per_second, self.burst_capacity
+        for client, bucket in list(self._buckets.items()):
+            if bucket.tokens + (now - bucket.updated) * rate >= capacity:
+                del self._buckets[client]
 
 
 @attrs.define(eq=False, init=False)
@@ -140,6 +151,11 @@ class SlidingWindowRateLimitingMiddleware(Middleware):
     async def on_request(self, context: MiddlewareContext, call_next: NextHook) -> Any:
         client = "global" if self.global_limit else (self.get_client_id or client_id_of)(context)
         now = trio.current_time()
+        if client not in self._seen and len(self._seen) >= _PRUNE_AT:
+            for known in [
+                k for k, q in self._seen.items() if not q or q[-1] <= now - self.window_seconds
+            ]:
+                del self._seen[known]  # nothing left in the window to remember
         seen = self._seen.setdefault(client, deque())
         while seen and seen[0] <= now - self.window_seconds:
             seen.popleft()
