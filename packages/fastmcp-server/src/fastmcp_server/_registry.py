@@ -198,10 +198,6 @@ class Offered:
     prefixes: tuple[str, ...] = ()
     hops: tuple[Hop, ...] = ()
 
-    @property
-    def mounted(self) -> bool:
-        return bool(self.hops)
-
     def through(self, prefix: str, owner: Owner) -> Offered:
         """This component as the server it is mounted in under ``prefix`` offers it."""
         component = self.component
@@ -572,23 +568,6 @@ class Registry:
         )
 
     # -- lookup ----------------------------------------------------------------------
-
-    def find_tool(self, name: str) -> tuple[ToolEntry, Owner] | None:
-        offered = self.view().tools.get(name)
-        return None if offered is None else (offered.handler, offered.owner)
-
-    def find_prompt(self, name: str) -> tuple[PromptHandler, Owner] | None:
-        offered = self.view().prompts.get(name)
-        return None if offered is None else (offered.handler, offered.owner)
-
-    def find_resource(self, uri: str) -> tuple[Reader, Owner] | None:
-        """The reader of ``uri`` (a static resource, else the first matching template,
-        else a mounted server's) and its owner."""
-        found = self.view().find_resource(uri)
-        if found is None:
-            return None
-        offered, variables = found
-        return reader_of(offered, uri, variables), offered.owner
 
     def find_completer(self, params: CompleteRequestParams) -> Any:
         ref = params.ref
