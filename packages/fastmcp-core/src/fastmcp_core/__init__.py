@@ -10,7 +10,15 @@ import typing as _typing
 
 from fastmcp_core._budget import Budget
 from fastmcp_core._callbacks import call_callback, is_async_callable
-from fastmcp_core._context import Asker, Elicited, McpContext, Peer, TaskHooks, TestingContext
+from fastmcp_core._context import (
+    Asker,
+    ContextHost,
+    Elicited,
+    McpContext,
+    Peer,
+    TaskHooks,
+    TestingContext,
+)
 from fastmcp_core._errors import (
     CONNECTION_CLOSED,
     REQUEST_TIMEOUT,
@@ -61,6 +69,7 @@ __all__ = [
     "Elicited",
     "Peer",
     "TaskHooks",
+    "ContextHost",
     "Asker",
     "Outcome",
     "Ok",

@@ -14,10 +14,18 @@ request. Routing decides the era of the request first:
   (``initialize`` itself and ``ping`` excepted; -32600 otherwise) and the context gets
   what ``initialize`` negotiated.
 
-Then the method's own router checks what only it can (the tool exists, the resource
-matches, the client declared a needed capability) - errors there are JSON-RPC errors
-- and returns the handler, which runs inside the server's middleware. Everything a
-handler returns is a result struct; the engine shapes it for the request's version.
+Then the method's own router checks what only it can (the tool exists in what this
+connection's session sees - its ``View`` -, the resource matches, the client declared
+a needed capability) - errors there are JSON-RPC errors - and returns the handler.
+A server with middleware routes inside it instead: ``route`` returns the chain, which
+routes the request (as the middleware left it) innermost
+(``fastmcp_server._middleware``); a component of a mounted server runs inside that
+server's middleware too. Everything a handler returns is a result struct; the engine
+shapes it for the request's version.
+
+The connection is also what a handler reaches of its server through its context
+(``McpContext.host``): the session's own visibility rules, its state, and the
+server's components as the session sees them.
 """
 
 from __future__ import annotations
@@ -39,11 +47,13 @@ from fastmcp_protocol import (
     METHODS,
     RESOURCE_NOT_FOUND,
     UNSET,
+    CallToolResult,
     CompleteRequestParams,
     CompleteResult,
     Completion,
     DiscoverResult,
     GetPromptRequestParams,
+    GetPromptResult,
     Implementation,
     InitializeRequestParams,
     InitializeResult,
@@ -55,8 +65,10 @@ from fastmcp_protocol import (
     ListToolsResult,
     McpError,
     PaginatedRequestParams,
+    Prompt,
     PromptReference,
     ReadResourceRequestParams,
+    ReadResourceResult,
     RequestParams,
     Result,
     ServerCapabilities,
@@ -74,9 +86,18 @@ from fastmcp_protocol import (
     is_modern,
     negotiate_version,
 )
+from fastmcp_server._components import Rule
 from fastmcp_server._handlers import FunctionPrompt
 from fastmcp_server._outbox import Outbox
-from fastmcp_server._registry import Owner, Registry, ToolEntry
+from fastmcp_server._registry import (
+    Offered,
+    Owner,
+    Registry,
+    ToolEntry,
+    View,
+    _unprefix_uri,
+    reader_of,
+)
 from fastmcp_server._results import constant
 from fastmcp_server._state import Accepts, ConnectionState, Era
 from fastmcp_server._subscriptions import Listener, Subscriptions
@@ -168,6 +189,12 @@ class Connection:
     """Where broadcasts to this connection wait (set while it is served)."""
     state: ConnectionState = attrs.field(init=False)
     """The eras it takes and the session era's handshake (``fastmcp_server._state``)."""
+    rules: list[Rule] = attrs.field(init=False, factory=list)
+    """This session's own visibility rules (``McpContext.enable_components``)."""
+    session_state: dict[str, Any] = attrs.field(init=False, factory=dict)
+    """``McpContext.session_state`` of this connection's requests."""
+    _view: View | None = attrs.field(init=False, default=None)
+    _view_generation: int = attrs.field(init=False, default=-1)
     _params_types: dict[str, Any] = attrs.field(init=False, factory=dict)
     _legacy_checked: set[str] = attrs.field(init=False, factory=set)
 
@@ -192,6 +219,18 @@ class Connection:
         """What the client said it is at ``initialize`` (session era)."""
         return self.state.client_info
 
+    def view(self) -> View:
+        """What this connection's session sees: the server's view, or - with rules of
+        its own - a view of its own (computed again after each change)."""
+        registry = self.host.registry
+        if not self.rules:
+            return registry.view()
+        view = self._view
+        if view is None or self._view_generation != registry.generation:
+            view = self._view = registry.view_with(self.rules)
+            self._view_generation = registry.generation
+        return view
+
     # -- the Dispatcher protocol -----------------------------------------------------
 
     def accepted(self, request: JSONRPCRequest) -> None:
@@ -202,10 +241,13 @@ class Connection:
     async def route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
         state = self.state
         await state.settled(request.id)
+        handler: Handler | None = None
         try:
-            return await self._route(ctx, request)
+            handler = await self._route(ctx, request)
+            return handler
         finally:  # an initialize that was not answered was refused: the others go on
-            state.routed(request.id)
+            if handler is None or not isinstance(handler, _Settling):
+                state.routed(request.id)
 
     async def _route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
         method = request.method
@@ -251,10 +293,19 @@ class Connection:
         owner = host.registry.owner
         ctx.lifespan = owner.lifespan_state
         ctx.dependencies = owner.dependencies
+        ctx.host = self
+        ctx.session_state = self.session_state
         if self.info is not None:
             ctx.principal = self.info.principal
             ctx.session_id = self.info.session_id
-        return owner.wrap(ctx, await router(self, ctx, params))
+        if not owner.middleware:
+            return await router(self, ctx, params)
+        from fastmcp_server._middleware import chain_handler  # loaded by the first middleware
+
+        handler = chain_handler(owner.middleware, self, ctx, method, params, router)
+        if method == "initialize":  # routed inside the chain: settles when it ends
+            return _Settling(handler, self.state, request.id)
+        return handler
 
     def _check_before_params(self, raw: Any, method: str | None) -> None:
         """What is checked before a request's params (only when they or the method are
@@ -302,6 +353,24 @@ class Connection:
         return params_type
 
     async def notification(self, note: JSONRPCNotification) -> None:
+        middleware = self.host.registry.owner.middleware
+        if not middleware:
+            await self._notification(note)
+            return
+        from fastmcp_server._middleware import notification_chain
+
+        ctx = McpContext(
+            request_id=None,
+            method=note.method,
+            peer=self.session,
+            host=self,
+            session_state=self.session_state,
+        )
+        await notification_chain(
+            middleware, self, ctx, note.params, partial(self._notification, note)
+        )
+
+    async def _notification(self, note: JSONRPCNotification) -> None:
         method = note.method
         if method == "notifications/initialized":
             await self.state.initialized()
@@ -311,6 +380,67 @@ class Connection:
                 await callback(self)
             return
         # other notifications (e.g. tasks/status from a client) need no action
+
+    def _through_mounts(
+        self, ctx: McpContext, offered: Offered, method: str, params: Any, handler: Handler
+    ) -> Handler:
+        """A mounted server's component runs in the middleware of each server it comes
+        through (inside the parent's, which ``route`` adds)."""
+        if not any(hop.owner.middleware for hop in offered.hops):
+            return handler
+        from fastmcp_server._middleware import mounted_handler
+
+        return mounted_handler(_as_seen_by(method, params, offered), self, ctx, method, handler)
+
+    # -- what a handler reaches through its context (``fastmcp_core.ContextHost``) -----
+
+    async def change_visibility(
+        self, ctx: McpContext, enable: bool | None, criteria: Mapping[str, Any]
+    ) -> None:
+        if enable is None:
+            kinds = {kind for rule in self.rules for kind in rule.kinds}
+            self.rules.clear()
+        else:
+            rule = Rule.of(enable, **criteria)
+            self.rules.append(rule)
+            kinds = set(rule.kinds)
+        self._view = None
+        subscriptions = self.host.subscriptions
+        for kind in sorted({"template": "resources"}.get(k, k + "s") for k in kinds):
+            subscriptions.list_changed(kind, only=self)
+
+    async def read_resource(self, ctx: McpContext, uri: str) -> ReadResourceResult:
+        found = self.view().find_resource(uri)
+        if found is None:
+            raise McpError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
+        return await reader_of(found[0], uri, found[1])(ctx)
+
+    async def get_prompt(
+        self, ctx: McpContext, name: str, arguments: Mapping[str, Any] | None
+    ) -> GetPromptResult:
+        offered = self.view().prompts.get(name)
+        if offered is None:
+            raise McpError(INVALID_PARAMS, f"Unknown prompt: {name}")
+        given = dict(arguments or {})
+        _check_prompt_arguments(offered.handler.definition, name, given)
+        handler = offered.handler
+        if isinstance(handler, FunctionPrompt):
+            return await handler.get(ctx, given, offered.owner.resolve)
+        result: GetPromptResult = await handler.get(ctx, given)
+        return result
+
+    async def call_tool(
+        self, ctx: McpContext, name: str, arguments: Mapping[str, Any] | None
+    ) -> CallToolResult:
+        offered = self.view().tools.get(name)
+        if offered is None:
+            raise McpError(INVALID_PARAMS, f"Unknown tool: {name}")
+        raw = msgspec.json.encode(dict(arguments or {}))
+        entry: ToolEntry = offered.handler
+        return await entry.call(ctx, raw, offered.owner.resolve)
+
+    def list_components(self, ctx: McpContext, kind: str) -> list[Any]:
+        return list(self.view().definitions(kind))  # type: ignore[arg-type]
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -354,15 +484,15 @@ class Connection:
 
     async def _list_tools(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = registry.definitions("tools")
+        items = self.view().definitions("tools")
         return constant(registry.list_result(ListToolsResult, "tools", items, params.cursor))
 
     async def _call_tool(self, ctx: McpContext, params: _CallToolParams) -> Handler:
         host = self.host
-        found = host.registry.find_tool(params.name)
-        if found is None:
+        offered = self.view().tools.get(params.name)
+        if offered is None:
             raise McpError(INVALID_PARAMS, f"Unknown tool: {params.name}")
-        entry, owner = found
+        entry, owner = offered.handler, offered.owner
         modern = is_modern(ctx.protocol_version)
         if modern and entry.header_params and self.info is not None:
             _check_param_headers(entry.header_params, params.arguments, self.info.headers)
@@ -377,22 +507,25 @@ class Connection:
         if entry.task != "forbidden":
             task_route = host.tasks.tool_route(ctx, entry, owner, params)
             if task_route is not None:
-                return _owned(ctx, task_route, owner, host)
+                return self._through_mounts(ctx, offered, "tools/call", params, task_route)
         compiled = entry.compiled
         call = entry.call if compiled is None else compiled.call_raw
-        return _owned(ctx, partial(call, ctx, params.arguments, owner.resolve), owner, host)
+        handler = partial(call, ctx, params.arguments, owner.resolve)
+        if offered.hops:
+            return self._through_mounts(ctx, offered, "tools/call", params, handler)
+        return handler
 
     # -- resources -------------------------------------------------------------------
 
     async def _list_resources(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = registry.definitions("resources")
+        items = self.view().definitions("resources")
         result = registry.list_result(ListResourcesResult, "resources", items, params.cursor)
         return constant(result)
 
     async def _list_templates(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = registry.definitions("templates")
+        items = self.view().definitions("templates")
         result = registry.list_result(
             ListResourceTemplatesResult, "resource_templates", items, params.cursor
         )
@@ -401,11 +534,12 @@ class Connection:
     async def _read_resource(self, ctx: McpContext, params: ReadResourceRequestParams) -> Handler:
         host = self.host
         uri = params.uri
-        found = host.registry.find_resource(uri)
+        found = self.view().find_resource(uri)
         if found is None:
             code = INVALID_PARAMS if is_modern(ctx.protocol_version) else RESOURCE_NOT_FOUND
             raise McpError(code, f"Resource not found: {uri}", {"uri": uri})
-        read, owner = found
+        offered = found[0]
+        read = reader_of(offered, uri, found[1])
         if is_modern(ctx.protocol_version):
             ctx.begin_input_round(
                 host.sealer,
@@ -421,7 +555,7 @@ class Connection:
                 result = msgspec.structs.replace(result, ttl_ms=ttl, cache_scope=scope)
             return result
 
-        return _owned(ctx, call, owner, host)
+        return self._through_mounts(ctx, offered, "resources/read", params, call)
 
     async def _subscribe(self, ctx: McpContext, params: SubscribeRequestParams) -> Handler:
         self.subscriptions.add(params.uri)
@@ -473,25 +607,17 @@ class Connection:
 
     async def _list_prompts(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = registry.definitions("prompts")
+        items = self.view().definitions("prompts")
         return constant(registry.list_result(ListPromptsResult, "prompts", items, params.cursor))
 
     async def _get_prompt(self, ctx: McpContext, params: GetPromptRequestParams) -> Handler:
         host = self.host
-        found = host.registry.find_prompt(params.name)
-        if found is None:
+        offered = self.view().prompts.get(params.name)
+        if offered is None:
             raise McpError(INVALID_PARAMS, f"Unknown prompt: {params.name}")
-        handler, owner = found
+        handler, owner = offered.handler, offered.owner
         arguments = params.arguments or {}
-        definition = handler.definition
-        missing = [
-            a.name for a in definition.arguments or () if a.required and a.name not in arguments
-        ]
-        if missing:
-            raise McpError(
-                INVALID_PARAMS,
-                f"Missing required arguments for prompt {params.name}: {', '.join(missing)}",
-            )
+        _check_prompt_arguments(handler.definition, params.name, arguments)
         if is_modern(ctx.protocol_version):
             ctx.begin_input_round(
                 host.sealer,
@@ -505,7 +631,7 @@ class Connection:
                 return await handler.get(ctx, arguments, owner.resolve)
             return await handler.get(ctx, arguments)
 
-        return _owned(ctx, get, owner, host)
+        return self._through_mounts(ctx, offered, "prompts/get", params, get)
 
     async def _complete(self, ctx: McpContext, params: CompleteRequestParams) -> Handler:
         registry = self.host.registry
@@ -521,22 +647,42 @@ class Connection:
             )
 
         ref = params.ref
-        if (
-            completer is None
-            and isinstance(ref, PromptReference)
-            and registry.find_prompt(ref.name) is None
-        ):
-            raise McpError(INVALID_PARAMS, f"Unknown prompt: {ref.name}")
+        if isinstance(ref, PromptReference) and ref.name not in self.view().prompts:
+            raise McpError(INVALID_PARAMS, f"Unknown prompt: {ref.name}")  # or not offered
         return complete
 
 
 _EMPTY = Result()
 
 
-def _owned(ctx: McpContext, handler: Handler, owner: Owner, host: ConnectionHost) -> Handler:
-    """A mounted server's component runs in its own server's middleware (inside the
-    parent's, which ``route`` adds)."""
-    return handler if owner is host.registry.owner else owner.wrap(ctx, handler)
+@attrs.frozen
+class _Settling:
+    """The handler of an ``initialize`` routed inside the middleware chain: the
+    handshake settles when it ends (not when ``route`` returns)."""
+
+    handler: Handler
+    state: ConnectionState
+    request_id: Any
+
+    async def __call__(self) -> Any:
+        try:
+            return await self.handler()
+        finally:
+            self.state.routed(self.request_id)
+
+
+def _as_seen_by(method: str, params: Any, offered: Offered) -> list[tuple[Owner, Any]]:
+    """For each mounted server ``offered`` comes through (outermost first): its owner
+    and ``params`` naming the component as that server does."""
+    found: list[tuple[Owner, Any]] = []
+    uri = getattr(params, "uri", None)
+    for hop, prefix in zip(offered.hops, offered.prefixes, strict=True):
+        if method == "resources/read" and uri is not None:
+            uri = _unprefix_uri(uri, prefix) or uri
+            found.append((hop.owner, msgspec.structs.replace(params, uri=uri)))
+        else:
+            found.append((hop.owner, msgspec.structs.replace(params, name=hop.name)))
+    return found
 
 
 CORE_ROUTES: dict[str, ConnectionRouter] = {
@@ -575,6 +721,14 @@ def _extension_route(router: Router) -> ConnectionRouter:
         return await router(ctx, params)
 
     return route
+
+
+def _check_prompt_arguments(definition: Prompt, name: str, arguments: Mapping[str, Any]) -> None:
+    missing = [a.name for a in definition.arguments or () if a.required and a.name not in arguments]
+    if missing:
+        raise McpError(
+            INVALID_PARAMS, f"Missing required arguments for prompt {name}: {', '.join(missing)}"
+        )
 
 
 def _json(raw: Any) -> Any:

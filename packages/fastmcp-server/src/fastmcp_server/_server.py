@@ -22,12 +22,13 @@ added or removed, and every open connection is told (``list_changed``).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import math
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -49,6 +50,7 @@ from fastmcp_protocol import (
     is_modern,
 )
 from fastmcp_server._background import Background
+from fastmcp_server._components import Component, ComponentKind, Rule, VersionFilter, VersionSpec
 from fastmcp_server._dispatch import Connection, ConnectionRouter, routes_of
 from fastmcp_server._handlers import (
     FunctionPrompt,
@@ -64,13 +66,22 @@ from fastmcp_server._handlers import (
     tool,
 )
 from fastmcp_server._outbox import Outbox
-from fastmcp_server._registry import ListKind, Owner, Registry
+from fastmcp_server._registry import (
+    EVERY_VERSION,
+    DuplicatePolicy,
+    ListKind,
+    Owner,
+    Registry,
+    VersionChoice,
+)
 from fastmcp_server._settings import DEFAULT_SHUTDOWN_GRACE, Settings
+from fastmcp_server._signature import CompilerOptions
 from fastmcp_server._subscriptions import Subscriptions
 from fastmcp_server._tasks import Tasks
+from fastmcp_server._transform import TransformedTool
 
 if TYPE_CHECKING:
-    from fastmcp_server._middleware import Middleware
+    from fastmcp_server._middleware import AnyMiddleware
     from fastmcp_server._skills import Skills
     from fastmcp_transport import HttpConnectionInfo
 
@@ -156,7 +167,7 @@ class Server:
         icons: list[Icon] | None = None,
         lifespan: Lifespan | None = None,
         dependencies: Mapping[type, Any] | None = None,
-        middleware: Sequence[Middleware] = (),
+        middleware: Sequence[AnyMiddleware] = (),
         mask_error_details: bool = True,
         page_size: int | None = None,
         max_concurrency: int = 256,
@@ -165,6 +176,9 @@ class Server:
         state_secret: bytes | None = None,
         protocol_versions: Sequence[str] | None = None,
         blocking_warning: float | None = 1.0,
+        on_duplicate: DuplicatePolicy = "error",
+        strict_input_validation: bool = False,
+        dereference_schemas: bool = True,
     ) -> None:
         """``request_timeout`` (seconds) is every request's budget (a tool may tighten
         it with its own ``timeout``). ``mask_error_details`` hides the message of
@@ -175,7 +189,14 @@ class Server:
         the same one; default: ``FASTMCP_STATE_SECRET``, else a random key). ``protocol_versions`` restricts the versions served.
         ``blocking_warning``: while serving, a handler that keeps the event loop
         blocked this many seconds (``time.sleep``, a loop with no ``await``) is named
-        in a WARNING on the ``fastmcp`` logger (``None``: no watchdog)."""
+        in a WARNING on the ``fastmcp`` logger (``None``: no watchdog).
+        ``on_duplicate``: what registering a name (and version) that is taken does -
+        ``"error"`` (``ValueError``), ``"warn"`` (replaces, with a warning),
+        ``"replace"`` or ``"ignore"`` (keeps the first). ``strict_input_validation``:
+        refuse tool arguments whose JSON type differs from the schema's (by default a
+        string holding a number or boolean is accepted for one, as models often send
+        them). ``dereference_schemas``: inline ``$ref``s in input and output schemas
+        (recursive types keep their ``$defs``)."""
         self.name = name
         self.version = version
         self.instructions = instructions
@@ -199,11 +220,19 @@ class Server:
         self._lifespan = lifespan
         self._lifetime = None
         self._owner = Owner(dict(dependencies or {}), list(middleware))
+        if on_duplicate not in ("error", "warn", "replace", "ignore"):
+            raise ValueError(
+                f"on_duplicate must be error, warn, replace or ignore, not {on_duplicate!r}"
+            )
         self.registry = Registry(
             self._owner,
             page_size=page_size,
             list_ttl_ms=list_cache[0],
             list_cache_scope=list_cache[1],
+            on_duplicate=on_duplicate,
+            options=CompilerOptions(
+                strict=strict_input_validation, dereference=dereference_schemas
+            ),
         )
         self.registry.watch(self._lists_changed)
         self._mounted = []
@@ -259,8 +288,10 @@ class Server:
             self._owner.provide(type_, value)
         return self
 
-    def add_middleware(self, middleware: Middleware) -> Server:
-        """Wrap every request in ``middleware`` (outermost last added)."""
+    def add_middleware(self, middleware: AnyMiddleware) -> Server:
+        """Run ``middleware`` around every request (and, for a ``Middleware``, every
+        notification), before routing; the first added is the outermost (see
+        ``fastmcp_server.Middleware``). Returns the server."""
         self._owner.middleware.append(middleware)
         return self
 
@@ -295,7 +326,7 @@ class Server:
     # -- registration ----------------------------------------------------------------
 
     @overload
-    def tool(self, fn: FunctionTool | ToolHandler, /) -> Server: ...  # type: ignore[overload-overlap]
+    def tool(self, fn: FunctionTool | TransformedTool | ToolHandler, /) -> Server: ...  # type: ignore[overload-overlap]
     @overload
     def tool(self, fn: F, /) -> F: ...
     @overload
@@ -303,29 +334,36 @@ class Server:
     def tool(self, fn: Any = None, /, **options: Any) -> Any:
         """Register a tool (see ``fastmcp_server.tool`` for the options)."""
         if fn is not None and not options:
-            if isinstance(fn, FunctionTool) or (
+            if isinstance(fn, FunctionTool | TransformedTool) or (
                 not inspect.isroutine(fn) and isinstance(fn, ToolHandler)
             ):
                 self.add_tool(fn)
                 return self
-            self.add_tool(tool(fn))
+            self.add_tool(_remembered(fn, tool(fn)))
             return fn
 
         def register(fn: F) -> F:
-            self.add_tool(tool(**options)(fn))
+            self.add_tool(_remembered(fn, tool(**options)(fn)))
             return fn
 
         if fn is not None:
             return register(fn)
         return register
 
-    def add_tool(self, handler: FunctionTool | ToolHandler) -> None:
-        """Register a tool handler (replacing one of the same name)."""
-        self.registry.add_tool(handler)
+    def add_tool(
+        self,
+        handler: FunctionTool | TransformedTool | ToolHandler,
+        *,
+        on_duplicate: DuplicatePolicy | None = None,
+    ) -> None:
+        """Register a tool handler. A name (and version) already registered is an
+        error unless ``on_duplicate`` (or the server's) says otherwise."""
+        self.registry.add_tool(handler, on_duplicate)
 
-    def remove_tool(self, name: str) -> None:
-        """Unregister a tool; raises ``KeyError`` when there is none of that name."""
-        self.registry.remove_tool(name)
+    def remove_tool(self, name: str, version: VersionChoice = EVERY_VERSION) -> None:
+        """Unregister a tool: every version, or only ``version`` (``None``: the
+        unversioned one). ``KeyError`` when there is none."""
+        self.registry.remove_tool(name, version)
 
     @overload
     def resource(
@@ -357,9 +395,12 @@ class Server:
         | FunctionResourceTemplate
         | ResourceHandler
         | ResourceTemplateHandler,
+        *,
+        on_duplicate: DuplicatePolicy | None = None,
     ) -> None:
-        """Register a resource or resource template handler."""
-        self.registry.add_resource(handler)
+        """Register a resource or resource template handler (duplicates: see
+        ``add_tool``)."""
+        self.registry.add_resource(handler, on_duplicate)
 
     def add_skill(self, directory: str | os.PathLike[str], *, prefix: str = "") -> Server:
         """Serve the Agent Skill in ``directory`` (its ``SKILL.md`` and every file under
@@ -402,9 +443,10 @@ class Server:
             self._routes = None  # the skills methods join the table
         return self._skills
 
-    def remove_resource(self, uri: str) -> None:
-        """Unregister a resource (by URI) or a template (by its URI template)."""
-        self.registry.remove_resource(uri)
+    def remove_resource(self, uri: str, version: VersionChoice = EVERY_VERSION) -> None:
+        """Unregister a resource (by URI) or a template (by its URI template): every
+        version, or only ``version``."""
+        self.registry.remove_resource(uri, version)
 
     @overload
     def prompt(self, fn: FunctionPrompt | PromptHandler, /) -> Server: ...  # type: ignore[overload-overlap]
@@ -429,13 +471,97 @@ class Server:
 
         return register if fn is None else register(fn)
 
-    def add_prompt(self, handler: FunctionPrompt | PromptHandler) -> None:
-        """Register a prompt handler (replacing one of the same name)."""
-        self.registry.add_prompt(handler)
+    def add_prompt(
+        self,
+        handler: FunctionPrompt | PromptHandler,
+        *,
+        on_duplicate: DuplicatePolicy | None = None,
+    ) -> None:
+        """Register a prompt handler (duplicates: see ``add_tool``)."""
+        self.registry.add_prompt(handler, on_duplicate)
 
-    def remove_prompt(self, name: str) -> None:
-        """Unregister a prompt."""
-        self.registry.remove_prompt(name)
+    def remove_prompt(self, name: str, version: VersionChoice = EVERY_VERSION) -> None:
+        """Unregister a prompt: every version, or only ``version``."""
+        self.registry.remove_prompt(name, version)
+
+    # -- visibility and versions -------------------------------------------------------
+
+    def enable(
+        self,
+        *,
+        names: str | Iterable[str] | None = None,
+        keys: str | Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        version: VersionSpec | str | None = None,
+        components: Iterable[ComponentKind] | None = None,
+        match_all: bool = False,
+        only: bool = False,
+    ) -> Server:
+        """Offer the components that match (see ``disable`` for the criteria); with
+        ``only=True`` offer *only* those (an allowlist, replacing an earlier one).
+        Later rules override earlier ones; clients are told the lists changed.
+        Returns the server."""
+        self.registry.add_rule(
+            Rule.of(
+                True,
+                names=names,
+                keys=keys,
+                tags=tags,
+                version=version,
+                components=components,
+                match_all=match_all,
+                only=only,
+            )
+        )
+        return self
+
+    def disable(
+        self,
+        *,
+        names: str | Iterable[str] | None = None,
+        keys: str | Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        version: VersionSpec | str | None = None,
+        components: Iterable[ComponentKind] | None = None,
+        match_all: bool = False,
+    ) -> Server:
+        """Stop offering the components that match: neither listed nor callable
+        (an unknown tool, prompt or resource to clients), mounted servers' included.
+
+        A component matches when its name (a resource's URI too), its key
+        (``"tool:search"``) or one of its tags is named (they add up), its version is
+        in ``version`` (a ``VersionSpec`` or one version) and its kind among
+        ``components`` (``{"tool", "resource", "template", "prompt"}``); with
+        ``match_all=True``, every component of those kinds. Later rules override
+        earlier ones (``enable`` again to offer it); clients are told the lists
+        changed. A session can have rules of its own on top (``McpContext.
+        enable_components``). Returns the server."""
+        self.registry.add_rule(
+            Rule.of(
+                False,
+                names=names,
+                keys=keys,
+                tags=tags,
+                version=version,
+                components=components,
+                match_all=match_all,
+            )
+        )
+        return self
+
+    def add_transform(self, transform: VersionFilter) -> Server:
+        """Add a ``VersionFilter`` (offer only the versions it keeps). Returns the
+        server."""
+        if not isinstance(transform, VersionFilter):
+            raise TypeError(f"add_transform takes a VersionFilter, not {type(transform).__name__}")
+        self.registry.add_version_filter(transform)
+        return self
+
+    def components(self, kind: ListKind) -> list[Component]:
+        """What a client without rules of its own sees of ``kind`` (``"tools"``,
+        ``"resources"``, ``"templates"``, ``"prompts"``): each with its tags and
+        version, mounted servers' included under their prefixes."""
+        return list(self.registry.view().components(kind))
 
     def completion(self, ref: str | None = None, argument: str | None = None) -> Callable[[F], F]:
         """Register a completer: for a prompt (``ref`` = its name) or resource template
@@ -482,6 +608,10 @@ class Server:
     # -- capabilities ----------------------------------------------------------------
 
     def _lists_changed(self, kinds: tuple[str, ...]) -> None:
+        for middleware in self._owner.middleware:
+            on_list_changed = getattr(middleware, "on_list_changed", None)
+            if on_list_changed is not None:
+                on_list_changed(kinds)
         if self._nursery is not None:
             for kind in kinds:
                 self.subscriptions.list_changed(kind)
@@ -851,6 +981,15 @@ class Server:
             self.run_http(**options)
         else:
             raise ValueError(f"unknown transport {transport!r}: use 'stdio' or 'http'")
+
+
+def _remembered(fn: Any, handler: FunctionTool) -> FunctionTool:
+    """``handler``, noted on the function it was made from, so that
+    ``TransformedTool.from_tool(fn)`` starts from the tool as registered (its name,
+    description and options) - the decorator returns the function itself."""
+    with contextlib.suppress(AttributeError, TypeError):  # a builtin, a bound method
+        fn.__fastmcp_tool__ = handler
+    return handler
 
 
 async def _stop_gracefully_when_cancelled(

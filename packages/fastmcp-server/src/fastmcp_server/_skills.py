@@ -153,7 +153,7 @@ class Skills:
             # a nested skill's files are its enclosing skill's too: served once, its
             # SKILL.md with the nested skill's own name and description
             if uri == entry.uri or uri not in self.registry.resources:
-                self.registry.add_resource(handler)
+                self.registry.add_resource(handler, "replace")
                 self._index(handler.definition)
         self._entries[entry.uri] = entry
         return entry

@@ -41,9 +41,12 @@ Watcher = Callable[[frozenset[str]], Awaitable[None]]
 class Subscriber(Protocol):
     """A session-era connection, as the hub sees it."""
 
-    initialized: bool
+    @property
+    def initialized(self) -> bool: ...
+
     subscriptions: set[str]
     outbox: Outbox | None
+    session: Session | None
 
 
 @attrs.define(eq=False, repr=False)
@@ -93,14 +96,18 @@ class Subscriptions:
                 params = ResourceUpdatedNotificationParams(uri=uri, meta=listener.tag)
                 listener.outbox.post(method, params, uri)
 
-    def list_changed(self, kind: str) -> None:
+    def list_changed(self, kind: str, only: Subscriber | None = None) -> None:
+        """Tell every subscriber that the list of ``kind`` changed (only the one
+        connection ``only`` and its ``subscriptions/listen`` streams, if given: its own
+        view changed)."""
         kind = "resources" if kind == "templates" else kind
         method = f"notifications/{kind}/list_changed"
-        for subscriber in list(self.subscribers):
+        for subscriber in [only] if only is not None else list(self.subscribers):
             if subscriber.initialized and subscriber.outbox is not None:
                 subscriber.outbox.post(method, NotificationParams())
+        session = None if only is None else only.session
         for listener in list(self.listeners):
-            if listener.wants(kind):
+            if listener.wants(kind) and (only is None or listener.session is session):
                 listener.outbox.post(method, NotificationParams(meta=listener.tag))
 
     def end_listeners(self, session: Session | None = None) -> None:

@@ -5,7 +5,9 @@
 operators: ``{var}`` (one segment: no ``/``), ``{+var}`` (reserved: may contain
 ``/``), ``{#var}`` (fragment), ``{.var}``, ``{/var}`` (path segments), ``{;var}``,
 ``{?var}`` and ``{&var}`` (query parameters, in any order), with comma lists of
-variables; the ``*`` explode modifier is accepted for ``{/var*}`` and ``{+var*}``.
+variables; the ``*`` explode modifier is accepted for ``{/var*}`` and ``{+var*}``, and
+``{var*}`` matches several path segments (``files://{path*}`` matches
+``files://a/b.txt`` with ``path="a/b.txt"``, as PrefectHQ fastmcp means it).
 
 Matched values are percent-decoded once. Values are meant to be names, never paths a
 handler could be tricked into leaving its directory with, so a URI whose value (after
@@ -16,7 +18,7 @@ decoding) is any of these does not match:
 * a path that climbs: a ``..`` segment (``a/../../etc``, ``%2E%2E``);
 * a backslash or a NUL byte anywhere (Windows separators, C string ends);
 * still percent-encoded (``%252E%252E``: decoded twice by someone, it would climb);
-* a ``/`` outside ``{+var}``, ``{#var}`` and ``{/var*}``; inside them only a literal
+* a ``/`` outside ``{+var}``, ``{#var}``, ``{/var*}`` and ``{var*}``; inside them only a literal
   one: an encoded separator (``%2F``, ``%5C``) does not match.
 
 The same holds for query variables (``{?var}``). A URI that does not match is not
@@ -159,7 +161,7 @@ def _compile(template: str) -> tuple[re.Pattern[str], tuple[_Expression, ...], t
 
 
 def _expression_regex(operator: str, names: list[str], explode: bool) -> str:
-    reserved = operator in ("+", "#") or (operator == "/" and explode)
+    reserved = operator in ("+", "#") or (operator in ("/", "") and explode)
     value = r"[^?#]+?" if reserved else r"[^/?#,]+?"
     if operator in ("", "+"):
         groups = [f"(?P<{_group(n, reserved)}>{value})" for n in names]
