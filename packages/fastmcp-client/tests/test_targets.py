@@ -125,6 +125,31 @@ async def test_a_string_command_is_split_like_a_shell_would() -> None:
         assert first_text(await client.call_tool("env", {"name": "FAKE_VAR"})) == "x y"
 
 
+@pytest.fixture
+def python_file(tmp_path: Path) -> Path:
+    """The fake server as a plain file: no executable bit, no shebang (run directly,
+    it could not start)."""
+    script = tmp_path / "server.py"
+    here = f"sys.path.insert(0, {str(Path(FAKE).parent)!r})"
+    source = Path(FAKE).read_text().replace("sys.path.insert(0, str(Path(__file__).parent))", here)
+    script.write_text(source)
+    script.chmod(0o644)
+    return script
+
+
+@pytest.mark.parametrize("how", ["string", "argv", "path"])
+async def test_a_python_file_runs_with_this_interpreter(how: str, python_file: Path) -> None:
+    targets: dict[str, Any] = {
+        "string": f"{python_file} legacy",
+        "argv": [str(python_file), "legacy"],
+        "path": python_file,
+    }
+    client = Client(targets[how])
+    assert repr(client) == "<Client stdio 'server.py', not connected>"
+    async with client:
+        assert first_text(await client.call_tool("echo", {"message": "hi"})) == "hi"
+
+
 async def test_a_server_that_crashes_mid_call_fails_the_call_at_once() -> None:
     async with Client([PYTHON, FAKE, "modern"], request_timeout=600) as client:
         async with trio.open_nursery() as nursery:

@@ -7,7 +7,11 @@ A target is one of:
   its own nursery and talks over the other;
 * a ``Transport`` that is already connected (the client closes it on exit);
 * a command: a list or tuple of strings (argv), or a string split like a shell
-  would (``shlex``); it is started as a child process and spoken to over stdio;
+  would (``shlex``); it is started as a child process and spoken to over stdio.
+  A command whose program is a Python file (``"server.py"``, ``["server.py",
+  "--flag"]``, ``Path("server.py")``) runs with this interpreter (``sys.executable``),
+  so the file needs neither an executable bit nor a shebang (the servers of an MCP
+  configuration run exactly as written: other hosts read the same file);
 * a URL (``http://`` or ``https://``): Streamable HTTP (``fastmcp_transport.http_client``,
   imported only when used);
 * an MCP configuration (see ``_config``): a ``McpConfig``, a dict, a path
@@ -24,6 +28,7 @@ import importlib
 import logging
 import os
 import shlex
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -109,6 +114,9 @@ def resolve_target(target: Target, options: ConnectOptions) -> Connector:
     if isinstance(target, Mapping):
         return _configured(McpConfig.from_dict(target), options)
     if isinstance(target, os.PathLike):
+        if os.fspath(target).endswith(".py"):
+            _no_server_name(options)
+            return _program([os.fspath(target)], options)
         return _configured(McpConfig.load(target), options)
     if isinstance(target, str):
         if target.startswith(("http://", "https://")):
@@ -121,9 +129,9 @@ def resolve_target(target: Target, options: ConnectOptions) -> Connector:
             argv = shlex.split(target)
         except ValueError as exc:
             raise ConfigError(f"cannot split the command {target!r}: {exc}") from None
-        return _command(argv, options)
+        return _program(argv, options)
     if isinstance(target, Sequence) and all(isinstance(arg, str) for arg in target):
-        return _command(list(target), options)
+        return _program(list(target), options)
     raise ConfigError(
         f"cannot connect to a {type(target).__name__}: give a server object, a command, "
         "a URL or an MCP configuration"
@@ -133,6 +141,13 @@ def resolve_target(target: Target, options: ConnectOptions) -> Connector:
 def _no_server_name(options: ConnectOptions) -> None:
     if options.server is not None:
         raise ConfigError("server= picks a server of an MCP configuration; this target is not one")
+
+
+def _program(argv: list[str], options: ConnectOptions) -> Connector:
+    """A command given as the target: a Python file runs with this interpreter."""
+    if argv and argv[0].endswith(".py"):
+        return _command([sys.executable, *argv], options, name=os.path.basename(argv[0]))
+    return _command(argv, options)
 
 
 def _configured(config: McpConfig, options: ConnectOptions) -> Connector:
