@@ -27,7 +27,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -69,8 +69,11 @@ from fastmcp_server._subscriptions import Subscriptions
 from fastmcp_server._tasks import Tasks
 
 if TYPE_CHECKING:
+    import httpx
+
     from fastmcp_server._middleware import Middleware
     from fastmcp_server._skills import Skills
+    from fastmcp_server.openapi import ComponentFn, RouteMap, RouteMapFn
     from fastmcp_transport import HttpConnectionInfo
 
 __all__ = ["Server"]
@@ -219,6 +222,70 @@ class Server:
         self._nursery = None
         self.info = Implementation(
             name=name, version=version, title=title, website_url=website_url, icons=icons
+        )
+
+    @classmethod
+    def from_openapi(
+        cls,
+        openapi_spec: Mapping[str, Any],
+        client: httpx.AsyncClient | None = None,
+        *,
+        name: str | None = None,
+        route_maps: Sequence[RouteMap] | None = None,
+        route_map_fn: RouteMapFn | None = None,
+        mcp_names: Mapping[str, str] | None = None,
+        tags: Iterable[str] | None = None,
+        mcp_component_fn: ComponentFn | None = None,
+        timeout: float | None = None,
+        **server_options: Any,
+    ) -> Server:
+        """A server whose tools (or resources) are the operations of the OpenAPI 3
+        document ``openapi_spec`` (a dict), called with ``client`` (an
+        ``httpx.AsyncClient`` with the API's ``base_url``; without one, the server
+        opens its own on the document's first ``servers`` URL while it runs).
+
+        ``route_maps`` decide what each operation becomes (``RouteMap``, ``MCPType``:
+        tools unless they say otherwise); ``route_map_fn``, ``mcp_names``, ``tags``,
+        ``mcp_component_fn`` and ``timeout`` refine it; the rest (``version``,
+        ``instructions``, ``lifespan``...) goes to ``Server``. The name and version
+        default to the document's ``info``. See ``fastmcp_server.openapi``. Raises
+        ``ValueError`` for a document that is not OpenAPI 3, or that refers outside
+        itself."""
+        from fastmcp_server.openapi import build_server
+
+        return build_server(
+            cls,
+            openapi_spec,
+            client,
+            name=name,
+            route_maps=route_maps,
+            route_map_fn=route_map_fn,
+            mcp_names=mcp_names,
+            tags=tags,
+            mcp_component_fn=mcp_component_fn,
+            timeout=timeout,
+            **server_options,
+        )
+
+    @classmethod
+    def from_fastapi(
+        cls,
+        app: Any,
+        name: str | None = None,
+        *,
+        httpx_client_kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Server:
+        """``from_openapi`` for a FastAPI (or any ASGI) app with an ``openapi()``
+        method: its operations are called in-process through
+        ``httpx.ASGITransport``, on this server's trio event loop (FastAPI runs on
+        anyio, which runs on trio), and the app's own lifespan runs while the
+        server runs. ``httpx_client_kwargs`` go to that client (``headers``...);
+        ``options`` are ``from_openapi``'s. FastAPI itself is not a dependency."""
+        from fastmcp_server.openapi import fastapi_server
+
+        return fastapi_server(
+            cls, app, name=name, httpx_client_kwargs=httpx_client_kwargs, **options
         )
 
     def __repr__(self) -> str:
