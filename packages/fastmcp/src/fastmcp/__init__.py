@@ -19,7 +19,8 @@ middleware), ``fastmcp_client`` (the client), ``fastmcp_core`` (the context, bud
 outcomes, the errors of a request) and the root of the errors (``fastmcp_protocol``);
 ``from fastmcp.prelude import *`` brings the everyday ones into scope. It is the only
 package that hands on other packages' names: each is the very object of its one home,
-where it is defined. The wire types live in ``fastmcp_protocol`` and the transports in
+where it is defined (``FastMCP`` too: PrefectHQ fastmcp's name for ``Server``, for
+code moving here; see docs/migrating.md). The wire types live in ``fastmcp_protocol`` and the transports in
 ``fastmcp_transport``. Importing ``fastmcp`` stays light: the HTTP machinery loads
 when a server first serves HTTP or a client first connects to a URL, and the
 ``fastmcp`` command line (``fastmcp.cli``) and the proxy (``fastmcp.proxy``) only
@@ -105,6 +106,7 @@ if _typing.TYPE_CHECKING:
         TimingMiddleware,
         UriTemplate,
     )
+    from fastmcp_server.openapi import HTTPRoute, MCPType, RouteMap
 
     __version__: str
     """The installed distribution's version: its ``pyproject.toml`` is the one source."""
@@ -125,23 +127,37 @@ _FROM_SERVER = frozenset(
 )
 
 
+# Re-exported on first use: OpenAPI to MCP (fastmcp_server.openapi) loads when asked.
+_FROM_OPENAPI = frozenset({"HTTPRoute", "MCPType", "RouteMap"})
+
+_ALIASES = {"FastMCP": Server}
+"""PrefectHQ fastmcp's spellings of our names, for code moving here (docs/migrating.md):
+each is the very object of the name it spells."""
+FastMCP = Server
+
+
 def __getattr__(name: str) -> _typing.Any:
     if name == "__version__":  # read when asked: importlib.metadata is slow to import
         from importlib.metadata import version
 
         globals()[name] = value = version("fastmcp")
         return value
-    if name not in _FROM_SERVER:
-        raise AttributeError(f"module 'fastmcp' has no attribute {name!r}")
-    import fastmcp_server as _server
+    if name in _FROM_SERVER:
+        import fastmcp_server as _server
 
-    value = getattr(_server, name)
+        value = getattr(_server, name)
+    elif name in _FROM_OPENAPI:
+        import fastmcp_server.openapi as _openapi
+
+        value = getattr(_openapi, name)
+    else:
+        raise AttributeError(f"module 'fastmcp' has no attribute {name!r}")
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_FROM_SERVER})
+    return sorted({*globals(), *_FROM_SERVER, *_FROM_OPENAPI})
 
 
 __all__ = [
@@ -171,6 +187,11 @@ __all__ = [
     "ErrorMappingMiddleware",
     "TaskStore",
     "InMemoryTaskStore",
+    "FastMCP",
+    # OpenAPI and FastAPI to MCP (Server.from_openapi, Server.from_fastapi)
+    "RouteMap",
+    "MCPType",
+    "HTTPRoute",
     # the context, budgets and outcomes
     "McpContext",
     "TestingContext",

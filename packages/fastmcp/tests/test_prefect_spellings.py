@@ -1,0 +1,125 @@
+"""Code written for PrefectHQ fastmcp, as its documentation writes it, run on our
+facade: the same names and call shapes where the concept is the same
+(docs/migrating.md tells the differences)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import trio
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
+
+from fastmcp import Client, FastMCP, MCPType, RouteMap
+from fastmcp_transport.http_server import H1Server
+
+
+class Product(BaseModel):
+    name: str
+    price: float
+    category: str
+    description: str | None = None
+
+
+class ProductResponse(Product):
+    id: int
+
+
+def e_commerce_api() -> FastAPI:
+    """The example application of their FastAPI guide, in short."""
+    app = FastAPI(title="E-commerce API", version="1.0.0")
+    products_db = {1: ProductResponse(id=1, name="Laptop", price=999.99, category="Electronics")}
+
+    @app.get("/products", response_model=list[ProductResponse])
+    def list_products(
+        category: str | None = None, max_price: float | None = None
+    ) -> list[ProductResponse]:
+        """List all products with optional filtering."""
+        products = list(products_db.values())
+        if category:
+            products = [p for p in products if p.category == category]
+        if max_price:
+            products = [p for p in products if p.price <= max_price]
+        return products
+
+    @app.get("/products/{product_id}", response_model=ProductResponse)
+    def get_product(product_id: int) -> ProductResponse:
+        """Get a specific product by ID."""
+        if product_id not in products_db:
+            raise HTTPException(status_code=404, detail="Product not found")
+        return products_db[product_id]
+
+    @app.post("/products", response_model=ProductResponse)
+    def create_product(product: Product) -> ProductResponse:
+        """Create a new product."""
+        stored = ProductResponse(id=max(products_db) + 1, **product.model_dump())
+        products_db[stored.id] = stored
+        return stored
+
+    return app
+
+
+@asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """The API served for real on 127.0.0.1 (our HTTP/1.1 server runs FastAPI on trio)."""
+    async with trio.open_nursery() as nursery:
+        address = await nursery.start(
+            lambda task_status: H1Server(app, port=0).serve(task_status=task_status)
+        )
+        yield f"http://127.0.0.1:{address.port}"
+        nursery.cancel_scope.cancel()
+
+
+async def test_from_openapi_as_their_openapi_guide_writes_it() -> None:
+    # Create an HTTP client for your API
+    async with served(e_commerce_api()) as url, httpx.AsyncClient(base_url=url) as client:
+        # Load your OpenAPI spec
+        openapi_spec = (await client.get("/openapi.json")).json()
+        # Create the MCP server
+        mcp = FastMCP.from_openapi(openapi_spec=openapi_spec, client=client, name="My API Server")
+
+        async with Client(mcp) as mcp_client:
+            tools = await mcp_client.list_all_tools()
+            assert [t.name for t in tools] == [
+                "list_products_products_get",
+                "create_product_products_post",
+                "get_product_products",  # the operationId up to its first "__"
+            ]
+            result = await mcp_client.call_tool(
+                "create_product_products_post",
+                {"name": "Wireless Keyboard", "price": 79.99, "category": "Electronics"},
+            )
+            assert result.structured_content is not None
+            assert result.structured_content["id"] == 2
+
+
+async def test_from_fastapi_with_their_semantic_route_maps() -> None:
+    app = e_commerce_api()
+    # Custom mapping rules
+    mcp = FastMCP.from_fastapi(
+        app=app,
+        route_maps=[
+            # GET with path params -> ResourceTemplates
+            RouteMap(methods=["GET"], pattern=r".*\{.*\}.*", mcp_type=MCPType.RESOURCE_TEMPLATE),
+            # Other GETs -> Resources
+            RouteMap(methods=["GET"], pattern=r".*", mcp_type=MCPType.RESOURCE),
+            # POST/PUT/DELETE -> Tools (default)
+        ],
+    )
+    assert mcp.name == "E-commerce API"
+    async with Client(mcp) as client:
+        assert [t.name for t in await client.list_all_tools()] == ["create_product_products_post"]
+        assert [r.uri for r in await client.list_all_resources()] == [
+            "resource://list_products_products_get"
+        ]
+        templates = await client.list_all_resource_templates()
+        assert [t.uri_template for t in templates] == [
+            "resource://get_product_products/{product_id}"
+        ]
+        result = await client.call_tool(
+            "create_product_products_post",
+            {"name": "Wireless Keyboard", "price": 79.99, "category": "Electronics"},
+        )
+        assert not result.is_error
