@@ -4,8 +4,10 @@ facade: the same names and call shapes where the concept is the same
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import trio
@@ -13,6 +15,7 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
 from fastmcp import Client, FastMCP, MCPType, RouteMap
+from fastmcp_protocol import TextContent
 from fastmcp_transport.http_server import H1Server
 
 
@@ -123,3 +126,75 @@ async def test_from_fastapi_with_their_semantic_route_maps() -> None:
             {"name": "Wireless Keyboard", "price": 79.99, "category": "Electronics"},
         )
         assert not result.is_error
+
+
+ASSISTANT = '''
+from fastmcp import FastMCP
+
+mcp = FastMCP("assistant")
+
+
+@mcp.tool
+def ask(question: str) -> str:
+    """Answer a question."""
+    return f"you asked: {question}"
+
+
+@mcp.prompt
+def explain(topic: str) -> str:
+    return f"Explain {topic}"
+
+
+mcp.run()
+'''
+
+
+def weather_server() -> FastMCP:
+    mcp = FastMCP("weather")
+
+    @mcp.tool
+    def get_forecast(city: str) -> str:
+        """The forecast of a city."""
+        return f"sunny in {city}"
+
+    @mcp.resource("forecast://today/{city}")
+    def today(city: str) -> str:
+        return f"today in {city}: sunny"
+
+    return mcp
+
+
+async def test_a_client_given_a_configuration_of_several_servers(tmp_path: Path) -> None:
+    (tmp_path / "assistant.py").write_text(ASSISTANT)
+    async with trio.open_nursery() as nursery:
+        address = await nursery.start(
+            lambda task_status: weather_server().serve_http(port=0, task_status=task_status)
+        )
+        config = {
+            "mcpServers": {
+                "weather": {"url": address.url, "transport": "http"},
+                "assistant": {
+                    "command": sys.executable,
+                    "args": ["./assistant.py"],
+                    "env": {"LOG_LEVEL": "INFO"},
+                },
+            }
+        }
+        client = Client(config, cwd=tmp_path)
+
+        async with client:
+            # Tools are namespaced by server
+            weather = await client.call_tool("weather_get_forecast", {"city": "NYC"})
+            answer = await client.call_tool("assistant_ask", {"question": "What?"})
+            assert weather.content == [TextContent(text="sunny in NYC")]
+            assert answer.content == [TextContent(text="you asked: What?")]
+            names = sorted(t.name for t in await client.list_all_tools())
+            assert names == ["assistant_ask", "weather_get_forecast"]
+            # prompts like tools; resources under their server's name, after the scheme
+            prompt = await client.get_prompt("assistant_explain", {"topic": "MCP"})
+            assert prompt.messages[0].content == TextContent(text="Explain MCP")
+            templates = await client.list_all_resource_templates()
+            assert [t.uri_template for t in templates] == ["forecast://weather/today/{city}"]
+            read = await client.read_resource("forecast://weather/today/Paris")
+            assert read.contents[0].uri == "forecast://weather/today/Paris"
+        nursery.cancel_scope.cancel()

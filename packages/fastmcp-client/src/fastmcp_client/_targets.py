@@ -16,7 +16,14 @@ A target is one of:
   imported only when used);
 * an MCP configuration (see ``_config``): a ``McpConfig``, a dict, a path
   (``os.PathLike``, or a string ending in ``.json``), or a single ``StdioServer`` /
-  ``HttpServer``; ``server=`` picks one server by name.
+  ``HttpServer``; ``server=`` picks one server by name. A configuration of several
+  servers, and no ``server=``, is all of them at once: their tools and prompts named
+  ``<server>_<name>``, their resources ``<scheme>://<server>/<rest>``. That needs a
+  server made of the client's proxies, which this package cannot make (the client
+  never imports a server): the ``fastmcp`` package provides it, found through the
+  entry point group ``fastmcp_client.several_servers`` (a callable
+  ``(config, **client_options) -> ServesTransport``: ``fastmcp.proxy.proxy``), and
+  it runs in-process like any server object.
 
 Resolution happens when the ``Client`` is made, so a bad target fails at once with
 ``ConfigError``; connecting happens in ``async with``.
@@ -151,8 +158,41 @@ def _program(argv: list[str], options: ConnectOptions) -> Connector:
 
 
 def _configured(config: McpConfig, options: ConnectOptions) -> Connector:
+    if options.server is None and len(config.servers) > 1:
+        return _several(config, options)
     name, server = config.select(options.server)
     return _server(name, server, options)
+
+
+SEVERAL_SERVERS = "fastmcp_client.several_servers"
+
+
+def _several(config: McpConfig, options: ConnectOptions) -> Connector:
+    """Every server of ``config`` at once, through what provides it (see the module
+    docstring)."""
+    from importlib.metadata import entry_points
+
+    found = sorted(entry_points(group=SEVERAL_SERVERS), key=lambda e: e.name)
+    names = ", ".join(repr(n) for n in config.servers)
+    if not found:
+        raise ConfigError(
+            f"the MCP configuration has several servers ({names}): choose one with "
+            "server=..., or install fastmcp to connect to all of them at once"
+        )
+    make = found[0].load()
+    client_options = {
+        "env": options.env,
+        "cwd": options.cwd,
+        "stderr": options.stderr,
+        "headers": options.headers,
+        "auth": options.auth,
+        "http_options": options.http_options,
+        "shutdown_timeout": options.shutdown_timeout,
+        "terminate_timeout": options.terminate_timeout,
+    }
+    server = make(config, **{k: v for k, v in client_options.items() if v is not None})
+    connector = _in_process(server, options)
+    return attrs.evolve(connector, name=f"{len(config.servers)} servers ({names})")
 
 
 def _server(name: str, server: ServerConfig, options: ConnectOptions) -> Connector:

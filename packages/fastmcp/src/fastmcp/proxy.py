@@ -55,6 +55,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import math
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from importlib import metadata
@@ -64,7 +65,14 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_client import Client, IncomingNotification, Target, python_logging
+from fastmcp_client import (
+    Client,
+    ConfigError,
+    IncomingNotification,
+    McpConfig,
+    Target,
+    python_logging,
+)
 from fastmcp_core import ConnectionClosed, InputRequired, McpContext, ProtocolError
 from fastmcp_protocol import (
     INTERNAL_ERROR,
@@ -131,6 +139,11 @@ def proxy(
     capability to the remote (it then never asks). ``request_timeout`` is the
     proxy's budget per request (``None``: none of its own; the remote's applies).
 
+    A configuration of several servers (and no ``server=``) gives one server that
+    mounts a proxy of each under its name: tools and prompts ``<server>_<name>``,
+    resources ``<scheme>://<server>/<rest>`` (``Server.mount``'s naming; what a
+    ``Client`` given such a configuration connects to).
+
     Nothing is connected until the server runs (``run()``, ``serve_stdio()``,
     ``serve_http()``, an in-process ``Client(proxy)``...): connecting fails then,
     with the client's error (``ConnectionClosed``, ``ConfigError``...). Raises
@@ -139,6 +152,25 @@ def proxy(
     for option in ("sampling_handler", "elicitation_handler", "roots", "roots_handler"):
         if option in client_options:
             raise TypeError(f"proxy() sets {option} itself: it relays the remote's questions")
+    several = _several_servers(target) if "server" not in client_options else None
+    if several is not None:
+        composite = Server(
+            name or "proxy", version or metadata.version("fastmcp"), instructions=instructions
+        )
+        for server_name, server_config in several.servers.items():
+            try:
+                composite.mount(
+                    server_name,
+                    proxy(
+                        server_config,
+                        relay_requests=relay_requests,
+                        request_timeout=request_timeout,
+                        **client_options,
+                    ),
+                )
+            except ValueError as exc:
+                raise ConfigError(f"MCP server {server_name!r}: {exc}") from None
+        return composite
     remote = _Remote(keep_name=name is not None, keep_version=version is not None)
     keep_instructions = instructions is not None
 
@@ -452,6 +484,18 @@ class _Remote:
         except McpError as error:
             raise ProtocolError(error.code, error.message, error.data) from None
         return done.completion.values
+
+
+def _several_servers(target: Target) -> McpConfig | None:
+    """The configuration ``target`` is, when it has several servers."""
+    config: McpConfig | None = None
+    if isinstance(target, McpConfig):
+        config = target
+    elif isinstance(target, Mapping) and ("mcpServers" in target or "servers" in target):
+        config = McpConfig.from_dict(target)
+    elif isinstance(target, os.PathLike | str) and os.fspath(target).endswith(".json"):
+        config = McpConfig.load(target)
+    return config if config is not None and len(config.servers) > 1 else None
 
 
 def _as(answer: Any, type_: type[T]) -> T:
