@@ -177,6 +177,17 @@ async def test_a_server_that_crashes_mid_call_fails_the_call_at_once() -> None:
     assert "fatal: the fake server crashed on purpose" in message
 
 
+async def test_wait_closed_returns_when_the_server_goes_away() -> None:
+    client = Client([PYTHON, FAKE, "legacy"])
+    await client.wait_closed()  # not connected: at once
+    async with client:
+        with pytest.raises(ConnectionClosed):
+            await client.call_tool("crash")
+        with trio.fail_after(10):
+            await client.wait_closed()
+        assert not client.connected
+
+
 async def test_a_command_that_cannot_start_is_a_connection_error() -> None:
     with pytest.raises(ConnectionClosed, match="could not start the server 'no-such-mcp-server'"):
         async with Client(["no-such-mcp-server", "--stdio"]):

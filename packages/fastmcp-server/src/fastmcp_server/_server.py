@@ -22,6 +22,7 @@ added or removed, and every open connection is told (``list_changed``).
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import logging
 import math
@@ -88,6 +89,10 @@ into handlers that ask for it."""
 
 _NOT_YET = object()
 
+_serving: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
+    "fastmcp_server_connection", default=None
+)
+
 
 @attrs.define(eq=False, repr=False)
 class _Lifetime:
@@ -135,6 +140,7 @@ class Server:
     _connections_changed: trio.Event
     _drain_deadline: float | None
     roots_listeners: list[Callable[[Connection], Awaitable[None]]]
+    _closed_listeners: list[Callable[[Connection], Awaitable[None]]]
     _routes: dict[str, ConnectionRouter] | None
     sealer: RequestStateSealer
     """Seals the ``requestState`` of multi round-trip requests (``state_secret``)."""
@@ -215,6 +221,7 @@ class Server:
         self.background = Background()
         self.subscriptions = Subscriptions(self.background, subscribers=self._connections)  # type: ignore[arg-type]
         self.roots_listeners = []
+        self._closed_listeners = []
         self.sealer = RequestStateSealer(key=state_secret) if state_secret else RequestStateSealer()
         self.tasks = Tasks(self.registry, self.background, self)
         self._skills = None
@@ -354,6 +361,24 @@ class Server:
         """Call ``callback(connection)`` when a (legacy) client says its roots changed."""
         self.roots_listeners.append(callback)
         return callback
+
+    def on_connection_closed(
+        self, callback: Callable[[Connection], Awaitable[None]]
+    ) -> Callable[[Connection], Awaitable[None]]:
+        """Call ``await callback(connection)`` when a connection this server serves has
+        ended (a stdio or in-process client gone, an HTTP session ended, a 2026-07-28
+        HTTP request answered): to let go of what was kept for it. A server mounted in
+        another is told of the connections of the server it is mounted in. Called
+        shielded from cancellation; an exception it raises is logged."""
+        self._closed_listeners.append(callback)
+        return callback
+
+    @staticmethod
+    def current_connection() -> Connection | None:
+        """The connection of the request being handled (``None`` outside a request):
+        the same object for every request of one session, and the one
+        ``on_connection_closed`` reports when it ends."""
+        return _serving.get()
 
     # -- registration ----------------------------------------------------------------
 
@@ -716,9 +741,13 @@ class Server:
             self._connections.add(connection)
             if self._drain_deadline is not None:
                 session.start_drain(self._drain_deadline - trio.current_time())
+            token = _serving.set(connection)  # the session's tasks inherit it
             try:
                 await session.run()
             finally:
+                _serving.reset(token)
+                with trio.CancelScope(shield=True):
+                    await self._connection_closed(connection)
                 connection.outbox.close()
                 self._connections.discard(connection)
                 self._connections_changed.set()
@@ -726,6 +755,15 @@ class Server:
                 self.subscriptions.end_listeners(session)
                 if connection.subscriptions:
                     self.subscriptions.changed_soon()
+
+    async def _connection_closed(self, connection: Connection) -> None:
+        for callback in self._closed_listeners:
+            try:
+                await callback(connection)
+            except Exception:
+                logger.exception("on_connection_closed callback %r failed", callback)
+        for child in self._mounted:
+            await child._connection_closed(connection)
 
     async def drain(self, grace: float | None = None) -> None:
         """Stop serving gracefully: returns once every connection has ended.
