@@ -502,3 +502,63 @@ async def test_an_http_remote_that_restarts_is_reached_again() -> None:
             added = await client.call_tool("add", {"a": 2, "b": 2})
             assert added.structured_content == {"result": 4}
         stop.set()
+
+
+# -- tasks ------------------------------------------------------------------------------
+
+
+class Brewing:
+    """What the remote's ``brew`` tool went through."""
+
+    def __init__(self) -> None:
+        self.started = trio.Event()
+        self.release = trio.Event()
+        self.cancelled = trio.Event()
+        self.as_task: list[bool] = []
+
+
+def task_remote(brewing: Brewing) -> Server:
+    remote = Server("tasks")
+
+    @remote.tool(task="optional")
+    async def brew(ctx: McpContext) -> str:
+        """Brew until released."""
+        brewing.as_task.append(ctx.is_task)
+        brewing.started.set()
+        try:
+            await brewing.release.wait()
+        finally:
+            if not brewing.release.is_set():
+                brewing.cancelled.set()
+        return "brewed"
+
+    return remote
+
+
+@pytest.mark.parametrize("remote_era", ERAS)
+@pytest.mark.parametrize("era", ERAS)
+async def test_tasks_are_forwarded(remote_era: str, era: str) -> None:
+    brewing = Brewing()
+    front = proxy(task_remote(brewing), protocol_version=ERAS[remote_era])
+    async with Client(front, protocol_version=ERAS[era]) as client:
+        [tool] = await client.list_all_tools()
+        assert tool.execution is not None
+        assert tool.execution.task_support == "optional"  # the remote's, kept
+        handle = await client.call_tool_task("brew")
+        assert handle.task_id is not None  # a task of the proxy
+        with trio.fail_after(5):
+            await brewing.started.wait()
+        assert brewing.as_task == [True]  # and one of the remote
+        assert (await handle.status()).status == "working"
+        brewing.release.set()
+        with trio.fail_after(10):
+            result = await handle.result()
+        assert result.content == [TextContent(text="brewed")]
+        # cancelling the proxy's task cancels the remote's
+        brewing.started, brewing.release = trio.Event(), trio.Event()
+        cancelled = await client.call_tool_task("brew")
+        with trio.fail_after(5):
+            await brewing.started.wait()
+        await cancelled.cancel()
+        with trio.fail_after(10):
+            await brewing.cancelled.wait()

@@ -64,12 +64,20 @@ fails ("the proxied server is unavailable"); a request in flight when the connec
 is lost fails at once (it may or may not have run: it is not made again). Only the
 first connection, when the proxy starts, must succeed.
 
-Not forwarded: tasks. The proxy runs each tool call to the end itself (the client
-follows a task the remote chooses), so the tools it offers never require one.
+Tasks. A tool keeps the remote's task support (``execution.taskSupport``), so a
+client of the proxy may run it as a task, in either era (the 2025-11-25 ``task``
+param, the 2026-07-28 tasks extension): the proxy's task makes the remote call, which
+the remote may in turn run as a task of its own (the proxy follows it: 2025-11-25
+``tasks/get`` and ``tasks/result``, 2026-07-28 ``tasks/get`` and ``tasks/update``).
+The proxy's task reports the remote's progress, relays its questions, ends with its
+result, and cancelling it (``tasks/cancel``) cancels the remote call, or the remote
+task. (The proxy keeps its own task ids: a task survives neither the proxy nor, after
+a reconnection, the remote.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import math
@@ -269,6 +277,7 @@ _current: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
 )
 
 _MAX_RECONNECT_DELAY = 30.0
+_CANCEL_WAIT = 5.0  # how long cancelling a remote task may take
 
 
 @attrs.define(eq=False)
@@ -417,7 +426,7 @@ class _Remote:
         fresh: dict[str, Any]
         if kind == "tools":
             tools = await client.list_all_tools() if caps.tools is not None else []
-            fresh = {t.name: _ProxyTool(_without_tasks(t), self) for t in tools}
+            fresh = {t.name: _ProxyTool(t, self) for t in tools}
             self._sync(kind, fresh, server.add_tool, server.remove_tool)
         elif kind == "resources":
             resources = await client.list_all_resources() if caps.resources else []
@@ -701,13 +710,6 @@ def _as(answer: Any, type_: type[T]) -> T:
     return answer if isinstance(answer, type_) else convert(answer, type_)
 
 
-def _without_tasks(tool: Tool) -> Tool:
-    """The proxy runs every call to the end itself: its tools never require a task."""
-    if tool.execution is None:
-        return tool
-    return msgspec.structs.replace(tool, execution=None)
-
-
 @attrs.frozen
 class _ProxyTool:
     definition: Tool
@@ -715,14 +717,28 @@ class _ProxyTool:
 
     async def call(self, ctx: McpContext, arguments: dict[str, Any]) -> CallToolResult:
         name = self.definition.name
+        execution = self.definition.execution
+        as_task = ctx.is_task and execution is not None and execution.task_support == "optional"
 
         async def request(
             client: Client, on_progress: Any, meta: Mapping[str, Any] | None
         ) -> CallToolResult:
-            result = await client.call_tool(
+            if not as_task:  # (a task the remote requires, call_tool asks for itself)
+                return await client.call_tool(
+                    name, arguments, timeout=math.inf, on_progress=on_progress, meta=meta
+                )
+            # a task here, a task there: its end is awaited, cancelling it cancels that
+            task = await client.call_tool_task(
                 name, arguments, timeout=math.inf, on_progress=on_progress, meta=meta
             )
-            return result
+            try:
+                return await task.result()
+            except trio.Cancelled:
+                shielded = trio.CancelScope(shield=True)
+                bounded = trio.move_on_after(_CANCEL_WAIT)
+                with shielded, bounded, contextlib.suppress(McpError):
+                    await task.cancel()
+                raise
 
         return await self.remote.forward(ctx, request)
 
