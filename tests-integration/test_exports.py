@@ -150,15 +150,9 @@ def home_of() -> dict[str, tuple[str, Any]]:
 @pytest.mark.parametrize("facade", ["fastmcp", "fastmcp.prelude"])
 def test_the_facade_hands_on_each_name_from_its_one_home(facade: str) -> None:
     homes = home_of()
-    # PrefectHQ fastmcp's spellings of our names (FastMCP for Server): each must be
-    # the very object of the name it spells
-    aliases = importlib.import_module(FACADE)._ALIASES
     strays = []
     for name, value in exports(facade).items():
-        if name in aliases:
-            if aliases[name] is not value or not any(value is v for _, v in homes.values()):
-                strays.append(f"{facade}.{name} is not the object of a home")
-        elif name in homes:
+        if name in homes:
             if homes[name][1] is not value:
                 strays.append(f"{facade}.{name} is not {homes[name][0]}.{name}")
         elif package_of(defined_in(value) or "") != FACADE:

@@ -19,8 +19,7 @@ middleware), ``fastmcp_client`` (the client), ``fastmcp_core`` (the context, bud
 outcomes, the errors of a request) and the root of the errors (``fastmcp_protocol``);
 ``from fastmcp.prelude import *`` brings the everyday ones into scope. It is the only
 package that hands on other packages' names: each is the very object of its one home,
-where it is defined (``FastMCP`` too: PrefectHQ fastmcp's name for ``Server``, for
-code moving here; see docs/migrating.md). The wire types live in ``fastmcp_protocol`` and the transports in
+where it is defined. The wire types live in ``fastmcp_protocol`` and the transports in
 ``fastmcp_transport``. Importing ``fastmcp`` stays light: the HTTP machinery loads
 when a server first serves HTTP or a client first connects to a URL, and the
 ``fastmcp`` command line (``fastmcp.cli``) and the proxy (``fastmcp.proxy``) only
@@ -130,11 +129,6 @@ _FROM_SERVER = frozenset(
 # Re-exported on first use: OpenAPI to MCP (fastmcp_server.openapi) loads when asked.
 _FROM_OPENAPI = frozenset({"HTTPRoute", "MCPType", "RouteMap"})
 
-_ALIASES = {"FastMCP": Server}
-"""PrefectHQ fastmcp's spellings of our names, for code moving here (docs/migrating.md):
-each is the very object of the name it spells."""
-FastMCP = Server
-
 
 def __getattr__(name: str) -> _typing.Any:
     if name == "__version__":  # read when asked: importlib.metadata is slow to import
@@ -187,7 +181,6 @@ __all__ = [
     "ErrorMappingMiddleware",
     "TaskStore",
     "InMemoryTaskStore",
-    "FastMCP",
     # OpenAPI and FastAPI to MCP (Server.from_openapi, Server.from_fastapi)
     "RouteMap",
     "MCPType",

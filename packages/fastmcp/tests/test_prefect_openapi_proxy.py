@@ -1,6 +1,7 @@
-"""Code written for PrefectHQ fastmcp, as its documentation writes it, run on our
-facade: the same names and call shapes where the concept is the same
-(docs/migrating.md tells the differences)."""
+"""Code written for PrefectHQ fastmcp's OpenAPI, FastAPI and client-configuration
+guides, as they write it, run on our facade: the same names and call shapes where the
+concept is the same (docs/migrating.md tells the differences). ``FastMCP`` is the one
+name to change: it is ``Server`` here."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ import trio
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
-from fastmcp import Client, FastMCP, MCPType, RouteMap
+from fastmcp import Client, MCPType, RouteMap, Server
 from fastmcp_protocol import TextContent
 from fastmcp_transport.http_server import H1Server
+
+FastMCP = Server  # the one name to change in code written for PrefectHQ fastmcp
 
 
 class Product(BaseModel):
@@ -129,7 +132,7 @@ async def test_from_fastapi_with_their_semantic_route_maps() -> None:
 
 
 ASSISTANT = '''
-from fastmcp import FastMCP
+from fastmcp import Server as FastMCP
 
 mcp = FastMCP("assistant")
 
