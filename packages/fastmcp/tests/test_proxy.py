@@ -562,3 +562,66 @@ async def test_tasks_are_forwarded(remote_era: str, era: str) -> None:
         await cancelled.cancel()
         with trio.fail_after(10):
             await brewing.cancelled.wait()
+
+
+# -- mounted ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["memory", "http"])
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_mounted_proxy_serves_what_a_proxy_serves(how: str, era: str) -> None:
+    remote = make_remote(Seen())
+    changed = trio.Event()
+
+    async def on_notification(note: IncomingNotification) -> None:
+        if isinstance(note, ToolListChangedNotification):
+            changed.set()
+
+    async with remote_target(remote, how) as target:
+        parent = Server("parent")
+
+        @parent.tool
+        async def local() -> str:
+            return "here"
+
+        parent.mount("r", proxy(target))
+        async with Client(
+            parent,
+            protocol_version=ERAS[era],
+            elicitation_handler=answer_elicitation,
+            notification_handler=on_notification,
+        ) as client:
+            names = {t.name for t in await client.list_all_tools()}
+            assert {"local", "r_add", "r_greet"} <= names
+            added = await client.call_tool("r_add", {"a": 2, "b": 3})
+            assert added.structured_content == {"result": 5}
+            greeted = await client.call_tool("r_greet")
+            assert greeted.content == [TextContent(text="Hello Lin")]
+            motd = await client.read_resource("mem://r/motd")
+            assert motd.contents[0].uri == "mem://r/motd"
+            user = await client.read_resource("mem://r/users/ada")
+            assert isinstance(user.contents[0], TextResourceContents)
+            assert user.contents[0].text == "user ada"
+            prompt = await client.get_prompt("r_ask", {"topic": "trio"})
+            assert prompt.messages[0].content == TextContent(text="Tell me about trio")
+            # completion reaches the mounted proxy's remote
+            done = await client.complete(PromptReference(name="r_ask"), "topic", "t")
+            assert done.completion.values == ["trio", "tcp"]
+            # subscriptions reach the remote, updates come back under the parent's name
+            async with client.subscribe(resources=["mem://r/motd"]) as updates:
+                assert remote.subscribed_resources == {"mem://motd"}
+                await remote.notify_resource_updated("mem://motd")
+                with trio.fail_after(5):
+                    update = await updates.__anext__()
+                assert isinstance(update, ResourceUpdatedNotification)
+                assert update.params.uri == "mem://r/motd"
+            # the remote's list changes reach the parent's clients
+            if era == "legacy":
+
+                @remote.tool
+                async def sub(a: int, b: int) -> int:
+                    return a - b
+
+                with trio.fail_after(5):
+                    await changed.wait()
+                assert "r_sub" in {t.name for t in await client.list_all_tools()}

@@ -65,7 +65,7 @@ from fastmcp_server._handlers import (
     tool,
 )
 from fastmcp_server._outbox import Outbox
-from fastmcp_server._registry import ListKind, Owner, Registry
+from fastmcp_server._registry import ListKind, Owner, Registry, _prefix_uri, _unprefix_uri
 from fastmcp_server._subscriptions import Subscriptions
 from fastmcp_server._tasks import Tasks
 
@@ -542,10 +542,20 @@ class Server:
 
         Tools and prompts are named ``prefix_name``; resource URIs get the prefix as
         their first path part (``scheme://prefix/rest``). Changes in the mounted
-        server show up here at once.
+        server show up here at once; so do its resource updates, and it hears of the
+        subscriptions to its resources (``on_subscriptions_changed``, in its own
+        names), so a mounted proxy follows them at its remote.
         """
         self.registry.mount(prefix, server.registry)
         self._mounted.append(server)
+        # resource subscriptions reach it, and its updates the parent's subscribers
+        self.subscriptions.mounted.append(
+            (server.subscriptions, partial(_unprefix_uri, prefix=prefix))
+        )
+        parent = self.subscriptions
+        server.subscriptions.announce.append(
+            lambda uri: parent.resource_updated(_prefix_uri(uri, prefix))
+        )
         return self
 
     # -- authorization ---------------------------------------------------------------
