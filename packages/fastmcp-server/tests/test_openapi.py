@@ -267,3 +267,75 @@ def test_documents_that_cannot_work_are_refused() -> None:
     }
     with pytest.raises(ValueError, match="only references within the document"):
         Server.from_openapi(outside, httpx.AsyncClient())
+
+
+def body_spec(content_type: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "bodies", "version": "1"},
+        "paths": {
+            "/echo/body": {
+                "post": {
+                    "operationId": "send",
+                    "requestBody": {
+                        "required": True,
+                        "content": {content_type: {"schema": schema}},
+                    },
+                    "responses": {"200": {"description": "what arrived"}},
+                }
+            }
+        },
+    }
+
+
+FORM = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "tags": {"type": "array"}, "age": {}},
+}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "schema", "arguments", "sent"),
+    [
+        (
+            "application/x-www-form-urlencoded",
+            FORM,
+            {"name": "Rex", "tags": ["a", "b"], "age": 3},
+            "name=Rex&tags=a&tags=b&age=3",
+        ),
+        ("text/plain", {"type": "string"}, {"body": "hello"}, "hello"),
+        ("application/merge-patch+json", FORM, {"name": "Rex"}, '{"name": "Rex"}'),
+    ],
+)
+async def test_bodies_are_sent_as_their_media_type_says(
+    content_type: str, schema: dict[str, Any], arguments: dict[str, Any], sent: str
+) -> None:
+    store = PetStore()
+    async with (
+        serving(store) as url,
+        httpx.AsyncClient(base_url=url) as api,
+        connect(Server.from_openapi(body_spec(content_type, schema), client=api)) as client,
+    ):
+        [tool] = (await client.call("tools/list"))["tools"]
+        assert set(arguments) <= set(tool["inputSchema"]["properties"])
+        echoed = json.loads(
+            text_of(await client.call("tools/call", {"name": "send", "arguments": arguments}))
+        )
+        assert (echoed["body"], echoed["content_type"]) == (sent, content_type)
+
+
+async def test_a_multipart_body_is_one_field_per_argument() -> None:
+    store = PetStore()
+    spec = body_spec("multipart/form-data", FORM)
+    async with (
+        serving(store) as url,
+        httpx.AsyncClient(base_url=url) as api,
+        connect(Server.from_openapi(spec, client=api)) as client,
+    ):
+        arguments = {"name": "Rex", "tags": ["a", "b"]}
+        await client.call("tools/call", {"name": "send", "arguments": arguments})
+    request = store.seen[-1]
+    assert request.headers["content-type"].startswith("multipart/form-data; boundary=")
+    body = request.body.decode()
+    assert body.count('name="tags"') == 2
+    assert 'name="name"\r\n\r\nRex' in body
