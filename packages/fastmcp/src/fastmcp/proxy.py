@@ -316,10 +316,11 @@ class _Link:
                             delay = self.remote.reconnect_delay
                             await client.wait_closed()
                         nursery.cancel_scope.cancel()
-                except McpError as error:
+                except Exception as error:  # a group, when the nursery saw it
+                    failure = _alone(error)
                     if not started:
-                        raise
-                    logger.warning("the proxied server is unavailable: %s", error.message)
+                        raise failure from None
+                    logger.warning("the proxied server is unavailable: %s", failure)
                 finally:
                     self.client, self._connection = None, None
                     if self.up.is_set():
@@ -704,6 +705,13 @@ def _several_servers(target: Target) -> McpConfig | None:
     elif isinstance(target, os.PathLike | str) and os.fspath(target).endswith(".json"):
         config = McpConfig.load(target)
     return config if config is not None and len(config.servers) > 1 else None
+
+
+def _alone(error: Exception) -> Exception:
+    """The one error a group holds (a nursery wraps what it sees), else ``error``."""
+    while isinstance(error, ExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
 
 
 def _as(answer: Any, type_: type[T]) -> T:
