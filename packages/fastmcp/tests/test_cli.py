@@ -503,6 +503,29 @@ def test_a_server_from_mcp_json(tmp_path: Path) -> None:
         assert fastmcp("call", url, "add", "a=1", "b=6").stdout == "7\n"
 
 
+def test_run_a_command_on_stdio_starts_it_once(tmp_path: Path) -> None:
+    # one client on stdio: the proxy's one upstream connection serves it
+    (tmp_path / "counted.py").write_text(
+        "import os\n"
+        "from fastmcp_server import Server\n"
+        "with open('started', 'a') as started:\n"
+        "    started.write(f'{os.getpid()}\\n')\n"
+        "server = Server('counted')\n"
+        "@server.tool\n"
+        "async def hello() -> str:\n"
+        "    return 'hi'\n"
+        "server.run()\n"
+    )
+    command = [*FASTMCP, "run", "--", sys.executable, "counted.py"]
+
+    async def main() -> None:
+        async with Client(command, protocol_version="2025-11-25", cwd=tmp_path) as client:
+            assert (await client.call_tool("hello")).content == [TextContent(text="hi")]
+
+    trio.run(main)
+    assert len((tmp_path / "started").read_text().splitlines()) == 1
+
+
 def test_run_a_command_proxied_over_http() -> None:
     with serving_http("--", sys.executable, str(EXAMPLE)) as url:
         assert fastmcp("call", url, "add", "a=9", "b=1").stdout == "10\n"

@@ -46,6 +46,7 @@ from fastmcp_protocol import (
     PromptReference,
     ReadResourceResult,
     ResourceTemplate,
+    ResourceTemplateReference,
     Tool,
 )
 from fastmcp_server._components import (
@@ -582,6 +583,8 @@ class Registry:
                 fn = template.complete.get(params.argument.name)
                 if fn is not None:
                     completer = self.completers[key] = CompleterCall.of(fn)
+        if completer is None:
+            completer = self._mounted_completer(params)
         if completer is None and self.global_completer is not None:
             general = self.global_completer
             argument = params.argument.name
@@ -600,6 +603,24 @@ class Registry:
 
             return call
         return completer
+
+    def _mounted_completer(self, params: CompleteRequestParams) -> Any:
+        """The completer a mounted server has for what its prefix names."""
+        ref = params.ref
+        for mount in self.mounts:
+            if isinstance(ref, PromptReference):
+                if not ref.name.startswith(mount.prefix + "_"):
+                    continue
+                inner: Any = PromptReference(name=ref.name[len(mount.prefix) + 1 :])
+            else:
+                uri = _unprefix_uri(ref.uri, mount.prefix)
+                if uri is None:
+                    continue
+                inner = ResourceTemplateReference(uri=uri)
+            found = mount.registry.find_completer(msgspec.structs.replace(params, ref=inner))
+            if found is not None:
+                return found
+        return None
 
     # -- authorization ---------------------------------------------------------------
 

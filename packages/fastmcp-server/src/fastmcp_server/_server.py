@@ -23,6 +23,7 @@ added or removed, and every open connection is told (``list_changed``).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import inspect
 import logging
 import math
@@ -73,6 +74,8 @@ from fastmcp_server._registry import (
     Owner,
     Registry,
     VersionChoice,
+    _prefix_uri,
+    _unprefix_uri,
 )
 from fastmcp_server._settings import DEFAULT_SHUTDOWN_GRACE, Settings
 from fastmcp_server._signature import CompilerOptions
@@ -81,8 +84,11 @@ from fastmcp_server._tasks import Tasks
 from fastmcp_server._transform import TransformedTool
 
 if TYPE_CHECKING:
+    import httpx
+
     from fastmcp_server._middleware import AnyMiddleware
     from fastmcp_server._skills import Skills
+    from fastmcp_server.openapi import ComponentFn, RouteMap, RouteMapFn
     from fastmcp_transport import HttpConnectionInfo
 
 __all__ = ["Server"]
@@ -96,6 +102,10 @@ Lifespan = Callable[["Server"], AbstractAsyncContextManager[Any]]
 into handlers that ask for it."""
 
 _NOT_YET = object()
+
+_serving: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
+    "fastmcp_server_connection", default=None
+)
 
 
 @attrs.define(eq=False, repr=False)
@@ -144,6 +154,7 @@ class Server:
     _connections_changed: trio.Event
     _drain_deadline: float | None
     roots_listeners: list[Callable[[Connection], Awaitable[None]]]
+    _closed_listeners: list[Callable[[Connection], Awaitable[None]]]
     _routes: dict[str, ConnectionRouter] | None
     sealer: RequestStateSealer
     """Seals the ``requestState`` of multi round-trip requests (``state_secret``)."""
@@ -245,6 +256,7 @@ class Server:
         if state_secret is None:  # FASTMCP_STATE_SECRET: the same key on every replica
             from_env = Settings.from_env().state_secret
             state_secret = from_env.encode() if from_env is not None else None
+        self._closed_listeners = []
         self.sealer = RequestStateSealer(key=state_secret) if state_secret else RequestStateSealer()
         self.tasks = Tasks(self.registry, self.background, self)
         self._skills = None
@@ -252,6 +264,70 @@ class Server:
         self._nursery = None
         self.info = Implementation(
             name=name, version=version, title=title, website_url=website_url, icons=icons
+        )
+
+    @classmethod
+    def from_openapi(
+        cls,
+        openapi_spec: Mapping[str, Any],
+        client: httpx.AsyncClient | None = None,
+        *,
+        name: str | None = None,
+        route_maps: Sequence[RouteMap] | None = None,
+        route_map_fn: RouteMapFn | None = None,
+        mcp_names: Mapping[str, str] | None = None,
+        tags: Iterable[str] | None = None,
+        mcp_component_fn: ComponentFn | None = None,
+        timeout: float | None = None,
+        **server_options: Any,
+    ) -> Server:
+        """A server whose tools (or resources) are the operations of the OpenAPI 3
+        document ``openapi_spec`` (a dict), called with ``client`` (an
+        ``httpx.AsyncClient`` with the API's ``base_url``; without one, the server
+        opens its own on the document's first ``servers`` URL while it runs).
+
+        ``route_maps`` decide what each operation becomes (``RouteMap``, ``MCPType``:
+        tools unless they say otherwise); ``route_map_fn``, ``mcp_names``, ``tags``,
+        ``mcp_component_fn`` and ``timeout`` refine it; the rest (``version``,
+        ``instructions``, ``lifespan``...) goes to ``Server``. The name and version
+        default to the document's ``info``. See ``fastmcp_server.openapi``. Raises
+        ``ValueError`` for a document that is not OpenAPI 3, or that refers outside
+        itself."""
+        from fastmcp_server.openapi import build_server
+
+        return build_server(
+            cls,
+            openapi_spec,
+            client,
+            name=name,
+            route_maps=route_maps,
+            route_map_fn=route_map_fn,
+            mcp_names=mcp_names,
+            tags=tags,
+            mcp_component_fn=mcp_component_fn,
+            timeout=timeout,
+            **server_options,
+        )
+
+    @classmethod
+    def from_fastapi(
+        cls,
+        app: Any,
+        name: str | None = None,
+        *,
+        httpx_client_kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Server:
+        """``from_openapi`` for a FastAPI (or any ASGI) app with an ``openapi()``
+        method: its operations are called in-process through
+        ``httpx.ASGITransport``, on this server's trio event loop (FastAPI runs on
+        anyio, which runs on trio), and the app's own lifespan runs while the
+        server runs. ``httpx_client_kwargs`` go to that client (``headers``...);
+        ``options`` are ``from_openapi``'s. FastAPI itself is not a dependency."""
+        from fastmcp_server.openapi import fastapi_server
+
+        return fastapi_server(
+            cls, app, name=name, httpx_client_kwargs=httpx_client_kwargs, **options
         )
 
     def __repr__(self) -> str:
@@ -322,6 +398,24 @@ class Server:
         """Call ``callback(connection)`` when a (legacy) client says its roots changed."""
         self.roots_listeners.append(callback)
         return callback
+
+    def on_connection_closed(
+        self, callback: Callable[[Connection], Awaitable[None]]
+    ) -> Callable[[Connection], Awaitable[None]]:
+        """Call ``await callback(connection)`` when a connection this server serves has
+        ended (a stdio or in-process client gone, an HTTP session ended, a 2026-07-28
+        HTTP request answered): to let go of what was kept for it. A server mounted in
+        another is told of the connections of the server it is mounted in. Called
+        shielded from cancellation; an exception it raises is logged."""
+        self._closed_listeners.append(callback)
+        return callback
+
+    @staticmethod
+    def current_connection() -> Connection | None:
+        """The connection of the request being handled (``None`` outside a request):
+        the same object for every request of one session, and the one
+        ``on_connection_closed`` reports when it ends."""
+        return _serving.get()
 
     # -- registration ----------------------------------------------------------------
 
@@ -580,10 +674,20 @@ class Server:
 
         Tools and prompts are named ``prefix_name``; resource URIs get the prefix as
         their first path part (``scheme://prefix/rest``). Changes in the mounted
-        server show up here at once.
+        server show up here at once; so do its resource updates, and it hears of the
+        subscriptions to its resources (``on_subscriptions_changed``, in its own
+        names), so a mounted proxy follows them at its remote.
         """
         self.registry.mount(prefix, server.registry)
         self._mounted.append(server)
+        # resource subscriptions reach it, and its updates the parent's subscribers
+        self.subscriptions.mounted.append(
+            (server.subscriptions, partial(_unprefix_uri, prefix=prefix))
+        )
+        parent = self.subscriptions
+        server.subscriptions.announce.append(
+            lambda uri: parent.resource_updated(_prefix_uri(uri, prefix))
+        )
         return self
 
     # -- authorization ---------------------------------------------------------------
@@ -783,9 +887,13 @@ class Server:
             self._connections.add(connection)
             if self._drain_deadline is not None:
                 session.start_drain(self._drain_deadline - trio.current_time())
+            token = _serving.set(connection)  # the session's tasks inherit it
             try:
                 await session.run()
             finally:
+                _serving.reset(token)
+                with trio.CancelScope(shield=True):
+                    await self._connection_closed(connection)
                 connection.outbox.close()
                 self._connections.discard(connection)
                 self._connections_changed.set()
@@ -793,6 +901,15 @@ class Server:
                 self.subscriptions.end_listeners(session)
                 if connection.subscriptions:
                     self.subscriptions.changed_soon()
+
+    async def _connection_closed(self, connection: Connection) -> None:
+        for callback in self._closed_listeners:
+            try:
+                await callback(connection)
+            except Exception:
+                logger.exception("on_connection_closed callback %r failed", callback)
+        for child in self._mounted:
+            await child._connection_closed(connection)
 
     async def drain(self, grace: float | None = None) -> None:
         """Stop serving gracefully: returns once every connection has ended.

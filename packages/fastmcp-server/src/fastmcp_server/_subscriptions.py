@@ -12,6 +12,11 @@ Each subscriber has its own ``Outbox`` (``fastmcp_server._outbox``): telling the
 only posts, so no subscriber waits on another and the notifier waits on none. The
 hub also keeps the set of subscribed URIs and calls the server's watcher (set with
 ``Server.on_subscriptions_changed``) when it changes.
+
+Mounted servers. The hub of a server mounted under a prefix hears of the parent's
+subscriptions to its resources (``scheme://prefix/rest``, as ``scheme://rest``: they
+count as its own, and its watcher is told), and an update it announces reaches the
+parent's subscribers under the parent's name for it.
 """
 
 from __future__ import annotations
@@ -83,10 +88,20 @@ class Subscriptions:
     listeners: set[Listener] = attrs.field(factory=set)
     watcher: Watcher | None = None
     _watched: frozenset[str] = attrs.field(init=False, factory=frozenset)
+    mounted: list[tuple[Subscriptions, Callable[[str], str | None]]] = attrs.field(
+        init=False, factory=list
+    )
+    """The hubs of mounted servers, each with how a URI here is named there."""
+    inherited: frozenset[str] = attrs.field(init=False, factory=frozenset)
+    """What the servers this one is mounted in are subscribed to, in its own names."""
+    announce: list[Callable[[str], None]] = attrs.field(init=False, factory=list)
+    """Where an update is announced besides here (the servers this one is mounted in)."""
 
     # -- telling them ----------------------------------------------------------------
 
     def resource_updated(self, uri: str) -> None:
+        for announce in self.announce:
+            announce(uri)
         method = "notifications/resources/updated"
         for subscriber in list(self.subscribers):
             if uri in subscriber.subscriptions and subscriber.outbox is not None:
@@ -121,7 +136,7 @@ class Subscriptions:
 
     @property
     def resources(self) -> frozenset[str]:
-        uris: set[str] = set()
+        uris: set[str] = set(self.inherited)
         for subscriber in self.subscribers:
             uris |= subscriber.subscriptions
         for listener in self.listeners:
@@ -129,16 +144,21 @@ class Subscriptions:
         return frozenset(uris)
 
     async def changed(self) -> None:
-        """Tell the watcher, when the set of subscribed URIs changed since last time."""
+        """Tell the watcher, when the set of subscribed URIs changed since last time
+        (and the mounted servers' hubs, theirs)."""
         watcher = self.watcher
-        if watcher is None:
+        if watcher is None and not self.mounted:
             return
         now = self.resources
         if now != self._watched:
             self._watched = now
-            await watcher(now)
+            if watcher is not None:
+                await watcher(now)
+            for hub, rename in self.mounted:
+                hub.inherited = frozenset(inner for inner in map(rename, now) if inner is not None)
+                await hub.changed()
 
     def changed_soon(self) -> None:
         """``changed`` for ends of subscriptions met while unwinding (maybe cancelled)."""
-        if self.watcher is not None and self.background.running:
+        if (self.watcher is not None or self.mounted) and self.background.running:
             self.background.start_soon(self.changed)

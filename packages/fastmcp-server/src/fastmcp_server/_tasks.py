@@ -196,7 +196,14 @@ class Tasks:
 
     @property
     def enabled(self) -> bool:
-        return any(entry.task != "forbidden" for entry in self.registry.tools.values())
+        """Whether some tool may run as a task (a mounted server's included)."""
+        if any(entry.task != "forbidden" for entry in self.registry.tools.values()):
+            return True
+        return any(
+            tool.execution is not None and tool.execution.task_support not in (None, "forbidden")
+            for mount in self.registry.mounts
+            for tool in mount.registry.definitions("tools")
+        )
 
     def extensions(self) -> dict[str, Any] | None:
         return {TASKS_EXTENSION: {}} if self.enabled else None

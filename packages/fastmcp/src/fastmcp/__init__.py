@@ -133,6 +133,7 @@ if _typing.TYPE_CHECKING:
         TimingMiddleware,
         UriTemplate,
     )
+    from fastmcp_server.openapi import HTTPRoute, MCPType, RouteMap
 
     __version__: str
     """The installed distribution's version: its ``pyproject.toml`` is the one source."""
@@ -170,23 +171,32 @@ _FROM_SERVER = frozenset(
 )
 
 
+# Re-exported on first use: OpenAPI to MCP (fastmcp_server.openapi) loads when asked.
+_FROM_OPENAPI = frozenset({"HTTPRoute", "MCPType", "RouteMap"})
+
+
 def __getattr__(name: str) -> _typing.Any:
     if name == "__version__":  # read when asked: importlib.metadata is slow to import
         from importlib.metadata import version
 
         globals()[name] = value = version("fastmcp")
         return value
-    if name not in _FROM_SERVER:
-        raise AttributeError(f"module 'fastmcp' has no attribute {name!r}")
-    import fastmcp_server as _server
+    if name in _FROM_SERVER:
+        import fastmcp_server as _server
 
-    value = getattr(_server, name)
+        value = getattr(_server, name)
+    elif name in _FROM_OPENAPI:
+        import fastmcp_server.openapi as _openapi
+
+        value = getattr(_openapi, name)
+    else:
+        raise AttributeError(f"module 'fastmcp' has no attribute {name!r}")
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_FROM_SERVER})
+    return sorted({*globals(), *_FROM_SERVER, *_FROM_OPENAPI})
 
 
 __all__ = [
@@ -244,6 +254,10 @@ __all__ = [
     "ListPromptsSettings",
     "TaskStore",
     "InMemoryTaskStore",
+    # OpenAPI and FastAPI to MCP (Server.from_openapi, Server.from_fastapi)
+    "RouteMap",
+    "MCPType",
+    "HTTPRoute",
     # the context, budgets and outcomes
     "McpContext",
     "TestingContext",

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastmcp._cli._auth import oauth_for
 from fastmcp._cli._console import Console, configure_logging
@@ -35,19 +35,24 @@ INSPECTOR_NODE = (22, 19)
 
 def server_for(spec: Spec, args: argparse.Namespace) -> Server:
     """The server ``fastmcp run`` serves: the one in a file or module, else a proxy
-    of the URL, configured server or command (whose stderr is passed through)."""
+    of the URL, configured server or command (whose stderr is passed through). On
+    stdio the proxy has one client: its one upstream connection serves it
+    (``sessions="shared"``: one child process, not two); over HTTP each session of
+    its clients has its own."""
     http = http_options(spec, args)
     if spec.in_process:
         return load_server(spec)
     from fastmcp.proxy import proxy
 
+    stdio = getattr(args, "transport", "stdio") == "stdio"
+    sessions: Literal["isolated", "shared"] = "shared" if stdio else "isolated"
     if spec.kind == "url":
         assert spec.url is not None
-        return proxy(spec.url, **http)
+        return proxy(spec.url, sessions=sessions, **http)
     if spec.kind == "config":
         assert spec.config is not None
-        return proxy(spec.config, server=spec.name, stderr="inherit", **http)
-    return proxy(list(spec.command), stderr="inherit")
+        return proxy(spec.config, server=spec.name, stderr="inherit", sessions=sessions, **http)
+    return proxy(list(spec.command), stderr="inherit", sessions=sessions)
 
 
 def http_options(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
