@@ -45,7 +45,7 @@ from fastmcp_server._handlers import (
 )
 from fastmcp_server._server import Lifespan, Server
 from fastmcp_server._settings import Settings, SettingsError
-from fastmcp_server._tasks import InMemoryTaskStore, TaskState, TaskStore
+from fastmcp_server._tasks import TaskState
 
 if _typing.TYPE_CHECKING:
     from fastmcp_server._media import Audio, File, Image
@@ -117,9 +117,7 @@ __all__ = [
     "LoggingMiddleware",
     "TimingMiddleware",
     "ErrorMappingMiddleware",
-    "TaskStore",
     "TaskState",
-    "InMemoryTaskStore",
     "UriTemplate",
     "Settings",
     "SettingsError",

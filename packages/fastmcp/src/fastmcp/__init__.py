@@ -73,6 +73,7 @@ from fastmcp_core import (
     TransportClosed,
     TransportError,
 )
+from fastmcp_core.store import MemoryStore, StoreUnavailable
 from fastmcp_protocol import FastMcpError, LocalError, McpError, PeerError, UnexpectedResult
 from fastmcp_server import (
     Completer,
@@ -80,7 +81,6 @@ from fastmcp_server import (
     FunctionResource,
     FunctionResourceTemplate,
     FunctionTool,
-    InMemoryTaskStore,
     Lifespan,
     PromptHandler,
     ResourceHandler,
@@ -88,7 +88,6 @@ from fastmcp_server import (
     Server,
     Settings,
     SettingsError,
-    TaskStore,
     ToolHandler,
     prompt,
     resource,
@@ -173,8 +172,7 @@ __all__ = [
     "LoggingMiddleware",
     "TimingMiddleware",
     "ErrorMappingMiddleware",
-    "TaskStore",
-    "InMemoryTaskStore",
+    "MemoryStore",
     # the context, budgets and outcomes
     "McpContext",
     "TestingContext",
@@ -216,6 +214,7 @@ __all__ = [
     "ConnectionClosed",
     "TransportClosed",
     "TransportError",
+    "StoreUnavailable",
     "ClientError",
     "ToolCallError",
     "UnexpectedResult",

@@ -208,6 +208,11 @@ class Store(Protocol):
         ...
 
     @property
+    def lease(self) -> float:
+        """Seconds a replica counts as alive after it last renewed its lease."""
+        ...
+
+    @property
     def bus(self) -> Bus: ...
 
     @property
