@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fastmcp_server import Settings, SettingsError
+from fastmcp_core.store import MemoryStore, RedisStore
+from fastmcp_server import Server, Settings, SettingsError
 from fastmcp_server._settings import VARIABLES
 
 ROOT = Path(__file__).parents[1]
@@ -46,6 +47,7 @@ def test_every_variable_reaches_its_setting() -> None:
             "FASTMCP_LOG_LEVEL": "info",
             "FASTMCP_SHUTDOWN_GRACE": "2.5",
             "FASTMCP_STATE_SECRET": "s3cret-s3cret-s3cret",
+            "FASTMCP_STORE": "redis://127.0.0.1:6379/0",
             "UNRELATED": "x",
         }
     )
@@ -59,6 +61,7 @@ def test_every_variable_reaches_its_setting() -> None:
         log_level="info",
         shutdown_grace=2.5,
         state_secret="s3cret-s3cret-s3cret",
+        store="redis://127.0.0.1:6379/0",
     )
     assert Settings.from_env({"FASTMCP_PORT": ""}) == Settings()  # empty: unset
 
@@ -85,6 +88,36 @@ def test_a_bad_secret_is_not_repeated() -> None:
         Settings.from_env({"FASTMCP_STATE_SECRET": "short-one"})
     assert "short-one" not in str(caught.value)
     assert str(caught.value).startswith("FASTMCP_STATE_SECRET: ")
+
+
+def test_a_state_secret_may_be_a_ring_and_the_server_seals_with_its_newest_key() -> None:
+    ring = " new-secret-0123456789 , old-secret-0123456789 "
+    settings = Settings.from_env({"FASTMCP_STATE_SECRET": ring})
+    assert settings.state_secret == "new-secret-0123456789,old-secret-0123456789"
+    with pytest.raises(SettingsError, match="each, in a ring"):
+        Settings.from_env({"FASTMCP_STATE_SECRET": "new-secret-0123456789,short"})
+    # the sealer takes one key for now: the newest (the older ones join it once the
+    # sealer takes a ring)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FASTMCP_STATE_SECRET", ring)
+        server = Server("ring")
+    assert server.sealer.key == b"new-secret-0123456789"
+
+
+def test_the_store_comes_from_the_code_else_the_variable_else_memory() -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FASTMCP_STORE", "redis://127.0.0.1:6390/3?prefix=jobs")
+        from_env = Server("env").store
+        given = MemoryStore()
+        assert Server("code", store=given).store is given
+    assert isinstance(from_env, RedisStore)
+    assert (from_env.where, from_env.prefix) == ("redis://127.0.0.1:6390/3", "jobs")
+    assert isinstance(Server("plain").store, MemoryStore)
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"FASTMCP_STORE": "mongodb://user:pw@db"})
+    assert str(caught.value) == (
+        "FASTMCP_STORE: expected memory:// or redis://HOST:PORT/DB (rediss://, unix://)"
+    )  # a URL may hold a password: never repeated
 
 
 def free_port() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -65,3 +66,17 @@ def test_openapi_loads_with_the_first_openapi_server() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["[]", str(list(watched[:2]))]
+
+
+def test_coredis_loads_only_with_a_redis_store() -> None:
+    script = (
+        "import sys, fastmcp_server\n"
+        "fastmcp_server.Server('plain')\n"
+        "print('coredis' in sys.modules)\n"
+        "fastmcp_server.Server('replica', store='redis://127.0.0.1:6379/0')\n"
+        "print('coredis' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "FASTMCP_STORE"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]

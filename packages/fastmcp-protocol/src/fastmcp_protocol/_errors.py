@@ -25,6 +25,9 @@ them through answers with it). Each class lives in the lowest package that raise
     |   |                                this one answer (an HTTP exchange that broke)
     |   |-- UnexpectedResult             also McpError (-32602): an answer we cannot use
     |   |-- TransportClosed (core)       a transport can move no more frames
+    |   |-- StoreUnavailable             (core.store) also McpError (-32603): the shared
+    |   |                                store (Redis) cannot be reached now
+    |   |-- LogGap (core.store)          events asked for were forgotten
     |   |   `-- SessionExpired           (transport.http_client) the server forgot us
     |   |-- InvalidParamHeader           (transport.http_client) also ValueError: a
     |   |                                tool's x-mcp-header annotations break the rules

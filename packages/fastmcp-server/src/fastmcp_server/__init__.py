@@ -47,7 +47,7 @@ from fastmcp_server._handlers import (
 )
 from fastmcp_server._server import Lifespan, Server
 from fastmcp_server._settings import Settings, SettingsError
-from fastmcp_server._tasks import InMemoryTaskStore, TaskState, TaskStore
+from fastmcp_server._tasks import TaskState
 from fastmcp_server._transform import ArgTransform, TransformedTool, forward, forward_raw
 
 if _typing.TYPE_CHECKING:
@@ -186,9 +186,7 @@ __all__ = [
     "ListToolsSettings",
     "ListResourcesSettings",
     "ListPromptsSettings",
-    "TaskStore",
     "TaskState",
-    "InMemoryTaskStore",
     "UriTemplate",
     "Settings",
     "SettingsError",

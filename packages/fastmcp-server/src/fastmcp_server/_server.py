@@ -39,6 +39,7 @@ import attrs
 import trio
 
 from fastmcp_core import RequestStateSealer, Session, Transport, watch_event_loop
+from fastmcp_core.store import MemoryStore, Store, open_store
 from fastmcp_protocol import (
     LEGACY_PROTOCOL_VERSIONS,
     MODERN_PROTOCOL_VERSIONS,
@@ -77,7 +78,7 @@ from fastmcp_server._registry import (
     _prefix_uri,
     _unprefix_uri,
 )
-from fastmcp_server._settings import DEFAULT_SHUTDOWN_GRACE, Settings
+from fastmcp_server._settings import DEFAULT_SHUTDOWN_GRACE, Settings, secret_ring
 from fastmcp_server._signature import CompilerOptions
 from fastmcp_server._subscriptions import Subscriptions
 from fastmcp_server._tasks import Tasks
@@ -160,6 +161,8 @@ class Server:
     """Seals the ``requestState`` of multi round-trip requests (``state_secret``)."""
     tasks: Tasks
     """The task subsystem (tools that run as tasks)."""
+    store: Store
+    """Where the state the replicas share lives (``store``)."""
     _skills: Skills | None
     _nursery: trio.Nursery | None
     background: Background
@@ -184,7 +187,8 @@ class Server:
         max_concurrency: int = 256,
         list_cache: tuple[int, Literal["private", "public"]] = (0, "public"),
         read_cache: tuple[int, Literal["private", "public"]] = (0, "private"),
-        state_secret: bytes | None = None,
+        state_secret: bytes | Sequence[bytes] | None = None,
+        store: Store | str | None = None,
         protocol_versions: Sequence[str] | None = None,
         blocking_warning: float | None = 1.0,
         on_duplicate: DuplicatePolicy = "error",
@@ -197,7 +201,13 @@ class Server:
         the lists (``None``: one page). ``list_cache``/``read_cache`` are the
         ``(ttlMs, cacheScope)`` hints of 2026-07-28 lists and reads. ``state_secret``
         keys the ``requestState`` of multi round-trip requests (give every replica
-        the same one; default: ``FASTMCP_STATE_SECRET``, else a random key). ``protocol_versions`` restricts the versions served.
+        the same one; a list of keys, newest first, rotates them: the newest seals,
+        any opens; default: ``FASTMCP_STATE_SECRET``, else a random key).
+        ``store`` is where replicas share tasks and subscriptions: a
+        ``fastmcp_core.store.Store`` or its URL (``"redis://HOST:PORT/DB"``, which
+        needs ``fastmcp-server[redis]``; default: ``FASTMCP_STORE``, else this
+        process's memory: one process, as without replicas). ``protocol_versions``
+        restricts the versions served.
         ``blocking_warning``: while serving, a handler that keeps the event loop
         blocked this many seconds (``time.sleep``, a loop with no ``await``) is named
         in a WARNING on the ``fastmcp`` logger (``None``: no watchdog).
@@ -253,12 +263,20 @@ class Server:
         self.background = Background()
         self.subscriptions = Subscriptions(self.background, subscribers=self._connections)  # type: ignore[arg-type]
         self.roots_listeners = []
+        settings = Settings.from_env() if state_secret is None or store is None else None
         if state_secret is None:  # FASTMCP_STATE_SECRET: the same key on every replica
-            from_env = Settings.from_env().state_secret
-            state_secret = from_env.encode() if from_env is not None else None
+            assert settings is not None
+            ring = secret_ring(settings.state_secret or "")  # newest seals, any opens
+            keys: bytes | Sequence[bytes] | None = tuple(k.encode() for k in ring) or None
+        else:
+            keys = state_secret
         self._closed_listeners = []
-        self.sealer = RequestStateSealer(key=state_secret) if state_secret else RequestStateSealer()
-        self.tasks = Tasks(self.registry, self.background, self)
+        self.sealer = RequestStateSealer(key=keys) if keys else RequestStateSealer()
+        if store is None:  # FASTMCP_STORE: the same store for every replica
+            assert settings is not None
+            store = settings.store or MemoryStore()
+        self.store = open_store(store) if isinstance(store, str) else store
+        self.tasks = Tasks(self.registry, self.background, self, store=self.store)
         self._skills = None
         self._routes = None
         self._nursery = None
@@ -787,10 +805,11 @@ class Server:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Server]:
-        """Run the server for the duration of the block: its lifespan (with the
-        lifespans of the servers mounted in it inside), the event-loop watchdog and
-        the nursery that broadcasts and tasks run in - once, however many connections
-        run at once and however they are served.
+        """Run the server for the duration of the block: its store (connected first,
+        closed last; one that cannot be reached does not stop the start), its
+        lifespan (with the lifespans of the servers mounted in it inside), the
+        event-loop watchdog and the nursery that broadcasts and tasks run in - once,
+        however many connections run at once and however they are served.
 
         They live in a task of their own (a trio system task), so that no connection
         owns them: the first block to enter starts them (the others wait until they
@@ -829,6 +848,9 @@ class Server:
         try:
             with watch_event_loop(self.blocking_warning):
                 async with AsyncExitStack() as lifespans:
+                    await lifespans.enter_async_context(self.store.running())
+                    lifespans.callback(self.tasks.attach())
+                    lifespans.callback(self.subscriptions.attach(self.store.bus))
                     if self._lifespan is not None:
                         state = await lifespans.enter_async_context(self._lifespan(self))
                         self._owner.lifespan_state = state

@@ -27,6 +27,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "Variable",
+    "secret_ring",
 ]
 
 DEFAULT_SHUTDOWN_GRACE = 10.0
@@ -93,9 +94,24 @@ def _path(value: str) -> str:
 
 
 def _secret(value: str) -> str:
-    if len(value.strip()) < 16:
-        raise ValueError("expected at least 16 characters of secret")
-    return value.strip()
+    keys = secret_ring(value)
+    if not keys or any(len(key) < 16 for key in keys):
+        raise ValueError("expected at least 16 characters of secret (each, in a ring)")
+    return ",".join(keys)
+
+
+def secret_ring(value: str) -> list[str]:
+    """The keys of a ``FASTMCP_STATE_SECRET`` value: one secret, or a ring of them
+    separated by commas, newest first (for rotation)."""
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
+def _store(value: str) -> str:
+    value = value.strip()
+    scheme, sep, _ = value.partition("://")
+    if not sep or scheme.lower() not in ("memory", "redis", "rediss", "unix"):
+        raise ValueError("expected memory:// or redis://HOST:PORT/DB (rediss://, unix://)")
+    return value
 
 
 VARIABLES: tuple[Variable, ...] = (
@@ -116,10 +132,15 @@ VARIABLES: tuple[Variable, ...] = (
              "seconds the requests in flight get to finish when the server stops (default 10)"),
     Variable("FASTMCP_STATE_SECRET", "state_secret", _secret,
              "the key of the `requestState` of multi round-trip requests: give every replica "
-             "the same one (default: a random key per process)", secret=True),
+             "the same one (default: a random key per process); a ring `new,old` for "
+             "rotation", secret=True),
     Variable("FASTMCP_SERVER_AUTH", "server_auth", _choice(*AUTH_KINDS),
              "HTTP: put authorization in front: `static`, `github`, `google` or `oidc`, "
              "configured by the `FASTMCP_SERVER_AUTH_*` variables (see the server README)"),
+    Variable("FASTMCP_STORE", "store", _store,
+             "where replicas share tasks and subscriptions: `redis://HOST:PORT/DB` (needs "
+             "`fastmcp-server[redis]`) or `memory://` (default: this process alone)",
+             secret=True),
 )  # fmt: skip
 
 
@@ -137,6 +158,7 @@ class Settings:
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
     state_secret: str | None = None
     server_auth: str | None = None
+    store: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

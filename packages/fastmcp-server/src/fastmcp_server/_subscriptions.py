@@ -17,17 +17,30 @@ Mounted servers. The hub of a server mounted under a prefix hears of the parent'
 subscriptions to its resources (``scheme://prefix/rest``, as ``scheme://rest``: they
 count as its own, and its watcher is told), and an update it announces reaches the
 parent's subscribers under the parent's name for it.
+
+Replicas. Subscribers are held where their stream is open, so a change told to one
+replica must reach the listeners of all: the hub posts to its own subscribers at once,
+then publishes the change as a hint on the store's bus (``attach``); every other
+replica's hub posts it to its own subscribers. Hints are lossy (a "look again" that
+was missed is harmless only if it is made up for): when the store says hints may
+have been lost (``on_resync``, after an outage), the hub tells every subscriber that
+every list changed and every subscribed resource was updated. Publishing waits on
+nobody: one task sends what is pending, each change once (as an outbox does), and a
+store that cannot be reached only costs the other replicas' listeners that hint.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import attrs
+import msgspec
 import trio
 
 from fastmcp_core import Session
+from fastmcp_core.store import Bus, StoreUnavailable
 from fastmcp_protocol import (
     META_SUBSCRIPTION_ID,
     NotificationParams,
@@ -40,7 +53,14 @@ from fastmcp_server._outbox import Outbox
 
 __all__ = ["Listener", "Subscriber", "Subscriptions"]
 
+logger = logging.getLogger("fastmcp.subscriptions")
+
 Watcher = Callable[[frozenset[str]], Awaitable[None]]
+HINTS = "subscriptions"
+"""The bus topic of the hints: ``["resource", uri]`` or ``["list", kind]`` (JSON)."""
+_LISTS = ("tools", "prompts", "resources")
+_Hint = tuple[Literal["resource", "list"], str]
+_HINT = msgspec.json.Decoder(_Hint)
 
 
 class Subscriber(Protocol):
@@ -96,12 +116,85 @@ class Subscriptions:
     """What the servers this one is mounted in are subscribed to, in its own names."""
     announce: list[Callable[[str], None]] = attrs.field(init=False, factory=list)
     """Where an update is announced besides here (the servers this one is mounted in)."""
+    _bus: Bus | None = attrs.field(init=False, default=None)
+    _outgoing: dict[_Hint, None] = attrs.field(init=False, factory=dict)
+    _publishing: bool = attrs.field(init=False, default=False)
+
+    # -- the other replicas ----------------------------------------------------------
+
+    def attach(self, bus: Bus) -> Callable[[], None]:
+        """Share changes with the other replicas on ``bus`` while the server runs
+        (see the module docstring); returns the function that stops it."""
+        self._bus = bus
+        stops = [bus.subscribe(HINTS, self._hinted), bus.on_resync(self.resync)]
+
+        def detach() -> None:
+            self._bus = None
+            self._outgoing.clear()
+            for stop in stops:
+                stop()
+
+        return detach
+
+    def _share(self, hint: _Hint) -> None:
+        if self._bus is None or not self.background.running:
+            return
+        self._outgoing[hint] = None
+        if not self._publishing:
+            self._publishing = True
+            self.background.start_soon(self._publish)
+
+    async def _publish(self) -> None:
+        try:
+            while self._outgoing and self._bus is not None:
+                hint = next(iter(self._outgoing))
+                del self._outgoing[hint]
+                try:
+                    await self._bus.publish(HINTS, msgspec.json.encode(hint))
+                except StoreUnavailable as exc:  # those replicas resync when it is back
+                    logger.debug("a change was not shared with the other replicas: %s", exc)
+        finally:
+            self._publishing = False
+
+    def _hinted(self, data: bytes) -> None:
+        try:
+            kind, value = _HINT.decode(data)
+        except msgspec.ValidationError:
+            logger.warning("an unreadable hint on the bus was dropped: %r", data[:100])
+            return
+        if kind == "resource":
+            self._tell_resource_updated(value)
+        else:
+            self._tell_list_changed(value)
+
+    def resync(self) -> None:
+        """Tell every subscriber to look again at everything (hints may have been
+        missed): every list changed, every subscribed resource updated."""
+        for kind in _LISTS:
+            self._tell_list_changed(kind)
+        for uri in self.resources:
+            self._tell_resource_updated(uri)
 
     # -- telling them ----------------------------------------------------------------
 
     def resource_updated(self, uri: str) -> None:
+        """Tell the subscribers of ``uri``, here, in the servers this one is mounted in
+        and on the other replicas."""
         for announce in self.announce:
             announce(uri)
+        self._tell_resource_updated(uri)
+        self._share(("resource", uri))
+
+    def list_changed(self, kind: str, only: Subscriber | None = None) -> None:
+        """Tell every subscriber that the list of ``kind`` changed, here and on the
+        other replicas (only the one connection ``only`` and its
+        ``subscriptions/listen`` streams, if given: its own view changed)."""
+        kind = "resources" if kind == "templates" else kind
+        self._tell_list_changed(kind, only)
+        if only is None:
+            self._share(("list", kind))
+
+    def _tell_resource_updated(self, uri: str) -> None:
         method = "notifications/resources/updated"
         for subscriber in list(self.subscribers):
             if uri in subscriber.subscriptions and subscriber.outbox is not None:
@@ -111,11 +204,7 @@ class Subscriptions:
                 params = ResourceUpdatedNotificationParams(uri=uri, meta=listener.tag)
                 listener.outbox.post(method, params, uri)
 
-    def list_changed(self, kind: str, only: Subscriber | None = None) -> None:
-        """Tell every subscriber that the list of ``kind`` changed (only the one
-        connection ``only`` and its ``subscriptions/listen`` streams, if given: its own
-        view changed)."""
-        kind = "resources" if kind == "templates" else kind
+    def _tell_list_changed(self, kind: str, only: Subscriber | None = None) -> None:
         method = f"notifications/{kind}/list_changed"
         for subscriber in [only] if only is not None else list(self.subscribers):
             if subscriber.initialized and subscriber.outbox is not None:

@@ -73,6 +73,7 @@ from fastmcp_core import (
     TransportClosed,
     TransportError,
 )
+from fastmcp_core.store import MemoryStore, StoreUnavailable
 from fastmcp_protocol import FastMcpError, LocalError, McpError, PeerError, UnexpectedResult
 from fastmcp_server import (
     ArgTransform,
@@ -84,7 +85,6 @@ from fastmcp_server import (
     FunctionResource,
     FunctionResourceTemplate,
     FunctionTool,
-    InMemoryTaskStore,
     Lifespan,
     PromptHandler,
     ResourceHandler,
@@ -92,7 +92,6 @@ from fastmcp_server import (
     Server,
     Settings,
     SettingsError,
-    TaskStore,
     ToolHandler,
     TransformedTool,
     VersionFilter,
@@ -252,12 +251,11 @@ __all__ = [
     "ListToolsSettings",
     "ListResourcesSettings",
     "ListPromptsSettings",
-    "TaskStore",
-    "InMemoryTaskStore",
     # OpenAPI and FastAPI to MCP (Server.from_openapi, Server.from_fastapi)
     "RouteMap",
     "MCPType",
     "HTTPRoute",
+    "MemoryStore",
     # the context, budgets and outcomes
     "McpContext",
     "TestingContext",
@@ -299,6 +297,7 @@ __all__ = [
     "ConnectionClosed",
     "TransportClosed",
     "TransportError",
+    "StoreUnavailable",
     "ClientError",
     "ToolCallError",
     "UnexpectedResult",

@@ -123,6 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
         "FASTMCP_SERVER_AUTH_* variables (default: $FASTMCP_SERVER_AUTH)",
     )  # fmt: skip
     run.add_argument(
+        "--store", metavar="URL",
+        help="where replicas share tasks and subscriptions: redis://HOST:PORT/DB "
+        "(default from FASTMCP_STORE, else this process alone)",
+    )  # fmt: skip
+    run.add_argument(
+        "--state-secret", metavar="SECRET",
+        help="the key of multi round-trip requestState, the same on every replica (a ring "
+        "new,old for rotation; default from FASTMCP_STATE_SECRET, which keeps it out of ps)",
+    )  # fmt: skip
+    run.add_argument(
         "--shutdown-grace", type=float, metavar="SECONDS",
         help="on Ctrl-C, SIGTERM or stdin closing: how long requests in flight get to "
         f"finish before they are answered with a shutdown error (default: "

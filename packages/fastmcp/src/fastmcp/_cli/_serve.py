@@ -305,11 +305,31 @@ def _reload(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+_GIVEN_TO_THE_SERVER = (("--store", "store", "FASTMCP_STORE"),
+                        ("--state-secret", "state_secret", "FASTMCP_STATE_SECRET"))  # fmt: skip
+"""Options the server reads itself, when it is made: they reach it as its variables."""
+
+
 def _apply_settings(args: argparse.Namespace) -> None:
     """Fill the options not given on the command line from the ``FASTMCP_*`` variables
     (``fastmcp_server.Settings``; a bad one is one clear line). Notes which HTTP
     options were given explicitly (``given_http_options``): on stdio they are an error,
-    while the variables simply do not apply."""
+    while the variables simply do not apply.
+
+    ``--store`` and ``--state-secret`` become this process's ``FASTMCP_STORE`` and
+    ``FASTMCP_STATE_SECRET`` before the server's file is loaded: a ``Server`` reads them
+    when it is made, unless its code gives its own (the code wins, as everywhere), and
+    a ``--reload`` child inherits them."""
+    for option, field, variable in _GIVEN_TO_THE_SERVER:
+        value = getattr(args, field, None)
+        if value is None:
+            continue
+        try:
+            Settings.from_env({variable: value})
+        except SettingsError as exc:
+            reason = str(exc).partition(": ")[2]
+            raise CliError(f"{option}: {reason}") from None
+        os.environ[variable] = value
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
