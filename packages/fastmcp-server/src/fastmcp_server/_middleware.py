@@ -377,7 +377,8 @@ def chain_handler(
 
     async def listed(context: MiddlewareContext) -> Any:
         assert listing is not None
-        return list(connection.view().components(listing[0]))  # type: ignore[arg-type]
+        kind = listing[0]
+        return list(connection.view().components(kind, ctx.principal))  # type: ignore[arg-type]
 
     async def handle() -> Any:
         context = MiddlewareContext(ctx, method, params, connection=connection)

@@ -245,18 +245,41 @@ class View:
     """Per kind, in order: what ``*/list`` shows."""
     _definitions: dict[ListKind, list[Any]] = attrs.field(factory=dict)
     _components: dict[ListKind, list[Component]] = attrs.field(factory=dict)
+    _scoped: dict[ListKind, bool] = attrs.field(factory=dict)
 
-    def definitions(self, kind: ListKind) -> list[Any]:
+    def definitions(self, kind: ListKind, principal: object = None) -> list[Any]:
+        """What ``*/list`` shows of ``kind`` to ``principal`` (see ``permitted``)."""
+        if self._restricts(kind, principal):
+            return [o.component.definition for o in self.permitted(kind, principal)]
         cached = self._definitions.get(kind)
         if cached is None:
             cached = self._definitions[kind] = [o.component.definition for o in self.offered[kind]]
         return cached
 
-    def components(self, kind: ListKind) -> list[Component]:
+    def components(self, kind: ListKind, principal: object = None) -> list[Component]:
+        if self._restricts(kind, principal):
+            return [o.component for o in self.permitted(kind, principal)]
         cached = self._components.get(kind)
         if cached is None:
             cached = self._components[kind] = [o.component for o in self.offered[kind]]
         return cached
+
+    def permitted(self, kind: ListKind, principal: object) -> list[Offered]:
+        """The components of ``kind`` ``principal`` may use: those whose declared scopes
+        its token grants (``has_scopes``, as ``fastmcp_server.auth.AccessToken`` has),
+        all of them for a principal without scopes (stdio, no authorization)."""
+        if not self._restricts(kind, principal):
+            return self.offered[kind]
+        allows = principal.has_scopes  # type: ignore[attr-defined]
+        return [o for o in self.offered[kind] if allows(scopes_of(o.handler))]
+
+    def _restricts(self, kind: ListKind, principal: object) -> bool:
+        if principal is None or not hasattr(principal, "has_scopes"):
+            return False
+        scoped = self._scoped.get(kind)
+        if scoped is None:
+            scoped = self._scoped[kind] = any(scopes_of(o.handler) for o in self.offered[kind])
+        return scoped
 
     def find_resource(self, uri: str) -> tuple[Offered, dict[str, Any] | None] | None:
         """The static resource of ``uri``, else the first template that matches it
