@@ -31,7 +31,7 @@ import base64
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import attrs
 import msgspec
@@ -71,9 +71,6 @@ from fastmcp_server._handlers import (
 from fastmcp_server._results import _to_result
 from fastmcp_server._signature import CompilerOptions, Injection
 from fastmcp_server._transform import TransformedTool, _CompiledTransform
-
-if TYPE_CHECKING:
-    from fastmcp_server._middleware import AnyMiddleware
 
 __all__ = [
     "EVERY_VERSION",
@@ -121,7 +118,8 @@ class Owner:
     lifespan while it runs) and its middleware."""
 
     dependencies: dict[type, Any] = attrs.field(factory=dict)
-    middleware: list[AnyMiddleware] = attrs.field(factory=list)
+    middleware: list[Any] = attrs.field(factory=list)
+    """``fastmcp_server.AnyMiddleware``: middleware objects and functions."""
     lifespan_state: Any = None
     """What the owner's lifespan yielded (``None`` while it does not run)."""
 
