@@ -282,7 +282,7 @@ async def test_an_exchange_is_served_in_the_callers_task() -> None:
     async with trio.open_nursery() as nursery:
         exchanges = Exchanges(nursery, server_info=None)
         answer = Answer()
-        await exchanges.open(answer).serve(
+        await exchanges.open(answer).handle(
             call(3, "hi", progressToken="p"), TableDispatcher({"tools/call": echo})
         )
     assert tasks == [trio.lowlevel.current_task()]
@@ -332,7 +332,7 @@ async def test_an_exchange_whose_client_is_gone_is_cancelled_unanswered(
             answer.inbound.peer_gone(5, "the client closed the response")
 
         nursery.start_soon(leave)
-        await exchange.serve(call(5), TableDispatcher({"tools/call": slow}))
+        await exchange.handle(call(5), TableDispatcher({"tools/call": slow}))
         assert trio.current_time() == pytest.approx(1)
         assert child_ended.is_set()  # the request ended with its children
     assert reasons == [CancelReason.CLIENT]
@@ -354,13 +354,13 @@ async def test_draining_exchanges_refuses_new_ones_and_ends_the_rest(
     async with trio.open_nursery() as nursery:
         exchanges = Exchanges(nursery)
         quick, late, refused = Answer(), Answer(), Answer()
-        nursery.start_soon(exchanges.open(quick).serve, call(1, "5"), dispatcher)
-        nursery.start_soon(exchanges.open(late).serve, call(2, "3600"), dispatcher)
+        nursery.start_soon(exchanges.open(quick).handle, call(1, "5"), dispatcher)
+        nursery.start_soon(exchanges.open(late).handle, call(2, "3600"), dispatcher)
         await trio.sleep(1)
         assert len(exchanges) == 2
         await exchanges.drain(10)
         assert trio.current_time() == pytest.approx(11)
-        await exchanges.open(refused).serve(call(3, "1"), dispatcher)
+        await exchanges.open(refused).handle(call(3, "1"), dispatcher)
     assert "result" in quick.messages()[0]
     for answer in (late, refused):
         (message,) = answer.messages()
@@ -374,6 +374,6 @@ async def test_an_exchange_of_a_notification_hands_it_to_the_dispatcher() -> Non
     async with trio.open_nursery() as nursery:
         answer = Answer()
         note = JSONRPCNotification(method="notifications/initialized")
-        await Exchanges(nursery).open(answer).serve(note, dispatcher)
+        await Exchanges(nursery).open(answer).handle(note, dispatcher)
     assert [n.method for n in dispatcher.notes] == ["notifications/initialized"]
     assert answer.sent == []

@@ -98,8 +98,8 @@ async def test_a_session_routes_by_related_and_keeps_concurrent_events_whole() -
     post, get = _Sink(), _Sink()
     post_connection = SSEConnection(Responder(post), keepalive=None)
     get_connection = SSEConnection(Responder(get), keepalive=None)
-    await session.attach(stream, post_connection)
-    await session.attach(session.standalone, get_connection)
+    await session.carry(stream, post_connection)
+    await session.carry(session.standalone, get_connection)
     frames = [b'{"n":%d,"pad":"%s"}' % (i, b"x" * (1000 * i)) for i in range(40)]
     async with trio.open_nursery() as nursery:
         nursery.start_soon(post_connection.pump)

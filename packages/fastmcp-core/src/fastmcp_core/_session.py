@@ -23,8 +23,11 @@ A ``DirectTransport`` (see ``_transport``) gets the session attached to it when
 task that received them: a request is accepted there, without a hop through the
 reading task and without a second decode), and tell that nothing about one inbound
 request can reach the peer any more (``peer_gone``: the handler is cancelled as by
-the peer's ``notifications/cancelled``). Each frame the session sends it is described
-(``Outgoing``: kind, related request, final, error), so that it never reads one back.
+the peer's ``notifications/cancelled``). It may even have a request served in its own
+task (``serve``: no task is spawned; the request is in flight as any other, drained,
+cancelled and answered by the same rules, and ``run`` does not return before it has
+ended). Each frame the session sends it is described (``Outgoing``: kind, related
+request, final, error), so that it never reads one back.
 
 ``Exchanges`` serves requests that come without a session around them (one
 stateless HTTP POST each): in the caller's task, by the same rules (budget, children,
@@ -264,6 +267,11 @@ class Session:
             self._stopped.set()
             if self._direct is not None:
                 self._direct.attach(None)
+            if self._inflight:  # served in their transport's tasks: they end now too
+                for ctx in list(self._inflight.values()):
+                    ctx._cancel(CancelReason.SHUTDOWN)
+                with trio.CancelScope(shield=True), trio.move_on_after(self.farewell):
+                    await self._idle.wait()
             with trio.CancelScope(shield=True):
                 await self.transport.aclose()
 
@@ -394,6 +402,31 @@ class Session:
         else:
             await self._dispatch(message, None)
 
+    async def serve(self, request: JSONRPCRequest) -> None:
+        """``deliver`` for a request whose handler runs in this task (``Inbound.serve``):
+        returns once it is answered. It is in flight like any other (cancelled by
+        the peer, drained, answered by the Outcome table); its children run in the
+        session's nursery. When the session ends first, it is cancelled with
+        ``CancelReason.SHUTDOWN`` and ``run`` waits (``farewell`` seconds at most)
+        for it to end."""
+        if self._nursery is None:
+            raise TransportClosed(self._closed or "the session is not running")
+        if self._drain_reason is not None:
+            await self._refuse(request, None)
+            return
+        rid = request.id
+        if rid not in self._inflight:
+            try:
+                self._outstanding.acquire_nowait()
+            except trio.WouldBlock:
+                pass
+            else:
+                ctx = self._context(request)
+                self._register(request, ctx)
+                await self._serve(request, ctx, None)
+                return
+        await self._accept(request, None, inline=True)
+
     def peer_gone(self, request_id: RequestId, reason: str | None = None) -> None:
         """Nothing about inbound request ``request_id`` can reach the peer any more
         (an HTTP client closed that request's response): its handler is cancelled
@@ -439,7 +472,9 @@ class Session:
 
     # -- inbound requests ------------------------------------------------------------
 
-    async def _accept(self, request: JSONRPCRequest, batch: _Batch | None) -> None:
+    async def _accept(
+        self, request: JSONRPCRequest, batch: _Batch | None, *, inline: bool = False
+    ) -> None:
         rid = request.id
         if rid in self._inflight:
             frame, error = error_answer(
@@ -473,7 +508,12 @@ class Session:
             if waiting.cancelled_caught:  # a deliverer's wait, ended by a drain
                 await self._refuse(request, batch)
                 return
-        self._start(request, self._context(request), batch)
+        ctx = self._context(request)
+        if inline:
+            self._register(request, ctx)
+            await self._serve(request, ctx, batch)
+        else:
+            self._start(request, ctx, batch)
 
     async def _refuse(self, request: JSONRPCRequest, batch: _Batch | None) -> None:
         """Answer a request that comes when the session drains: the shutdown error."""
@@ -503,13 +543,16 @@ class Session:
 
     def _start(self, request: JSONRPCRequest, ctx: McpContext, batch: _Batch | None) -> None:
         # registered before the task starts: a cancel in the same read finds it
+        self._register(request, ctx)
+        assert self._nursery is not None
+        self._nursery.start_soon(self._serve, request, ctx, batch, name=_SERVE)
+
+    def _register(self, request: JSONRPCRequest, ctx: McpContext) -> None:
         self._inflight[request.id] = ctx
         if self._on_accept is not None:
             self._on_accept(request)
         if self._idle.is_set():
             self._idle = trio.Event()
-        assert self._nursery is not None
-        self._nursery.start_soon(self._serve, request, ctx, batch, name=_SERVE)
 
     async def _serve(self, request: JSONRPCRequest, ctx: McpContext, batch: _Batch | None) -> None:
         try:
@@ -864,7 +907,7 @@ class Exchanges:
 
     Theory of operation. ``open(reply)`` makes the ``Exchange`` of one message: the
     peer of its handler (its notifications go to the reply; it sends no requests, a
-    one-shot exchange has no way back for their answers). ``Exchange.serve`` routes
+    one-shot exchange has no way back for their answers). ``Exchange.handle`` routes
     and runs the request by the rules of a session (the budget of
     ``request_timeout``, children started in ``spawner`` and awaited, the Outcome
     table) and sends the answer, final, described (``Outgoing``); the reply tells the
@@ -939,7 +982,7 @@ class Exchange:
     _gone: str | None = None
     _over: bool = False
 
-    async def serve(
+    async def handle(
         self, message: JSONRPCRequest | JSONRPCNotification, dispatcher: Dispatcher
     ) -> None:
         """Serve ``message`` in this task; returns once it is answered (or cancelled
@@ -1010,6 +1053,9 @@ class Exchange:
     # -- what the reply calls (``Inbound``) -------------------------------------------
 
     async def deliver(self, message: IncomingMessage) -> None:
+        raise TransportClosed("a one-shot exchange takes no further messages")
+
+    async def serve(self, request: JSONRPCRequest) -> None:
         raise TransportClosed("a one-shot exchange takes no further messages")
 
     def peer_gone(self, request_id: RequestId, reason: str | None = None) -> None:

@@ -26,8 +26,9 @@ already, so that nobody decodes a frame twice:
   the request it relates to, whether it is the last message about it, and the
   JSON-RPC error of an error response (nobody reads the frame back to learn it);
 * incoming, the transport hands over the message it decoded already - pushed from the
-  task that received it (``Inbound.deliver``: no hop through the engine's reader) or
-  pulled by the engine (``receive_message``);
+  task that received it (``Inbound.deliver``: no hop through the engine's reader; or
+  ``Inbound.serve``: the request's handler runs in that very task) or pulled by the
+  engine (``receive_message``);
 * ``Inbound.peer_gone(request_id)``: the peer can no longer receive anything about
   one request (an HTTP client closed that request's response); the engine cancels
   its handler as the peer's ``notifications/cancelled`` would, no frame made up.
@@ -42,7 +43,7 @@ from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
 import msgspec
 
-from fastmcp_protocol import Error, JSONRPCMessage, MalformedMessage, RequestId
+from fastmcp_protocol import Error, JSONRPCMessage, JSONRPCRequest, MalformedMessage, RequestId
 
 __all__ = [
     "DirectTransport",
@@ -120,6 +121,13 @@ class Inbound(Protocol):
         handler runs in the engine's own task), a notification or a response is
         handled before this returns. Raises ``TransportClosed`` once the engine takes
         no more messages."""
+        ...
+
+    async def serve(self, request: JSONRPCRequest) -> None:
+        """``deliver`` for a request whose handler runs in this task, to its end: for
+        a transport whose task can carry the request (its stream cannot outlive
+        it). Returns once it is answered (or refused). Raises ``TransportClosed``
+        once the engine takes no more messages."""
         ...
 
     def peer_gone(self, request_id: RequestId, reason: str | None = None) -> None:

@@ -103,6 +103,7 @@ from fastmcp_transport.http_server._modern import (
 from fastmcp_transport.http_server._oneshot import Answer, AnswerMode, RequestTransport
 from fastmcp_transport.http_server._security import DnsRebindingProtection
 from fastmcp_transport.http_server._sessions import SessionManager, SSEOptions
+from fastmcp_transport.http_server._watches import Watches
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "StreamableHTTPApp"]
 
@@ -218,6 +219,7 @@ class StreamableHTTPApp:
         default=None, kw_only=True
     )
     _stopping: bool = attrs.field(init=False, default=False)
+    _watches: Watches = attrs.field(init=False, factory=Watches)
     _sessions: SessionManager = attrs.field(init=False)
     _checks: ModernChecks = attrs.field(init=False)
     _sse_endpoints: LegacySSEEndpoints | None = attrs.field(init=False)
@@ -235,13 +237,14 @@ class StreamableHTTPApp:
             self.session_idle_timeout,
             self.max_sessions,
             sse,
+            self._watches,
         )
         self._checks = ModernChecks(self.modern_versions, self.name_headers)
         self._routes = {_route(self.path): "mcp"}
         self._sse_endpoints = None
         if self.sse_path is not None:
             self._sse_endpoints = LegacySSEEndpoints(
-                self.connect, self.messages_path, self.keepalive_interval
+                self.connect, self.messages_path, self.keepalive_interval, self._watches
             )
             self._routes[_route(self.sse_path)] = "sse"
             self._routes[_route(self.messages_path)] = "messages"
@@ -256,9 +259,14 @@ class StreamableHTTPApp:
         """
         self._stopping = False
         if self.lifespan is None:
-            await self._sessions.run(task_status=task_status)
+            await self._run(task_status)
             return
         async with self.lifespan():
+            await self._run(task_status)
+
+    async def _run(self, task_status: trio.TaskStatus[None]) -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._watches.run)
             await self._sessions.run(task_status=task_status)
 
     @asynccontextmanager
@@ -438,6 +446,7 @@ class StreamableHTTPApp:
             await self._sessions.post(
                 session,
                 frames,
+                messages,
                 _request_ids(messages),
                 json=(self.json_response and takes_json) or not takes_sse,
                 initialize=False,
@@ -476,6 +485,7 @@ class StreamableHTTPApp:
             await self._sessions.post(
                 session,
                 frames,
+                messages,
                 ids,
                 json=takes_json,
                 initialize=True,
