@@ -369,6 +369,31 @@ async def test_draining_exchanges_refuses_new_ones_and_ends_the_rest(
         assert answer.sent[0][1].final
 
 
+async def test_a_drain_keeps_its_grace_when_its_caller_stops_waiting(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # an HTTP server bounds its wait for the drain by the same grace: the requests in
+    # flight must still be cancelled and answered with the shutdown error
+    async def hang(ctx: McpContext, params: dict[str, Any]) -> Result:
+        await trio.sleep_forever()
+        raise AssertionError
+
+    dispatcher = TableDispatcher({"tools/call": hang})
+    async with trio.open_nursery() as nursery:
+        exchanges = Exchanges(nursery)
+        answer = Answer()
+        nursery.start_soon(exchanges.open(answer).handle, call(1), dispatcher)
+        await trio.sleep(1)
+        with trio.move_on_after(1):  # the caller gives up before the grace ends
+            await exchanges.drain(2)
+        exchanges.start_drain(60)  # a second call cannot lengthen the grace
+        assert exchanges.draining
+        await exchanges.idle()
+        assert trio.current_time() == pytest.approx(3)
+    (message,) = answer.messages()
+    assert message["error"] == {"code": -32603, "message": "Server is shutting down"}
+
+
 async def test_an_exchange_of_a_notification_hands_it_to_the_dispatcher() -> None:
     dispatcher = TableDispatcher()
     async with trio.open_nursery() as nursery:

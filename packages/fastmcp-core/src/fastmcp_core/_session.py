@@ -919,7 +919,10 @@ class Exchanges:
     at once; those in flight get ``grace`` seconds, then are cancelled
     (``CancelReason.SHUTDOWN``) and answered ("Server is shutting down") within
     ``farewell`` seconds (a masked section runs to its end first). It returns when
-    none is left. Notifications are handed to their dispatcher even then.
+    none is left. The grace is kept by a task in ``spawner``, not by the caller:
+    ``start_drain`` starts it without waiting, and a caller that stops waiting
+    (cancelled) does not stop it. Notifications are handed to their dispatcher even
+    then.
     """
 
     spawner: trio.Nursery
@@ -932,6 +935,9 @@ class Exchanges:
     _inflight: set[McpContext] = attrs.field(init=False, factory=set)
     _idle: trio.Event = attrs.field(init=False, factory=trio.Event)
     _draining: bool = attrs.field(init=False, default=False)
+    _grace: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
+    """Around the drain task's wait for the in-flight requests; its deadline ends
+    the grace."""
 
     def __attrs_post_init__(self) -> None:
         self._idle.set()
@@ -950,15 +956,33 @@ class Exchanges:
 
     async def drain(self, grace: float) -> None:
         """Refuse new requests, let those in flight finish within ``grace`` seconds,
-        answer the rest with the shutdown error; returns once none is left."""
-        self._draining = True
-        with trio.move_on_after(max(grace, 0.0)):
+        answer the rest with the shutdown error; returns once none is left. A
+        second call can only shorten the grace."""
+        self.start_drain(grace)
+        await self.idle()
+
+    def start_drain(self, grace: float) -> None:
+        """``drain`` without waiting (usable from synchronous code)."""
+        deadline = trio.current_time() + max(grace, 0.0)
+        if deadline < self._grace.deadline:
+            self._grace.deadline = deadline
+        if not self._draining:
+            self._draining = True
+            self.spawner.start_soon(self._wind_down)
+
+    async def idle(self) -> None:
+        """Return once no request is in flight (at once when none is)."""
+        while self._inflight:
             await self._idle.wait()
+
+    async def _wind_down(self) -> None:
+        with self._grace:
+            await self.idle()
         if self._inflight:
             for ctx in list(self._inflight):
                 ctx._cancel(CancelReason.SHUTDOWN)
             with trio.move_on_after(self.farewell):
-                await self._idle.wait()
+                await self.idle()
 
     def _enter(self, ctx: McpContext) -> None:
         if not self._inflight:

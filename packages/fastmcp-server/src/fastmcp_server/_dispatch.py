@@ -32,7 +32,7 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_core import McpContext, RequestStateSealer, Session, binding_of
+from fastmcp_core import Exchange, McpContext, RequestStateSealer, Session, binding_of
 from fastmcp_protocol import (
     HEADER_MISMATCH,
     INVALID_PARAMS,
@@ -167,7 +167,7 @@ class Connection:
 
     host: ConnectionHost
     info: HttpConnectionInfo | None = None
-    session: Session | None = None
+    session: Session | Exchange | None = None
     version: str | None = None
     """The legacy version ``initialize`` negotiated (``None`` before, and for modern)."""
     initialized: bool = False

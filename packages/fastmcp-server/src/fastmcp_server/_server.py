@@ -36,12 +36,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 import attrs
 import trio
 
-from fastmcp_core import RequestStateSealer, Session, Transport, watch_event_loop
+from fastmcp_core import Exchanges, Reply, RequestStateSealer, Session, Transport, watch_event_loop
 from fastmcp_protocol import (
     LEGACY_PROTOCOL_VERSIONS,
     MODERN_PROTOCOL_VERSIONS,
     Icon,
     Implementation,
+    JSONRPCNotification,
+    JSONRPCRequest,
     PromptsCapability,
     ResourcesCapability,
     ServerCapabilities,
@@ -139,6 +141,7 @@ class Server:
     """The task subsystem (tools that run as tasks)."""
     _skills: Skills | None
     _nursery: trio.Nursery | None
+    _exchanges: Exchanges | None
     background: Background
     """Starts the work that outlives one request (set while the server runs)."""
     info: Implementation
@@ -217,6 +220,7 @@ class Server:
         self._skills = None
         self._routes = None
         self._nursery = None
+        self._exchanges = None
         self.info = Implementation(
             name=name, version=version, title=title, website_url=website_url, icons=icons
         )
@@ -598,6 +602,12 @@ class Server:
                         await lifespans.enter_async_context(child.running())
                     async with trio.open_nursery() as nursery:
                         self._nursery = self.background.nursery = nursery
+                        self._exchanges = Exchanges(
+                            nursery,
+                            request_timeout=self._request_timeout,
+                            mask_error_details=self.mask_error_details,
+                            server_info=self.info,
+                        )
                         lifetime.started.set()
                         await lifetime.stop.wait()
                         self.subscriptions.end_listeners()
@@ -608,6 +618,7 @@ class Server:
             lifetime.failure = exc
         finally:
             self._nursery = self.background.nursery = None
+            self._exchanges = None
             self._owner.lifespan_state = None
             self._drain_deadline = None
             lifetime.started.set()
@@ -660,6 +671,26 @@ class Server:
                 if connection.subscriptions:
                     self.subscriptions.changed_soon()
 
+    async def serve_exchange(
+        self,
+        message: JSONRPCRequest | JSONRPCNotification,
+        reply: Reply,
+        info: HttpConnectionInfo,
+    ) -> None:
+        """Serve the lone message of an HTTP POST without a session (2026-07-28, or
+        a session-less legacy one) in this task, answering through ``reply``: no
+        session and no task of its own (``fastmcp_core.Exchanges``), drained with
+        the server (one that comes while it drains is answered with the shutdown
+        error)."""
+        exchanges = self._exchanges
+        if exchanges is None:  # not running (an app run without its lifespan)
+            async with self.running():
+                await self.serve_exchange(message, reply, info)
+            return
+        connection = Connection(self, info)
+        exchange = connection.session = exchanges.open(reply)
+        await exchange.handle(message, connection)
+
     async def drain(self, grace: float | None = None) -> None:
         """Stop serving gracefully: returns once every connection has ended.
 
@@ -680,8 +711,11 @@ class Server:
             self._drain_deadline = deadline
         self.subscriptions.end_listeners()
         for connection in list(self._connections):
-            if connection.session is not None:
+            if isinstance(connection.session, Session):
                 connection.session.start_drain(grace)
+        if self._exchanges is not None:
+            self._exchanges.start_drain(grace)  # kept by its own task: see Exchanges
+            await self._exchanges.idle()
         while self._connections:
             await self._connections_changed.wait()
 

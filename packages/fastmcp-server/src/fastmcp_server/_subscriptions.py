@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import attrs
 import trio
 
-from fastmcp_core import Session
+from fastmcp_core import Peer
 from fastmcp_protocol import (
     META_SUBSCRIPTION_ID,
     NotificationParams,
@@ -50,7 +50,7 @@ class Subscriber(Protocol):
 class Listener:
     """One open ``subscriptions/listen`` stream."""
 
-    session: Session
+    session: Peer
     request_id: RequestId
     filter: SubscriptionFilter
     outbox: Outbox
@@ -103,7 +103,7 @@ class Subscriptions:
             if listener.wants(kind):
                 listener.outbox.post(method, NotificationParams(meta=listener.tag))
 
-    def end_listeners(self, session: Session | None = None) -> None:
+    def end_listeners(self, session: Peer | None = None) -> None:
         """End every ``subscriptions/listen`` stream (of ``session`` only, if given):
         each is answered as usual."""
         for listener in list(self.listeners):
