@@ -3,6 +3,7 @@
     python lifecycle_server.py stdio              # server.run_stdio()
     python lifecycle_server.py http PORT          # server.run_http(port=PORT)
     python lifecycle_server.py run-http PORT      # server.run("http", port=PORT)
+    python lifecycle_server.py stdio-mock-clock   # serve_stdio() on trio's MockClock
 
 ``GRACE`` (environment) is the shutdown grace in seconds (default: the server's).
 Tools: ``add``; ``hang`` (reports progress, then waits forever: only a shutdown
@@ -56,5 +57,13 @@ if __name__ == "__main__":
         server.run_stdio(shutdown_grace=grace)
     elif mode == "http":
         server.run_http(port=int(sys.argv[2]), shutdown_grace=grace)
+    elif mode == "stdio-mock-clock":
+        # every default (no request_timeout, no shutdown_grace), time jumping ahead
+        # whenever all tasks wait: a drain takes no real time; says when it ended
+        import trio.testing
+
+        clock = trio.testing.MockClock(autojump_threshold=0)
+        trio.run(server.serve_stdio, clock=clock)
+        print(f"stopped at {clock.current_time():g} s", file=sys.stderr)
     else:
         server.run("http", port=int(sys.argv[2]), shutdown_grace=grace)

@@ -13,12 +13,19 @@ requests and responses as a small ASGI app - plus the in-memory models. It serve
   ``resource`` (RFC 8707; authlib leaves that to its integrations);
 * ``/register``: open dynamic registration.
 
+It also plays an identity provider of the kind an OAuth proxy sits in front of
+(``OAuthServer(registration=False, login_page=True)``): no dynamic registration (the
+proxy's client is added with ``add_client``), a login page at ``/authorize`` that a
+scripted browser fills in and approves or denies, and ``/userinfo`` (OpenID Connect's
+claims of the user the access token was issued to).
+
 ``issue(...)`` signs arbitrary tokens with the server's key, for the tests that need
 tokens the flow would never give (expired, for another audience).
 """
 
 from __future__ import annotations
 
+import html
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -30,7 +37,7 @@ import attrs
 import httpx
 import msgspec
 import trio
-from authlib.oauth2 import AuthorizationServer, OAuth2Request
+from authlib.oauth2 import AuthorizationServer, OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749 import (
     AuthorizationCodeMixin,
     ClientMixin,
@@ -51,8 +58,21 @@ from joserfc.jwk import ECKey
 # authlib refuses http:// unless told: the server runs on 127.0.0.1
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 
-SCOPES = ["mcp", "files:write", "offline_access"]
+SCOPES = ["mcp", "files:write", "offline_access", "profile"]
 USER = "alice"
+USER_CLAIMS = {
+    "sub": USER,
+    "preferred_username": "alice.liddell",
+    "email": "alice@example.com",
+    "email_verified": True,
+    "name": "Alice Liddell",
+}
+LOGIN_PAGE = """<!doctype html><title>Sign in</title>
+<form method=post action="/authorize">{hidden}
+<input name=username>
+<button name=login_decision value=approve>Sign in</button>
+<button name=login_decision value=deny>Cancel</button>
+</form>"""
 
 
 # -- models ------------------------------------------------------------------------------
@@ -213,6 +233,9 @@ class OAuthServer:
     """The authorization server: authlib's protocol, our models, an ASGI front."""
 
     base: str = ""
+    registration: bool = True
+    login_page: bool = False
+    pkce: bool = True
     key: ECKey = attrs.field(
         factory=lambda: ECKey.generate_key("P-256", parameters={"kid": "as-1"})
     )
@@ -220,6 +243,7 @@ class OAuthServer:
     codes: dict[str, Code] = attrs.field(factory=dict)
     authorizations: list[dict[str, str]] = attrs.field(factory=list)
     token_requests: list[dict[str, str]] = attrs.field(factory=list)
+    userinfo_requests: int = 0
     _server: AuthorizationServer | None = attrs.field(default=None)
     _tokens: _Tokens | None = attrs.field(default=None)
 
@@ -297,18 +321,30 @@ class OAuthServer:
         server = Server(scopes_supported=SCOPES)
         self._tokens = _Tokens(base, self.key)
         server.register_token_generator("default", self._tokens)
-        server.register_grant(CodeGrant, [CodeChallenge(required=True)])
-        server.register_endpoint(Registration)
+        server.register_grant(CodeGrant, [CodeChallenge(required=True)] if self.pkce else [])
+        if self.registration:
+            server.register_endpoint(Registration)
         server.register_extension(_Issuer(base))
         self._server = server
 
+    def add_client(
+        self,
+        client_id: str,
+        client_secret: str | None,
+        redirect_uris: list[str],
+        auth_method: str = "client_secret_basic",
+    ) -> None:
+        """Register a client by hand (what an identity provider's console does)."""
+        self.clients[client_id] = Client(client_id, client_secret, redirect_uris, auth_method)
+
     def metadata(self) -> dict[str, Any]:
         base = self.base
-        return {
+        document = {
             "issuer": base,
             "authorization_endpoint": f"{base}/authorize",
             "token_endpoint": f"{base}/token",
             "registration_endpoint": f"{base}/register",
+            "userinfo_endpoint": f"{base}/userinfo",
             "jwks_uri": f"{base}/jwks",
             "scopes_supported": SCOPES,
             "response_types_supported": ["code"],
@@ -321,6 +357,9 @@ class OAuthServer:
             ],
             "authorization_response_iss_parameter_supported": True,
         }
+        if not self.registration:
+            del document["registration_endpoint"]
+        return document
 
     def issue(self, *, key: ECKey | None = None, **claims: Any) -> str:
         """A token signed by this server (or by ``key``), with default claims."""
@@ -379,9 +418,9 @@ class OAuthServer:
         if path == "/jwks":
             return Response(200, {"keys": [self.key.as_dict(private=False)]}, [])
         if path == "/authorize":
-            self.authorizations.append(request.query)
-            grant = server.get_consent_grant(request, end_user=User(USER))
-            return server.create_authorization_response(request, grant_user=User(USER), grant=grant)
+            return self._authorize(server, request)
+        if path == "/userinfo":
+            return self._userinfo(request)
         if path == "/token":
             self.token_requests.append(request.form)
             self._tokens.resource = request.form.get("resource")
@@ -389,9 +428,42 @@ class OAuthServer:
                 return server.create_token_response(request)
             finally:
                 self._tokens.resource = None
-        if path == "/register":
+        if path == "/register" and self.registration:
             return server.create_endpoint_response("client_registration", request)
         return Response(404, {"error": "not_found"}, [])
+
+    def _authorize(self, server: AuthorizationServer, request: HttpRequest) -> Response:
+        if not self.login_page:  # approves at once
+            self.authorizations.append(request.query)
+            grant = server.get_consent_grant(request, end_user=User(USER))
+            return server.create_authorization_response(request, grant_user=User(USER), grant=grant)
+        if request.method == "GET":
+            self.authorizations.append(request.query)
+            try:
+                server.get_consent_grant(request, end_user=User(USER))
+            except OAuth2Error as error:
+                return Response(400, {"error": error.error}, [])
+            hidden = "".join(
+                f'<input type=hidden name="{html.escape(k)}" value="{html.escape(v)}">'
+                for k, v in request.query.items()
+            )
+            page = LOGIN_PAGE.format(hidden=hidden).encode()
+            return Response(200, page, [("content-type", "text/html")])
+        approved = request.form.get("login_decision") == "approve"
+        user = User(request.form["username"]) if approved else None
+        grant = server.get_consent_grant(request, end_user=user)
+        return server.create_authorization_response(request, grant_user=user, grant=grant)
+
+    def _userinfo(self, request: HttpRequest) -> Response:
+        self.userinfo_requests += 1
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            claims = jwt.decode(token, self.key).claims
+        except Exception:  # any malformed or forged token: refused
+            claims = None
+        if scheme.lower() != "bearer" or claims is None or claims.get("exp", 0) < time.time():
+            return Response(401, {"error": "invalid_token"}, [("www-authenticate", "Bearer")])
+        return Response(200, {**USER_CLAIMS, "sub": claims["sub"]}, [])
 
 
 @asynccontextmanager

@@ -216,6 +216,41 @@ async def test_closing_a_busy_child_gives_it_its_whole_grace_before_sigkill() ->
     assert lines.seen == [stopping("SIGTERM", "4")]
 
 
+async def test_stdio_with_every_default_an_endless_handler_ends_with_the_grace() -> None:
+    # no request_timeout, no shutdown_grace: once stdin closes, an endless handler gets
+    # DEFAULT_SHUTDOWN_GRACE, is answered with the shutdown error and the process exits
+    # (the child runs on a mock clock: the grace takes no real time)
+    conversation = b"".join(
+        json.dumps(message).encode() + b"\n"
+        for message in (
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"},
+                },
+            },
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "hang"}},
+        )
+    )
+    with trio.fail_after(GUARD):
+        done = await trio.run_process(
+            [PYTHON, SERVER, "stdio-mock-clock"],
+            stdin=conversation,
+            capture_stdout=True,
+            capture_stderr=True,
+        )
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [a["id"] for a in answers] == [1, 2]
+    assert answers[1]["error"] == {"code": -32603, "message": "Server is shutting down"}
+    grace = fastmcp.Server.DEFAULT_SHUTDOWN_GRACE
+    assert done.stderr.decode().splitlines() == [f"stopped at {grace:g} s"]
+
+
 async def test_a_signal_ignored_from_the_start_stays_ignored() -> None:
     # as a shell's background job: SIGINT ignored; SIGTERM still stops it
     lines = Lines()

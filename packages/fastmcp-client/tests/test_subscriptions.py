@@ -135,3 +135,18 @@ async def test_modern_tagged_notifications_stay_with_their_subscription() -> Non
 async def test_subscribing_needs_a_connection() -> None:
     with pytest.raises(ConnectionClosed, match="not connected"):
         Client(FakeServer()).subscribe(tools_list=True)
+
+
+async def test_a_full_buffer_is_one_warning_not_one_per_dropped_notification(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from fastmcp_client._subscriptions import Subscription
+
+    subscription = Subscription(SubscriptionFilter(tools_list_changed=True), buffer=2)
+    for _ in range(500):
+        subscription.deliver(ToolListChangedNotification())
+    (line,) = caplog.records
+    assert line.getMessage() == (
+        "subscription None: its buffer is full (the iterator is not keeping up); "
+        "dropped a ToolListChangedNotification"
+    )

@@ -3,6 +3,7 @@ URLs and MCP configurations; and what happens when the server goes away."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import sys
 from pathlib import Path
@@ -77,7 +78,7 @@ def test_vs_code_servers_key_and_single_entries() -> None:
     assert McpConfig.from_dict({"command": "x"}).select() == ("default", StdioServer(command="x"))
 
 
-def test_targets_resolve_before_connecting(tmp_path: Path) -> None:
+def test_targets_resolve_before_connecting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     options = ConnectOptions()
     assert resolve_target("python -m server --flag 'a b'", options).name == "python"
     assert resolve_target(["python", "s.py"], options).kind == "stdio"
@@ -87,7 +88,10 @@ def test_targets_resolve_before_connecting(tmp_path: Path) -> None:
     path.write_text(json.dumps({"mcpServers": {"a": {"command": "x"}, "b": {"url": "http://h"}}}))
     assert resolve_target(path, ConnectOptions(server="b")).kind == "http"
     assert resolve_target(str(path), ConnectOptions(server="a")).name == "a"
-    with pytest.raises(ConfigError, match="several servers"):
+    # several servers at once need what provides them (the fastmcp package, through an
+    # entry point: tested there); without it, the error says what to do
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
+    with pytest.raises(ConfigError, match=r"several servers .*: choose one .*install fastmcp"):
         Client(path)
     with pytest.raises(ConfigError, match="cannot read"):
         Client(tmp_path / "missing.json")
@@ -125,6 +129,31 @@ async def test_a_string_command_is_split_like_a_shell_would() -> None:
         assert first_text(await client.call_tool("env", {"name": "FAKE_VAR"})) == "x y"
 
 
+@pytest.fixture
+def python_file(tmp_path: Path) -> Path:
+    """The fake server as a plain file: no executable bit, no shebang (run directly,
+    it could not start)."""
+    script = tmp_path / "server.py"
+    here = f"sys.path.insert(0, {str(Path(FAKE).parent)!r})"
+    source = Path(FAKE).read_text().replace("sys.path.insert(0, str(Path(__file__).parent))", here)
+    script.write_text(source)
+    script.chmod(0o644)
+    return script
+
+
+@pytest.mark.parametrize("how", ["string", "argv", "path"])
+async def test_a_python_file_runs_with_this_interpreter(how: str, python_file: Path) -> None:
+    targets: dict[str, Any] = {
+        "string": f"{python_file} legacy",
+        "argv": [str(python_file), "legacy"],
+        "path": python_file,
+    }
+    client = Client(targets[how])
+    assert repr(client) == "<Client stdio 'server.py', not connected>"
+    async with client:
+        assert first_text(await client.call_tool("echo", {"message": "hi"})) == "hi"
+
+
 async def test_a_server_that_crashes_mid_call_fails_the_call_at_once() -> None:
     async with Client([PYTHON, FAKE, "modern"], request_timeout=600) as client:
         async with trio.open_nursery() as nursery:
@@ -146,6 +175,17 @@ async def test_a_server_that_crashes_mid_call_fails_the_call_at_once() -> None:
     message = str(caught.value)
     assert "exited with code 3" in message
     assert "fatal: the fake server crashed on purpose" in message
+
+
+async def test_wait_closed_returns_when_the_server_goes_away() -> None:
+    client = Client([PYTHON, FAKE, "legacy"])
+    await client.wait_closed()  # not connected: at once
+    async with client:
+        with pytest.raises(ConnectionClosed):
+            await client.call_tool("crash")
+        with trio.fail_after(10):
+            await client.wait_closed()
+        assert not client.connected
 
 
 async def test_a_command_that_cannot_start_is_a_connection_error() -> None:

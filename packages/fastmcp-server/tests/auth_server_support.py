@@ -17,7 +17,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from fastmcp_server import Server
-from fastmcp_server.auth import AccessToken, BearerAuth
+from fastmcp_server.auth import AccessToken
 
 ISSUER = "https://auth.example.com"
 RESOURCE = "http://127.0.0.1/mcp"
@@ -99,7 +99,7 @@ class Served:
 
 
 @asynccontextmanager
-async def serving(server: Server, auth: BearerAuth, **options: Any) -> AsyncIterator[Served]:
+async def serving(server: Server, auth: object, **options: Any) -> AsyncIterator[Served]:
     async with trio.open_nursery() as nursery:
         address = await nursery.start(partial(server.serve_http, port=0, auth=auth, **options))
         async with httpx.AsyncClient(timeout=30) as client:

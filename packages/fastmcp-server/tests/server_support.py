@@ -139,6 +139,7 @@ async def connect(
                 },
             )
             await session.notify("notifications/initialized")
+            await client.call("ping")  # answered after the notification was handled
         try:
             yield client
         finally:

@@ -4,6 +4,7 @@ and legacy sessions bound to their principal."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from typing import Any
@@ -330,6 +331,29 @@ async def test_a_verifier_that_cannot_decide_gives_503() -> None:
     assert ran == []
 
 
+async def test_a_verifier_that_stays_down_is_one_warning_not_one_per_request(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastmcp_core import RateLimitedLog
+    from fastmcp_server.auth import _bearer
+
+    monkeypatch.setattr(_bearer, "_unverifiable", RateLimitedLog(_bearer.logger))
+
+    class Down:
+        async def verify(self, token: str) -> AccessToken | None:
+            raise VerifierUnavailable("the key set is unavailable")
+
+    auth = BearerAuth(verifier=Down(), authorization_servers=[ISSUER], resource=RESOURCE)
+    async with serving(make_server([]), auth) as served:
+        for n in range(20):
+            response = await served.post(
+                modern_call(n, "whoami"), "t", headers=modern_headers("tools/call", "whoami")
+            )
+            assert response.status_code == 503
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["could not verify a token: the key set is unavailable"]
+
+
 async def test_without_a_resource_the_bound_url_is_the_resource() -> None:
     tokens = KnownTokens()
     ran: list[str] = []
@@ -370,8 +394,6 @@ def test_an_app_served_elsewhere_needs_its_resource() -> None:
 
 
 def test_bearer_auth_validates_its_configuration() -> None:
-    with pytest.raises(ValueError, match="authorization server"):
-        BearerAuth(verifier=KnownTokens(), authorization_servers=[], resource=RESOURCE)
     with pytest.raises(ValueError, match="fragment"):
         BearerAuth(verifier=KnownTokens(), authorization_servers=[ISSUER], resource=RESOURCE + "#x")
     with pytest.raises(ValueError, match="absolute"):

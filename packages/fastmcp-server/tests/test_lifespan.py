@@ -201,3 +201,26 @@ async def test_a_mounted_server_brings_its_lifespan_dependencies_and_middleware(
         "stop weather",
         "stop main",
     ]
+
+
+async def test_a_request_knows_its_connection_and_a_mounted_server_hears_it_end() -> None:
+    parent, child = Server("parent"), Server("child")
+    seen: list[Any] = []
+    ended: list[Any] = []
+
+    @child.tool
+    async def where() -> str:
+        seen.append(Server.current_connection())
+        return "here"
+
+    @child.on_connection_closed
+    async def gone(connection: Any) -> None:
+        ended.append(connection)
+
+    parent.mount("c", child)
+    assert Server.current_connection() is None
+    async with connect(parent) as first, connect(parent) as second:
+        for client in (first, second, first):
+            await client.call("tools/call", {"name": "c_where", "arguments": {}})
+        assert seen[0] is seen[2] is not seen[1]
+    assert set(map(id, ended)) == {id(seen[0]), id(seen[1])}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -51,3 +52,31 @@ def test_skills_load_with_the_first_skill() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_openapi_loads_with_the_first_openapi_server() -> None:
+    watched = ("fastmcp_server.openapi", "fastmcp_server._openapi_spec", "httpx")
+    script = (
+        "import sys, fastmcp_server\n"
+        f"print([m for m in {watched!r} if m in sys.modules])\n"
+        "fastmcp_server.Server.from_openapi("
+        "{'openapi': '3.1.0', 'paths': {}, 'servers': [{'url': 'http://h'}]})\n"
+        f"print([m for m in {watched!r} if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", str(list(watched[:2]))]
+
+
+def test_coredis_loads_only_with_a_redis_store() -> None:
+    script = (
+        "import sys, fastmcp_server\n"
+        "fastmcp_server.Server('plain')\n"
+        "print('coredis' in sys.modules)\n"
+        "fastmcp_server.Server('replica', store='redis://127.0.0.1:6379/0')\n"
+        "print('coredis' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "FASTMCP_STORE"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]

@@ -167,8 +167,8 @@ def test_input_schema_from_signature_and_docstring() -> None:
     assert set(schema["properties"]) == {"point", "speed", "label", "tags"}  # no ctx, no db
     assert schema["required"] == ["point"]
     assert schema["properties"]["point"]["description"] == "where to go"
-    assert schema["properties"]["point"]["$ref"] == "#/$defs/Point"
-    assert schema["$defs"]["Point"]["required"] == ["x"]
+    assert schema["properties"]["point"]["required"] == ["x"]  # inlined: no $ref to follow
+    assert "$defs" not in schema
     assert schema["properties"]["speed"] == {
         "type": "number",
         "minimum": 0,

@@ -591,7 +591,7 @@ async def test_middleware_wraps_every_request(caplog: pytest.LogCaptureFixture) 
         result = await c.call("tools/call", {"name": "lookup", "arguments": {"key": "zz"}})
         assert result["isError"] is True
         assert result["content"][0]["text"] == "'zz'"
-    assert seen == ["initialize", "tools/list", "tools/call"]
+    assert seen == ["initialize", "ping", "tools/list", "tools/call"]
     assert len(timing.timings["tools/call"]) == 1
     assert "tools/call id=" in caplog.text
 

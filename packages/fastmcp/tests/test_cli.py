@@ -503,6 +503,29 @@ def test_a_server_from_mcp_json(tmp_path: Path) -> None:
         assert fastmcp("call", url, "add", "a=1", "b=6").stdout == "7\n"
 
 
+def test_run_a_command_on_stdio_starts_it_once(tmp_path: Path) -> None:
+    # one client on stdio: the proxy's one upstream connection serves it
+    (tmp_path / "counted.py").write_text(
+        "import os\n"
+        "from fastmcp_server import Server\n"
+        "with open('started', 'a') as started:\n"
+        "    started.write(f'{os.getpid()}\\n')\n"
+        "server = Server('counted')\n"
+        "@server.tool\n"
+        "async def hello() -> str:\n"
+        "    return 'hi'\n"
+        "server.run()\n"
+    )
+    command = [*FASTMCP, "run", "--", sys.executable, "counted.py"]
+
+    async def main() -> None:
+        async with Client(command, protocol_version="2025-11-25", cwd=tmp_path) as client:
+            assert (await client.call_tool("hello")).content == [TextContent(text="hi")]
+
+    trio.run(main)
+    assert len((tmp_path / "started").read_text().splitlines()) == 1
+
+
 def test_run_a_command_proxied_over_http() -> None:
     with serving_http("--", sys.executable, str(EXAMPLE)) as url:
         assert fastmcp("call", url, "add", "a=9", "b=1").stdout == "10\n"
@@ -856,3 +879,28 @@ def test_dev_starts_the_pinned_inspector_on_fastmcp_run(tmp_path: Path) -> None:
     assert server_command == [sys.executable, "-m", "fastmcp", "run", str(EXAMPLE)]
     # the command the Inspector would start is a working stdio server
     assert fastmcp("call", "add", "a=1", "b=1", "--", *server_command).stdout == "2\n"
+
+
+def test_run_http_with_static_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FASTMCP_SERVER_AUTH", "static")
+    monkeypatch.setenv(
+        "FASTMCP_SERVER_AUTH_TOKENS", '{"dev-token": {"client_id": "me", "scopes": ["mcp"]}}'
+    )
+    with serving_http(str(EXAMPLE)) as url:
+        refused = fastmcp("call", url, "add", "a=1", "b=1")
+        assert refused.returncode != 0
+        assert "401" in refused.stderr
+        wrong = fastmcp("call", url, "add", "a=1", "b=1", "-H", "Authorization: Bearer guess")
+        assert wrong.returncode != 0
+        good = fastmcp("call", url, "add", "a=1", "b=1", "-H", "Authorization: Bearer dev-token")
+        assert good.stdout == "2\n", good.stderr
+
+
+def test_server_auth_mistakes_are_one_line() -> None:
+    example = str(EXAMPLE)
+    done = fastmcp("run", example, "--server-auth", "static")
+    assert_one_error(done, "--server-auth is an option of -t http")
+    done = fastmcp("run", example, "-t", "http", "--port", "0", "--server-auth", "facebook")
+    assert_one_error(done, "use one of static, github, google, oidc")
+    done = fastmcp("run", example, "-t", "http", "--port", "0", "--server-auth", "github")
+    assert_one_error(done, "FASTMCP_SERVER_AUTH_CLIENT_ID")

@@ -3,8 +3,14 @@ in-process and over HTTP, with the proxy's client and the remote in either era."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -337,3 +343,285 @@ async def test_an_unreachable_remote_fails_when_serving_starts() -> None:
 def test_proxy_refuses_handlers_of_its_own() -> None:
     with pytest.raises(TypeError, match="sampling_handler"):
         proxy("https://example.com/mcp", sampling_handler=answer_sampling)
+
+
+# -- sessions ---------------------------------------------------------------------------
+
+
+class Closed:
+    """The connections a remote saw end."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.changed = trio.Event()
+
+    async def wait_for(self, connection: int) -> None:
+        while connection not in self.ids:
+            await self.changed.wait()
+            self.changed = trio.Event()
+
+
+def session_remote(closed: Closed) -> Server:
+    """A remote whose ``whoami`` names the connection (the session) it came on."""
+    remote = Server("sessions")
+
+    @remote.tool
+    async def whoami() -> int:
+        connection = Server.current_connection()
+        assert connection is not None
+        return id(connection)
+
+    @remote.on_connection_closed
+    async def gone(connection: Any) -> None:
+        closed.ids.append(id(connection))
+        closed.changed.set()
+
+    return remote
+
+
+async def whoami(client: Client) -> int:
+    result = await client.call_tool("whoami")
+    assert result.structured_content is not None
+    session: int = result.structured_content["result"]
+    return session
+
+
+@pytest.mark.parametrize("how", ["memory", "http"])
+async def test_each_session_of_the_proxy_has_its_own_upstream_session(how: str) -> None:
+    closed = Closed()
+    remote = session_remote(closed)
+    async with remote_target(remote, how) as target:
+        # upstream sessions are those of 2025-11-25 (2026-07-28 has none)
+        front = proxy(target, protocol_version="2025-11-25")  # sessions="isolated"
+        async with Client(front, protocol_version="2025-11-25") as first:
+            async with Client(front, protocol_version="2025-11-25") as second:
+                one, two = await whoami(first), await whoami(second)
+                assert one != two
+                assert await whoami(first) == one  # the same session each time
+            # the second client gone, so is its upstream session; the first stays
+            with trio.fail_after(5):
+                await closed.wait_for(two)
+            assert one not in closed.ids
+            assert await whoami(first) == one
+            # a 2026-07-28 client has no session: the proxy's own connection serves it
+            async with Client(front) as modern:
+                shared = await whoami(modern)
+                assert shared not in (one, two)
+                async with Client(front) as modern_too:
+                    assert await whoami(modern_too) == shared
+
+
+async def test_shared_sessions_send_every_request_through_one_connection() -> None:
+    front = proxy(session_remote(Closed()), sessions="shared")
+    async with (
+        Client(front, protocol_version="2025-11-25") as first,
+        Client(front, protocol_version="2025-11-25") as second,
+        Client(front) as modern,
+    ):
+        assert await whoami(first) == await whoami(second) == await whoami(modern)
+
+
+# -- reconnecting -----------------------------------------------------------------------
+
+REMOTE_SCRIPT = str(Path(__file__).with_name("proxy_remote.py"))
+
+
+@contextmanager
+def proxy_log(wanted: str) -> Iterator[trio.Event]:
+    """An event set when the proxy logs a message starting with ``wanted``."""
+    seen = trio.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith(wanted):
+                seen.set()
+
+    handler = Watch()
+    log = logging.getLogger("fastmcp.proxy")
+    log.addHandler(handler)
+    level = log.level
+    log.setLevel(logging.INFO)
+    try:
+        yield seen
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+async def pid_of(client: Client) -> int:
+    result = await client.call_tool("pid")
+    assert result.structured_content is not None
+    pid: int = result.structured_content["result"]
+    return pid
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_killed_child_process_is_started_again(era: str) -> None:
+    # the legacy client has an upstream session of its own, the modern one the
+    # proxy's own connection: both come back
+    front = proxy([sys.executable, REMOTE_SCRIPT])
+    async with Client(front, protocol_version=ERAS[era]) as client:
+        first = await pid_of(client)
+        with proxy_log("reconnected") as reconnected:
+            os.kill(first, signal.SIGKILL)
+            with trio.fail_after(10):
+                await reconnected.wait()
+        second = await pid_of(client)
+        assert second != first
+        assert [t.name for t in await client.list_all_tools()] == ["pid"]
+
+
+async def test_an_http_remote_that_restarts_is_reached_again() -> None:
+    remote = make_remote(Seen())
+    stop, stopped = trio.Event(), trio.Event()
+
+    async def serve(port: int, task_status: trio.TaskStatus[Any]) -> None:
+        """Serve until ``stop``; ``stopped`` once the server has shut down."""
+        async with trio.open_nursery() as inner:
+            address = await inner.start(partial(remote.serve_http, port=port))
+            task_status.started(address)
+            await stop.wait()
+            inner.cancel_scope.cancel()
+        stopped.set()
+
+    async with trio.open_nursery() as nursery:
+        address = await nursery.start(serve, 0)
+        front = proxy(address.url, sessions="shared", reconnect_wait=0)
+        async with Client(front) as client:
+            added = await client.call_tool("add", {"a": 1, "b": 2})
+            assert added.structured_content == {"result": 3}
+            with proxy_log("reconnected") as reconnected:
+                stop.set()  # the remote stops...
+                await stopped.wait()
+                with pytest.raises(McpError, match="the proxied server is unavailable"):
+                    await client.call_tool("add", {"a": 1, "b": 2})
+                stop = trio.Event()
+                await nursery.start(serve, address.port)  # ... and starts again
+                with trio.fail_after(30):
+                    await reconnected.wait()
+            added = await client.call_tool("add", {"a": 2, "b": 2})
+            assert added.structured_content == {"result": 4}
+        stop.set()
+
+
+# -- tasks ------------------------------------------------------------------------------
+
+
+class Brewing:
+    """What the remote's ``brew`` tool went through."""
+
+    def __init__(self) -> None:
+        self.started = trio.Event()
+        self.release = trio.Event()
+        self.cancelled = trio.Event()
+        self.as_task: list[bool] = []
+
+
+def task_remote(brewing: Brewing) -> Server:
+    remote = Server("tasks")
+
+    @remote.tool(task="optional")
+    async def brew(ctx: McpContext) -> str:
+        """Brew until released."""
+        brewing.as_task.append(ctx.is_task)
+        brewing.started.set()
+        try:
+            await brewing.release.wait()
+        finally:
+            if not brewing.release.is_set():
+                brewing.cancelled.set()
+        return "brewed"
+
+    return remote
+
+
+@pytest.mark.parametrize("remote_era", ERAS)
+@pytest.mark.parametrize("era", ERAS)
+async def test_tasks_are_forwarded(remote_era: str, era: str) -> None:
+    brewing = Brewing()
+    front = proxy(task_remote(brewing), protocol_version=ERAS[remote_era])
+    async with Client(front, protocol_version=ERAS[era]) as client:
+        [tool] = await client.list_all_tools()
+        assert tool.execution is not None
+        assert tool.execution.task_support == "optional"  # the remote's, kept
+        handle = await client.call_tool_task("brew")
+        assert handle.task_id is not None  # a task of the proxy
+        with trio.fail_after(5):
+            await brewing.started.wait()
+        assert brewing.as_task == [True]  # and one of the remote
+        assert (await handle.status()).status == "working"
+        brewing.release.set()
+        with trio.fail_after(10):
+            result = await handle.result()
+        assert result.content == [TextContent(text="brewed")]
+        # cancelling the proxy's task cancels the remote's
+        brewing.started, brewing.release = trio.Event(), trio.Event()
+        cancelled = await client.call_tool_task("brew")
+        with trio.fail_after(5):
+            await brewing.started.wait()
+        await cancelled.cancel()
+        with trio.fail_after(10):
+            await brewing.cancelled.wait()
+
+
+# -- mounted ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["memory", "http"])
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_mounted_proxy_serves_what_a_proxy_serves(how: str, era: str) -> None:
+    remote = make_remote(Seen())
+    changed = trio.Event()
+
+    async def on_notification(note: IncomingNotification) -> None:
+        if isinstance(note, ToolListChangedNotification):
+            changed.set()
+
+    async with remote_target(remote, how) as target:
+        parent = Server("parent")
+
+        @parent.tool
+        async def local() -> str:
+            return "here"
+
+        parent.mount("r", proxy(target))
+        async with Client(
+            parent,
+            protocol_version=ERAS[era],
+            elicitation_handler=answer_elicitation,
+            notification_handler=on_notification,
+        ) as client:
+            names = {t.name for t in await client.list_all_tools()}
+            assert {"local", "r_add", "r_greet"} <= names
+            added = await client.call_tool("r_add", {"a": 2, "b": 3})
+            assert added.structured_content == {"result": 5}
+            greeted = await client.call_tool("r_greet")
+            assert greeted.content == [TextContent(text="Hello Lin")]
+            motd = await client.read_resource("mem://r/motd")
+            assert motd.contents[0].uri == "mem://r/motd"
+            user = await client.read_resource("mem://r/users/ada")
+            assert isinstance(user.contents[0], TextResourceContents)
+            assert user.contents[0].text == "user ada"
+            prompt = await client.get_prompt("r_ask", {"topic": "trio"})
+            assert prompt.messages[0].content == TextContent(text="Tell me about trio")
+            # completion reaches the mounted proxy's remote
+            done = await client.complete(PromptReference(name="r_ask"), "topic", "t")
+            assert done.completion.values == ["trio", "tcp"]
+            # subscriptions reach the remote, updates come back under the parent's name
+            async with client.subscribe(resources=["mem://r/motd"]) as updates:
+                assert remote.subscribed_resources == {"mem://motd"}
+                await remote.notify_resource_updated("mem://motd")
+                with trio.fail_after(5):
+                    update = await updates.__anext__()
+                assert isinstance(update, ResourceUpdatedNotification)
+                assert update.params.uri == "mem://r/motd"
+            # the remote's list changes reach the parent's clients
+            if era == "legacy":
+
+                @remote.tool
+                async def sub(a: int, b: int) -> int:
+                    return a - b
+
+                with trio.fail_after(5):
+                    await changed.wait()
+                assert "r_sub" in {t.name for t in await client.list_all_tools()}

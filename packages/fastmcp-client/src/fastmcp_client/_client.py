@@ -310,6 +310,7 @@ class Client:
     _opening: Subscription | None = attrs.field(init=False, default=None)
     _listen_lock: trio.Lock | None = attrs.field(init=False, default=None)
     _task_required: set[str] = attrs.field(init=False, factory=set)
+    _ended: trio.Event | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         if self.roots is not None and self.roots_handler is not None:
@@ -447,7 +448,15 @@ class Client:
                     default_timeout=self.request_timeout,
                     drain_on_eof=None,
                 )
-                await nursery.start(session.run)
+                ended = self._ended = trio.Event()
+
+                async def run_session(task_status: trio.TaskStatus[Session]) -> None:
+                    try:
+                        await session.run(task_status=task_status)
+                    finally:
+                        ended.set()
+
+                await nursery.start(run_session)
                 self._session, self._transport = session, transport
                 try:
                     await self._negotiate()
@@ -458,6 +467,16 @@ class Client:
                     self._session = self._transport = None
         except BaseExceptionGroup as group:
             raise collapse(group) from None
+
+    async def wait_closed(self) -> None:
+        """Return once the connection has ended: the server went away (a child process
+        exited, an in-process server stopped, the HTTP transport gave up) or the
+        client is leaving ``async with``. Returns at once when not connected. (Over
+        HTTP a server that stops is noticed by a stream it holds open, or by the next
+        request, which fails with ``ConnectionClosed`` or ``TransportError``.)"""
+        ended = self._ended
+        if ended is not None and self._session is not None:
+            await ended.wait()
 
     def _answering_version(self) -> str:
         return self._version or LEGACY_PROTOCOL_VERSIONS[0]

@@ -28,6 +28,7 @@ import attrs
 import trio
 
 from fastmcp_client._handlers import IncomingNotification
+from fastmcp_core import RateLimitedLog
 from fastmcp_protocol import (
     PromptListChangedNotification,
     RequestId,
@@ -63,6 +64,7 @@ class Subscription:
     _receive: trio.MemoryReceiveChannel[IncomingNotification] = attrs.field(init=False)
     _error: BaseException | None = attrs.field(init=False, default=None)
     _acked: trio.Event = attrs.field(init=False, factory=trio.Event)
+    _dropped: RateLimitedLog = attrs.field(init=False, factory=lambda: RateLimitedLog(logger))
 
     def __attrs_post_init__(self) -> None:
         self._send, self._receive = trio.open_memory_channel[IncomingNotification](self.buffer)
@@ -96,7 +98,12 @@ class Subscription:
         try:
             self._send.send_nowait(note)
         except trio.WouldBlock:
-            logger.warning("subscription %r: buffer full, dropped %s", self.subscription_id, note)
+            self._dropped.log(
+                "subscription %r: its buffer is full (the iterator is not keeping up); "
+                "dropped a %s",
+                self.subscription_id,
+                type(note).__name__,
+            )
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             pass
 

@@ -7,12 +7,23 @@ A target is one of:
   its own nursery and talks over the other;
 * a ``Transport`` that is already connected (the client closes it on exit);
 * a command: a list or tuple of strings (argv), or a string split like a shell
-  would (``shlex``); it is started as a child process and spoken to over stdio;
+  would (``shlex``); it is started as a child process and spoken to over stdio.
+  A command whose program is a Python file (``"server.py"``, ``["server.py",
+  "--flag"]``, ``Path("server.py")``) runs with this interpreter (``sys.executable``),
+  so the file needs neither an executable bit nor a shebang (the servers of an MCP
+  configuration run exactly as written: other hosts read the same file);
 * a URL (``http://`` or ``https://``): Streamable HTTP (``fastmcp_transport.http_client``,
   imported only when used);
 * an MCP configuration (see ``_config``): a ``McpConfig``, a dict, a path
   (``os.PathLike``, or a string ending in ``.json``), or a single ``StdioServer`` /
-  ``HttpServer``; ``server=`` picks one server by name.
+  ``HttpServer``; ``server=`` picks one server by name. A configuration of several
+  servers, and no ``server=``, is all of them at once: their tools and prompts named
+  ``<server>_<name>``, their resources ``<scheme>://<server>/<rest>``. That needs a
+  server made of the client's proxies, which this package cannot make (the client
+  never imports a server): the ``fastmcp`` package provides it, found through the
+  entry point group ``fastmcp_client.several_servers`` (a callable
+  ``(config, **client_options) -> ServesTransport``: ``fastmcp.proxy.proxy``), and
+  it runs in-process like any server object.
 
 Resolution happens when the ``Client`` is made, so a bad target fails at once with
 ``ConfigError``; connecting happens in ``async with``.
@@ -24,6 +35,7 @@ import importlib
 import logging
 import os
 import shlex
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -109,6 +121,9 @@ def resolve_target(target: Target, options: ConnectOptions) -> Connector:
     if isinstance(target, Mapping):
         return _configured(McpConfig.from_dict(target), options)
     if isinstance(target, os.PathLike):
+        if os.fspath(target).endswith(".py"):
+            _no_server_name(options)
+            return _program([os.fspath(target)], options)
         return _configured(McpConfig.load(target), options)
     if isinstance(target, str):
         if target.startswith(("http://", "https://")):
@@ -121,9 +136,9 @@ def resolve_target(target: Target, options: ConnectOptions) -> Connector:
             argv = shlex.split(target)
         except ValueError as exc:
             raise ConfigError(f"cannot split the command {target!r}: {exc}") from None
-        return _command(argv, options)
+        return _program(argv, options)
     if isinstance(target, Sequence) and all(isinstance(arg, str) for arg in target):
-        return _command(list(target), options)
+        return _program(list(target), options)
     raise ConfigError(
         f"cannot connect to a {type(target).__name__}: give a server object, a command, "
         "a URL or an MCP configuration"
@@ -135,9 +150,49 @@ def _no_server_name(options: ConnectOptions) -> None:
         raise ConfigError("server= picks a server of an MCP configuration; this target is not one")
 
 
+def _program(argv: list[str], options: ConnectOptions) -> Connector:
+    """A command given as the target: a Python file runs with this interpreter."""
+    if argv and argv[0].endswith(".py"):
+        return _command([sys.executable, *argv], options, name=os.path.basename(argv[0]))
+    return _command(argv, options)
+
+
 def _configured(config: McpConfig, options: ConnectOptions) -> Connector:
+    if options.server is None and len(config.servers) > 1:
+        return _several(config, options)
     name, server = config.select(options.server)
     return _server(name, server, options)
+
+
+SEVERAL_SERVERS = "fastmcp_client.several_servers"
+
+
+def _several(config: McpConfig, options: ConnectOptions) -> Connector:
+    """Every server of ``config`` at once, through what provides it (see the module
+    docstring)."""
+    from importlib.metadata import entry_points
+
+    found = sorted(entry_points(group=SEVERAL_SERVERS), key=lambda e: e.name)
+    names = ", ".join(repr(n) for n in config.servers)
+    if not found:
+        raise ConfigError(
+            f"the MCP configuration has several servers ({names}): choose one with "
+            "server=..., or install fastmcp to connect to all of them at once"
+        )
+    make = found[0].load()
+    client_options = {
+        "env": options.env,
+        "cwd": options.cwd,
+        "stderr": options.stderr,
+        "headers": options.headers,
+        "auth": options.auth,
+        "http_options": options.http_options,
+        "shutdown_timeout": options.shutdown_timeout,
+        "terminate_timeout": options.terminate_timeout,
+    }
+    server = make(config, **{k: v for k, v in client_options.items() if v is not None})
+    connector = _in_process(server, options)
+    return attrs.evolve(connector, name=f"{len(config.servers)} servers ({names})")
 
 
 def _server(name: str, server: ServerConfig, options: ConnectOptions) -> Connector:

@@ -12,7 +12,15 @@ import typing as _typing
 
 from fastmcp_core._budget import Budget
 from fastmcp_core._callbacks import call_callback, is_async_callable
-from fastmcp_core._context import Elicited, McpContext, Peer, TestingContext
+from fastmcp_core._context import (
+    Asker,
+    ContextHost,
+    Elicited,
+    McpContext,
+    Peer,
+    TaskHooks,
+    TestingContext,
+)
 from fastmcp_core._errors import (
     CONNECTION_CLOSED,
     REQUEST_TIMEOUT,
@@ -25,6 +33,7 @@ from fastmcp_core._errors import (
     TransportError,
 )
 from fastmcp_core._forms import form_schema, read_form
+from fastmcp_core._logs import RateLimitedLog, redacted
 from fastmcp_core._mrtr import RequestStateSealer, binding_of
 from fastmcp_core._outcome import (
     Cancelled,
@@ -71,6 +80,9 @@ __all__ = [
     "TestingContext",
     "Elicited",
     "Peer",
+    "TaskHooks",
+    "ContextHost",
+    "Asker",
     "Outcome",
     "Ok",
     "Err",
@@ -110,4 +122,6 @@ __all__ = [
     "call_callback",
     "is_async_callable",
     "watch_event_loop",
+    "RateLimitedLog",
+    "redacted",
 ]

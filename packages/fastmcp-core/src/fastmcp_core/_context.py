@@ -18,8 +18,16 @@ critical section: it lands at the first checkpoint after the section.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import asynccontextmanager, contextmanager
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
 
@@ -36,6 +44,7 @@ from fastmcp_protocol import (
     INVALID_PARAMS,
     LATEST_PROTOCOL_VERSION,
     UNSET,
+    CallToolResult,
     ClientCapabilities,
     CreateMessageRequest,
     CreateMessageRequestParams,
@@ -45,6 +54,7 @@ from fastmcp_protocol import (
     ElicitRequestFormParams,
     ElicitRequestURLParams,
     ElicitResult,
+    GetPromptResult,
     Implementation,
     InputRequest,
     InputRequiredResult,
@@ -55,7 +65,11 @@ from fastmcp_protocol import (
     ModelPreferences,
     ProgressNotificationParams,
     ProgressToken,
+    Prompt,
+    ReadResourceResult,
     RequestId,
+    Resource,
+    ResourceTemplate,
     Root,
     RootsCapability,
     SamplingCapability,
@@ -70,7 +84,7 @@ from fastmcp_protocol import (
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["Elicited", "McpContext", "Peer"]
+__all__ = ["ContextHost", "Elicited", "McpContext", "Peer"]
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -102,6 +116,35 @@ class Peer(Protocol):
     ) -> T: ...
 
 
+class ContextHost(Protocol):
+    """The server that runs a request, as the request's context reaches it: its
+    components (as this request's session sees them) and the session's visibility
+    rules. The server fills ``McpContext.host`` in; see the ``McpContext`` methods
+    that use it (``read_resource``, ``call_tool``, ``enable_components``...)."""
+
+    async def change_visibility(
+        self, ctx: McpContext, enable: bool | None, criteria: Mapping[str, Any]
+    ) -> None:
+        """Add a rule for this session (``enable``: offer or hide what ``criteria``
+        match), or forget its rules (``enable is None``); tell the session the lists
+        changed."""
+
+    async def read_resource(self, ctx: McpContext, uri: str) -> ReadResourceResult: ...
+
+    async def get_prompt(
+        self, ctx: McpContext, name: str, arguments: Mapping[str, Any] | None
+    ) -> GetPromptResult: ...
+
+    async def call_tool(
+        self, ctx: McpContext, name: str, arguments: Mapping[str, Any] | None
+    ) -> CallToolResult: ...
+
+    def list_components(self, ctx: McpContext, kind: str) -> list[Any]:
+        """The definitions of ``kind`` (``"tools"``, ``"resources"``, ``"templates"``,
+        ``"prompts"``) this request's session sees."""
+        ...
+
+
 @attrs.frozen
 class Elicited(Generic[T]):
     """The user's answer to an elicitation.
@@ -119,6 +162,7 @@ class Elicited(Generic[T]):
 
 
 _NO_CAPABILITIES = ClientCapabilities()
+_NO_SCHEMA: Any = object()
 _NOTHING: Mapping[Any, Any] = MappingProxyType({})
 
 
@@ -135,6 +179,23 @@ class _Region:
     count: int = 0
     done: trio.Event = attrs.field(factory=trio.Event)
     errors: list[BaseException] = attrs.field(factory=list)
+
+
+Asker = Callable[[Mapping[str, InputRequest]], Awaitable[dict[str, Any]]]
+"""Asks the client for several inputs; their results by key."""
+
+
+class TaskHooks(Protocol):
+    """What a task run decides for the context it runs in (``McpContext.derive``)."""
+
+    async def start(self, status_message: str | None) -> None:
+        """``ctx.start_task()``: become a task now (a no-op once it is one)."""
+
+    async def ask(self, requests: Mapping[str, InputRequest], directly: Asker) -> dict[str, Any]:
+        """``ctx.ask(...)``: ``directly`` asks in the request's own era (what a call
+        that is not a task yet does); a task may instead put itself in
+        ``input_required`` and wait for the answers."""
+        ...
 
 
 @attrs.define(eq=False, slots=True, repr=False)
@@ -177,20 +238,23 @@ class McpContext:
     """The request's whole ``_meta`` (reserved keys and your own)."""
     lifespan: Any = None
     """What the server's lifespan yielded (``None`` without a lifespan)."""
-    _dependencies: Mapping[type, Any] = attrs.field(alias="dependencies", default=_NOTHING)
+    dependencies: Mapping[type, Any] = attrs.field(default=_NOTHING)
+    """What the server injects by type (read one with ``dependency``)."""
     principal: Any = None
     """The authenticated caller on HTTP with authorization, else ``None``."""
     session_id: str | None = None
     """The legacy session this request belongs to (HTTP ``Mcp-Session-Id``), if any."""
+    host: ContextHost | None = None
+    """The server running this request (the server fills it in; ``None`` elsewhere)."""
+    session_state: dict[str, Any] | None = None
+    """State kept for the session this request belongs to, across its requests: the
+    connection's (stdio, in-memory, a legacy HTTP session; one stateless 2026-07-28
+    HTTP request is a connection of its own). The server fills it in."""
+    _state: dict[str, Any] | None = attrs.field(default=None, init=False)
     _input: _InputRound | None = attrs.field(default=None, init=False)
     _spawner: trio.Nursery | None = attrs.field(alias="spawner", default=None)
     _region: _Region | None = attrs.field(default=None, init=False)
-    _asker: Callable[[Mapping[str, InputRequest]], Awaitable[dict[str, Any]]] | None = attrs.field(
-        default=None, init=False
-    )
-    _task_starter: Callable[[str | None], Awaitable[None]] | None = attrs.field(
-        default=None, init=False
-    )
+    _task: TaskHooks | None = attrs.field(default=None, init=False)
 
     def __repr__(self) -> str:
         return f"<McpContext {self.method} request {self.request_id!r}>"
@@ -423,22 +487,188 @@ class McpContext:
         before (``elicit``...) are answered synchronously; after, they put the task in
         ``input_required`` until the client answers.
         """
-        if self._task_starter is not None:
-            await self._task_starter(status_message)
+        if self._task is not None:
+            await self._task.start(status_message)
 
     @property
     def is_task(self) -> bool:
         """Whether this call runs (or may run) as a task."""
-        return self._task_starter is not None or self._asker is not None
+        return self._task is not None
+
+    def derive(self, *, scope: trio.CancelScope, task: TaskHooks | None = None) -> McpContext:
+        """A context for work of this request that may outlive it (a task run): the
+        same request, client, principal, dependencies and input round, with its own
+        cancel scope (``scope``), no budget, and ``task`` deciding what
+        ``start_task()`` and questions to the client do (see ``TaskHooks``). For the
+        runtime (``fastmcp_server``'s tasks); handlers get theirs made for them."""
+        derived = McpContext(
+            request_id=self.request_id,
+            method=self.method,
+            peer=self._peer,
+            scope=scope,
+            protocol_version=self.protocol_version,
+            client_info=self.client_info,
+            client_capabilities=self.client_capabilities,
+            log_level=self.log_level,
+            meta=self.meta,
+            lifespan=self.lifespan,
+            dependencies=self.dependencies,
+            principal=self.principal,
+            session_id=self.session_id,
+            progress_token=self.progress_token,
+            host=self.host,
+            session_state=self.session_state,
+        )
+        derived._state = self.state
+        derived._input = self._input
+        derived._task = task
+        return derived
+
+    @asynccontextmanager
+    async def region(self) -> AsyncIterator[None]:
+        """Run the block as this context's task region: what ``spawn`` starts inside
+        it is a child of the block, which ends when they end (a nursery). For work the
+        runtime runs outside a request's own region (a task run)."""
+        async with trio.open_nursery() as nursery:
+            previous, self._nursery = self._nursery, nursery
+            try:
+                yield
+            finally:
+                self._nursery = previous
 
     # -- dependencies ----------------------------------------------------------------
 
     def dependency(self, type_: type[D]) -> D:
         """The injected dependency of ``type_`` (registered on the server)."""
         try:
-            return self._dependencies[type_]  # type: ignore[no-any-return]
+            return self.dependencies[type_]  # type: ignore[no-any-return]
         except KeyError:
             raise LookupError(f"no dependency of type {type_.__name__} is registered") from None
+
+    # -- state -----------------------------------------------------------------------
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """State of this request only: what middleware leaves for the handler, what
+        one dependency leaves for another. Gone when the request ends."""
+        state = self._state
+        if state is None:
+            state = self._state = {}
+        return state
+
+    async def set_state(self, key: str, value: Any, *, serializable: bool = True) -> None:
+        """Keep ``value`` under ``key`` in the session's state (``session_state``), or
+        with ``serializable=False`` in this request's (``state``). The spelling of
+        PrefectHQ fastmcp; ``ctx.session_state[key] = value`` is the same."""
+        if serializable and self.session_state is not None:
+            self.session_state[key] = value
+            self.state.pop(key, None)
+        else:
+            self.state[key] = value
+
+    async def get_state(self, key: str, default: Any = None) -> Any:
+        """The value under ``key``: this request's state first, then the session's;
+        ``default`` when neither has it."""
+        state = self._state
+        if state is not None and key in state:
+            return state[key]
+        if self.session_state is not None:
+            return self.session_state.get(key, default)
+        return default
+
+    async def delete_state(self, key: str) -> None:
+        """Forget ``key`` in this request's state and the session's."""
+        if self._state is not None:
+            self._state.pop(key, None)
+        if self.session_state is not None:
+            self.session_state.pop(key, None)
+
+    # -- the server's own components -------------------------------------------------
+
+    def _host(self) -> ContextHost:
+        if self.host is None:
+            raise RuntimeError("this context belongs to no server request")
+        return self.host
+
+    async def read_resource(self, uri: str) -> ReadResourceResult:
+        """Read one of this server's resources (mounted servers' included, as this
+        session sees them), as a client would - without the server's middleware.
+        ``McpError`` when there is none at ``uri``."""
+        return await self._host().read_resource(self, uri)
+
+    async def get_prompt(
+        self, name: str, arguments: Mapping[str, Any] | None = None
+    ) -> GetPromptResult:
+        """Get one of this server's prompts (see ``read_resource``)."""
+        return await self._host().get_prompt(self, name, arguments)
+
+    async def call_tool(
+        self, name: str, arguments: Mapping[str, Any] | None = None
+    ) -> CallToolResult:
+        """Call one of this server's tools (see ``read_resource``) in this request: its
+        result, or what it raised (a ``ToolError`` stays an exception here)."""
+        return await self._host().call_tool(self, name, arguments)
+
+    async def list_tools(self) -> list[Tool]:
+        """The tools this session sees."""
+        return self._host().list_components(self, "tools")
+
+    async def list_resources(self) -> list[Resource]:
+        """The resources this session sees."""
+        return self._host().list_components(self, "resources")
+
+    async def list_resource_templates(self) -> list[ResourceTemplate]:
+        """The resource templates this session sees."""
+        return self._host().list_components(self, "templates")
+
+    async def list_prompts(self) -> list[Prompt]:
+        """The prompts this session sees."""
+        return self._host().list_components(self, "prompts")
+
+    # -- what this session sees ------------------------------------------------------
+
+    async def enable_components(
+        self,
+        *,
+        names: Iterable[str] | None = None,
+        keys: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+        version: Any = None,
+        components: Iterable[str] | None = None,
+        match_all: bool = False,
+    ) -> None:
+        """Offer what matches to this session only (the criteria of
+        ``Server.disable``), over the server's own rules; the session is told its
+        lists changed (only the kinds named in ``components``, if given). In both
+        eras: a 2026-07-28 client hears it on its ``subscriptions/listen`` stream.
+        A session's rules last as long as its connection (one request on stateless
+        HTTP)."""
+        criteria = {
+            "names": names, "keys": keys, "tags": tags, "version": version,
+            "components": components, "match_all": match_all,
+        }  # fmt: skip
+        await self._host().change_visibility(self, True, criteria)
+
+    async def disable_components(
+        self,
+        *,
+        names: Iterable[str] | None = None,
+        keys: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+        version: Any = None,
+        components: Iterable[str] | None = None,
+        match_all: bool = False,
+    ) -> None:
+        """Hide what matches from this session only (see ``enable_components``)."""
+        criteria = {
+            "names": names, "keys": keys, "tags": tags, "version": version,
+            "components": components, "match_all": match_all,
+        }  # fmt: skip
+        await self._host().change_visibility(self, False, criteria)
+
+    async def reset_visibility(self) -> None:
+        """Forget this session's rules: it sees what the server offers everyone."""
+        await self._host().change_visibility(self, None, {})
 
     # -- asking the client -----------------------------------------------------------
 
@@ -455,8 +685,13 @@ class McpContext:
         """
         for request in requests.values():
             self._require_capability(request)
-        if self._asker is not None:  # a running task: its status says what it waits for
-            return await self._asker(requests)
+        if self._task is not None:  # a task: its status may say what it waits for
+            return await self._task.ask(requests, self._ask_directly)
+        return await self._ask_directly(requests)
+
+    async def _ask_directly(self, requests: Mapping[str, InputRequest]) -> dict[str, Any]:
+        """``ask`` in this request's own era: server-to-client requests, or an
+        input-required round."""
         if is_modern(self.protocol_version):
             return self._modern_ask(requests)
         return await self._legacy_ask(requests)
@@ -467,24 +702,47 @@ class McpContext:
     ) -> Elicited[T]: ...
     @overload
     async def elicit(
-        self, message: str, schema: dict[str, Any] | None = None, *, key: str | None = None
+        self, message: str, schema: dict[str, Any] = ..., *, key: str | None = None
     ) -> Elicited[dict[str, Any]]: ...
+    @overload
+    async def elicit(
+        self, message: str, *, response_type: type[T], key: str | None = None
+    ) -> Elicited[T]: ...
+    @overload
+    async def elicit(
+        self, message: str, *, response_type: Any, key: str | None = None
+    ) -> Elicited[Any]: ...
     async def elicit(
         self,
         message: str,
-        schema: type[Any] | dict[str, Any] | None = None,
+        schema: Any = _NO_SCHEMA,
         *,
+        response_type: Any = _NO_SCHEMA,
         key: str | None = None,
     ) -> Elicited[Any]:
-        """Ask the user to fill a form; ``schema`` is a type (a Struct, dataclass,
-        attrs class or TypedDict of primitive fields) or a JSON Schema dict.
+        """Ask the user to fill a form and return the action and, when accepted, the
+        answer as ``schema`` asked for it (``response_type=`` says the same, in
+        PrefectHQ fastmcp's words):
 
-        Returns the action and, when accepted, the content converted to the type (a
-        dict for a JSON Schema).
-        ``key`` names the question in a modern-era input round (default: derived
-        from the order of the handler's questions).
+        * an object type (a Struct, dataclass, attrs class or TypedDict of primitive
+          fields): an instance of it;
+        * one value - ``str``, ``int``, ``float``, ``bool``, a ``Literal``, an ``Enum``, a
+          list of choices (``["low", "high"]``, several: ``[["a", "b"]]``, with titles:
+          ``{"low": {"title": "Low"}}``): that value;
+        * a JSON Schema dict: the content as a dict; nothing: the content
+          (``response_type=None``: ``None``, the user only accepts or declines).
+
+        Choices keep the order they were declared in. ``key`` names the question in a
+        modern-era input round (default: derived from the order of the handler's
+        questions).
         """
-        requested = form_schema(schema if schema is not None else {"properties": {}})
+        if response_type is not _NO_SCHEMA:
+            if schema is not _NO_SCHEMA:
+                raise TypeError("give schema or response_type, not both")
+            schema = response_type
+        elif schema is _NO_SCHEMA:
+            schema = {"properties": {}}
+        requested = form_schema(schema)
         key = key or self._next_key("elicit")
         request = ElicitRequest(
             params=ElicitRequestFormParams(message=message, requested_schema=requested)
@@ -493,8 +751,6 @@ class McpContext:
         result = raw if isinstance(raw, ElicitResult) else convert(raw, ElicitResult)
         if result.action != "accept":
             return Elicited(result.action)
-        if schema is None or isinstance(schema, dict):
-            return Elicited("accept", result.content)
         return Elicited("accept", read_form(result.content, schema))
 
     async def elicit_url(
@@ -703,6 +959,7 @@ class McpContext:
             log_level=log_level,
             lifespan=lifespan,
             dependencies=dict(dependencies or {}),
+            session_state={},
         )
         ctx.recorder = recorder
         return ctx

@@ -25,6 +25,9 @@ them through answers with it). Each class lives in the lowest package that raise
     |   |                                this one answer (an HTTP exchange that broke)
     |   |-- UnexpectedResult             also McpError (-32602): an answer we cannot use
     |   |-- TransportClosed (core)       a transport can move no more frames
+    |   |-- StoreUnavailable             (core.store) also McpError (-32603): the shared
+    |   |                                store (Redis) cannot be reached now
+    |   |-- LogGap (core.store)          events asked for were forgotten
     |   |   `-- SessionExpired           (transport.http_client) the server forgot us
     |   |-- InvalidParamHeader           (transport.http_client) also ValueError: a
     |   |                                tool's x-mcp-header annotations break the rules
@@ -32,7 +35,10 @@ them through answers with it). Each class lives in the lowest package that raise
     |   |                                IncompatibleServer, InputRequiredError, ...
     |   |-- ConfigError (client)         also ValueError: a target that cannot work
     |   |-- OAuthError (client.auth)     also httpx.HTTPError: no token could be had
-    |   `-- VerifierUnavailable          (server.auth) a token verifier cannot decide now
+    |   |-- VerifierUnavailable          (server.auth) a token verifier cannot decide now
+    |   |-- UpstreamError                (server.auth) an OAuth proxy's identity provider
+    |   |                                refused or failed (the client gets server_error)
+    |   `-- StoreFull                    (server.auth) an OAuth proxy's store is full (503)
     `-- InvalidToken (server.auth)       a token verifier refuses the peer's token (401)
 
 So ``except PeerError`` handles the server's (or, in a handler, the client's) refusal,

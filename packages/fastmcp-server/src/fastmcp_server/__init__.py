@@ -28,6 +28,8 @@ and the errors a handler raises are ``fastmcp_core``'s (``McpContext``, ``Budget
 import importlib as _importlib
 import typing as _typing
 
+from fastmcp_server._components import Component, VersionFilter, VersionSpec
+from fastmcp_server._depends import CurrentContext, Depends
 from fastmcp_server._dispatch import Connection
 from fastmcp_server._handlers import (
     Completer,
@@ -44,16 +46,41 @@ from fastmcp_server._handlers import (
     tool,
 )
 from fastmcp_server._server import Lifespan, Server
-from fastmcp_server._tasks import InMemoryTaskStore, TaskState, TaskStore
+from fastmcp_server._settings import Settings, SettingsError
+from fastmcp_server._tasks import TaskState
+from fastmcp_server._transform import ArgTransform, TransformedTool, forward, forward_raw
 
 if _typing.TYPE_CHECKING:
+    from fastmcp_server._caching import (
+        CacheSettings,
+        CallToolSettings,
+        GetPromptSettings,
+        ListPromptsSettings,
+        ListResourcesSettings,
+        ListToolsSettings,
+        ReadResourceSettings,
+        ResponseCachingMiddleware,
+    )
+    from fastmcp_server._error_handling import (
+        ErrorHandlingMiddleware,
+        RetryMiddleware,
+    )
+    from fastmcp_server._files import FileResources
     from fastmcp_server._media import Audio, File, Image
     from fastmcp_server._middleware import (
         CallNext,
         ErrorMappingMiddleware,
         LoggingMiddleware,
         Middleware,
+        MiddlewareContext,
+        MiddlewareFunction,
+        NextHook,
         TimingMiddleware,
+    )
+    from fastmcp_server._rate_limiting import (
+        RateLimitError,
+        RateLimitingMiddleware,
+        SlidingWindowRateLimitingMiddleware,
     )
     from fastmcp_server._uri_template import UriTemplate
 
@@ -64,13 +91,30 @@ if _typing.TYPE_CHECKING:
 _LAZY = {
     "Audio": "_media",
     "File": "_media",
+    "FileResources": "_files",
     "Image": "_media",
     "CallNext": "_middleware",
     "ErrorMappingMiddleware": "_middleware",
     "LoggingMiddleware": "_middleware",
     "Middleware": "_middleware",
+    "MiddlewareContext": "_middleware",
+    "MiddlewareFunction": "_middleware",
+    "NextHook": "_middleware",
     "TimingMiddleware": "_middleware",
     "UriTemplate": "_uri_template",
+    "RateLimitError": "_rate_limiting",
+    "RateLimitingMiddleware": "_rate_limiting",
+    "SlidingWindowRateLimitingMiddleware": "_rate_limiting",
+    "ErrorHandlingMiddleware": "_error_handling",
+    "RetryMiddleware": "_error_handling",
+    "ResponseCachingMiddleware": "_caching",
+    "CacheSettings": "_caching",
+    "CallToolSettings": "_caching",
+    "ReadResourceSettings": "_caching",
+    "GetPromptSettings": "_caching",
+    "ListToolsSettings": "_caching",
+    "ListResourcesSettings": "_caching",
+    "ListPromptsSettings": "_caching",
 }
 
 
@@ -105,19 +149,45 @@ __all__ = [
     "FunctionResource",
     "FunctionResourceTemplate",
     "FunctionPrompt",
+    "TransformedTool",
+    "ArgTransform",
+    "forward",
+    "forward_raw",
     "Completer",
+    "Depends",
+    "CurrentContext",
+    "Component",
+    "VersionFilter",
+    "VersionSpec",
     "Connection",
     "Lifespan",
     "Image",
     "Audio",
     "File",
+    "FileResources",
     "Middleware",
+    "MiddlewareContext",
+    "MiddlewareFunction",
     "CallNext",
+    "NextHook",
     "LoggingMiddleware",
     "TimingMiddleware",
     "ErrorMappingMiddleware",
-    "TaskStore",
+    "RateLimitError",
+    "RateLimitingMiddleware",
+    "SlidingWindowRateLimitingMiddleware",
+    "ErrorHandlingMiddleware",
+    "RetryMiddleware",
+    "ResponseCachingMiddleware",
+    "CacheSettings",
+    "CallToolSettings",
+    "ReadResourceSettings",
+    "GetPromptSettings",
+    "ListToolsSettings",
+    "ListResourcesSettings",
+    "ListPromptsSettings",
     "TaskState",
-    "InMemoryTaskStore",
     "UriTemplate",
+    "Settings",
+    "SettingsError",
 ]

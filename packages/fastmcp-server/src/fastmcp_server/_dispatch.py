@@ -14,40 +14,47 @@ request. Routing decides the era of the request first:
   (``initialize`` itself and ``ping`` excepted; -32600 otherwise) and the context gets
   what ``initialize`` negotiated.
 
-Then the method's own router checks what only it can (the tool exists, the resource
-matches, the client declared a needed capability) - errors there are JSON-RPC errors
-- and returns the handler, which runs inside the server's middleware. Everything a
-handler returns is a result struct; the engine shapes it for the request's version.
+Then the method's own router checks what only it can (the tool exists in what this
+connection's session sees - its ``View`` -, the resource matches, the client declared
+a needed capability) - errors there are JSON-RPC errors - and returns the handler.
+A server with middleware routes inside it instead: ``route`` returns the chain, which
+routes the request (as the middleware left it) innermost
+(``fastmcp_server._middleware``); a component of a mounted server runs inside that
+server's middleware too. Everything a handler returns is a result struct; the engine
+shapes it for the request's version.
+
+The connection is also what a handler reaches of its server through its context
+(``McpContext.host``): the session's own visibility rules, its state, and the
+server's components as the session sees them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import attrs
 import msgspec
-import trio
 
 from fastmcp_core import Exchange, McpContext, RequestStateSealer, Session, binding_of
 from fastmcp_protocol import (
     HEADER_MISMATCH,
     INVALID_PARAMS,
-    INVALID_REQUEST,
-    META_PROTOCOL_VERSION,
     METHOD_NOT_FOUND,
     METHODS,
     RESOURCE_NOT_FOUND,
     UNSET,
-    ClientCapabilities,
+    CallToolResult,
     CompleteRequestParams,
     CompleteResult,
     Completion,
     DiscoverResult,
     GetPromptRequestParams,
+    GetPromptResult,
     Implementation,
     InitializeRequestParams,
     InitializeResult,
@@ -57,11 +64,12 @@ from fastmcp_protocol import (
     ListResourcesResult,
     ListResourceTemplatesResult,
     ListToolsResult,
-    LoggingLevel,
     McpError,
     PaginatedRequestParams,
+    Prompt,
     PromptReference,
     ReadResourceRequestParams,
+    ReadResourceResult,
     RequestParams,
     Result,
     ServerCapabilities,
@@ -79,10 +87,20 @@ from fastmcp_protocol import (
     is_modern,
     negotiate_version,
 )
+from fastmcp_server._components import Rule
 from fastmcp_server._handlers import FunctionPrompt
 from fastmcp_server._outbox import Outbox
-from fastmcp_server._registry import Owner, Registry, ToolEntry
+from fastmcp_server._registry import (
+    Offered,
+    Owner,
+    Registry,
+    ToolEntry,
+    View,
+    _unprefix_uri,
+    reader_of,
+)
 from fastmcp_server._results import constant
+from fastmcp_server._state import Accepts, ConnectionState, Era
 from fastmcp_server._subscriptions import Listener, Subscriptions
 
 if TYPE_CHECKING:
@@ -158,7 +176,15 @@ class _MetaOnly(msgspec.Struct, gc=False):
 
 # methods the engine routes with another params type than the method table's
 _PARAMS = {"tools/call": _CallToolParams}
-_NO_PARAMS_NEEDED = frozenset({"initialize", "ping", "notifications/initialized"})
+
+
+serving: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
+    "fastmcp_server_connection", default=None
+)
+"""The connection of the request being handled (``Server.current_connection``): set
+for a connection's tasks by whoever serves it, and by ``Connection.route`` and
+``notification`` for a message served in a task that did not inherit it (a legacy
+session's POST, served in its own task)."""
 
 
 @attrs.define(eq=False, repr=False)
@@ -168,47 +194,72 @@ class Connection:
     host: ConnectionHost
     info: HttpConnectionInfo | None = None
     session: Session | Exchange | None = None
-    version: str | None = None
-    """The legacy version ``initialize`` negotiated (``None`` before, and for modern)."""
-    initialized: bool = False
-    client_info: Implementation | None = None
-    client_capabilities: ClientCapabilities = attrs.field(factory=ClientCapabilities)
-    log_level: LoggingLevel | None = "info"
     subscriptions: set[str] = attrs.field(factory=set)
     outbox: Outbox | None = None
     """Where broadcasts to this connection wait (set while it is served)."""
-    modern_only: bool = False
-    legacy_only: bool = False
-    _initializing: trio.Event | None = attrs.field(init=False, default=None)
+    state: ConnectionState = attrs.field(init=False)
+    """The eras it takes and the session era's handshake (``fastmcp_server._state``)."""
+    rules: list[Rule] = attrs.field(init=False, factory=list)
+    """This session's own visibility rules (``McpContext.enable_components``)."""
+    session_state: dict[str, Any] = attrs.field(init=False, factory=dict)
+    """``McpContext.session_state`` of this connection's requests."""
+    _view: View | None = attrs.field(init=False, default=None)
+    _view_generation: int = attrs.field(init=False, default=-1)
     _params_types: dict[str, Any] = attrs.field(init=False, factory=dict)
     _legacy_checked: set[str] = attrs.field(init=False, factory=set)
 
     def __attrs_post_init__(self) -> None:
+        accepts = Accepts.BOTH
         if self.info is not None:
-            self.modern_only = self.info.kind == "modern"
-            self.legacy_only = self.info.kind != "modern"
+            accepts = Accepts.MODERN_ONLY if self.info.kind == "modern" else Accepts.SESSION_ONLY
+        self.state = ConnectionState(accepts)
+
+    @property
+    def version(self) -> str | None:
+        """The version ``initialize`` negotiated (session era; ``None`` before)."""
+        return self.state.version
+
+    @property
+    def initialized(self) -> bool:
+        """Whether the client said it is initialized (session era)."""
+        return self.state.ready
+
+    @property
+    def client_info(self) -> Implementation | None:
+        """What the client said it is at ``initialize`` (session era)."""
+        return self.state.client_info
+
+    def view(self) -> View:
+        """What this connection's session sees: the server's view, or - with rules of
+        its own - a view of its own (computed again after each change)."""
+        registry = self.host.registry
+        if not self.rules:
+            return registry.view()
+        view = self._view
+        if view is None or self._view_generation != registry.generation:
+            view = self._view = registry.view_with(self.rules)
+            self._view_generation = registry.generation
+        return view
 
     # -- the Dispatcher protocol -----------------------------------------------------
 
     def accepted(self, request: JSONRPCRequest) -> None:
         """In arrival order: requests read after ``initialize`` wait for it (a client
         may send them before it has the answer, and routing is concurrent)."""
-        if request.method == "initialize" and self.version is None and self._initializing is None:
-            self._initializing = trio.Event()
+        self.state.read(request.id, request.method)
 
     async def route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
-        initializing = self._initializing
-        if initializing is None:
-            return await self._route(ctx, request)
-        if request.method != "initialize":
-            await initializing.wait()
-            return await self._route(ctx, request)
+        if serving.get() is not self:
+            serving.set(self)
+        state = self.state
+        await state.settled(request.id)
+        handler: Handler | None = None
         try:
-            return await self._route(ctx, request)
-        finally:  # negotiated or refused: what waited for it goes on
-            initializing.set()
-            if self._initializing is initializing:
-                self._initializing = None
+            handler = await self._route(ctx, request)
+            return handler
+        finally:  # an initialize that was not answered was refused: the others go on
+            if handler is None or not isinstance(handler, _Settling):
+                state.routed(request.id)
 
     async def _route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
         method = request.method
@@ -226,10 +277,8 @@ class Connection:
             self._check_before_params(request.params, method)
             raise
         meta = params.meta
-        # the era of this request, from its decoded _meta (never from its bytes)
-        if self.modern_only or (
-            not self.legacy_only and meta is not None and META_PROTOCOL_VERSION in meta
-        ):
+        state = self.state
+        if state.era_of(meta) is Era.MODERN:
             fields = check_request_meta(meta, host.modern_versions)
             version = fields.protocol_version
             assert version is not None
@@ -243,10 +292,10 @@ class Connection:
         else:
             if method not in self._legacy_checked:
                 self._check_legacy(method)
-            ctx.protocol_version = self.version or host.legacy_versions[0]
-            ctx.client_capabilities = self.client_capabilities
-            ctx.client_info = self.client_info
-            ctx.log_level = self.log_level
+            ctx.protocol_version = state.version or host.legacy_versions[0]
+            ctx.client_capabilities = state.client_capabilities
+            ctx.client_info = state.client_info
+            ctx.log_level = state.log_level
             if meta:
                 token = meta.get("progressToken")
                 if isinstance(token, str | int) and not isinstance(token, bool):
@@ -255,25 +304,32 @@ class Connection:
             ctx.meta = meta
         owner = host.registry.owner
         ctx.lifespan = owner.lifespan_state
-        ctx._dependencies = owner.dependencies
+        ctx.dependencies = owner.dependencies
+        ctx.host = self
+        ctx.session_state = self.session_state
         if self.info is not None:
             ctx.principal = self.info.principal
             ctx.session_id = self.info.session_id
-        return owner.wrap(ctx, await router(self, ctx, params))
+        if not owner.middleware:
+            return await router(self, ctx, params)
+        from fastmcp_server._middleware import chain_handler  # loaded by the first middleware
+
+        handler = chain_handler(owner.middleware, self, ctx, method, params, router)
+        if method == "initialize":  # routed inside the chain: settles when it ends
+            return _Settling(handler, self.state, request.id)
+        return handler
 
     def _check_before_params(self, raw: Any, method: str | None) -> None:
         """What is checked before a request's params (only when they or the method are
         wrong, so the answer names the first problem): a modern request's own fields
         (-32602, -32022), a legacy request on a session not yet initialized (-32600)."""
         meta = decode_params(raw, _MetaOnly).meta
-        if self.modern_only or (
-            not self.legacy_only and meta is not None and META_PROTOCOL_VERSION in meta
-        ):
+        if self.state.era_of(meta) is Era.MODERN:
             version = check_request_meta(meta, self.host.modern_versions).protocol_version
             if method is not None and version is not None:
                 self._check_modern_method(method, version)
-        elif method is not None and self.version is None and method not in _NO_PARAMS_NEEDED:
-            raise McpError(INVALID_REQUEST, "Invalid request: the session is not initialized")
+        elif method is not None:
+            self.state.check_session_request(method)
 
     def _check_modern_method(self, method: str, version: str) -> None:
         """-32601 for a method the modern ``version`` does not have (``initialize``...)."""
@@ -287,10 +343,9 @@ class Connection:
         """A legacy request needs an initialized session (``initialize`` and ``ping``
         excepted) and a method of the negotiated version; once the version is known
         the answer is kept per method."""
-        if self.version is None and method not in _NO_PARAMS_NEEDED:
-            raise McpError(INVALID_REQUEST, "Invalid request: the session is not initialized")
+        self.state.check_session_request(method)
         host = self.host
-        version = self.version or host.legacy_versions[0]
+        version = self.state.version or host.legacy_versions[0]
         spec = METHODS.get(method)
         if (
             method != "initialize"
@@ -298,7 +353,7 @@ class Connection:
             and not any(e.exists(method, version) for e in host.extensions())
         ):
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method} (in {version})")
-        if self.version is not None:
+        if self.state.version is not None:
             self._legacy_checked.add(method)
 
     def _params_type(self, method: str) -> Any:
@@ -310,13 +365,29 @@ class Connection:
         return params_type
 
     async def notification(self, note: JSONRPCNotification) -> None:
+        if serving.get() is not self:
+            serving.set(self)
+        middleware = self.host.registry.owner.middleware
+        if not middleware:
+            await self._notification(note)
+            return
+        from fastmcp_server._middleware import notification_chain
+
+        ctx = McpContext(
+            request_id=None,
+            method=note.method,
+            peer=self.session,
+            host=self,
+            session_state=self.session_state,
+        )
+        await notification_chain(
+            middleware, self, ctx, note.params, partial(self._notification, note)
+        )
+
+    async def _notification(self, note: JSONRPCNotification) -> None:
         method = note.method
         if method == "notifications/initialized":
-            initializing = self._initializing
-            if initializing is not None:  # read before initialize was routed (a pipe)
-                await initializing.wait()
-            if self.version is not None:
-                self.initialized = True
+            await self.state.initialized()
             return
         if method == "notifications/roots/list_changed":
             for callback in self.host.roots_listeners:
@@ -324,18 +395,78 @@ class Connection:
             return
         # other notifications (e.g. tasks/status from a client) need no action
 
+    def _through_mounts(
+        self, ctx: McpContext, offered: Offered, method: str, params: Any, handler: Handler
+    ) -> Handler:
+        """A mounted server's component runs in the middleware of each server it comes
+        through (inside the parent's, which ``route`` adds)."""
+        if not any(hop.owner.middleware for hop in offered.hops):
+            return handler
+        from fastmcp_server._middleware import mounted_handler
+
+        return mounted_handler(_as_seen_by(method, params, offered), self, ctx, method, handler)
+
+    # -- what a handler reaches through its context (``fastmcp_core.ContextHost``) -----
+
+    async def change_visibility(
+        self, ctx: McpContext, enable: bool | None, criteria: Mapping[str, Any]
+    ) -> None:
+        if enable is None:
+            kinds = {kind for rule in self.rules for kind in rule.kinds}
+            self.rules.clear()
+        else:
+            rule = Rule.of(enable, **criteria)
+            self.rules.append(rule)
+            kinds = set(rule.kinds)
+        self._view = None
+        subscriptions = self.host.subscriptions
+        for kind in sorted({"template": "resources"}.get(k, k + "s") for k in kinds):
+            subscriptions.list_changed(kind, only=self)
+
+    async def read_resource(self, ctx: McpContext, uri: str) -> ReadResourceResult:
+        found = self.view().find_resource(uri)
+        if found is None:
+            raise McpError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
+        return await reader_of(found[0], uri, found[1])(ctx)
+
+    async def get_prompt(
+        self, ctx: McpContext, name: str, arguments: Mapping[str, Any] | None
+    ) -> GetPromptResult:
+        offered = self.view().prompts.get(name)
+        if offered is None:
+            raise McpError(INVALID_PARAMS, f"Unknown prompt: {name}")
+        given = dict(arguments or {})
+        _check_prompt_arguments(offered.handler.definition, name, given)
+        handler = offered.handler
+        if isinstance(handler, FunctionPrompt):
+            return await handler.get(ctx, given, offered.owner.resolve)
+        result: GetPromptResult = await handler.get(ctx, given)
+        return result
+
+    async def call_tool(
+        self, ctx: McpContext, name: str, arguments: Mapping[str, Any] | None
+    ) -> CallToolResult:
+        offered = self.view().tools.get(name)
+        if offered is None:
+            raise McpError(INVALID_PARAMS, f"Unknown tool: {name}")
+        raw = msgspec.json.encode(dict(arguments or {}))
+        entry: ToolEntry = offered.handler
+        return await entry.call(ctx, raw, offered.owner.resolve)
+
+    def list_components(self, ctx: McpContext, kind: str) -> list[Any]:
+        return list(self.view().definitions(kind))  # type: ignore[arg-type]
+
     # -- lifecycle -------------------------------------------------------------------
 
     async def _initialize(self, ctx: McpContext, params: InitializeRequestParams) -> Handler:
-        if self.modern_only:
+        state = self.state
+        if state.accepts is Accepts.MODERN_ONLY:
             raise McpError(METHOD_NOT_FOUND, "Method not found: initialize")
-        if self.version is not None:
-            raise McpError(INVALID_REQUEST, "Invalid request: the session is already initialized")
+        assert ctx.request_id is not None
+        state.check_initialize(ctx.request_id)
         host = self.host
         version = negotiate_version(params.protocol_version, host.legacy_versions)
-        self.version = version
-        self.client_info = params.client_info
-        self.client_capabilities = params.capabilities
+        state.negotiated(version, params.client_info, params.capabilities)
         ctx.protocol_version = version
         result = InitializeResult(
             protocol_version=version,
@@ -360,22 +491,22 @@ class Connection:
         return constant(result)
 
     async def _set_level(self, ctx: McpContext, params: SetLevelRequestParams) -> Handler:
-        self.log_level = params.level
+        self.state.log_level = params.level
         return constant(_EMPTY)
 
     # -- tools -----------------------------------------------------------------------
 
     async def _list_tools(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = registry.definitions("tools")
+        items = self.view().definitions("tools")
         return constant(registry.list_result(ListToolsResult, "tools", items, params.cursor))
 
     async def _call_tool(self, ctx: McpContext, params: _CallToolParams) -> Handler:
         host = self.host
-        found = host.registry.find_tool(params.name)
-        if found is None:
+        offered = self.view().tools.get(params.name)
+        if offered is None:
             raise McpError(INVALID_PARAMS, f"Unknown tool: {params.name}")
-        entry, owner = found
+        entry, owner = offered.handler, offered.owner
         modern = is_modern(ctx.protocol_version)
         if modern and entry.header_params and self.info is not None:
             _check_param_headers(entry.header_params, params.arguments, self.info.headers)
@@ -390,22 +521,25 @@ class Connection:
         if entry.task != "forbidden":
             task_route = host.tasks.tool_route(ctx, entry, owner, params)
             if task_route is not None:
-                return _owned(ctx, task_route, owner, host)
+                return self._through_mounts(ctx, offered, "tools/call", params, task_route)
         compiled = entry.compiled
         call = entry.call if compiled is None else compiled.call_raw
-        return _owned(ctx, partial(call, ctx, params.arguments, owner.resolve), owner, host)
+        handler = partial(call, ctx, params.arguments, owner.resolve)
+        if offered.hops:
+            return self._through_mounts(ctx, offered, "tools/call", params, handler)
+        return handler
 
     # -- resources -------------------------------------------------------------------
 
     async def _list_resources(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = registry.definitions("resources")
+        items = self.view().definitions("resources")
         result = registry.list_result(ListResourcesResult, "resources", items, params.cursor)
         return constant(result)
 
     async def _list_templates(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = registry.definitions("templates")
+        items = self.view().definitions("templates")
         result = registry.list_result(
             ListResourceTemplatesResult, "resource_templates", items, params.cursor
         )
@@ -414,11 +548,12 @@ class Connection:
     async def _read_resource(self, ctx: McpContext, params: ReadResourceRequestParams) -> Handler:
         host = self.host
         uri = params.uri
-        found = host.registry.find_resource(uri)
+        found = self.view().find_resource(uri)
         if found is None:
             code = INVALID_PARAMS if is_modern(ctx.protocol_version) else RESOURCE_NOT_FOUND
             raise McpError(code, f"Resource not found: {uri}", {"uri": uri})
-        read, owner = found
+        offered = found[0]
+        read = reader_of(offered, uri, found[1])
         if is_modern(ctx.protocol_version):
             ctx.begin_input_round(
                 host.sealer,
@@ -434,7 +569,7 @@ class Connection:
                 result = msgspec.structs.replace(result, ttl_ms=ttl, cache_scope=scope)
             return result
 
-        return _owned(ctx, call, owner, host)
+        return self._through_mounts(ctx, offered, "resources/read", params, call)
 
     async def _subscribe(self, ctx: McpContext, params: SubscribeRequestParams) -> Handler:
         self.subscriptions.add(params.uri)
@@ -486,25 +621,17 @@ class Connection:
 
     async def _list_prompts(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = registry.definitions("prompts")
+        items = self.view().definitions("prompts")
         return constant(registry.list_result(ListPromptsResult, "prompts", items, params.cursor))
 
     async def _get_prompt(self, ctx: McpContext, params: GetPromptRequestParams) -> Handler:
         host = self.host
-        found = host.registry.find_prompt(params.name)
-        if found is None:
+        offered = self.view().prompts.get(params.name)
+        if offered is None:
             raise McpError(INVALID_PARAMS, f"Unknown prompt: {params.name}")
-        handler, owner = found
+        handler, owner = offered.handler, offered.owner
         arguments = params.arguments or {}
-        definition = handler.definition
-        missing = [
-            a.name for a in definition.arguments or () if a.required and a.name not in arguments
-        ]
-        if missing:
-            raise McpError(
-                INVALID_PARAMS,
-                f"Missing required arguments for prompt {params.name}: {', '.join(missing)}",
-            )
+        _check_prompt_arguments(handler.definition, params.name, arguments)
         if is_modern(ctx.protocol_version):
             ctx.begin_input_round(
                 host.sealer,
@@ -518,7 +645,7 @@ class Connection:
                 return await handler.get(ctx, arguments, owner.resolve)
             return await handler.get(ctx, arguments)
 
-        return _owned(ctx, get, owner, host)
+        return self._through_mounts(ctx, offered, "prompts/get", params, get)
 
     async def _complete(self, ctx: McpContext, params: CompleteRequestParams) -> Handler:
         registry = self.host.registry
@@ -534,22 +661,42 @@ class Connection:
             )
 
         ref = params.ref
-        if (
-            completer is None
-            and isinstance(ref, PromptReference)
-            and registry.find_prompt(ref.name) is None
-        ):
-            raise McpError(INVALID_PARAMS, f"Unknown prompt: {ref.name}")
+        if isinstance(ref, PromptReference) and ref.name not in self.view().prompts:
+            raise McpError(INVALID_PARAMS, f"Unknown prompt: {ref.name}")  # or not offered
         return complete
 
 
 _EMPTY = Result()
 
 
-def _owned(ctx: McpContext, handler: Handler, owner: Owner, host: ConnectionHost) -> Handler:
-    """A mounted server's component runs in its own server's middleware (inside the
-    parent's, which ``route`` adds)."""
-    return handler if owner is host.registry.owner else owner.wrap(ctx, handler)
+@attrs.frozen
+class _Settling:
+    """The handler of an ``initialize`` routed inside the middleware chain: the
+    handshake settles when it ends (not when ``route`` returns)."""
+
+    handler: Handler
+    state: ConnectionState
+    request_id: Any
+
+    async def __call__(self) -> Any:
+        try:
+            return await self.handler()
+        finally:
+            self.state.routed(self.request_id)
+
+
+def _as_seen_by(method: str, params: Any, offered: Offered) -> list[tuple[Owner, Any]]:
+    """For each mounted server ``offered`` comes through (outermost first): its owner
+    and ``params`` naming the component as that server does."""
+    found: list[tuple[Owner, Any]] = []
+    uri = getattr(params, "uri", None)
+    for hop, prefix in zip(offered.hops, offered.prefixes, strict=True):
+        if method == "resources/read" and uri is not None:
+            uri = _unprefix_uri(uri, prefix) or uri
+            found.append((hop.owner, msgspec.structs.replace(params, uri=uri)))
+        else:
+            found.append((hop.owner, msgspec.structs.replace(params, name=hop.name)))
+    return found
 
 
 CORE_ROUTES: dict[str, ConnectionRouter] = {
@@ -588,6 +735,14 @@ def _extension_route(router: Router) -> ConnectionRouter:
         return await router(ctx, params)
 
     return route
+
+
+def _check_prompt_arguments(definition: Prompt, name: str, arguments: Mapping[str, Any]) -> None:
+    missing = [a.name for a in definition.arguments or () if a.required and a.name not in arguments]
+    if missing:
+        raise McpError(
+            INVALID_PARAMS, f"Missing required arguments for prompt {name}: {', '.join(missing)}"
+        )
 
 
 def _json(raw: Any) -> Any:

@@ -26,6 +26,7 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload, runtime_checkable
 
 import attrs
@@ -50,6 +51,7 @@ from fastmcp_protocol import (
     ToolAnnotations,
     ToolExecution,
 )
+from fastmcp_server._depends import call_with
 from fastmcp_server._results import (
     ToolOutput,
     _to_result,
@@ -57,7 +59,14 @@ from fastmcp_server._results import (
     resource_contents,
     tool_output,
 )
-from fastmcp_server._signature import CompiledSignature, Injection, compile_signature, type_hints
+from fastmcp_server._signature import (
+    DEFAULT_OPTIONS,
+    CompiledSignature,
+    CompilerOptions,
+    Injection,
+    compile_signature,
+    type_hints,
+)
 
 if TYPE_CHECKING:
     from fastmcp_server._uri_template import UriTemplate
@@ -168,6 +177,20 @@ class _Call:
         return self.fn(**kwargs)
 
 
+async def _run(
+    signature: CompiledSignature,
+    call: _Call,
+    ctx: McpContext,
+    resolve: Resolver,
+    kwargs: dict[str, Any],
+) -> Any:
+    """``call`` with ``kwargs``, the ``Depends`` parameters made first (and cleaned up
+    after) when there are any."""
+    if signature.depends:
+        return await call_with(signature.depends, ctx, resolve, kwargs, partial(call, ctx))
+    return await call(ctx, kwargs)
+
+
 def _call_plan(fn: Callable[..., Any], thread: bool | None, timeout: float | None) -> _Call:
     is_async = is_async_callable(fn)
     return _Call(fn, is_async, thread is not False and not is_async, timeout)
@@ -184,6 +207,19 @@ def _scope_tuple(scopes: str | Iterable[str]) -> tuple[str, ...]:
     if isinstance(scopes, str):
         return tuple(scopes.split())
     return tuple(scopes)
+
+
+def _tag_set(tags: str | Iterable[str] | None) -> frozenset[str]:
+    """``tags=`` as given: a set (or any iterable) of tags, or one tag."""
+    if not tags:
+        return frozenset()
+    if isinstance(tags, str):
+        return frozenset({tags})
+    return frozenset(tags)
+
+
+def _version_text(version: str | float | None) -> str | None:
+    return None if version is None else str(version)
 
 
 def _no_dependencies(_: Any) -> bool:
@@ -230,6 +266,9 @@ class FunctionTool(_StandsForFunction):
     input_schema: dict[str, Any] | None = None
     output_schema: dict[str, Any] | Literal[False] | None = None
     scopes: tuple[str, ...] = attrs.field(default=(), converter=_scope_tuple)
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tag_set)
+    version: str | None = attrs.field(default=None, converter=_version_text)
+    enabled: bool = True
     _compiled: _CompiledTool | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -239,13 +278,17 @@ class FunctionTool(_StandsForFunction):
             )
         functools.update_wrapper(self, self.fn, updated=())
 
-    def compile(self, is_dependency: Callable[[Any], bool] = _no_dependencies) -> _CompiledTool:
+    def compile(
+        self,
+        is_dependency: Callable[[Any], bool] = _no_dependencies,
+        options: CompilerOptions = DEFAULT_OPTIONS,
+    ) -> _CompiledTool:
         """Compile against a server's dependency registry (done at registration)."""
         hints = type_hints(self.fn, self.name)
         signature = compile_signature(
-            self.fn, name=self.name, is_dependency=is_dependency, hints=hints
+            self.fn, name=self.name, is_dependency=is_dependency, hints=hints, options=options
         )
-        output = tool_output(_return_annotation(hints))
+        output = tool_output(_return_annotation(hints), dereference=options.dereference)
         if self.output_schema is False:
             output = ToolOutput(None, _to_result)
         elif self.output_schema is not None:
@@ -302,9 +345,16 @@ class _CompiledTool:
                 extra.pop(name, None)
         kwargs = self.signature.call_arguments(args, ctx, resolve, extra)
         call = self.call
+        if self.signature.depends:
+            return await call_with(
+                self.signature.depends, ctx, resolve, kwargs, partial(self._finish, ctx)
+            )
         if call.is_async and call.timeout is None:  # the common case, one frame less
             return self.output.convert(await call.fn(**kwargs))
         return self.output.convert(await call(ctx, kwargs))
+
+    async def _finish(self, ctx: McpContext, kwargs: dict[str, Any]) -> CallToolResult:
+        return self.output.convert(await self.call(ctx, kwargs))
 
 
 @overload
@@ -325,6 +375,9 @@ def tool(
     input_schema: dict[str, Any] | None = None,
     output_schema: dict[str, Any] | Literal[False] | None = None,
     scopes: str | Sequence[str] = (),
+    tags: str | Iterable[str] | None = None,
+    version: str | float | None = None,
+    enabled: bool = True,
 ) -> Callable[[F], FunctionTool]: ...
 def tool(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a tool handler from a function, for ``Server(...).tool(handler)``.
@@ -335,8 +388,10 @@ def tool(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     for this tool; ``task`` says whether it may (``"optional"``) or must
     (``"required"``) run as a task (when the client supports tasks), from the start
     or, with ``defer_task``, from when it calls ``ctx.start_task()``. ``scopes`` are
-    the OAuth scopes a caller needs (HTTP with authorization only). The result is
-    callable like the function.
+    the OAuth scopes a caller needs (HTTP with authorization only). ``tags`` group
+    tools for ``Server.enable``/``disable`` (and middleware); ``version`` lets several
+    versions of one tool be registered (clients see the highest);
+    ``enabled=False`` registers it disabled. The result is callable like the function.
     """
 
     def make(fn: Callable[..., Any]) -> FunctionTool:
@@ -366,14 +421,23 @@ class FunctionResource(_StandsForFunction):
     timeout: float | None = None
     thread: bool | None = None
     scopes: tuple[str, ...] = attrs.field(default=(), converter=_scope_tuple)
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tag_set)
+    version: str | None = attrs.field(default=None, converter=_version_text)
+    enabled: bool = True
     _signature: CompiledSignature | None = attrs.field(default=None, init=False)
     _call: _Call | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         functools.update_wrapper(self, self.fn, updated=())
 
-    def compile(self, is_dependency: Callable[[Any], bool] = _no_dependencies) -> None:
-        signature = compile_signature(self.fn, name=self.name, is_dependency=is_dependency)
+    def compile(
+        self,
+        is_dependency: Callable[[Any], bool] = _no_dependencies,
+        options: CompilerOptions = DEFAULT_OPTIONS,
+    ) -> None:
+        signature = compile_signature(
+            self.fn, name=self.name, is_dependency=is_dependency, options=options
+        )
         if signature.fields:
             raise TypeError(
                 f"resource {self.uri!r}: a fixed URI takes no parameters "
@@ -408,7 +472,8 @@ class FunctionResource(_StandsForFunction):
         assert self._signature is not None
         assert self._call is not None
         kwargs = self._signature.call_arguments(self._signature.args_type(), ctx, resolve)
-        return resource_contents(await self._call(ctx, kwargs), uri, self.mime_type)
+        value = await _run(self._signature, self._call, ctx, resolve, kwargs)
+        return resource_contents(value, uri, self.mime_type)
 
 
 @attrs.define(eq=False, slots=False)
@@ -429,6 +494,9 @@ class FunctionResourceTemplate(_StandsForFunction):
     thread: bool | None = None
     complete: Mapping[str, Completer] | None = None
     scopes: tuple[str, ...] = attrs.field(default=(), converter=_scope_tuple)
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tag_set)
+    version: str | None = attrs.field(default=None, converter=_version_text)
+    enabled: bool = True
     template: UriTemplate = attrs.field(init=False)
     _signature: CompiledSignature | None = attrs.field(default=None, init=False)
     _call: _Call | None = attrs.field(default=None, init=False)
@@ -439,8 +507,14 @@ class FunctionResourceTemplate(_StandsForFunction):
         self.template = UriTemplate(self.uri_template)
         functools.update_wrapper(self, self.fn, updated=())
 
-    def compile(self, is_dependency: Callable[[Any], bool] = _no_dependencies) -> None:
-        signature = compile_signature(self.fn, name=self.name, is_dependency=is_dependency)
+    def compile(
+        self,
+        is_dependency: Callable[[Any], bool] = _no_dependencies,
+        options: CompilerOptions = DEFAULT_OPTIONS,
+    ) -> None:
+        signature = compile_signature(
+            self.fn, name=self.name, is_dependency=is_dependency, options=options
+        )
         unknown = set(signature.fields) - set(self.template.variables)
         if unknown:
             raise TypeError(
@@ -485,7 +559,8 @@ class FunctionResourceTemplate(_StandsForFunction):
                 INVALID_PARAMS, f"Invalid resource URI {uri}: {exc}", {"uri": uri}
             ) from None
         kwargs = self._signature.call_arguments(args, ctx, resolve)
-        return resource_contents(await self._call(ctx, kwargs), uri, self.mime_type)
+        value = await _run(self._signature, self._call, ctx, resolve, kwargs)
+        return resource_contents(value, uri, self.mime_type)
 
 
 def resource(
@@ -503,6 +578,9 @@ def resource(
     thread: bool | None = None,
     complete: Mapping[str, Completer] | None = None,
     scopes: str | Sequence[str] = (),
+    tags: str | Iterable[str] | None = None,
+    version: str | float | None = None,
+    enabled: bool = True,
 ) -> Callable[[Callable[..., Any]], FunctionResource | FunctionResourceTemplate]:
     """Make a resource handler from a function, for ``Server(...).resource(handler)``.
 
@@ -510,7 +588,8 @@ def resource(
     parameters receive the variables. The function returns ``str`` (text), ``bytes``
     (a blob), an ``Image``/``File``, contents structs, or any value (as JSON).
     ``complete`` maps a template variable to its completer. ``scopes`` are the OAuth
-    scopes a caller needs to read it (HTTP with authorization only).
+    scopes a caller needs to read it (HTTP with authorization only); ``tags``,
+    ``version`` and ``enabled`` as for ``tool``.
     """
 
     def make(fn: Callable[..., Any]) -> FunctionResource | FunctionResourceTemplate:
@@ -519,14 +598,16 @@ def resource(
             return FunctionResourceTemplate(
                 fn, uri, resolved, title=title, description=description, mime_type=mime_type,
                 annotations=annotations, icons=icons, meta=meta, timeout=timeout, thread=thread,
-                complete=complete, scopes=_scope_tuple(scopes),
+                complete=complete, scopes=_scope_tuple(scopes), tags=_tag_set(tags),
+                version=_version_text(version), enabled=enabled,
             )  # fmt: skip
         if complete:
             raise TypeError("complete= applies to resource templates (URIs with {variables})")
         return FunctionResource(
             fn, uri, resolved, title=title, description=description, mime_type=mime_type,
             size=size, annotations=annotations, icons=icons, meta=meta, timeout=timeout, thread=thread,
-            scopes=_scope_tuple(scopes),
+            scopes=_scope_tuple(scopes), tags=_tag_set(tags), version=_version_text(version),
+            enabled=enabled,
         )  # fmt: skip
 
     return make
@@ -549,6 +630,9 @@ class FunctionPrompt(_StandsForFunction):
     thread: bool | None = None
     complete: Mapping[str, Completer] | None = None
     scopes: tuple[str, ...] = attrs.field(default=(), converter=_scope_tuple)
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tag_set)
+    version: str | None = attrs.field(default=None, converter=_version_text)
+    enabled: bool = True
     _signature: CompiledSignature | None = attrs.field(default=None, init=False)
     _call: _Call | None = attrs.field(default=None, init=False)
     _definition: Prompt | None = attrs.field(default=None, init=False)
@@ -556,8 +640,14 @@ class FunctionPrompt(_StandsForFunction):
     def __attrs_post_init__(self) -> None:
         functools.update_wrapper(self, self.fn, updated=())
 
-    def compile(self, is_dependency: Callable[[Any], bool] = _no_dependencies) -> None:
-        signature = compile_signature(self.fn, name=self.name, is_dependency=is_dependency)
+    def compile(
+        self,
+        is_dependency: Callable[[Any], bool] = _no_dependencies,
+        options: CompilerOptions = DEFAULT_OPTIONS,
+    ) -> None:
+        signature = compile_signature(
+            self.fn, name=self.name, is_dependency=is_dependency, options=options
+        )
         properties = signature.input_schema.get("properties", {})
         required = set(signature.input_schema.get("required", []))
         arguments = [
@@ -600,7 +690,8 @@ class FunctionPrompt(_StandsForFunction):
                 INVALID_PARAMS, f"Invalid arguments for prompt {self.name}: {exc}"
             ) from None
         kwargs = self._signature.call_arguments(args, ctx, resolve)
-        return prompt_messages(await self._call(ctx, kwargs), self.definition.description)
+        value = await _run(self._signature, self._call, ctx, resolve, kwargs)
+        return prompt_messages(value, self.definition.description)
 
 
 @overload
@@ -617,6 +708,9 @@ def prompt(
     thread: bool | None = None,
     complete: Mapping[str, Completer] | None = None,
     scopes: str | Sequence[str] = (),
+    tags: str | Iterable[str] | None = None,
+    version: str | float | None = None,
+    enabled: bool = True,
 ) -> Callable[[F], FunctionPrompt]: ...
 def prompt(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a prompt handler from a function, for ``Server(...).prompt(handler)``.
@@ -624,7 +718,8 @@ def prompt(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     The parameters are the prompt's arguments (values arrive as strings and are
     converted to the annotated types). Return a string (one user message), messages,
     content blocks, or a ``GetPromptResult``. ``scopes`` are the OAuth scopes a caller
-    needs to get it (HTTP with authorization only).
+    needs to get it (HTTP with authorization only); ``tags``, ``version`` and
+    ``enabled`` as for ``tool``.
     """
 
     def make(fn: Callable[..., Any]) -> FunctionPrompt:

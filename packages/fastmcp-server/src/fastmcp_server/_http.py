@@ -3,8 +3,9 @@
 Imported lazily (``Server.serve_http``, ``Server.http_app``), so
 ``import fastmcp_server`` stays light; so is ``fastmcp_server.auth``, only when
 ``auth=`` is given. With ``auth`` the Streamable HTTP app is wrapped in the
-authorization layer (``BearerAuth.wrap``), which learns the scopes of tools,
-resources and prompts from the server itself.
+authorization layer (``fastmcp_server.auth``: a ``BearerAuth``, an ``OAuthProxy``
+or a bare ``TokenVerifier``, each wrapping the app), which learns the scopes of
+tools, resources and prompts from the server itself.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastmcp_core import Reply, Transport
 from fastmcp_protocol import JSONRPCNotification, JSONRPCRequest
 
 if TYPE_CHECKING:
-    from fastmcp_server.auth import AuthMiddleware, BearerAuth
+    from fastmcp_server.auth._front import AuthFront
     from fastmcp_transport import HttpConnectionInfo
     from fastmcp_transport.http_server import H1Limits, ServerAddress, StreamableHTTPApp
 
@@ -69,26 +70,30 @@ def _streamable_app(server: HttpHost, path: str, options: dict[str, Any]) -> Str
     return StreamableHTTPApp(connect, path=path, **options)
 
 
-def _protect(server: HttpHost, app: StreamableHTTPApp, auth: BearerAuth) -> AuthMiddleware:
-    return auth.wrap(app, scopes=server, max_body_size=app.max_body_size)
+def _protect(server: HttpHost, app: StreamableHTTPApp, auth: object) -> AuthFront:
+    from fastmcp_server.auth._front import http_auth
+
+    return http_auth(auth).wrap(app, scopes=server, max_body_size=app.max_body_size)
 
 
 def http_app(
-    server: HttpHost, *, path: str = "/mcp", auth: BearerAuth | None = None, **options: Any
-) -> StreamableHTTPApp | AuthMiddleware:
+    server: HttpHost, *, path: str = "/mcp", auth: object | None = None, **options: Any
+) -> StreamableHTTPApp | AuthFront:
     """The server as an ASGI application (mountable in other ASGI apps on trio).
 
     ``options`` go to ``StreamableHTTPApp`` (``json_response``, ``stateless``,
     ``security``, ``event_store``, ``max_body_size``...). With ``auth`` the app is
-    the authorization layer around it (its ``resource`` must then be given: nothing
-    here knows the URL the app will be reached at).
+    the authorization layer around it (its resource must then be known - a
+    ``BearerAuth(resource=...)``, an ``OAuthProxy``'s ``base_url`` -: nothing here
+    knows the URL the app will be reached at).
     """
     app = _streamable_app(server, path, options)
     if auth is None:
         return app
-    if auth.resource is None:
+    front = _protect(server, app, auth)
+    if front.resource is None:
         raise ValueError("BearerAuth(resource=...) is required for an app you serve yourself")
-    return _protect(server, app, auth)
+    return front
 
 
 async def serve_http(
@@ -101,7 +106,7 @@ async def serve_http(
     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
     certfile: str | None = None,
     keyfile: str | None = None,
-    auth: BearerAuth | None = None,
+    auth: object | None = None,
     http_server: Literal["h1", "hypercorn"] = "h1",
     limits: H1Limits | None = None,
     **options: Any,
@@ -114,8 +119,9 @@ async def serve_http(
     ``http_server``: ``"h1"`` (the default) is our own HTTP/1.1 server
     (``fastmcp_transport.http_server.serve_h1``, its ``limits`` and timeouts in
     ``H1Limits``); ``"hypercorn"`` is hypercorn's trio worker (HTTP/2 too). With
-    ``auth`` requests are authorized (``fastmcp_server.auth``); a ``BearerAuth``
-    without ``resource`` takes the bound URL, set before the address is reported.
+    ``auth`` requests are authorized (``fastmcp_server.auth``: a ``BearerAuth``, an
+    ``OAuthProxy``, or a bare ``TokenVerifier``); one without a resource takes the
+    bound URL, set before the address is reported.
     """
     from fastmcp_transport.http_server import serve_h1, serve_http
 

@@ -37,6 +37,23 @@ _MAGIC: list[tuple[bytes, str]] = [
 ]
 
 
+_TEXT_TYPES = {"application/json", "application/xml", "application/yaml", "application/x-sh"}
+
+
+def mime_of_name(name: str) -> str:
+    """The MIME type a file name suggests (``application/octet-stream`` when unknown;
+    Markdown is known everywhere, whatever the system's tables say)."""
+    if name.endswith(".md"):
+        return "text/markdown"
+    guessed, _ = mimetypes.guess_type(name)
+    return guessed or "application/octet-stream"
+
+
+def is_text(mime: str) -> bool:
+    """Whether contents of this MIME type are text (served as text when they decode)."""
+    return mime.startswith("text/") or mime in _TEXT_TYPES
+
+
 def _guess(data: bytes, path: Path | None, fallback: str) -> str:
     if path is not None:
         guessed, _ = mimetypes.guess_type(path.name)

@@ -2,26 +2,36 @@
 completers and mounted servers - and how a request finds them.
 
 Theory of operation. A ``Registry`` holds the components one server registered, each
-compiled at registration (definitions, schemas, argument decoders), and the
-registries mounted under a prefix. Every lookup answers with the component *and its
-``Owner``*: the server that registered it, which decides where its dependencies come
-from and which middleware wraps it - so a component of a mounted server runs with
-that server's dependencies, lifespan and middleware, inside the parent's middleware.
+compiled at registration (definitions, schemas, argument decoders) with its tags and
+version, the registries mounted under a prefix, and the server's visibility rules
+and version filters (``fastmcp_server._components``).
 
-The lists a client asks for (``tools/list``...) are computed once per change and
-kept; a change tells the registry's watchers (the server, which tells its clients
-``list_changed``, and every registry this one is mounted in, which drops its own
-cached lists and tells its watchers in turn).
+What a client sees is a ``View``: every component the server offers - its own and
+its mounted servers' (as those offer them, renamed under the prefix) - that the rules
+leave enabled, the highest version of each, with its ``Owner`` (the server that
+registered it, which decides where its dependencies come from and which middleware
+wraps it). A view is computed once per change and kept: lookups are one dict access,
+lists are ready. A session with visibility rules of its own gets a view of its own,
+computed from the same components with its rules after the server's (kept by its
+connection until something changes). A change tells the registry's watchers (the
+server, which tells its clients ``list_changed``, and every registry this one is
+mounted in, which drops its own view and tells its watchers in turn).
 
 Mount naming: tools and prompts are ``prefix_name``; resource URIs get the prefix
 as their first path part (``scheme://prefix/rest``).
+
+Registering a component whose name (and version) is taken follows the duplicate
+policy: ``"error"`` (the default: ``ValueError``), ``"warn"`` (replace it, with a
+warning), ``"replace"`` or ``"ignore"`` (keep the first).
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+import enum
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import attrs
 import msgspec
@@ -36,7 +46,15 @@ from fastmcp_protocol import (
     PromptReference,
     ReadResourceResult,
     ResourceTemplate,
+    ResourceTemplateReference,
     Tool,
+)
+from fastmcp_server._components import (
+    Component,
+    ComponentKind,
+    Rule,
+    VersionFilter,
+    version_key,
 )
 from fastmcp_server._handlers import (
     CompleterCall,
@@ -51,19 +69,50 @@ from fastmcp_server._handlers import (
     _CompiledTool,
 )
 from fastmcp_server._results import _to_result
-from fastmcp_server._signature import Injection
+from fastmcp_server._signature import CompilerOptions, Injection
+from fastmcp_server._transform import TransformedTool, _CompiledTransform
 
 if TYPE_CHECKING:
-    from fastmcp_server._middleware import Middleware
+    from fastmcp_server._middleware import AnyMiddleware
 
-__all__ = ["ListKind", "Owner", "Registry", "ToolEntry"]
+__all__ = [
+    "EVERY_VERSION",
+    "DuplicatePolicy",
+    "ListKind",
+    "Offered",
+    "Owner",
+    "Registry",
+    "ToolEntry",
+    "View",
+]
+
+logger = logging.getLogger("fastmcp.server")
 
 R = TypeVar("R")
 ListKind = Literal["tools", "resources", "templates", "prompts"]
+DuplicatePolicy = Literal["error", "warn", "replace", "ignore"]
 Reader = Callable[[McpContext], Awaitable[ReadResourceResult]]
 Handler = Callable[[], Awaitable[Any]]
 
 _NOT_YET = object()
+
+
+class _Every(enum.Enum):
+    VERSION = "every version"
+
+
+EVERY_VERSION: Final = _Every.VERSION
+"""``remove(..., version=EVERY_VERSION)``: remove every version (the default)."""
+VersionChoice = str | None | Literal[_Every.VERSION]
+
+_LIST_OF: dict[ComponentKind, ListKind] = {
+    "tool": "tools",
+    "resource": "resources",
+    "template": "templates",
+    "prompt": "prompts",
+}
+_KIND_OF: dict[str, ComponentKind] = {v: k for k, v in _LIST_OF.items()}
+LIST_KINDS: tuple[ListKind, ...] = ("tools", "resources", "templates", "prompts")
 
 
 @attrs.define(eq=False, repr=False)
@@ -72,7 +121,7 @@ class Owner:
     lifespan while it runs) and its middleware."""
 
     dependencies: dict[type, Any] = attrs.field(factory=dict)
-    middleware: list[Middleware] = attrs.field(factory=list)
+    middleware: list[AnyMiddleware] = attrs.field(factory=list)
     lifespan_state: Any = None
     """What the owner's lifespan yielded (``None`` while it does not run)."""
 
@@ -96,21 +145,13 @@ class Owner:
             return None
         raise LookupError(f"no value for dependency {injection.type.__name__}: provide it")
 
-    def wrap(self, ctx: McpContext, handler: Handler) -> Handler:
-        """``handler`` inside this owner's middleware (itself when there is none)."""
-        if not self.middleware:
-            return handler
-        from fastmcp_server._middleware import wrap  # loaded by the first middleware
-
-        return wrap(self.middleware, ctx, handler)
-
 
 @attrs.define(eq=False, repr=False)
 class ToolEntry:
     """A registered tool, ready to call with raw arguments."""
 
     definition: Tool
-    compiled: _CompiledTool | None
+    compiled: _CompiledTool | _CompiledTransform | None
     handler: ToolHandler | None
     header_params: dict[str, str]
     task: Literal["forbidden", "optional", "required"]
@@ -132,6 +173,107 @@ class ToolEntry:
         return _to_result(value)
 
 
+@attrs.frozen(eq=False, repr=False)
+class Hop:
+    """One mounted server a component is offered through: its owner, and the
+    component's name (or URI) there."""
+
+    owner: Owner
+    name: str
+
+
+@attrs.frozen(eq=False, repr=False)
+class Offered:
+    """One component as a server offers it: what it is, who runs it, how to reach it.
+
+    ``handler`` is a ``ToolEntry`` for tools, else the resource, template or prompt
+    handler. ``local`` is its name (or URI) in the server that registered it;
+    ``prefixes`` and ``hops`` list the mounts it comes through, outermost first (both
+    empty for the server's own)."""
+
+    component: Component
+    handler: Any
+    owner: Owner
+    local: str
+    enabled: bool = True
+    prefixes: tuple[str, ...] = ()
+    hops: tuple[Hop, ...] = ()
+
+    def through(self, prefix: str, owner: Owner) -> Offered:
+        """This component as the server it is mounted in under ``prefix`` offers it."""
+        component = self.component
+        if component.kind in ("tool", "prompt"):
+            renamed = f"{prefix}_{component.name}"
+            definition = msgspec.structs.replace(component.definition, name=renamed)
+        elif component.kind == "resource":
+            renamed = _prefix_uri(component.name, prefix)
+            definition = msgspec.structs.replace(component.definition, uri=renamed)
+        else:
+            renamed = _prefix_uri(component.name, prefix)
+            definition = msgspec.structs.replace(component.definition, uri_template=renamed)
+        return Offered(
+            Component(component.kind, renamed, definition, component.tags, component.version),
+            self.handler,
+            self.owner,
+            self.local,
+            True,
+            (prefix, *self.prefixes),
+            (Hop(owner, component.name), *self.hops),
+        )
+
+    def inner_uri(self, uri: str) -> str | None:
+        """The URI ``uri`` (as offered) has in the server that registered this, or
+        ``None`` when it is not under this component's mounts."""
+        for prefix in self.prefixes:
+            inner = _unprefix_uri(uri, prefix)
+            if inner is None:
+                return None
+            uri = inner
+        return uri
+
+
+@attrs.define(eq=False, repr=False)
+class View:
+    """What one server offers to a client (see the module docstring): computed once,
+    read by every request that sees it."""
+
+    tools: dict[str, Offered]
+    prompts: dict[str, Offered]
+    resources: dict[str, Offered]
+    templates: list[Offered]
+    offered: dict[ListKind, list[Offered]]
+    """Per kind, in order: what ``*/list`` shows."""
+    _definitions: dict[ListKind, list[Any]] = attrs.field(factory=dict)
+    _components: dict[ListKind, list[Component]] = attrs.field(factory=dict)
+
+    def definitions(self, kind: ListKind) -> list[Any]:
+        cached = self._definitions.get(kind)
+        if cached is None:
+            cached = self._definitions[kind] = [o.component.definition for o in self.offered[kind]]
+        return cached
+
+    def components(self, kind: ListKind) -> list[Component]:
+        cached = self._components.get(kind)
+        if cached is None:
+            cached = self._components[kind] = [o.component for o in self.offered[kind]]
+        return cached
+
+    def find_resource(self, uri: str) -> tuple[Offered, dict[str, Any] | None] | None:
+        """The static resource of ``uri``, else the first template that matches it
+        (with the variables, as the template's own server sees the URI)."""
+        offered = self.resources.get(uri)
+        if offered is not None:
+            return offered, None
+        for template in self.templates:
+            inner = template.inner_uri(uri) if template.prefixes else uri
+            if inner is None:
+                continue
+            variables = template.handler.match(inner)
+            if variables is not None:
+                return template, variables
+        return None
+
+
 @attrs.frozen
 class Mount:
     prefix: str
@@ -146,21 +288,59 @@ class Registry:
     page_size: int | None = None
     list_ttl_ms: int = 0
     list_cache_scope: Literal["private", "public"] = "public"
-    tools: dict[str, ToolEntry] = attrs.field(init=False, factory=dict)
-    resources: dict[str, ResourceHandler] = attrs.field(init=False, factory=dict)
-    templates: dict[str, ResourceTemplateHandler] = attrs.field(init=False, factory=dict)
-    prompts: dict[str, PromptHandler] = attrs.field(init=False, factory=dict)
+    on_duplicate: DuplicatePolicy = "error"
+    options: CompilerOptions = attrs.field(factory=CompilerOptions)
+    _own: dict[ListKind, dict[str, list[Offered]]] = attrs.field(
+        init=False, factory=lambda: {kind: {} for kind in LIST_KINDS}
+    )
     completers: dict[tuple[str, str, str], CompleterCall] = attrs.field(init=False, factory=dict)
     global_completer: CompleterCall | None = attrs.field(init=False, default=None)
     mounts: list[Mount] = attrs.field(init=False, factory=list)
-    _lists: dict[str, list[Any]] = attrs.field(init=False, factory=dict)
+    rules: list[Rule] = attrs.field(init=False, factory=list)
+    """The visibility rules (``Server.enable``/``disable``), in order."""
+    version_filters: list[VersionFilter] = attrs.field(init=False, factory=list)
+    generation: int = attrs.field(init=False, default=0)
+    """Grows with every change: a view of an older generation is out of date."""
+    _view: View | None = attrs.field(init=False, default=None)
+    _scopes: frozenset[str] | None = attrs.field(init=False, default=None)
     _watchers: list[Callable[[tuple[str, ...]], None]] = attrs.field(init=False, factory=list)
+
+    # -- what is registered (own components, the highest version of each) -------------
+
+    def own(self, kind: ListKind) -> dict[str, Any]:
+        """``{name: handler}`` of this server's own components of ``kind`` (the
+        highest version of each; a tool's handler is its ``ToolEntry``)."""
+        return {name: versions[-1].handler for name, versions in self._own[kind].items()}
+
+    @property
+    def tools(self) -> dict[str, ToolEntry]:
+        return self.own("tools")
+
+    @property
+    def resources(self) -> dict[str, ResourceHandler]:
+        return self.own("resources")
+
+    @property
+    def templates(self) -> dict[str, ResourceTemplateHandler]:
+        return self.own("templates")
+
+    @property
+    def prompts(self) -> dict[str, PromptHandler]:
+        return self.own("prompts")
+
+    def versions(self, kind: ListKind, name: str) -> list[Offered]:
+        """Every registered version of this server's own ``name``, lowest first."""
+        return list(self._own[kind].get(name, ()))
 
     # -- registration ----------------------------------------------------------------
 
-    def add_tool(self, handler: FunctionTool | ToolHandler) -> None:
-        if isinstance(handler, FunctionTool):
-            compiled = handler.compile(self.owner.is_dependency)
+    def add_tool(
+        self,
+        handler: FunctionTool | TransformedTool | ToolHandler,
+        on_duplicate: DuplicatePolicy | None = None,
+    ) -> None:
+        if isinstance(handler, FunctionTool | TransformedTool):
+            compiled = handler.compile(self.owner.is_dependency, self.options)
             definition = compiled.definition
             entry = ToolEntry(
                 definition,
@@ -185,12 +365,7 @@ class Registry:
                 support,
                 scopes=scopes_of(handler),
             )
-        self.tools[definition.name] = entry
-        self.changed("tools")
-
-    def remove_tool(self, name: str) -> None:
-        del self.tools[name]
-        self.changed("tools")
+        self._add("tool", definition.name, definition, entry, handler, on_duplicate)
 
     def add_resource(
         self,
@@ -198,38 +373,101 @@ class Registry:
         | FunctionResourceTemplate
         | ResourceHandler
         | ResourceTemplateHandler,
+        on_duplicate: DuplicatePolicy | None = None,
     ) -> None:
         if isinstance(handler, FunctionResource | FunctionResourceTemplate):
-            handler.compile(self.owner.is_dependency)
+            handler.compile(self.owner.is_dependency, self.options)
         definition = handler.definition
         if isinstance(definition, ResourceTemplate):
-            self.templates[definition.uri_template] = handler  # type: ignore[assignment]
-            self.changed("templates")
+            self._add(
+                "template", definition.uri_template, definition, handler, handler, on_duplicate
+            )
         else:
-            self.resources[definition.uri] = handler  # type: ignore[assignment]
-            self.changed("resources")
+            self._add("resource", definition.uri, definition, handler, handler, on_duplicate)
 
-    def remove_resource(self, uri: str) -> None:
-        if uri in self.resources:
-            del self.resources[uri]
-            self.changed("resources")
-        else:
-            del self.templates[uri]
-            self.changed("templates")
-
-    def add_prompt(self, handler: FunctionPrompt | PromptHandler) -> None:
+    def add_prompt(
+        self, handler: FunctionPrompt | PromptHandler, on_duplicate: DuplicatePolicy | None = None
+    ) -> None:
         if isinstance(handler, FunctionPrompt):
-            handler.compile(self.owner.is_dependency)
-            if handler.complete:
-                for argument, fn in handler.complete.items():
-                    key = ("ref/prompt", handler.name, argument)
-                    self.completers[key] = CompleterCall.of(fn)
-        self.prompts[handler.definition.name] = handler
-        self.changed("prompts")
+            handler.compile(self.owner.is_dependency, self.options)
+        definition = handler.definition
+        added = self._add("prompt", definition.name, definition, handler, handler, on_duplicate)
+        if added and isinstance(handler, FunctionPrompt) and handler.complete:
+            for argument, fn in handler.complete.items():
+                key = ("ref/prompt", handler.name, argument)
+                self.completers[key] = CompleterCall.of(fn)
 
-    def remove_prompt(self, name: str) -> None:
-        del self.prompts[name]
-        self.changed("prompts")
+    def _add(
+        self,
+        kind: ComponentKind,
+        name: str,
+        definition: Any,
+        entry: Any,
+        handler: Any,
+        on_duplicate: DuplicatePolicy | None,
+    ) -> bool:
+        """Register one component (``entry`` is what lookups answer); whether it was
+        added (``False``: a duplicate that was ignored)."""
+        version = getattr(handler, "version", None)
+        version = None if version is None else str(version)
+        offered = Offered(
+            Component(kind, name, definition, getattr(handler, "tags", None) or (), version),
+            entry,
+            self.owner,
+            name,
+            enabled=getattr(handler, "enabled", True) is not False,
+        )
+        list_kind = _LIST_OF[kind]
+        versions = self._own[list_kind].setdefault(name, [])
+        key = version_key(version)
+        for i, existing in enumerate(versions):
+            if version_key(existing.component.version) == key:
+                policy = on_duplicate or self.on_duplicate
+                shown = name if version is None else f"{name} (version {version})"
+                if policy == "error":
+                    raise ValueError(
+                        f"a {kind} named {shown} is already registered (remove it first, or "
+                        "choose on_duplicate='replace', 'warn' or 'ignore')"
+                    )
+                if policy == "ignore":
+                    return False
+                if policy == "warn":
+                    logger.warning("replacing the %s %s, registered twice", kind, shown)
+                versions[i] = offered
+                break
+        else:
+            versions.append(offered)
+            versions.sort(key=lambda o: version_key(o.component.version))
+        self.changed(list_kind)
+        return True
+
+    def remove(self, kind: ListKind, name: str, version: VersionChoice = EVERY_VERSION) -> None:
+        """Unregister ``name`` (every version; with ``version``, only that one: ``None``
+        is the unversioned one). ``KeyError`` when there is none."""
+        versions = self._own[kind].get(name)
+        if not versions:
+            raise KeyError(name)
+        if version is EVERY_VERSION:
+            del self._own[kind][name]
+        else:
+            key = version_key(None if version is None else str(version))
+            kept = [o for o in versions if version_key(o.component.version) != key]
+            if len(kept) == len(versions):
+                raise KeyError(f"{name} (version {version})")
+            if kept:
+                self._own[kind][name] = kept
+            else:
+                del self._own[kind][name]
+        self.changed(kind)
+
+    def remove_tool(self, name: str, version: VersionChoice = EVERY_VERSION) -> None:
+        self.remove("tools", name, version)
+
+    def remove_resource(self, uri: str, version: VersionChoice = EVERY_VERSION) -> None:
+        self.remove("resources" if uri in self._own["resources"] else "templates", uri, version)
+
+    def remove_prompt(self, name: str, version: VersionChoice = EVERY_VERSION) -> None:
+        self.remove("prompts", name, version)
 
     def add_completer(self, ref: str | None, argument: str | None, fn: Any) -> None:
         if ref is None:
@@ -244,7 +482,21 @@ class Registry:
             raise ValueError(f"invalid mount prefix {prefix!r}")
         self.mounts.append(Mount(prefix, registry))
         registry.watch(lambda kinds: self.changed(*kinds))
-        self.changed("tools", "resources", "templates", "prompts")
+        self.changed(*LIST_KINDS)
+
+    # -- visibility ------------------------------------------------------------------
+
+    def add_rule(self, rule: Rule) -> None:
+        """Add a visibility rule after the others; an allowlist (``only``) replaces the
+        allowlists before it."""
+        if rule.only:
+            self.rules = [r for r in self.rules if not r.only]
+        self.rules.append(rule)
+        self.changed(*(_LIST_OF[kind] for kind in sorted(rule.kinds)))
+
+    def add_version_filter(self, version_filter: VersionFilter) -> None:
+        self.version_filters.append(version_filter)
+        self.changed(*LIST_KINDS)
 
     # -- changes ---------------------------------------------------------------------
 
@@ -253,57 +505,70 @@ class Registry:
         self._watchers.append(watcher)
 
     def changed(self, *kinds: str) -> None:
-        self._lists.pop("scopes", None)
-        for kind in kinds:
-            self._lists.pop(kind, None)
+        self.generation += 1
+        self._view = None
+        self._scopes = None
         for watcher in list(self._watchers):
             watcher(kinds)
 
+    # -- views -----------------------------------------------------------------------
+
+    def view(self) -> View:
+        """What this server offers every client without rules of its own."""
+        view = self._view
+        if view is None:
+            view = self._view = self.view_with(())
+        return view
+
+    def candidates(self) -> list[Offered]:
+        """Every component that may be offered: every version of the own ones, then
+        what each mounted server offers (renamed under its prefix)."""
+        found: list[Offered] = []
+        for kind in LIST_KINDS:
+            for versions in self._own[kind].values():
+                found.extend(versions)
+        for mount in self.mounts:
+            inner = mount.registry.view()
+            for kind in LIST_KINDS:
+                found.extend(
+                    o.through(mount.prefix, mount.registry.owner) for o in inner.offered[kind]
+                )
+        return found
+
+    def view_with(self, session_rules: Sequence[Rule]) -> View:
+        """The view with ``session_rules`` after the server's own rules."""
+        rules = [*self.rules, *session_rules]
+        filters = self.version_filters
+        chosen: dict[tuple[ComponentKind, str], Offered] = {}
+        for offered in self.candidates():
+            component = offered.component
+            if filters and not all(f.keeps(component.version) for f in filters):
+                continue
+            enabled = offered.enabled
+            for rule in rules:
+                if rule.matches(component):
+                    enabled = rule.enable
+                elif rule.only and component.kind in rule.kinds:
+                    enabled = False
+            if not enabled:
+                continue
+            key = (component.kind, component.name)
+            best = chosen.get(key)
+            # the highest version wins, in the place of the first one listed
+            if best is None or version_key(component.version) > version_key(best.component.version):
+                chosen[key] = offered
+        offered_by: dict[ListKind, list[Offered]] = {kind: [] for kind in LIST_KINDS}
+        for (kind, _), offered in chosen.items():
+            offered_by[_LIST_OF[kind]].append(offered)
+        return View(
+            tools={o.component.name: o for o in offered_by["tools"]},
+            prompts={o.component.name: o for o in offered_by["prompts"]},
+            resources={o.component.name: o for o in offered_by["resources"]},
+            templates=offered_by["templates"],
+            offered=offered_by,
+        )
+
     # -- lookup ----------------------------------------------------------------------
-
-    def find_tool(self, name: str) -> tuple[ToolEntry, Owner] | None:
-        entry = self.tools.get(name)
-        if entry is not None:
-            return entry, self.owner
-        for mount in self.mounts:
-            if name.startswith(mount.prefix + "_"):
-                found = mount.registry.find_tool(name[len(mount.prefix) + 1 :])
-                if found is not None:
-                    return found
-        return None
-
-    def find_prompt(self, name: str) -> tuple[PromptHandler, Owner] | None:
-        handler = self.prompts.get(name)
-        if handler is not None:
-            return handler, self.owner
-        for mount in self.mounts:
-            if name.startswith(mount.prefix + "_"):
-                found = mount.registry.find_prompt(name[len(mount.prefix) + 1 :])
-                if found is not None:
-                    return found
-        return None
-
-    def find_resource(self, uri: str) -> tuple[Reader, Owner] | None:
-        """The reader of ``uri`` (a static resource, else the first matching template,
-        else a mounted server's) and its owner."""
-        resolve = self.owner.resolve
-        handler = self.resources.get(uri)
-        if handler is not None:
-            if isinstance(handler, FunctionResource):
-                return (lambda ctx: handler.read(ctx, uri, resolve)), self.owner
-            return (lambda ctx: handler.read(ctx, uri)), self.owner
-        for template in self.templates.values():
-            variables = template.match(uri)
-            if variables is not None:
-                return _template_reader(template, uri, variables, resolve), self.owner
-        for mount in self.mounts:
-            inner = _unprefix_uri(uri, mount.prefix)
-            if inner is not None:
-                found = mount.registry.find_resource(inner)
-                if found is not None:
-                    read, owner = found
-                    return _rewrite_uris(read, inner, uri), owner
-        return None
 
     def find_completer(self, params: CompleteRequestParams) -> Any:
         ref = params.ref
@@ -318,6 +583,8 @@ class Registry:
                 fn = template.complete.get(params.argument.name)
                 if fn is not None:
                     completer = self.completers[key] = CompleterCall.of(fn)
+        if completer is None:
+            completer = self._mounted_completer(params)
         if completer is None and self.global_completer is not None:
             general = self.global_completer
             argument = params.argument.name
@@ -337,63 +604,72 @@ class Registry:
             return call
         return completer
 
+    def _mounted_completer(self, params: CompleteRequestParams) -> Any:
+        """The completer a mounted server has for what its prefix names."""
+        ref = params.ref
+        for mount in self.mounts:
+            if isinstance(ref, PromptReference):
+                if not ref.name.startswith(mount.prefix + "_"):
+                    continue
+                inner: Any = PromptReference(name=ref.name[len(mount.prefix) + 1 :])
+            else:
+                uri = _unprefix_uri(ref.uri, mount.prefix)
+                if uri is None:
+                    continue
+                inner = ResourceTemplateReference(uri=uri)
+            found = mount.registry.find_completer(msgspec.structs.replace(params, ref=inner))
+            if found is not None:
+                return found
+        return None
+
     # -- authorization ---------------------------------------------------------------
 
     def required_scopes(self, method: str, name: str) -> frozenset[str]:
-        """The scopes declared for what a request names (see ``Server.required_scopes``)."""
+        """The scopes declared for what a request names (see ``Server.required_scopes``):
+        of every component registered under that name - every version, offered or not
+        (a session may see one the server does not offer to all)."""
         if method == "tools/call":
-            found = self.find_tool(name)
-            return found[0].scopes if found is not None else frozenset()
-        if method == "prompts/get":
-            prompt = self.find_prompt(name)
-            return scopes_of(prompt[0]) if prompt is not None else frozenset()
-        if method == "resources/read":
-            return self._resource_scopes(name)
-        return frozenset()
+            kind: ComponentKind = "tool"
+        elif method == "prompts/get":
+            kind = "prompt"
+        elif method != "resources/read":
+            return frozenset()
+        found: set[str] = set()
+        for offered in self.candidates():
+            component = offered.component
+            if method == "resources/read":
+                if component.kind == "resource" and component.name == name:
+                    found |= scopes_of(offered.handler)
+                elif component.kind == "template":
+                    inner = offered.inner_uri(name) if offered.prefixes else name
+                    if inner is not None and offered.handler.match(inner) is not None:
+                        found |= scopes_of(offered.handler)
+            elif component.kind == kind and component.name == name:
+                handler = offered.handler
+                found |= handler.scopes if kind == "tool" else scopes_of(handler)
+        return frozenset(found)
 
     def declared_scopes(self) -> frozenset[str]:
-        cached = self._lists.get("scopes")
+        """Every scope any component declares, offered or not (mounted ones too)."""
+        cached = self._scopes
         if cached is None:
             found: set[str] = set()
-            for entry in self.tools.values():
-                found |= entry.scopes
-            for handlers in (self.resources, self.templates, self.prompts):
-                for handler in handlers.values():
-                    found |= scopes_of(handler)
+            for kind in LIST_KINDS:
+                for versions in self._own[kind].values():
+                    for offered in versions:
+                        handler = offered.handler
+                        found |= handler.scopes if kind == "tools" else scopes_of(handler)
             for mount in self.mounts:
                 found |= mount.registry.declared_scopes()
-            cached = self._lists["scopes"] = [frozenset(found)]
-        result: frozenset[str] = cached[0]
-        return result
+            cached = self._scopes = frozenset(found)
+        return cached
 
-    def _resource_scopes(self, uri: str) -> frozenset[str]:
-        handler = self.resources.get(uri)
-        if handler is not None:
-            return scopes_of(handler)
-        for template in self.templates.values():
-            if template.match(uri) is not None:
-                return scopes_of(template)
-        for mount in self.mounts:
-            inner = _unprefix_uri(uri, mount.prefix)
-            if inner is not None:
-                found = mount.registry._resource_scopes(inner)
-                if found:
-                    return found
-        return frozenset()
-
-    # -- lists (rebuilt on change, not per request) ----------------------------------
+    # -- lists -----------------------------------------------------------------------
 
     def definitions(self, kind: ListKind) -> list[Any]:
-        """The definitions of ``kind`` (own, then each mounted server's, renamed under
-        its prefix), kept until a registration of that kind changes."""
-        cached = self._lists.get(kind)
-        if cached is None:
-            own, renamed = _LISTS[kind]
-            cached = [handler.definition for handler in own(self)]
-            for mount in self.mounts:
-                cached += [renamed(d, mount.prefix) for d in mount.registry.definitions(kind)]
-            self._lists[kind] = cached
-        return cached
+        """The definitions of ``kind`` a client without rules of its own sees (own,
+        then each mounted server's, renamed under its prefix)."""
+        return self.view().definitions(kind)
 
     def list_result(
         self, result_type: Callable[..., R], field: str, items: list[Any], cursor: str | None
@@ -432,6 +708,26 @@ class Registry:
         return page, next_cursor
 
 
+def reader_of(offered: Offered, uri: str, variables: dict[str, Any] | None) -> Reader:
+    """How to read ``uri`` from ``offered`` (a resource, or a template that matched
+    with ``variables``): in the server that registered it, under its own URI, the
+    contents renamed back to ``uri``."""
+    handler, resolve = offered.handler, offered.owner.resolve
+    inner = offered.inner_uri(uri) if offered.prefixes else uri
+    assert inner is not None
+    read: Reader
+    if variables is None:
+        if isinstance(handler, FunctionResource):
+            read = lambda ctx: handler.read(ctx, inner, resolve)  # noqa: E731
+        else:
+            read = lambda ctx: handler.read(ctx, inner)  # noqa: E731
+    elif isinstance(handler, FunctionResourceTemplate):
+        read = lambda ctx: handler.read(ctx, inner, variables, resolve)  # noqa: E731
+    else:
+        read = lambda ctx: handler.read(ctx, inner, variables)  # noqa: E731
+    return read if inner == uri else _rewrite_uris(read, inner, uri)
+
+
 def scopes_of(handler: object) -> frozenset[str]:
     """The scopes a handler declares (``scopes`` attribute; none without one)."""
     scopes = getattr(handler, "scopes", None)
@@ -466,17 +762,6 @@ def _unprefix_uri(uri: str, prefix: str) -> str | None:
     return f"{scheme}://{rest[len(prefix) + 1 :]}"
 
 
-def _template_reader(
-    template: ResourceTemplateHandler,
-    uri: str,
-    variables: dict[str, Any],
-    resolve: Callable[[Injection], Any],
-) -> Reader:
-    if isinstance(template, FunctionResourceTemplate):
-        return lambda ctx: template.read(ctx, uri, variables, resolve)
-    return lambda ctx: template.read(ctx, uri, variables)
-
-
 def _rewrite_uris(read: Reader, inner: str, outer: str) -> Reader:
     async def rewritten(ctx: McpContext) -> ReadResourceResult:
         result = await read(ctx)
@@ -486,27 +771,3 @@ def _rewrite_uris(read: Reader, inner: str, outer: str) -> Reader:
         return msgspec.structs.replace(result, contents=contents)
 
     return rewritten
-
-
-_LISTS: dict[str, tuple[Callable[[Registry], Iterable[Any]], Callable[[Any, str], Any]]] = {
-    "tools": (
-        lambda r: r.tools.values(),
-        lambda d, prefix: msgspec.structs.replace(d, name=f"{prefix}_{d.name}"),
-    ),
-    "resources": (
-        lambda r: r.resources.values(),
-        lambda d, prefix: msgspec.structs.replace(d, uri=_prefix_uri(d.uri, prefix)),
-    ),
-    "templates": (
-        lambda r: r.templates.values(),
-        lambda d, prefix: msgspec.structs.replace(
-            d, uri_template=_prefix_uri(d.uri_template, prefix)
-        ),
-    ),
-    "prompts": (
-        lambda r: r.prompts.values(),
-        lambda d, prefix: msgspec.structs.replace(d, name=f"{prefix}_{d.name}"),
-    ),
-}
-"""Per kind of list: the registry's own handlers, and how a mounted server's
-definition is renamed under its prefix."""

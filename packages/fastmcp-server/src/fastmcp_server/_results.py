@@ -81,21 +81,22 @@ class ToolOutput:
     convert: Callable[[Any], CallToolResult]
 
 
-def tool_output(annotation: Any) -> ToolOutput:
-    """Choose the output schema and converter for a tool returning ``annotation``."""
+def tool_output(annotation: Any, *, dereference: bool = True) -> ToolOutput:
+    """Choose the output schema and converter for a tool returning ``annotation``
+    (``dereference``: see ``json_schema``)."""
     try:
-        cached = _OUTPUTS.get(annotation)
+        cached = _OUTPUTS.get((annotation, dereference))
     except TypeError:  # unhashable annotation
-        return _tool_output(annotation)
+        return _tool_output(annotation, dereference)
     if cached is None:
-        cached = _OUTPUTS[annotation] = _tool_output(annotation)
+        cached = _OUTPUTS[(annotation, dereference)] = _tool_output(annotation, dereference)
     return cached  # output schemas are shared values: never mutate one
 
 
 _OUTPUTS: dict[Any, ToolOutput] = {}
 
 
-def _tool_output(annotation: Any) -> ToolOutput:
+def _tool_output(annotation: Any, dereference: bool) -> ToolOutput:
     if annotation is None or annotation is type(None):
         return ToolOutput(None, _to_result)
     if (
@@ -107,12 +108,12 @@ def _tool_output(annotation: Any) -> ToolOutput:
         return ToolOutput(None, _to_result)
     if _is_object_type(annotation):
         try:
-            schema = json_schema(annotation)
+            schema = json_schema(annotation, dereference=dereference)
         except (TypeError, ValueError):
             return ToolOutput(None, _to_result)
         return ToolOutput(schema, _structured)
     try:
-        inner = json_schema(annotation)
+        inner = json_schema(annotation, dereference=dereference)
     except (TypeError, ValueError):
         return ToolOutput(None, _to_result)
     defs = inner.pop("$defs", None)

@@ -22,12 +22,13 @@ added or removed, and every open connection is told (``list_changed``).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import math
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -37,6 +38,7 @@ import attrs
 import trio
 
 from fastmcp_core import Exchanges, Reply, RequestStateSealer, Session, Transport, watch_event_loop
+from fastmcp_core.store import MemoryStore, Store, open_store
 from fastmcp_protocol import (
     LEGACY_PROTOCOL_VERSIONS,
     MODERN_PROTOCOL_VERSIONS,
@@ -51,7 +53,8 @@ from fastmcp_protocol import (
     is_modern,
 )
 from fastmcp_server._background import Background
-from fastmcp_server._dispatch import Connection, ConnectionRouter, routes_of
+from fastmcp_server._components import Component, ComponentKind, Rule, VersionFilter, VersionSpec
+from fastmcp_server._dispatch import Connection, ConnectionRouter, routes_of, serving
 from fastmcp_server._handlers import (
     FunctionPrompt,
     FunctionResource,
@@ -66,13 +69,28 @@ from fastmcp_server._handlers import (
     tool,
 )
 from fastmcp_server._outbox import Outbox
-from fastmcp_server._registry import ListKind, Owner, Registry
+from fastmcp_server._registry import (
+    EVERY_VERSION,
+    DuplicatePolicy,
+    ListKind,
+    Owner,
+    Registry,
+    VersionChoice,
+    _prefix_uri,
+    _unprefix_uri,
+)
+from fastmcp_server._settings import DEFAULT_SHUTDOWN_GRACE, Settings, secret_ring
+from fastmcp_server._signature import CompilerOptions
 from fastmcp_server._subscriptions import Subscriptions
 from fastmcp_server._tasks import Tasks
+from fastmcp_server._transform import TransformedTool
 
 if TYPE_CHECKING:
-    from fastmcp_server._middleware import Middleware
+    import httpx
+
+    from fastmcp_server._middleware import AnyMiddleware
     from fastmcp_server._skills import Skills
+    from fastmcp_server.openapi import ComponentFn, RouteMap, RouteMapFn
     from fastmcp_transport import HttpConnectionInfo
 
 __all__ = ["Server"]
@@ -103,7 +121,7 @@ class _Lifetime:
 class Server:
     """An MCP server. See the module docstring for registration; ``run()`` to serve."""
 
-    DEFAULT_SHUTDOWN_GRACE: ClassVar[float] = 10.0
+    DEFAULT_SHUTDOWN_GRACE: ClassVar[float] = DEFAULT_SHUTDOWN_GRACE
     """Seconds the requests in flight get to finish when the server stops (a signal,
     stdin closing, ``drain``), unless told otherwise (``shutdown_grace``)."""
 
@@ -134,11 +152,14 @@ class Server:
     _connections_changed: trio.Event
     _drain_deadline: float | None
     roots_listeners: list[Callable[[Connection], Awaitable[None]]]
+    _closed_listeners: list[Callable[[Connection], Awaitable[None]]]
     _routes: dict[str, ConnectionRouter] | None
     sealer: RequestStateSealer
     """Seals the ``requestState`` of multi round-trip requests (``state_secret``)."""
     tasks: Tasks
     """The task subsystem (tools that run as tasks)."""
+    store: Store
+    """Where the state the replicas share lives (``store``)."""
     _skills: Skills | None
     _nursery: trio.Nursery | None
     _exchanges: Exchanges | None
@@ -158,15 +179,19 @@ class Server:
         icons: list[Icon] | None = None,
         lifespan: Lifespan | None = None,
         dependencies: Mapping[type, Any] | None = None,
-        middleware: Sequence[Middleware] = (),
+        middleware: Sequence[AnyMiddleware] = (),
         mask_error_details: bool = True,
         page_size: int | None = None,
         max_concurrency: int = 256,
         list_cache: tuple[int, Literal["private", "public"]] = (0, "public"),
         read_cache: tuple[int, Literal["private", "public"]] = (0, "private"),
-        state_secret: bytes | None = None,
+        state_secret: bytes | Sequence[bytes] | None = None,
+        store: Store | str | None = None,
         protocol_versions: Sequence[str] | None = None,
         blocking_warning: float | None = 1.0,
+        on_duplicate: DuplicatePolicy = "error",
+        strict_input_validation: bool = False,
+        dereference_schemas: bool = True,
     ) -> None:
         """``request_timeout`` (seconds) is every request's budget (a tool may tighten
         it with its own ``timeout``). ``mask_error_details`` hides the message of
@@ -174,10 +199,23 @@ class Server:
         the lists (``None``: one page). ``list_cache``/``read_cache`` are the
         ``(ttlMs, cacheScope)`` hints of 2026-07-28 lists and reads. ``state_secret``
         keys the ``requestState`` of multi round-trip requests (give every replica
-        the same one). ``protocol_versions`` restricts the versions served.
+        the same one; a list of keys, newest first, rotates them: the newest seals,
+        any opens; default: ``FASTMCP_STATE_SECRET``, else a random key).
+        ``store`` is where replicas share tasks and subscriptions: a
+        ``fastmcp_core.store.Store`` or its URL (``"redis://HOST:PORT/DB"``, which
+        needs ``fastmcp-server[redis]``; default: ``FASTMCP_STORE``, else this
+        process's memory: one process, as without replicas). ``protocol_versions``
+        restricts the versions served.
         ``blocking_warning``: while serving, a handler that keeps the event loop
         blocked this many seconds (``time.sleep``, a loop with no ``await``) is named
-        in a WARNING on the ``fastmcp`` logger (``None``: no watchdog)."""
+        in a WARNING on the ``fastmcp`` logger (``None``: no watchdog).
+        ``on_duplicate``: what registering a name (and version) that is taken does -
+        ``"error"`` (``ValueError``), ``"warn"`` (replaces, with a warning),
+        ``"replace"`` or ``"ignore"`` (keeps the first). ``strict_input_validation``:
+        refuse tool arguments whose JSON type differs from the schema's (by default a
+        string holding a number or boolean is accepted for one, as models often send
+        them). ``dereference_schemas``: inline ``$ref``s in input and output schemas
+        (recursive types keep their ``$defs``)."""
         self.name = name
         self.version = version
         self.instructions = instructions
@@ -201,11 +239,19 @@ class Server:
         self._lifespan = lifespan
         self._lifetime = None
         self._owner = Owner(dict(dependencies or {}), list(middleware))
+        if on_duplicate not in ("error", "warn", "replace", "ignore"):
+            raise ValueError(
+                f"on_duplicate must be error, warn, replace or ignore, not {on_duplicate!r}"
+            )
         self.registry = Registry(
             self._owner,
             page_size=page_size,
             list_ttl_ms=list_cache[0],
             list_cache_scope=list_cache[1],
+            on_duplicate=on_duplicate,
+            options=CompilerOptions(
+                strict=strict_input_validation, dereference=dereference_schemas
+            ),
         )
         self.registry.watch(self._lists_changed)
         self._mounted = []
@@ -215,14 +261,90 @@ class Server:
         self.background = Background()
         self.subscriptions = Subscriptions(self.background, subscribers=self._connections)  # type: ignore[arg-type]
         self.roots_listeners = []
-        self.sealer = RequestStateSealer(key=state_secret) if state_secret else RequestStateSealer()
-        self.tasks = Tasks(self.registry, self.background, self)
+        settings = Settings.from_env() if state_secret is None or store is None else None
+        if state_secret is None:  # FASTMCP_STATE_SECRET: the same key on every replica
+            assert settings is not None
+            ring = secret_ring(settings.state_secret or "")  # newest seals, any opens
+            keys: bytes | Sequence[bytes] | None = tuple(k.encode() for k in ring) or None
+        else:
+            keys = state_secret
+        self._closed_listeners = []
+        self.sealer = RequestStateSealer(key=keys) if keys else RequestStateSealer()
+        if store is None:  # FASTMCP_STORE: the same store for every replica
+            assert settings is not None
+            store = settings.store or MemoryStore()
+        self.store = open_store(store) if isinstance(store, str) else store
+        self.tasks = Tasks(self.registry, self.background, self, store=self.store)
         self._skills = None
         self._routes = None
         self._nursery = None
         self._exchanges = None
         self.info = Implementation(
             name=name, version=version, title=title, website_url=website_url, icons=icons
+        )
+
+    @classmethod
+    def from_openapi(
+        cls,
+        openapi_spec: Mapping[str, Any],
+        client: httpx.AsyncClient | None = None,
+        *,
+        name: str | None = None,
+        route_maps: Sequence[RouteMap] | None = None,
+        route_map_fn: RouteMapFn | None = None,
+        mcp_names: Mapping[str, str] | None = None,
+        tags: Iterable[str] | None = None,
+        mcp_component_fn: ComponentFn | None = None,
+        timeout: float | None = None,
+        **server_options: Any,
+    ) -> Server:
+        """A server whose tools (or resources) are the operations of the OpenAPI 3
+        document ``openapi_spec`` (a dict), called with ``client`` (an
+        ``httpx.AsyncClient`` with the API's ``base_url``; without one, the server
+        opens its own on the document's first ``servers`` URL while it runs).
+
+        ``route_maps`` decide what each operation becomes (``RouteMap``, ``MCPType``:
+        tools unless they say otherwise); ``route_map_fn``, ``mcp_names``, ``tags``,
+        ``mcp_component_fn`` and ``timeout`` refine it; the rest (``version``,
+        ``instructions``, ``lifespan``...) goes to ``Server``. The name and version
+        default to the document's ``info``. See ``fastmcp_server.openapi``. Raises
+        ``ValueError`` for a document that is not OpenAPI 3, or that refers outside
+        itself."""
+        from fastmcp_server.openapi import build_server
+
+        return build_server(
+            cls,
+            openapi_spec,
+            client,
+            name=name,
+            route_maps=route_maps,
+            route_map_fn=route_map_fn,
+            mcp_names=mcp_names,
+            tags=tags,
+            mcp_component_fn=mcp_component_fn,
+            timeout=timeout,
+            **server_options,
+        )
+
+    @classmethod
+    def from_fastapi(
+        cls,
+        app: Any,
+        name: str | None = None,
+        *,
+        httpx_client_kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Server:
+        """``from_openapi`` for a FastAPI (or any ASGI) app with an ``openapi()``
+        method: its operations are called in-process through
+        ``httpx.ASGITransport``, on this server's trio event loop (FastAPI runs on
+        anyio, which runs on trio), and the app's own lifespan runs while the
+        server runs. ``httpx_client_kwargs`` go to that client (``headers``...);
+        ``options`` are ``from_openapi``'s. FastAPI itself is not a dependency."""
+        from fastmcp_server.openapi import fastapi_server
+
+        return fastapi_server(
+            cls, app, name=name, httpx_client_kwargs=httpx_client_kwargs, **options
         )
 
     def __repr__(self) -> str:
@@ -259,8 +381,10 @@ class Server:
             self._owner.provide(type_, value)
         return self
 
-    def add_middleware(self, middleware: Middleware) -> Server:
-        """Wrap every request in ``middleware`` (outermost last added)."""
+    def add_middleware(self, middleware: AnyMiddleware) -> Server:
+        """Run ``middleware`` around every request (and, for a ``Middleware``, every
+        notification), before routing; the first added is the outermost (see
+        ``fastmcp_server.Middleware``). Returns the server."""
         self._owner.middleware.append(middleware)
         return self
 
@@ -292,10 +416,28 @@ class Server:
         self.roots_listeners.append(callback)
         return callback
 
+    def on_connection_closed(
+        self, callback: Callable[[Connection], Awaitable[None]]
+    ) -> Callable[[Connection], Awaitable[None]]:
+        """Call ``await callback(connection)`` when a connection this server serves has
+        ended (a stdio or in-process client gone, an HTTP session ended, a 2026-07-28
+        HTTP request answered): to let go of what was kept for it. A server mounted in
+        another is told of the connections of the server it is mounted in. Called
+        shielded from cancellation; an exception it raises is logged."""
+        self._closed_listeners.append(callback)
+        return callback
+
+    @staticmethod
+    def current_connection() -> Connection | None:
+        """The connection of the request being handled (``None`` outside a request):
+        the same object for every request of one session, and the one
+        ``on_connection_closed`` reports when it ends."""
+        return serving.get()
+
     # -- registration ----------------------------------------------------------------
 
     @overload
-    def tool(self, fn: FunctionTool | ToolHandler, /) -> Server: ...  # type: ignore[overload-overlap]
+    def tool(self, fn: FunctionTool | TransformedTool | ToolHandler, /) -> Server: ...  # type: ignore[overload-overlap]
     @overload
     def tool(self, fn: F, /) -> F: ...
     @overload
@@ -303,29 +445,36 @@ class Server:
     def tool(self, fn: Any = None, /, **options: Any) -> Any:
         """Register a tool (see ``fastmcp_server.tool`` for the options)."""
         if fn is not None and not options:
-            if isinstance(fn, FunctionTool) or (
+            if isinstance(fn, FunctionTool | TransformedTool) or (
                 not inspect.isroutine(fn) and isinstance(fn, ToolHandler)
             ):
                 self.add_tool(fn)
                 return self
-            self.add_tool(tool(fn))
+            self.add_tool(_remembered(fn, tool(fn)))
             return fn
 
         def register(fn: F) -> F:
-            self.add_tool(tool(**options)(fn))
+            self.add_tool(_remembered(fn, tool(**options)(fn)))
             return fn
 
         if fn is not None:
             return register(fn)
         return register
 
-    def add_tool(self, handler: FunctionTool | ToolHandler) -> None:
-        """Register a tool handler (replacing one of the same name)."""
-        self.registry.add_tool(handler)
+    def add_tool(
+        self,
+        handler: FunctionTool | TransformedTool | ToolHandler,
+        *,
+        on_duplicate: DuplicatePolicy | None = None,
+    ) -> None:
+        """Register a tool handler. A name (and version) already registered is an
+        error unless ``on_duplicate`` (or the server's) says otherwise."""
+        self.registry.add_tool(handler, on_duplicate)
 
-    def remove_tool(self, name: str) -> None:
-        """Unregister a tool; raises ``KeyError`` when there is none of that name."""
-        self.registry.remove_tool(name)
+    def remove_tool(self, name: str, version: VersionChoice = EVERY_VERSION) -> None:
+        """Unregister a tool: every version, or only ``version`` (``None``: the
+        unversioned one). ``KeyError`` when there is none."""
+        self.registry.remove_tool(name, version)
 
     @overload
     def resource(
@@ -357,9 +506,12 @@ class Server:
         | FunctionResourceTemplate
         | ResourceHandler
         | ResourceTemplateHandler,
+        *,
+        on_duplicate: DuplicatePolicy | None = None,
     ) -> None:
-        """Register a resource or resource template handler."""
-        self.registry.add_resource(handler)
+        """Register a resource or resource template handler (duplicates: see
+        ``add_tool``)."""
+        self.registry.add_resource(handler, on_duplicate)
 
     def add_skill(self, directory: str | os.PathLike[str], *, prefix: str = "") -> Server:
         """Serve the Agent Skill in ``directory`` (its ``SKILL.md`` and every file under
@@ -402,9 +554,10 @@ class Server:
             self._routes = None  # the skills methods join the table
         return self._skills
 
-    def remove_resource(self, uri: str) -> None:
-        """Unregister a resource (by URI) or a template (by its URI template)."""
-        self.registry.remove_resource(uri)
+    def remove_resource(self, uri: str, version: VersionChoice = EVERY_VERSION) -> None:
+        """Unregister a resource (by URI) or a template (by its URI template): every
+        version, or only ``version``."""
+        self.registry.remove_resource(uri, version)
 
     @overload
     def prompt(self, fn: FunctionPrompt | PromptHandler, /) -> Server: ...  # type: ignore[overload-overlap]
@@ -429,13 +582,97 @@ class Server:
 
         return register if fn is None else register(fn)
 
-    def add_prompt(self, handler: FunctionPrompt | PromptHandler) -> None:
-        """Register a prompt handler (replacing one of the same name)."""
-        self.registry.add_prompt(handler)
+    def add_prompt(
+        self,
+        handler: FunctionPrompt | PromptHandler,
+        *,
+        on_duplicate: DuplicatePolicy | None = None,
+    ) -> None:
+        """Register a prompt handler (duplicates: see ``add_tool``)."""
+        self.registry.add_prompt(handler, on_duplicate)
 
-    def remove_prompt(self, name: str) -> None:
-        """Unregister a prompt."""
-        self.registry.remove_prompt(name)
+    def remove_prompt(self, name: str, version: VersionChoice = EVERY_VERSION) -> None:
+        """Unregister a prompt: every version, or only ``version``."""
+        self.registry.remove_prompt(name, version)
+
+    # -- visibility and versions -------------------------------------------------------
+
+    def enable(
+        self,
+        *,
+        names: str | Iterable[str] | None = None,
+        keys: str | Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        version: VersionSpec | str | None = None,
+        components: Iterable[ComponentKind] | None = None,
+        match_all: bool = False,
+        only: bool = False,
+    ) -> Server:
+        """Offer the components that match (see ``disable`` for the criteria); with
+        ``only=True`` offer *only* those (an allowlist, replacing an earlier one).
+        Later rules override earlier ones; clients are told the lists changed.
+        Returns the server."""
+        self.registry.add_rule(
+            Rule.of(
+                True,
+                names=names,
+                keys=keys,
+                tags=tags,
+                version=version,
+                components=components,
+                match_all=match_all,
+                only=only,
+            )
+        )
+        return self
+
+    def disable(
+        self,
+        *,
+        names: str | Iterable[str] | None = None,
+        keys: str | Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        version: VersionSpec | str | None = None,
+        components: Iterable[ComponentKind] | None = None,
+        match_all: bool = False,
+    ) -> Server:
+        """Stop offering the components that match: neither listed nor callable
+        (an unknown tool, prompt or resource to clients), mounted servers' included.
+
+        A component matches when its name (a resource's URI too), its key
+        (``"tool:search"``) or one of its tags is named (they add up), its version is
+        in ``version`` (a ``VersionSpec`` or one version) and its kind among
+        ``components`` (``{"tool", "resource", "template", "prompt"}``); with
+        ``match_all=True``, every component of those kinds. Later rules override
+        earlier ones (``enable`` again to offer it); clients are told the lists
+        changed. A session can have rules of its own on top (``McpContext.
+        enable_components``). Returns the server."""
+        self.registry.add_rule(
+            Rule.of(
+                False,
+                names=names,
+                keys=keys,
+                tags=tags,
+                version=version,
+                components=components,
+                match_all=match_all,
+            )
+        )
+        return self
+
+    def add_transform(self, transform: VersionFilter) -> Server:
+        """Add a ``VersionFilter`` (offer only the versions it keeps). Returns the
+        server."""
+        if not isinstance(transform, VersionFilter):
+            raise TypeError(f"add_transform takes a VersionFilter, not {type(transform).__name__}")
+        self.registry.add_version_filter(transform)
+        return self
+
+    def components(self, kind: ListKind) -> list[Component]:
+        """What a client without rules of its own sees of ``kind`` (``"tools"``,
+        ``"resources"``, ``"templates"``, ``"prompts"``): each with its tags and
+        version, mounted servers' included under their prefixes."""
+        return list(self.registry.view().components(kind))
 
     def completion(self, ref: str | None = None, argument: str | None = None) -> Callable[[F], F]:
         """Register a completer: for a prompt (``ref`` = its name) or resource template
@@ -454,10 +691,20 @@ class Server:
 
         Tools and prompts are named ``prefix_name``; resource URIs get the prefix as
         their first path part (``scheme://prefix/rest``). Changes in the mounted
-        server show up here at once.
+        server show up here at once; so do its resource updates, and it hears of the
+        subscriptions to its resources (``on_subscriptions_changed``, in its own
+        names), so a mounted proxy follows them at its remote.
         """
         self.registry.mount(prefix, server.registry)
         self._mounted.append(server)
+        # resource subscriptions reach it, and its updates the parent's subscribers
+        self.subscriptions.mounted.append(
+            (server.subscriptions, partial(_unprefix_uri, prefix=prefix))
+        )
+        parent = self.subscriptions
+        server.subscriptions.announce.append(
+            lambda uri: parent.resource_updated(_prefix_uri(uri, prefix))
+        )
         return self
 
     # -- authorization ---------------------------------------------------------------
@@ -482,6 +729,10 @@ class Server:
     # -- capabilities ----------------------------------------------------------------
 
     def _lists_changed(self, kinds: tuple[str, ...]) -> None:
+        for middleware in self._owner.middleware:
+            on_list_changed = getattr(middleware, "on_list_changed", None)
+            if on_list_changed is not None:
+                on_list_changed(kinds)
         if self._nursery is not None:
             for kind in kinds:
                 self.subscriptions.list_changed(kind)
@@ -553,10 +804,11 @@ class Server:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Server]:
-        """Run the server for the duration of the block: its lifespan (with the
-        lifespans of the servers mounted in it inside), the event-loop watchdog and
-        the nursery that broadcasts and tasks run in - once, however many connections
-        run at once and however they are served.
+        """Run the server for the duration of the block: its store (connected first,
+        closed last; one that cannot be reached does not stop the start), its
+        lifespan (with the lifespans of the servers mounted in it inside), the
+        event-loop watchdog and the nursery that broadcasts and tasks run in - once,
+        however many connections run at once and however they are served.
 
         They live in a task of their own (a trio system task), so that no connection
         owns them: the first block to enter starts them (the others wait until they
@@ -595,6 +847,9 @@ class Server:
         try:
             with watch_event_loop(self.blocking_warning):
                 async with AsyncExitStack() as lifespans:
+                    await lifespans.enter_async_context(self.store.running())
+                    lifespans.callback(self.tasks.attach())
+                    lifespans.callback(self.subscriptions.attach(self.store.bus))
                     if self._lifespan is not None:
                         state = await lifespans.enter_async_context(self._lifespan(self))
                         self._owner.lifespan_state = state
@@ -660,9 +915,13 @@ class Server:
             self._connections.add(connection)
             if self._drain_deadline is not None:
                 session.start_drain(self._drain_deadline - trio.current_time())
+            token = serving.set(connection)  # the session's tasks inherit it
             try:
                 await session.run()
             finally:
+                serving.reset(token)
+                with trio.CancelScope(shield=True):
+                    await self._connection_closed(connection)
                 connection.outbox.close()
                 self._connections.discard(connection)
                 self._connections_changed.set()
@@ -689,7 +948,23 @@ class Server:
             return
         connection = Connection(self, info)
         exchange = connection.session = exchanges.open(reply)
-        await exchange.handle(message, connection)
+        token = serving.set(connection)
+        try:
+            await exchange.handle(message, connection)
+        finally:
+            serving.reset(token)
+            if self._closed_listeners or self._mounted:
+                with trio.CancelScope(shield=True):
+                    await self._connection_closed(connection)
+
+    async def _connection_closed(self, connection: Connection) -> None:
+        for callback in self._closed_listeners:
+            try:
+                await callback(connection)
+            except Exception:
+                logger.exception("on_connection_closed callback %r failed", callback)
+        for child in self._mounted:
+            await child._connection_closed(connection)
 
     async def drain(self, grace: float | None = None) -> None:
         """Stop serving gracefully: returns once every connection has ended.
@@ -754,8 +1029,9 @@ class Server:
         """
         from fastmcp_server._lifecycle import run_until_stopped, stdio_hint
 
-        _configure_logging()
-        grace = self.DEFAULT_SHUTDOWN_GRACE if shutdown_grace is None else shutdown_grace
+        settings = Settings.from_env()
+        _configure_logging(settings.log_level)
+        grace = settings.shutdown_grace if shutdown_grace is None else shutdown_grace
 
         async def serve(task_status: trio.TaskStatus[str]) -> None:
             task_status.started("stdio")
@@ -780,7 +1056,10 @@ class Server:
         - ``fastmcp_transport.http_server.H1Limits`` - or ``"hypercorn"``) and app
         (``security``, ``json_response``, ``stateless``, ``event_store``...: see
         ``fastmcp_transport.http_server.StreamableHTTPApp``); ``auth`` (a
-        ``fastmcp_server.auth.BearerAuth``) makes the server an OAuth resource server.
+        ``fastmcp_server.auth.BearerAuth``) makes the server an OAuth resource server,
+        an ``OAuthProxy`` (``GitHubProvider``...) its own authorization server in
+        front of an identity provider, a bare ``TokenVerifier`` (``StaticTokenVerifier``)
+        checks tokens it knows.
         ``port=0`` binds a free port; the address (``.url``) is reported through
         ``task_status``.
 
@@ -806,24 +1085,29 @@ class Server:
     def http_app(self, path: str = "/mcp", **options: Any) -> Any:
         """This server as an ASGI application, to mount in another ASGI app on trio
         (see ``fastmcp_transport.http_server.StreamableHTTPApp`` for the options;
-        ``auth=BearerAuth(...)`` puts the authorization layer in front of it)."""
+        ``auth=BearerAuth(...)``, ``OAuthProxy(...)`` or a ``TokenVerifier`` puts the
+        authorization layer in front of it)."""
         from fastmcp_server._http import http_app
 
         return http_app(self, path=path, **options)
 
     def run_http(
         self,
-        host: str = "127.0.0.1",
-        port: int = 8000,
-        path: str = "/mcp",
+        host: str | None = None,
+        port: int | None = None,
+        path: str | None = None,
         *,
         shutdown_grace: float | None = None,
         on_ready: Callable[[str], object] | None = None,
         **options: Any,
     ) -> None:
-        """Serve Streamable HTTP (blocking) until SIGINT or SIGTERM. Binds 127.0.0.1
-        unless told otherwise. ``auth=BearerAuth(...)`` requires OAuth access tokens
-        (see ``serve_http`` for the options).
+        """Serve Streamable HTTP (blocking) until SIGINT or SIGTERM. Binds 127.0.0.1:8000
+        at ``/mcp`` unless told otherwise - by the arguments, else by the ``FASTMCP_*``
+        variables (``FASTMCP_HOST``, ``FASTMCP_PORT``, ``FASTMCP_PATH``,
+        ``FASTMCP_STATELESS``, ``FASTMCP_HTTP_SERVER``, ``FASTMCP_SHUTDOWN_GRACE``,
+        ``FASTMCP_LOG_LEVEL``: see ``fastmcp_server.Settings``). ``auth=`` (a
+        ``BearerAuth``, an ``OAuthProxy``, a ``TokenVerifier``) requires OAuth access
+        tokens (see ``serve_http`` for the options).
 
         Once listening, one line on stderr gives the address (``on_ready(url)``, if
         given, is called instead). SIGINT (Ctrl-C) and SIGTERM stop the server
@@ -834,17 +1118,20 @@ class Server:
         """
         from fastmcp_server._lifecycle import address_line, run_until_stopped
 
-        _configure_logging()
-        grace = self.DEFAULT_SHUTDOWN_GRACE if shutdown_grace is None else shutdown_grace
+        settings = Settings.from_env()
+        _configure_logging(settings.log_level)
+        grace = settings.shutdown_grace if shutdown_grace is None else shutdown_grace
+        options.setdefault("stateless", settings.stateless)
+        options.setdefault("http_server", settings.http_server)
 
         async def serve(task_status: trio.TaskStatus[str]) -> None:
             async with trio.open_nursery() as nursery:
                 address = await nursery.start(
                     partial(
                         self.serve_http,
-                        host=host,
-                        port=port,
-                        path=path,
+                        host=settings.host if host is None else host,
+                        port=settings.port if port is None else port,
+                        path=settings.path if path is None else path,
                         shutdown_grace=grace,
                         **options,
                     )
@@ -853,8 +1140,11 @@ class Server:
 
         run_until_stopped(serve, grace=grace, on_ready=on_ready or partial(address_line, self.name))
 
-    def run(self, transport: Literal["stdio", "http"] = "stdio", **options: Any) -> None:
-        """``run_stdio(**options)`` or ``run_http(**options)``."""
+    def run(self, transport: Literal["stdio", "http"] | None = None, **options: Any) -> None:
+        """``run_stdio(**options)`` or ``run_http(**options)``; without ``transport``,
+        the one ``FASTMCP_TRANSPORT`` names (default stdio)."""
+        if transport is None:
+            transport = Settings.from_env().transport
         if transport == "stdio":
             unknown = set(options) - {"shutdown_grace", "on_ready"}
             if unknown:
@@ -866,6 +1156,15 @@ class Server:
             self.run_http(**options)
         else:
             raise ValueError(f"unknown transport {transport!r}: use 'stdio' or 'http'")
+
+
+def _remembered(fn: Any, handler: FunctionTool) -> FunctionTool:
+    """``handler``, noted on the function it was made from, so that
+    ``TransformedTool.from_tool(fn)`` starts from the tool as registered (its name,
+    description and options) - the decorator returns the function itself."""
+    with contextlib.suppress(AttributeError, TypeError):  # a builtin, a bound method
+        fn.__fastmcp_tool__ = handler
+    return handler
 
 
 async def _stop_gracefully_when_cancelled(
@@ -894,10 +1193,11 @@ async def _stop_gracefully_when_cancelled(
                 shielded.cancel()  # what is left (a lifespan still starting, say)
 
 
-def _configure_logging() -> None:
+def _configure_logging(level: str = "warning") -> None:
+    """Log to stderr at ``level``, unless the program set logging up itself."""
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
-        root.setLevel(logging.WARNING)
+        root.setLevel(level.upper())

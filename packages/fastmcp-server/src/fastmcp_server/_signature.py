@@ -9,8 +9,9 @@
 * a decoder that turns the raw ``arguments`` JSON straight into that Struct (so
   validation errors name the offending field: ``Expected `int`, got `str` - at
   `$.a```);
-* the plan for the other parameters: the ``McpContext`` and injected dependencies
-  (asked for by type; never part of the schema).
+* the plan for the other parameters: the ``McpContext``, dependencies injected by
+  type and those made per request by a ``Depends(...)`` default (never part of the
+  schema).
 
 Nothing here runs per call except ``CompiledSignature.call_arguments``.
 """
@@ -27,15 +28,33 @@ import attrs
 import msgspec
 
 from fastmcp_core import McpContext
+from fastmcp_server._depends import Dependency, FactoryPlan, plan_of
 
 __all__ = [
     "CompiledSignature",
+    "CompilerOptions",
     "Injection",
     "compile_signature",
     "json_schema",
     "parse_docstring",
     "type_hints",
 ]
+
+
+@attrs.frozen
+class CompilerOptions:
+    """How a server compiles its handlers (``Server(strict_input_validation=...,
+    dereference_schemas=...)``)."""
+
+    strict: bool = False
+    """Arguments must have their schema's JSON types exactly; when ``False`` (the
+    default) a string holding a number or a boolean (``"5"``, ``"true"``) is accepted
+    for a number or boolean parameter, as models often send them."""
+    dereference: bool = True
+    """Inline ``$ref``s in the schemas (recursive types keep their ``$defs``)."""
+
+
+DEFAULT_OPTIONS = CompilerOptions()
 
 
 @attrs.frozen
@@ -62,6 +81,8 @@ class CompiledSignature:
     description: str | None
     """The docstring's summary (before any parameter section)."""
     decoder: msgspec.json.Decoder[Any] = attrs.field(repr=False)
+    depends: tuple[tuple[str, FactoryPlan], ...] = ()
+    """The parameters whose default is ``Depends(...)``, made per call."""
 
     def call_arguments(
         self,
@@ -145,12 +166,14 @@ def compile_signature(
     name: str,
     is_dependency: Callable[[Any], bool] = lambda t: False,
     hints: dict[str, Any] | None = None,
+    options: CompilerOptions = DEFAULT_OPTIONS,
 ) -> CompiledSignature:
     """Compile ``fn``'s signature (see the module docstring).
 
     A parameter is injected when it is annotated ``McpContext`` (or a subclass, or
     ``McpContext | None``) or when ``is_dependency(annotation)`` says so. Raises
-    ``TypeError`` for ``*args`` or for an annotation msgspec cannot decode.
+    ``TypeError`` for ``*args`` or for an annotation msgspec cannot decode. ``options``
+    decide how lenient the decoder is and whether the schema's ``$ref``s are inlined.
     """
     signature = _signature(fn)
     if hints is None:
@@ -159,6 +182,7 @@ def compile_signature(
     struct_fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     names: list[str] = []
     injections: list[Injection] = []
+    depends: list[tuple[str, FactoryPlan]] = []
     extra_kwargs = False
     for param in signature.parameters.values():
         if param.kind is inspect.Parameter.VAR_POSITIONAL:
@@ -167,6 +191,18 @@ def compile_signature(
             )
         if param.kind is inspect.Parameter.VAR_KEYWORD:
             extra_kwargs = True
+            continue
+        if isinstance(param.default, Dependency):
+            depends.append(
+                (
+                    param.name,
+                    plan_of(
+                        param.default,
+                        is_dependency,
+                        lambda n, a: _injection(n, a, is_dependency),
+                    ),
+                )
+            )
             continue
         annotation = hints.get(param.name, Any)
         injected = _injection(param.name, annotation, is_dependency)
@@ -180,7 +216,7 @@ def compile_signature(
             struct_fields.append((param.name, described, param.default))
         names.append(param.name)
     try:
-        shape: Any = tuple(struct_fields)
+        shape: Any = (options, tuple(struct_fields))
         hash(shape)
     except TypeError:  # an unhashable default or annotation: no sharing
         shape = None
@@ -190,8 +226,10 @@ def compile_signature(
             _struct_name(name), struct_fields, kw_only=True, forbid_unknown_fields=False
         )
         try:
-            decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(args_type)
-            schema = json_schema(args_type)
+            decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
+                args_type, strict=options.strict
+            )
+            schema = json_schema(args_type, dereference=options.dereference)
         except Exception as exc:  # NameError too: a class whose hints do not resolve
             raise _unsupported_parameter(name, struct_fields) or TypeError(
                 f"{name}: unsupported parameter type: {exc}"
@@ -208,6 +246,7 @@ def compile_signature(
         extra_kwargs=extra_kwargs,
         description=summary or None,
         decoder=decoder,
+        depends=tuple(depends),
     )
 
 
@@ -234,21 +273,85 @@ def _unsupported_parameter(
     return None
 
 
-def json_schema(type_: Any) -> dict[str, Any]:
-    """The JSON Schema 2020-12 of ``type_``, self-contained: the root is inlined and
-    the schemas it refers to stay in ``$defs``."""
+def json_schema(type_: Any, *, dereference: bool = True) -> dict[str, Any]:
+    """The JSON Schema 2020-12 of ``type_``, self-contained: the root is inlined, and
+    so (``dereference``) is every schema it refers to that is not recursive; what is
+    left stays in ``$defs`` (a recursive type, or everything without
+    ``dereference``)."""
     (root,), components = msgspec.json.schema_components([type_], ref_template="#/$defs/{name}")
     ref = root.get("$ref")
     if ref is not None:
-        root = dict(components.pop(ref.rsplit("/", 1)[-1]))
-        if len(root) == 1 and "$ref" not in root:
-            pass
+        name = _name_of(ref)
+        root = dict(components[name])
+        if name not in _refs_in(root, components):  # a recursive root stays a definition too
+            del components[name]
     root.pop("title", None)
     if root.get("type") == "object" and "properties" not in root:
         root["properties"] = {}
+    if components and dereference:
+        recursive = _recursive(components)
+        root = _inline(root, components, recursive)
+        components = {
+            name: _inline(schema, components, recursive)
+            for name, schema in components.items()
+            if name in recursive and name in _refs_in(root, components)
+        }
     if components:
         root["$defs"] = components
     return root
+
+
+def _name_of(ref: str) -> str:
+    return ref.rsplit("/", 1)[-1]
+
+
+def _direct_refs(node: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            found.add(_name_of(ref))
+        for value in node.values():
+            found |= _direct_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _direct_refs(value)
+    return found
+
+
+def _refs_in(node: Any, components: Mapping[str, Any]) -> set[str]:
+    """Every definition ``node`` refers to, directly or through others."""
+    seen: set[str] = set()
+    todo = list(_direct_refs(node))
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in components:
+            continue
+        seen.add(name)
+        todo.extend(_direct_refs(components[name]))
+    return seen
+
+
+def _recursive(components: Mapping[str, Any]) -> set[str]:
+    """The definitions that refer to themselves, directly or through others: they
+    stay definitions (inlining them would never end)."""
+    return {name for name, schema in components.items() if name in _refs_in(schema, components)}
+
+
+def _inline(node: Any, components: Mapping[str, Any], keep: set[str]) -> Any:
+    """``node`` with every ``$ref`` to a definition outside ``keep`` replaced by the
+    (inlined) definition; sibling keywords of a ``$ref`` (a default, a description)
+    stay beside it."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and _name_of(ref) in components and _name_of(ref) not in keep:
+            target = _inline(components[_name_of(ref)], components, keep)
+            siblings = {k: _inline(v, components, keep) for k, v in node.items() if k != "$ref"}
+            return {**target, **siblings}
+        return {k: _inline(v, components, keep) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, components, keep) for v in node]
+    return node
 
 
 def _injection(

@@ -21,7 +21,6 @@ with ``ValueError`` at registration.
 from __future__ import annotations
 
 import base64
-import mimetypes
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Protocol
@@ -53,6 +52,7 @@ from fastmcp_protocol.ext_skills import (
     digest_of,
     parse_frontmatter,
 )
+from fastmcp_server._media import is_text, mime_of_name
 from fastmcp_server._registry import Registry
 from fastmcp_server._results import constant
 
@@ -65,7 +65,6 @@ _METHODS: dict[str, type] = {
     "skills/get": GetSkillRequestParams,
     "resources/directory/read": ReadResourceDirectoryRequestParams,
 }
-_TEXT_TYPES = {"application/json", "application/xml", "application/yaml", "application/x-sh"}
 
 
 @attrs.define(eq=False, repr=False)
@@ -79,7 +78,7 @@ class _SkillFile:
     @classmethod
     def of(cls, definition: Resource, data: bytes) -> _SkillFile:
         uri, mime = definition.uri, definition.mime_type or "application/octet-stream"
-        if _is_text(mime):
+        if is_text(mime):
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
@@ -154,7 +153,7 @@ class Skills:
             # a nested skill's files are its enclosing skill's too: served once, its
             # SKILL.md with the nested skill's own name and description
             if uri == entry.uri or uri not in self.registry.resources:
-                self.registry.add_resource(handler)
+                self.registry.add_resource(handler, "replace")
                 self._index(handler.definition)
         self._entries[entry.uri] = entry
         return entry
@@ -241,16 +240,5 @@ def _definition(uri: str, relative: str, data: bytes, frontmatter: dict[str, Any
             size=len(data),
         )
     return Resource(
-        uri=uri, name=PurePosixPath(relative).name, mime_type=_mime(relative), size=len(data)
+        uri=uri, name=PurePosixPath(relative).name, mime_type=mime_of_name(relative), size=len(data)
     )
-
-
-def _mime(relative: str) -> str:
-    if relative.endswith(".md"):
-        return "text/markdown"
-    guessed, _ = mimetypes.guess_type(relative)
-    return guessed or "application/octet-stream"
-
-
-def _is_text(mime: str) -> bool:
-    return mime.startswith("text/") or mime in _TEXT_TYPES

@@ -20,8 +20,28 @@ client polls; the tool's questions put the task in ``input_required`` (answered 
 recorded: ``completed`` with the tool's result (an ``isError`` result for a tool
 error), ``failed`` with a JSON-RPC error for a ``ProtocolError``, or ``cancelled``.
 
-Task state lives in a ``TaskStore`` (in memory by default: a dict that forgets tasks
-``ttl_ms`` after they were created); the running coroutines live in this process.
+Where things live (any replica answers any request). A task's state is a record of
+the server's store (``fastmcp_core.store``: this process's memory by default, Redis
+for replicas), forgotten ``ttl_ms`` after its creation and owned by the replica that
+runs it. Every change is a compare-and-set transition: of two replicas changing a
+task at once one wins and the other decides again on what it then reads, so a
+``tasks/cancel`` and the tool's end race fairly, and a terminal task stays as it is
+(a cancel wins over a result that comes after it). The running coroutine lives in
+the owner replica (``Tasks.runs``). From any replica:
+
+* ``tasks/get`` and ``tasks/list`` read the record;
+* ``tasks/result`` waits by following the record (a watch wakes it) until it is
+  terminal;
+* ``tasks/update`` moves answers into the record; the owner, waiting in ``ask`` by
+  following the record, takes them out;
+* ``tasks/cancel`` makes the record ``cancelled``, then cancels the run: at once when
+  it runs here, else through the owner's inbox on the store's bus;
+* a task whose owner's lease ran out (the replica died) is made ``failed`` by the
+  first replica that reads it.
+
+A store that cannot be reached fails the request that needs it (-32603, with the
+store's message), never the server. The end of a run is offered to the store again
+and again (backing off) until it takes it; the task stays ``working`` meanwhile.
 """
 
 from __future__ import annotations
@@ -30,6 +50,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -38,6 +59,7 @@ import msgspec
 import trio
 
 from fastmcp_core import (
+    Asker,
     Cancelled,
     CancelReason,
     Err,
@@ -48,6 +70,7 @@ from fastmcp_core import (
     ProtocolError,
     capture,
 )
+from fastmcp_core.store import MemoryStore, Record, Records, Store, StoreUnavailable
 from fastmcp_protocol import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -88,7 +111,7 @@ from fastmcp_server._background import Background
 from fastmcp_server._registry import Owner, Registry, ToolEntry
 from fastmcp_server._results import constant
 
-__all__ = ["InMemoryTaskStore", "TaskState", "TaskStore", "Tasks"]
+__all__ = ["TaskState", "Tasks"]
 
 logger = logging.getLogger("fastmcp.tasks")
 
@@ -96,11 +119,17 @@ Status = Literal["working", "input_required", "completed", "failed", "cancelled"
 _TERMINAL = frozenset({"completed", "failed", "cancelled"})
 _DEFAULT_TTL_MS = 300_000
 _POLL_MS = 200
+_CANCEL = "tasks/cancel"
+"""The bus topic of the cancellations sent to the replica that runs the task."""
+_RETRY = (0.1, 0.2, 0.5, 1.0, 2.0)
+"""Back-off (seconds) between attempts to record the end of a run."""
+_MAX_SWAPS = 100
+"""Compare-and-set attempts of one transition before giving up (contention)."""
 
 
 @attrs.define(eq=False)
 class TaskState:
-    """What is known of a task: all a store keeps."""
+    """What is known of a task: what its record holds (``fastmcp_core.store``)."""
 
     task_id: str
     status: Status
@@ -113,64 +142,59 @@ class TaskState:
     result: Any = None
     error: Error | None = None
     input_requests: dict[str, Any] = attrs.field(factory=dict)
+    answers: dict[str, Any] = attrs.field(factory=dict)
+    """Answers to ``input_requests`` (2026-07-28 ``tasks/update``) that the replica
+    running the task has not taken yet."""
     owner: str | None = None
+    """Who may see the task: the principal, or the session, that created it."""
 
     @property
     def terminal(self) -> bool:
         return self.status in _TERMINAL
 
-    def expired(self, now: float) -> bool:
-        return self.ttl_ms is not None and now > self.created_at + self.ttl_ms / 1000
+
+class _Stored(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A ``TaskState`` as its record holds it (JSON)."""
+
+    task_id: str
+    status: Status
+    created_at: float
+    last_updated_at: float
+    ttl_ms: int | None = None
+    legacy: bool = False
+    status_message: str | None = None
+    poll_interval_ms: int = _POLL_MS
+    result: Any = None
+    error: Error | None = None
+    input_requests: dict[str, Any] = {}
+    answers: dict[str, Any] = {}
+    owner: str | None = None
 
 
-class TaskStore(Protocol):
-    """Where task state lives. Implement it to share tasks across restarts."""
-
-    async def put(self, state: TaskState) -> None: ...
-
-    async def get(self, task_id: str) -> TaskState | None: ...
-
-    async def list(self) -> list[TaskState]: ...
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(_Stored)
 
 
-@attrs.define(eq=False)
-class InMemoryTaskStore:
-    """Tasks in a dict, forgotten ``ttl_ms`` after their creation."""
+def _encode(state: TaskState) -> bytes:
+    return _ENCODER.encode(_Stored(**attrs.asdict(state, recurse=False)))
 
-    _states: dict[str, TaskState] = attrs.field(factory=dict)
 
-    async def put(self, state: TaskState) -> None:
-        self._states[state.task_id] = state
-
-    async def get(self, task_id: str) -> TaskState | None:
-        state = self._states.get(task_id)
-        if state is not None and state.expired(time.time()):
-            del self._states[task_id]
-            return None
-        return state
-
-    async def list(self) -> list[TaskState]:
-        now = time.time()
-        for task_id in [t for t, s in self._states.items() if s.expired(now)]:
-            del self._states[task_id]
-        return list(self._states.values())
+def _decode(value: bytes) -> TaskState:
+    stored = _DECODER.decode(value)
+    fields = {name: getattr(stored, name) for name in stored.__struct_fields__}
+    if stored.result is not None:  # a task's result is a tool call's
+        fields["result"] = convert(stored.result, CallToolResult)
+    return TaskState(**fields)
 
 
 @attrs.define(eq=False, repr=False)
 class _Run:
-    """A running task-capable tool call (in-process part of a task)."""
+    """A running task-capable tool call (the part of a task in its owner replica)."""
 
     state: TaskState | None
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     first: trio.Event = attrs.field(factory=trio.Event)
-    changed: trio.Event = attrs.field(factory=trio.Event)
     answer: Any = None  # what the waiting request answers with
-    answers: dict[str, Any] = attrs.field(factory=dict)
-    done: trio.Event = attrs.field(factory=trio.Event)
-
-    def signal(self) -> None:
-        self.changed.set()
-        self.changed = trio.Event()
 
 
 class TaskHost(Protocol):
@@ -181,20 +205,42 @@ class TaskHost(Protocol):
 
 @attrs.define(eq=False, repr=False)
 class Tasks:
-    """The task subsystem of one server."""
+    """The task subsystem of one server (see the module docstring)."""
 
     registry: Registry
     background: Background
     host: TaskHost
-    store: TaskStore = attrs.field(factory=InMemoryTaskStore)
+    store: Store = attrs.field(factory=MemoryStore)
     ttl_ms: int = _DEFAULT_TTL_MS
-    _runs: dict[str, _Run] = attrs.field(factory=dict)
+    runs: dict[str, _Run] = attrs.field(factory=dict)
+    """The task runs of this replica, by task id."""
+
+    @property
+    def records(self) -> Records:
+        return self.store.records("tasks")
+
+    def attach(self) -> Callable[[], None]:
+        """Take the cancellations other replicas send here (while the server runs);
+        returns the function that stops it."""
+        return self.store.bus.receive(_CANCEL, self._cancelled_elsewhere)
+
+    def _cancelled_elsewhere(self, data: bytes) -> None:
+        run = self.runs.get(data.decode())
+        if run is not None:
+            run.scope.cancel()
 
     # -- what the dispatcher asks ----------------------------------------------------
 
     @property
     def enabled(self) -> bool:
-        return any(entry.task != "forbidden" for entry in self.registry.tools.values())
+        """Whether some tool may run as a task (a mounted server's included)."""
+        if any(entry.task != "forbidden" for entry in self.registry.tools.values()):
+            return True
+        return any(
+            tool.execution is not None and tool.execution.task_support not in (None, "forbidden")
+            for mount in self.registry.mounts
+            for tool in mount.registry.definitions("tools")
+        )
 
     def extensions(self) -> dict[str, Any] | None:
         return {TASKS_EXTENSION: {}} if self.enabled else None
@@ -226,45 +272,65 @@ class Tasks:
         async def update(
             ctx: McpContext, params: UpdateTaskRequestParams
         ) -> Callable[[], Awaitable[Any]]:
-            state = await self._lookup(ctx, params.task_id)
-            run = self._runs.get(state.task_id)
-            if params.input_responses and run is not None:
+            await self._lookup(ctx, params.task_id)
+            responses = params.input_responses or {}
+
+            def answer(state: TaskState) -> bool:
                 answered = False
-                for key, value in params.input_responses.items():
+                for key, value in responses.items():
                     if key in state.input_requests:
                         del state.input_requests[key]
-                        run.answers[key] = msgspec.to_builtins(value)
+                        state.answers[key] = msgspec.to_builtins(value)
                         answered = True
                 if answered:
                     if not state.input_requests and state.status == "input_required":
                         _touch(state, "working")
-                    await self.store.put(state)
-                    run.signal()
+                    else:
+                        state.last_updated_at = time.time()
+                return answered
+
+            if responses:
+                await self._transition(params.task_id, answer)
             return constant(Result())
 
         async def cancel(ctx: McpContext, params: TaskIdParams) -> Callable[[], Awaitable[Any]]:
-            state = await self._lookup(ctx, params.task_id)
-            run = self._runs.get(state.task_id)
-            if not state.terminal:
+            await self._lookup(ctx, params.task_id)
+
+            def cancelling(state: TaskState) -> bool:
+                if state.terminal:
+                    return False
                 _touch(state, "cancelled", "Cancelled by the client")
-                await self.store.put(state)
-                if run is not None:
-                    run.scope.cancel()
+                return True
+
+            changed = await self._transition(params.task_id, cancelling)
+            if changed is None:
+                raise _unknown(params.task_id)
+            state, record, written = changed
+            if written:
+                await self._stop_run(state.task_id, record.owner)
             if is_modern(ctx.protocol_version):
                 return constant(Result())
             return constant(CancelTaskResult(**_task_fields(state)))
 
         async def result(ctx: McpContext, params: TaskIdParams) -> Callable[[], Awaitable[Any]]:
-            state = await self._lookup(ctx, params.task_id)
+            await self._lookup(ctx, params.task_id)
+            task_id = params.task_id
 
             async def wait() -> Any:
-                run = self._runs.get(state.task_id)
-                while run is not None and not state.terminal:
-                    await run.changed.wait()
+                check_every = self.store.lease / 2  # to notice an owner that died
+                async with self.records.watch(task_id) as watch:
+                    while True:
+                        read = await self._read(task_id)
+                        if read is None:
+                            raise _unknown(task_id)
+                        state = read[0]
+                        if state.terminal:
+                            break
+                        await watch.wait(check_every)
                 if state.status == "failed" and state.error is not None:
                     raise McpError.from_error(state.error)
                 if state.status == "cancelled":
-                    raise McpError(INVALID_PARAMS, f"Task {state.task_id} was cancelled")
+                    raise McpError(INVALID_PARAMS, f"Task {task_id} was cancelled")
                 return state.result
 
             return wait
@@ -272,7 +338,11 @@ class Tasks:
         async def listing(
             ctx: McpContext, params: PaginatedRequestParams
         ) -> Callable[[], Awaitable[Any]]:
-            states = [s for s in await self.store.list() if s.legacy]
+            states = []
+            for record in await self.records.group(_group(_owner(ctx))):
+                state = await self._settled(_decode(record.value), record)
+                if state is not None and state.legacy:
+                    states.append(state)
             page, cursor = self.registry.page(states, params.cursor)
             tasks = [Task(**_task_fields(s)) for s in page]
             return constant(ListTasksResult(tasks=tasks, next_cursor=cursor))
@@ -293,10 +363,68 @@ class Tasks:
                     "tasks need the io.modelcontextprotocol/tasks extension",
                     ClientCapabilities(extensions={TASKS_EXTENSION: {}}),
                 )
-        state = await self.store.get(task_id)
-        if state is None or (state.owner is not None and state.owner != _owner(ctx)):
-            raise McpError(INVALID_PARAMS, f"Unknown task: {task_id}", {"taskId": task_id})
-        return state
+        read = await self._read(task_id)
+        if read is None or (read[0].owner is not None and read[0].owner != _owner(ctx)):
+            raise _unknown(task_id)
+        return read[0]
+
+    # -- the record ------------------------------------------------------------------
+
+    async def _read(self, task_id: str) -> tuple[TaskState, Record] | None:
+        """The task as stored, a dead owner's task made failed first; ``None`` when
+        there is none."""
+        for _ in range(_MAX_SWAPS):
+            record = await self.records.get(task_id)
+            if record is None:
+                return None
+            state = await self._settled(_decode(record.value), record)
+            if state is not None:
+                return state, record
+        raise McpError(INTERNAL_ERROR, f"Task {task_id} changes too often to be read")
+
+    async def _settled(self, state: TaskState, record: Record) -> TaskState | None:
+        """``state``, unless its owner replica is gone while it was not terminal: then
+        it is made ``failed`` (``None`` when another write came first: read again)."""
+        if state.terminal or record.owner is None or await self._owner_lives(state, record):
+            return state
+        _touch(state, "failed", "The server replica running the task stopped")
+        state.error = Error(
+            code=INTERNAL_ERROR, message="the server replica running the task stopped"
+        )
+        written = await self.records.swap(state.task_id, record.version, _encode(state))
+        return None if written is None else state
+
+    async def _owner_lives(self, state: TaskState, record: Record) -> bool:
+        if record.owner == self.store.replica:
+            return state.task_id in self.runs  # a run of ours that ended unrecorded: lost
+        return await self.store.alive(record.owner or "")
+
+    async def _transition(
+        self, task_id: str, change: Callable[[TaskState], bool]
+    ) -> tuple[TaskState, Record, bool] | None:
+        """Read the task, let ``change`` edit the state (``False``: nothing to write)
+        and write it if nobody else wrote meanwhile; else read and decide again. The
+        state as written (or as read, unchanged), its record, and whether it was
+        written; ``None`` when the task is gone."""
+        for _ in range(_MAX_SWAPS):
+            read = await self._read(task_id)
+            if read is None:
+                return None
+            state, record = read
+            if not change(state):
+                return state, record, False
+            written = await self.records.swap(task_id, record.version, _encode(state))
+            if written is not None:
+                return state, written, True
+        raise McpError(INTERNAL_ERROR, f"Task {task_id} changes too often to be changed")
+
+    async def _stop_run(self, task_id: str, replica: str | None) -> None:
+        """Cancel the run of a task just made ``cancelled``: here, or in its owner."""
+        run = self.runs.get(task_id)
+        if run is not None:
+            run.scope.cancel()
+        elif replica is not None and replica != self.store.replica:
+            await self.store.bus.send(replica, _CANCEL, task_id.encode())
 
     # -- starting tasks --------------------------------------------------------------
 
@@ -334,35 +462,10 @@ class Tasks:
 
         async def start() -> Any:
             run = _Run(None)
-            task_ctx = _task_context(ctx)
-            creating = trio.Lock()
-
-            async def detach(status_message: str | None) -> None:
-                async with creating:
-                    if run.state is not None:
-                        return
-                    now = time.time()
-                    state = TaskState(
-                        task_id=secrets.token_hex(16),
-                        status="working",
-                        created_at=now,
-                        last_updated_at=now,
-                        ttl_ms=ttl_ms,
-                        legacy=legacy,
-                        status_message=status_message,
-                        owner=task_owner,
-                    )
-                    await self.store.put(state)  # durable before the client learns of it
-                    run.state = state
-                    self._runs[state.task_id] = run
-                    task_ctx._asker = self._asker(run, task_ctx, legacy)
-                    task_ctx._task_starter = None
-                    run.answer = _created(state)
-                    run.first.set()
-
-            task_ctx._task_starter = detach
+            hooks = _RunHooks(self, run, legacy, ttl_ms, task_owner)
+            task_ctx = ctx.derive(scope=run.scope, task=hooks)
             self.background.start_soon(
-                self._execute, run, task_ctx, entry, resolve, arguments, defer, detach
+                self._execute, run, task_ctx, entry, resolve, arguments, defer, hooks.start
             )
             try:
                 await run.first.wait()
@@ -387,11 +490,17 @@ class Tasks:
         defer: bool,
         detach: Callable[[str | None], Awaitable[None]],
     ) -> None:
-        with run.scope:
-            ctx._scope = run.scope
-            if not defer:
-                await detach(None)
-            outcome = await capture(lambda: _in_region(ctx, entry, arguments, resolve))
+        """Run the tool in the server's nursery; nothing it or the store raises gets
+        out (the nursery is the server's)."""
+        try:
+            with run.scope:
+                if not defer:
+                    await detach(None)
+                outcome = await capture(lambda: _in_region(ctx, entry, arguments, resolve))
+        except StoreUnavailable as exc:  # no task could be made: a JSON-RPC error (-32603)
+            run.answer = ProtocolError(exc.code, exc.message)
+            run.first.set()
+            return
         if run.scope.cancelled_caught:
             outcome = Cancelled(ctx.cancel_reason or CancelReason.CLIENT)
         state = run.state
@@ -399,45 +508,164 @@ class Tasks:
             run.answer = _direct(outcome, self.host.mask_error_details, entry)
             run.first.set()
             return
-        if not state.terminal or state.status == "cancelled":
-            _record(state, outcome, self.host.mask_error_details)
-            await self.store.put(state)
-        run.signal()
-        run.done.set()
-        self._runs.pop(state.task_id, None)
+        try:
+            await self._finish(state.task_id, outcome)
+        finally:
+            self.runs.pop(state.task_id, None)
 
-    def _asker(
-        self, run: _Run, ctx: McpContext, legacy: bool
-    ) -> Callable[[Mapping[str, InputRequest]], Awaitable[dict[str, Any]]]:
-        async def ask(requests: Mapping[str, InputRequest]) -> dict[str, Any]:
-            state = run.state
-            assert state is not None
-            if legacy:  # 2025-11-25: server-to-client requests, with the task's status
-                _touch(state, "input_required")
-                await self.store.put(state)
-                try:
-                    ctx._asker = None
-                    return await ctx.ask(requests)
-                finally:
-                    ctx._asker = self._asker(run, ctx, legacy)
-                    if state.status == "input_required":
-                        _touch(state, "working")
-                        await self.store.put(state)
-            unique = {f"{key}-{secrets.token_hex(4)}": (key, req) for key, req in requests.items()}
-            state.input_requests.update(
+    async def _finish(self, task_id: str, outcome: Any) -> None:
+        """Record how the run ended, unless the task is terminal already (cancelled,
+        or failed by a replica that thought this one dead). Tried until the store
+        takes it: each attempt is shielded from the server's shutdown, the waits
+        between them are not."""
+        mask = self.host.mask_error_details
+
+        def ending(state: TaskState) -> bool:
+            if state.terminal:
+                return False
+            _record(state, outcome, mask)
+            return True
+
+        attempt = 0
+        while True:
+            try:
+                with trio.CancelScope(shield=True), trio.move_on_after(30):
+                    await self._transition(task_id, ending)
+            except StoreUnavailable as exc:
+                if attempt == 0:
+                    logger.warning("the end of task %s is not recorded yet: %s", task_id, exc)
+            else:
+                return
+            await trio.sleep(_RETRY[min(attempt, len(_RETRY) - 1)])
+            attempt += 1
+
+
+@attrs.define(eq=False, repr=False)
+class _RunHooks:
+    """What the context of one task-capable tool call does (``McpContext.derive``):
+    ``start`` makes the call a task (its record stored first, then the client told);
+    before that a question is asked as in any call, after it the task's record says
+    what it waits for."""
+
+    tasks: Tasks
+    run: _Run
+    legacy: bool
+    ttl_ms: int
+    owner: str | None
+    _creating: trio.Lock = attrs.field(factory=trio.Lock)
+
+    async def start(self, status_message: str | None) -> None:
+        run = self.run
+        async with self._creating:
+            if run.state is not None:
+                return
+            now = time.time()
+            state = TaskState(
+                task_id=secrets.token_hex(16),
+                status="working",
+                created_at=now,
+                last_updated_at=now,
+                ttl_ms=self.ttl_ms,
+                legacy=self.legacy,
+                status_message=status_message,
+                owner=self.owner,
+            )
+            tasks = self.tasks
+            tasks.runs[state.task_id] = run  # first: a reader finds it ours and running
+            try:  # durable before the client learns of it
+                await tasks.records.create(
+                    state.task_id,
+                    _encode(state),
+                    ttl=self.ttl_ms / 1000,
+                    group=_group(self.owner),
+                )
+            except BaseException:
+                tasks.runs.pop(state.task_id, None)
+                raise
+            run.state = state
+            run.answer = _created(state)
+            run.first.set()
+
+    async def _change(self, change: Callable[[TaskState], bool]) -> TaskState:
+        """A transition of this run's task; one that ended meanwhile (cancelled from
+        another replica, say) cancels the run instead."""
+        assert self.run.state is not None
+        changed = await self.tasks._transition(self.run.state.task_id, change)
+        if changed is None or changed[0].terminal:
+            self.run.scope.cancel()
+            await trio.lowlevel.checkpoint()  # raises Cancelled
+        assert changed is not None
+        return changed[0]
+
+    async def ask(self, requests: Mapping[str, InputRequest], directly: Asker) -> dict[str, Any]:
+        run = self.run
+        state = run.state
+        if state is None:  # not a task yet: asked as the request itself would
+            return await directly(requests)
+        if self.legacy:  # 2025-11-25: server-to-client requests, with the task's status
+            return await self._ask_directly(requests, directly)
+        unique = {f"{key}-{secrets.token_hex(4)}": (key, req) for key, req in requests.items()}
+
+        def asking(s: TaskState) -> bool:
+            s.input_requests.update(
                 {wire: msgspec.to_builtins(req) for wire, (_, req) in unique.items()}
             )
-            _touch(state, "input_required")
-            await self.store.put(state)
-            run.signal()
-            while any(wire not in run.answers for wire in unique):
-                await run.changed.wait()
-            answers: dict[str, Any] = {}
-            for wire, (key, request) in unique.items():
-                answers[key] = _parse_answer(request, run.answers.pop(wire))
-            return answers
+            _touch(s, "input_required")
+            return True
 
-        return ask
+        def taking(s: TaskState) -> bool:
+            for wire in unique:
+                s.answers.pop(wire, None)
+            return True
+
+        async with self.tasks.records.watch(state.task_id) as watch:
+            now = await self._change(asking)
+            while any(wire not in now.answers for wire in unique):
+                await watch.wait()
+                now = await self._change(_unchanged)
+        answers: dict[str, Any] = {}
+        for wire, (key, request) in unique.items():
+            answers[key] = _parse_answer(request, now.answers[wire])
+        await self._change(taking)
+        return answers
+
+    async def _ask_directly(
+        self, requests: Mapping[str, InputRequest], directly: Asker
+    ) -> dict[str, Any]:
+        def waiting(s: TaskState) -> bool:
+            _touch(s, "input_required")
+            return True
+
+        def working(s: TaskState) -> bool:
+            if s.status != "input_required":
+                return False
+            _touch(s, "working")
+            return True
+
+        await self._change(waiting)
+        try:
+            return await directly(requests)
+        finally:
+            with trio.CancelScope(shield=True), suppress(StoreUnavailable):
+                await self.tasks._transition(self._task_id, working)
+
+    @property
+    def _task_id(self) -> str:
+        assert self.run.state is not None
+        return self.run.state.task_id
+
+
+def _unchanged(state: TaskState) -> bool:
+    return False
+
+
+def _unknown(task_id: str) -> McpError:
+    return McpError(INVALID_PARAMS, f"Unknown task: {task_id}", {"taskId": task_id})
+
+
+def _group(owner: str | None) -> str:
+    """The store group that lists the tasks one principal (or session) may see."""
+    return "" if owner is None else owner
 
 
 def _owner(ctx: McpContext) -> str | None:
@@ -446,32 +674,9 @@ def _owner(ctx: McpContext) -> str | None:
     return ctx.session_id
 
 
-def _task_context(request_ctx: McpContext) -> McpContext:
-    """A context for the background run, with what the request knew."""
-    ctx = McpContext(
-        request_id=request_ctx.request_id,
-        method=request_ctx.method,
-        peer=request_ctx._peer,
-        protocol_version=request_ctx.protocol_version,
-        client_info=request_ctx.client_info,
-        client_capabilities=request_ctx.client_capabilities,
-        log_level=request_ctx.log_level,
-        meta=request_ctx.meta,
-        lifespan=request_ctx.lifespan,
-        dependencies=request_ctx._dependencies,
-        principal=request_ctx.principal,
-        session_id=request_ctx.session_id,
-        progress_token=request_ctx.progress_token,
-    )
-    ctx._input = request_ctx._input
-    return ctx
-
-
 async def _in_region(ctx: McpContext, entry: ToolEntry, arguments: Any, resolve: Any) -> Any:
-    async with trio.open_nursery() as nursery:
-        ctx._nursery = nursery
-        result = await entry.call(ctx, arguments, resolve)
-    return result
+    async with ctx.region():
+        return await entry.call(ctx, arguments, resolve)
 
 
 def _direct(outcome: Any, mask: bool, entry: ToolEntry) -> Any:
@@ -488,7 +693,10 @@ def _direct(outcome: Any, mask: bool, entry: ToolEntry) -> Any:
 
 
 def _record(state: TaskState, outcome: Any, mask: bool) -> None:
-    if isinstance(outcome, Ok):
+    if isinstance(outcome, Err) and isinstance(outcome.error, StoreUnavailable):
+        state.error = outcome.error.to_error()  # the store failed the run: say so
+        _touch(state, "failed")
+    elif isinstance(outcome, Ok):
         value = outcome.value
         if isinstance(value, InputRequiredResult):  # cannot happen after detaching
             _touch(state, "failed")

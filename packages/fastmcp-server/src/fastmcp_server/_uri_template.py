@@ -5,10 +5,25 @@
 operators: ``{var}`` (one segment: no ``/``), ``{+var}`` (reserved: may contain
 ``/``), ``{#var}`` (fragment), ``{.var}``, ``{/var}`` (path segments), ``{;var}``,
 ``{?var}`` and ``{&var}`` (query parameters, in any order), with comma lists of
-variables; the ``*`` explode modifier is accepted for ``{/var*}`` and ``{+var*}``.
+variables; the ``*`` explode modifier is accepted for ``{/var*}`` and ``{+var*}``, and
+``{var*}`` matches several path segments (``files://{path*}`` matches
+``files://a/b.txt`` with ``path="a/b.txt"``, as PrefectHQ fastmcp means it).
 
-Matched values are percent-decoded. Path traversal is refused: a value containing a
-``..`` segment, a NUL byte or (outside ``{+var}``/``{/var*}``) a ``/`` does not match.
+Matched values are percent-decoded once. Values are meant to be names, never paths a
+handler could be tricked into leaving its directory with, so a URI whose value (after
+decoding) is any of these does not match:
+
+* an absolute path: it starts with ``/`` (``tree:///etc/passwd``, ``tree://%2Fetc``)
+  or a drive letter and a colon (``C:``);
+* a path that climbs: a ``..`` segment (``a/../../etc``, ``%2E%2E``);
+* a backslash or a NUL byte anywhere (Windows separators, C string ends);
+* still percent-encoded (``%252E%252E``: decoded twice by someone, it would climb);
+* a ``/`` outside ``{+var}``, ``{#var}``, ``{/var*}`` and ``{var*}``; inside them only a literal
+  one: an encoded separator (``%2F``, ``%5C``) does not match.
+
+The same holds for query variables (``{?var}``). A URI that does not match is not
+found, as if no template named it. This is a guard, not a sandbox: a handler that
+opens files should still resolve them inside its root (``FileResources`` does).
 """
 
 from __future__ import annotations
@@ -22,6 +37,9 @@ __all__ = ["UriTemplate"]
 
 _EXPRESSION = re.compile(r"\{([+#./;?&]?)([^{}]+)\}")
 _VARNAME = re.compile(r"^[A-Za-z0-9_.%]+$")
+_DRIVE = re.compile(r"[A-Za-z]:")
+_STILL_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
+_ENCODED_SEPARATOR = re.compile(r"%(?:2[Ff]|5[Cc])")
 
 
 @attrs.frozen
@@ -64,6 +82,8 @@ class UriTemplate:
             if raw is None:
                 continue
             name = _group_names.get(key, key)
+            if _ENCODED_SEPARATOR.search(raw):
+                return None
             value = unquote(raw)
             if not _safe(value, allow_slash=key.startswith("r_")):
                 return None
@@ -141,7 +161,7 @@ def _compile(template: str) -> tuple[re.Pattern[str], tuple[_Expression, ...], t
 
 
 def _expression_regex(operator: str, names: list[str], explode: bool) -> str:
-    reserved = operator in ("+", "#") or (operator == "/" and explode)
+    reserved = operator in ("+", "#") or (operator in ("/", "") and explode)
     value = r"[^?#]+?" if reserved else r"[^/?#,]+?"
     if operator in ("", "+"):
         groups = [f"(?P<{_group(n, reserved)}>{value})" for n in names]
@@ -158,9 +178,11 @@ def _expression_regex(operator: str, names: list[str], explode: bool) -> str:
 
 
 def _safe(value: str, *, allow_slash: bool) -> bool:
-    if "\x00" in value:
+    """Whether a decoded value may reach a handler (see the module docstring)."""
+    if "\x00" in value or "\\" in value:
         return False
-    if not allow_slash and "/" in value:
+    if "/" in value and (not allow_slash or value.startswith("/")):
         return False
-    segments = value.replace("\\", "/").split("/")
-    return ".." not in segments
+    if _DRIVE.match(value) or _STILL_ENCODED.search(value):
+        return False
+    return ".." not in value.split("/")

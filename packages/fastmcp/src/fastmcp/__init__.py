@@ -73,21 +73,31 @@ from fastmcp_core import (
     TransportClosed,
     TransportError,
 )
+from fastmcp_core.store import MemoryStore, StoreUnavailable
 from fastmcp_protocol import FastMcpError, LocalError, McpError, PeerError, UnexpectedResult
 from fastmcp_server import (
+    ArgTransform,
     Completer,
+    Component,
+    CurrentContext,
+    Depends,
     FunctionPrompt,
     FunctionResource,
     FunctionResourceTemplate,
     FunctionTool,
-    InMemoryTaskStore,
     Lifespan,
     PromptHandler,
     ResourceHandler,
     ResourceTemplateHandler,
     Server,
-    TaskStore,
+    Settings,
+    SettingsError,
     ToolHandler,
+    TransformedTool,
+    VersionFilter,
+    VersionSpec,
+    forward,
+    forward_raw,
     prompt,
     resource,
     tool,
@@ -96,15 +106,33 @@ from fastmcp_server import (
 if _typing.TYPE_CHECKING:
     from fastmcp_server import (
         Audio,
+        CacheSettings,
         CallNext,
+        CallToolSettings,
+        ErrorHandlingMiddleware,
         ErrorMappingMiddleware,
         File,
+        FileResources,
+        GetPromptSettings,
         Image,
+        ListPromptsSettings,
+        ListResourcesSettings,
+        ListToolsSettings,
         LoggingMiddleware,
         Middleware,
+        MiddlewareContext,
+        MiddlewareFunction,
+        NextHook,
+        RateLimitError,
+        RateLimitingMiddleware,
+        ReadResourceSettings,
+        ResponseCachingMiddleware,
+        RetryMiddleware,
+        SlidingWindowRateLimitingMiddleware,
         TimingMiddleware,
         UriTemplate,
     )
+    from fastmcp_server.openapi import HTTPRoute, MCPType, RouteMap
 
     __version__: str
     """The installed distribution's version: its ``pyproject.toml`` is the one source."""
@@ -113,16 +141,37 @@ if _typing.TYPE_CHECKING:
 _FROM_SERVER = frozenset(
     {
         "Audio",
+        "RateLimitError",
+        "RateLimitingMiddleware",
+        "SlidingWindowRateLimitingMiddleware",
+        "ErrorHandlingMiddleware",
+        "RetryMiddleware",
+        "ResponseCachingMiddleware",
+        "CacheSettings",
+        "CallToolSettings",
+        "ReadResourceSettings",
+        "GetPromptSettings",
+        "ListToolsSettings",
+        "ListResourcesSettings",
+        "ListPromptsSettings",
         "CallNext",
         "ErrorMappingMiddleware",
         "File",
+        "FileResources",
         "Image",
         "LoggingMiddleware",
         "Middleware",
+        "MiddlewareContext",
+        "MiddlewareFunction",
+        "NextHook",
         "TimingMiddleware",
         "UriTemplate",
     }
 )
+
+
+# Re-exported on first use: OpenAPI to MCP (fastmcp_server.openapi) loads when asked.
+_FROM_OPENAPI = frozenset({"HTTPRoute", "MCPType", "RouteMap"})
 
 
 def __getattr__(name: str) -> _typing.Any:
@@ -131,22 +180,29 @@ def __getattr__(name: str) -> _typing.Any:
 
         globals()[name] = value = version("fastmcp")
         return value
-    if name not in _FROM_SERVER:
-        raise AttributeError(f"module 'fastmcp' has no attribute {name!r}")
-    import fastmcp_server as _server
+    if name in _FROM_SERVER:
+        import fastmcp_server as _server
 
-    value = getattr(_server, name)
+        value = getattr(_server, name)
+    elif name in _FROM_OPENAPI:
+        import fastmcp_server.openapi as _openapi
+
+        value = getattr(_openapi, name)
+    else:
+        raise AttributeError(f"module 'fastmcp' has no attribute {name!r}")
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_FROM_SERVER})
+    return sorted({*globals(), *_FROM_SERVER, *_FROM_OPENAPI})
 
 
 __all__ = [
     # servers
     "Server",
+    "Settings",
+    "SettingsError",
     "tool",
     "resource",
     "prompt",
@@ -154,6 +210,7 @@ __all__ = [
     "Image",
     "Audio",
     "File",
+    "FileResources",
     "ToolHandler",
     "ResourceHandler",
     "ResourceTemplateHandler",
@@ -162,15 +219,43 @@ __all__ = [
     "FunctionResource",
     "FunctionResourceTemplate",
     "FunctionPrompt",
+    "TransformedTool",
+    "ArgTransform",
+    "forward",
+    "forward_raw",
     "Completer",
     "UriTemplate",
+    "Component",
+    "Depends",
+    "CurrentContext",
+    "VersionSpec",
+    "VersionFilter",
     "Middleware",
+    "MiddlewareContext",
+    "MiddlewareFunction",
     "CallNext",
+    "NextHook",
     "LoggingMiddleware",
     "TimingMiddleware",
     "ErrorMappingMiddleware",
-    "TaskStore",
-    "InMemoryTaskStore",
+    "RateLimitError",
+    "RateLimitingMiddleware",
+    "SlidingWindowRateLimitingMiddleware",
+    "ErrorHandlingMiddleware",
+    "RetryMiddleware",
+    "ResponseCachingMiddleware",
+    "CacheSettings",
+    "CallToolSettings",
+    "ReadResourceSettings",
+    "GetPromptSettings",
+    "ListToolsSettings",
+    "ListResourcesSettings",
+    "ListPromptsSettings",
+    # OpenAPI and FastAPI to MCP (Server.from_openapi, Server.from_fastapi)
+    "RouteMap",
+    "MCPType",
+    "HTTPRoute",
+    "MemoryStore",
     # the context, budgets and outcomes
     "McpContext",
     "TestingContext",
@@ -212,6 +297,7 @@ __all__ = [
     "ConnectionClosed",
     "TransportClosed",
     "TransportError",
+    "StoreUnavailable",
     "ClientError",
     "ToolCallError",
     "UnexpectedResult",

@@ -33,22 +33,36 @@ of this applies to it.
 
 Pieces: ``BearerAuth`` (configuration and the ASGI layer it ``wrap``s around an app),
 ``TokenVerifier`` (the protocol) with ``JWTVerifier`` (local JWT checks with
-joserfc, keys from a JWKS URL or given) and ``IntrospectionVerifier`` (RFC 7662).
-``JWTVerifier`` needs joserfc: ``pip install "fastmcp-server[auth]"``; it is imported
-only when used.
+joserfc, keys from a JWKS URL or given), ``IntrospectionVerifier`` (RFC 7662) and
+``StaticTokenVerifier`` (tokens known by heart, for development: ``auth=`` takes it
+bare). ``OAuthProxy`` makes the server its own authorization server in front of an
+identity provider without dynamic client registration (``GitHubProvider``,
+``GoogleProvider``, ``OIDCProxy`` are ready ones): clients register and authorize
+with it, users sign in upstream, handlers see a ``ProxyAccessToken`` whose
+``identity`` is the ``UpstreamIdentity``; its state is in a ``ProxyStore``
+(``InMemoryProxyStore`` by default). ``auth_from_environment`` builds any of them from
+``FASTMCP_SERVER_AUTH*`` variables. ``JWTVerifier`` and ``OAuthProxy`` need joserfc:
+``pip install "fastmcp-server[auth]"``; it is imported only when they are made.
 """
 
 import typing as _typing
 
 from fastmcp_server.auth._bearer import AuthMiddleware, BearerAuth, ScopeSource
+from fastmcp_server.auth._front import AuthFront, HttpAuth
 from fastmcp_server.auth._introspection import IntrospectionVerifier
 from fastmcp_server.auth._metadata import metadata_url as protected_resource_metadata_url
+from fastmcp_server.auth._providers import GitHubProvider, GoogleProvider, OIDCProxy
+from fastmcp_server.auth._proxy import OAuthProxy, ProxyAccessToken, ProxyFront, UpstreamEndpoints
+from fastmcp_server.auth._settings import AUTH_KINDS, auth_from_environment
+from fastmcp_server.auth._static import StaticTokenVerifier
+from fastmcp_server.auth._store import InMemoryProxyStore, ProxyStore, StoreFull
 from fastmcp_server.auth._token import (
     AccessToken,
     InvalidToken,
     TokenVerifier,
     VerifierUnavailable,
 )
+from fastmcp_server.auth._upstream import UpstreamError, UpstreamIdentity, UpstreamTokens
 
 if _typing.TYPE_CHECKING:
     from fastmcp_server.auth._jwt import DEFAULT_ALGORITHMS, JWTVerifier
@@ -64,7 +78,25 @@ __all__ = [
     "JWTVerifier",
     "DEFAULT_ALGORITHMS",
     "IntrospectionVerifier",
+    "StaticTokenVerifier",
     "protected_resource_metadata_url",
+    "HttpAuth",
+    "AuthFront",
+    "OAuthProxy",
+    "ProxyFront",
+    "ProxyAccessToken",
+    "GitHubProvider",
+    "GoogleProvider",
+    "OIDCProxy",
+    "UpstreamEndpoints",
+    "UpstreamIdentity",
+    "UpstreamTokens",
+    "UpstreamError",
+    "ProxyStore",
+    "InMemoryProxyStore",
+    "StoreFull",
+    "auth_from_environment",
+    "AUTH_KINDS",
 ]
 
 _LAZY = {"JWTVerifier", "DEFAULT_ALGORITHMS"}

@@ -44,6 +44,7 @@ from urllib.parse import parse_qsl
 import attrs
 import msgspec
 
+from fastmcp_core import RateLimitedLog
 from fastmcp_protocol import Error, JSONRPCErrorResponse, ProtectedResourceMetadata, encode
 from fastmcp_server.auth._challenge import bearer_challenge
 from fastmcp_server.auth._metadata import (
@@ -64,6 +65,8 @@ from fastmcp_transport.http_server import ClientGone, HttpError, read_body
 __all__ = ["AuthMiddleware", "BearerAuth", "ScopeSource"]
 
 logger = logging.getLogger("fastmcp.auth")
+_unverifiable = RateLimitedLog(logger)
+"""A verifier that is down fails every request: one line a minute says so."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -133,7 +136,8 @@ class BearerAuth:
 
     ``verifier`` checks tokens (``JWTVerifier``, ``IntrospectionVerifier`` or your
     own). ``authorization_servers`` are the issuers clients should get tokens from
-    (at least one). ``resource`` is the server's canonical URI, the audience tokens
+    (an empty list when tokens come from elsewhere: a ``StaticTokenVerifier`` in
+    development; the metadata then names none). ``resource`` is the server's canonical URI, the audience tokens
     must be issued for (``https://mcp.example.com/mcp``); ``None`` takes the URL the
     server binds (``serve_http``/``run_http``; fine for local development, give the
     public URL in production). ``required_scopes`` are needed for every request;
@@ -162,8 +166,6 @@ class BearerAuth:
     resource_metadata_url: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        if not self.authorization_servers:
-            raise ValueError("BearerAuth needs at least one authorization server")
         for issuer in self.authorization_servers:
             check_resource(issuer)
         if self.resource is not None:
@@ -238,6 +240,9 @@ class AuthMiddleware:
         self._metadata_url = config.resource_metadata_url or metadata_url(resource)
         self._audiences = frozenset(config.accepted_audiences or (resource,))
         self._resource = resource
+        bind = getattr(config.verifier, "bind_resource", None)
+        if bind is not None:  # a verifier that issues for "this server" learns which it is
+            bind(resource)
 
     async def aclose(self) -> None:
         """Release what the verifier holds (its HTTP client), if it says how."""
@@ -330,7 +335,7 @@ class AuthMiddleware:
             await self._unauthorized(send, "invalid_token", exc.description)
             return None
         except VerifierUnavailable as exc:
-            logger.warning("could not verify a token: %s", exc)
+            _unverifiable.log("could not verify a token: %s", exc)
             await _respond(
                 send,
                 503,

@@ -111,7 +111,8 @@ class IntrospectionVerifier:
         except httpx.HTTPError as exc:
             raise VerifierUnavailable(f"the introspection endpoint failed: {exc!r}") from None
         if response.status_code != 200:
-            logger.warning("token introspection answered HTTP %d", response.status_code)
+            # the caller logs VerifierUnavailable (rate-limited): once is enough
+            logger.debug("token introspection answered HTTP %d", response.status_code)
             raise VerifierUnavailable(f"the introspection endpoint answered {response.status_code}")
         try:
             answer = response.json()

@@ -98,7 +98,9 @@ class TokenVerifier(Protocol):
     cannot decide. It is called for every authenticated request, concurrently:
     cache what can be cached. Cancelling it (the client went away) must leave the
     verifier usable. A verifier with an ``aclose()`` coroutine method has it called
-    when the server stops.
+    when the server stops; one with a ``bind_resource(resource)`` method is told the
+    canonical resource the server protects, once it is known (a verifier whose tokens
+    are for "this server", such as ``StaticTokenVerifier``, takes it as their audience).
     """
 
     async def verify(self, token: str) -> AccessToken | None:

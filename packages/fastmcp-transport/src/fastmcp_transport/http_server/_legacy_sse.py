@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import attrs
 import trio
 
-from fastmcp_core import TransportClosed
+from fastmcp_core import TransportClosed, redacted
 from fastmcp_protocol import INVALID_REQUEST, RequestId
 from fastmcp_transport._http_common import ConnectionHandler, HttpConnectionInfo
 from fastmcp_transport._sse import encode_event
@@ -136,7 +136,9 @@ class LegacySSEEndpoints:
         try:
             await self.connect(transport, info)
         except Exception:
-            logger.exception("the connection handler of SSE session %s failed", info.session_id)
+            logger.exception(
+                "the connection handler of SSE session %s failed", redacted(info.session_id or "")
+            )
         finally:
             transport.close("the connection handler returned")
 

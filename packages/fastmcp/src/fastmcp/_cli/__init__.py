@@ -76,10 +76,11 @@ def _http_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _log_option(parser: argparse.ArgumentParser, default: str) -> None:
+def _log_option(parser: argparse.ArgumentParser, default: str | None) -> None:
+    shown = default or "warning, or FASTMCP_LOG_LEVEL"
     parser.add_argument(
         "--log-level", choices=LEVELS, default=default,
-        help=f"what to log on stderr (default: {default}; info logs every request with its duration)",
+        help=f"what to log on stderr (default: {shown}; info logs every request with its duration)",
     )  # fmt: skip
 
 
@@ -100,18 +101,37 @@ def build_parser() -> argparse.ArgumentParser:
         "configured server or a command is served through a proxy.",
     )  # fmt: skip
     _spec_options(run)
-    run.add_argument("-t", "--transport", choices=("stdio", "http"), default="stdio")
+    # the defaults of these come from the FASTMCP_* variables (fastmcp_server.Settings)
     run.add_argument(
-        "--host", default="127.0.0.1", help="HTTP: the address to bind (default: 127.0.0.1)"
-    )
+        "-t", "--transport", choices=("stdio", "http"),
+        help="stdio (the default) or http (default from FASTMCP_TRANSPORT)",
+    )  # fmt: skip
+    run.add_argument("--host", help="HTTP: the address to bind (default: 127.0.0.1)")
     run.add_argument("--port", type=int, help="HTTP: the port (default: 8000; 0 picks a free one)")
-    run.add_argument("--path", default="/mcp", help="HTTP: the endpoint's path (default: /mcp)")
-    run.add_argument("--stateless", action="store_true", help="HTTP: no sessions (for replicas)")
+    run.add_argument("--path", help="HTTP: the endpoint's path (default: /mcp)")
     run.add_argument(
-        "--http-server", choices=("h1", "hypercorn"), default="h1",
+        "--stateless", action="store_true", default=None, help="HTTP: no sessions (for replicas)"
+    )
+    run.add_argument(
+        "--http-server", choices=("h1", "hypercorn"),
         help="HTTP: h1, our own HTTP/1.1 server (the default), or hypercorn (HTTP/2 too)",
     )  # fmt: skip
     run.add_argument("--reload", action="store_true", help="HTTP: restart when a .py file changes")
+    run.add_argument(
+        "--server-auth", metavar="KIND",
+        help="HTTP: protect the server: static, github, google or oidc, configured by "
+        "FASTMCP_SERVER_AUTH_* variables (default: $FASTMCP_SERVER_AUTH)",
+    )  # fmt: skip
+    run.add_argument(
+        "--store", metavar="URL",
+        help="where replicas share tasks and subscriptions: redis://HOST:PORT/DB "
+        "(default from FASTMCP_STORE, else this process alone)",
+    )  # fmt: skip
+    run.add_argument(
+        "--state-secret", metavar="SECRET",
+        help="the key of multi round-trip requestState, the same on every replica (a ring "
+        "new,old for rotation; default from FASTMCP_STATE_SECRET, which keeps it out of ps)",
+    )  # fmt: skip
     run.add_argument(
         "--shutdown-grace", type=float, metavar="SECONDS",
         help="on Ctrl-C, SIGTERM or stdin closing: how long requests in flight get to "
@@ -119,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{Server.DEFAULT_SHUTDOWN_GRACE:g})",
     )  # fmt: skip
     _http_options(run)
-    _log_option(run, "warning")
+    _log_option(run, None)
 
     call = commands.add_parser(
         "call", help="call a tool, read a resource or get a prompt",

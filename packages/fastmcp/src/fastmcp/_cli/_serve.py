@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastmcp._cli._auth import oauth_for
 from fastmcp._cli._console import Console, configure_logging
 from fastmcp._cli._errors import CliError
 from fastmcp._cli._spec import Spec, load_server
-from fastmcp_server import LoggingMiddleware, Server
+from fastmcp_server import LoggingMiddleware, Server, Settings, SettingsError
 
 __all__ = ["INSPECTOR", "http_options", "run_dev", "run_server", "server_for"]
 
@@ -35,19 +35,24 @@ INSPECTOR_NODE = (22, 19)
 
 def server_for(spec: Spec, args: argparse.Namespace) -> Server:
     """The server ``fastmcp run`` serves: the one in a file or module, else a proxy
-    of the URL, configured server or command (whose stderr is passed through)."""
+    of the URL, configured server or command (whose stderr is passed through). On
+    stdio the proxy has one client: its one upstream connection serves it
+    (``sessions="shared"``: one child process, not two); over HTTP each session of
+    its clients has its own."""
     http = http_options(spec, args)
     if spec.in_process:
         return load_server(spec)
     from fastmcp.proxy import proxy
 
+    stdio = getattr(args, "transport", "stdio") == "stdio"
+    sessions: Literal["isolated", "shared"] = "shared" if stdio else "isolated"
     if spec.kind == "url":
         assert spec.url is not None
-        return proxy(spec.url, **http)
+        return proxy(spec.url, sessions=sessions, **http)
     if spec.kind == "config":
         assert spec.config is not None
-        return proxy(spec.config, server=spec.name, stderr="inherit", **http)
-    return proxy(list(spec.command), stderr="inherit")
+        return proxy(spec.config, server=spec.name, stderr="inherit", sessions=sessions, **http)
+    return proxy(list(spec.command), stderr="inherit", sessions=sessions)
 
 
 def http_options(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
@@ -70,6 +75,7 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     way the server stops gracefully (``Server.run_stdio``/``run_http``: requests in
     flight get ``--shutdown-grace`` seconds, one line on stderr for a signal) and the
     status is 0; a second signal stops at once (130 for Ctrl-C)."""
+    _apply_settings(args)
     if args.reload:
         if args.transport != "http":
             raise CliError(
@@ -77,10 +83,10 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
                 "restart of its server (restart the client instead)"
             )
         return _reload(spec, args, console)
-    if args.transport == "stdio" and (
-        args.stateless or args.port is not None or args.http_server != "h1"
-    ):
+    if args.transport == "stdio" and (args.given_http_options):
         raise CliError("--port, --stateless and --http-server are options of -t http")
+    if args.transport == "stdio" and args.given_server_auth:
+        raise CliError("--server-auth is an option of -t http (stdio has no authorization)")
     if args.shutdown_grace is not None and args.shutdown_grace < 0:
         raise CliError("--shutdown-grace cannot be negative")
     configure_logging(args.log_level)
@@ -98,11 +104,13 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
         return 0
     server = server_for(spec, args)
     server.add_middleware(LoggingMiddleware())
+    auth = server_auth(args, args.port)
     try:
         server.run_http(
             args.host,
-            8000 if args.port is None else args.port,
+            args.port,
             args.path,
+            auth=auth,
             stateless=args.stateless,
             http_server=args.http_server,
             shutdown_grace=args.shutdown_grace,
@@ -110,10 +118,28 @@ def run_server(spec: Spec, args: argparse.Namespace, console: Console) -> int:
         )
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
-            port = args.port if args.port is not None else 8000
-            raise CliError(f"cannot listen on {args.host}:{port}: the address is in use") from None
+            raise CliError(
+                f"cannot listen on {args.host}:{args.port}: the address is in use"
+            ) from None
         raise
     return 0
+
+
+def server_auth(args: argparse.Namespace, port: int) -> Any:
+    """What protects the served server: ``--server-auth`` (else ``FASTMCP_SERVER_AUTH``,
+    applied by ``_apply_settings``) configured by the ``FASTMCP_SERVER_AUTH_*`` variables
+    (``fastmcp_server.auth.auth_from_environment``); ``None`` without either. The
+    proxies' ``base_url`` defaults to the address served (fine locally)."""
+    kind = getattr(args, "server_auth", None)
+    if not kind:
+        return None
+    from fastmcp_server.auth import auth_from_environment
+
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    try:
+        return auth_from_environment(kind, base_url=f"http://{host}:{port}")
+    except (ValueError, ImportError) as error:
+        raise CliError(str(error)) from None
 
 
 def _headers(args: argparse.Namespace) -> dict[str, str]:
@@ -279,6 +305,50 @@ def _reload(spec: Spec, args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+_GIVEN_TO_THE_SERVER = (("--store", "store", "FASTMCP_STORE"),
+                        ("--state-secret", "state_secret", "FASTMCP_STATE_SECRET"))  # fmt: skip
+"""Options the server reads itself, when it is made: they reach it as its variables."""
+
+
+def _apply_settings(args: argparse.Namespace) -> None:
+    """Fill the options not given on the command line from the ``FASTMCP_*`` variables
+    (``fastmcp_server.Settings``; a bad one is one clear line). Notes which HTTP
+    options were given explicitly (``given_http_options``): on stdio they are an error,
+    while the variables simply do not apply.
+
+    ``--store`` and ``--state-secret`` become this process's ``FASTMCP_STORE`` and
+    ``FASTMCP_STATE_SECRET`` before the server's file is loaded: a ``Server`` reads them
+    when it is made, unless its code gives its own (the code wins, as everywhere), and
+    a ``--reload`` child inherits them."""
+    for option, field, variable in _GIVEN_TO_THE_SERVER:
+        value = getattr(args, field, None)
+        if value is None:
+            continue
+        try:
+            Settings.from_env({variable: value})
+        except SettingsError as exc:
+            reason = str(exc).partition(": ")[2]
+            raise CliError(f"{option}: {reason}") from None
+        os.environ[variable] = value
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise CliError(str(exc)) from None
+    args.given_http_options = (
+        args.stateless is not None or args.port is not None or args.http_server is not None
+    )
+    args.given_server_auth = getattr(args, "server_auth", None) is not None
+    if not args.given_server_auth:
+        args.server_auth = settings.server_auth
+    for name in ("transport", "host", "port", "path", "http_server", "log_level"):
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(settings, name))
+    if args.stateless is None:
+        args.stateless = settings.stateless
+    if args.shutdown_grace is None:
+        args.shutdown_grace = settings.shutdown_grace
+
+
 def _grace(args: argparse.Namespace) -> float:
     grace = getattr(args, "shutdown_grace", None)
     return Server.DEFAULT_SHUTDOWN_GRACE if grace is None else float(grace)
@@ -286,8 +356,7 @@ def _grace(args: argparse.Namespace) -> float:
 
 def _child_args(args: argparse.Namespace) -> list[str]:
     out = ["-t", "http", "--host", args.host, "--path", args.path, "--log-level", args.log_level]
-    if args.port is not None:
-        out += ["--port", str(args.port)]
+    out += ["--port", str(args.port)]
     if args.stateless:
         out.append("--stateless")
     if args.http_server != "h1":
@@ -298,6 +367,8 @@ def _child_args(args: argparse.Namespace) -> list[str]:
         out += ["--header", header]
     if args.auth:
         out += ["--auth", args.auth, "--callback-port", str(args.callback_port)]
+    if args.server_auth:
+        out += ["--server-auth", args.server_auth]
     return out
 
 
