@@ -8,6 +8,8 @@ gone (``peer_gone``), and is told what every frame it sends is (``Outgoing``).
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
 
 import attrs
@@ -392,6 +394,30 @@ async def test_a_drain_keeps_its_grace_when_its_caller_stops_waiting(
         assert trio.current_time() == pytest.approx(3)
     (message,) = answer.messages()
     assert message["error"] == {"code": -32603, "message": "Server is shutting down"}
+
+
+async def test_an_exchange_is_freed_when_it_ends_without_the_collector() -> None:
+    # no reference cycle per request: a busy server would otherwise leave every
+    # request's objects to the garbage collector, whose full passes cost much more
+    contexts: list[weakref.ref[McpContext]] = []
+
+    async def remember(ctx: McpContext, params: dict[str, Any]) -> Result:
+        contexts.append(weakref.ref(ctx))
+        return Result()
+
+    dispatcher = TableDispatcher({"tools/call": remember})
+    async with trio.open_nursery() as nursery:
+        exchanges = Exchanges(nursery)
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            exchange = exchanges.open(Answer())
+            await exchange.handle(call(1), dispatcher)
+            del exchange
+            assert contexts[0]() is None
+        finally:
+            if enabled:
+                gc.enable()
 
 
 async def test_an_exchange_of_a_notification_hands_it_to_the_dispatcher() -> None:

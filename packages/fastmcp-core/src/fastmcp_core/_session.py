@@ -1036,6 +1036,9 @@ class Exchange:
                 await self._answer(frame, error, rid=message.id)
             finally:
                 engine._leave(ctx)
+                # the context refers to this exchange (its peer): without the cycle
+                # the request's objects are freed at once, not by the collector
+                self._ctx = None
         finally:
             self._over = True
             self._reply.attach(None)
