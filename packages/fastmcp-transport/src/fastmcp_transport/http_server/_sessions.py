@@ -50,7 +50,15 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_core import Inbound, IncomingMessage, MessageKind, Outgoing, TransportClosed
+from fastmcp_core import (
+    Inbound,
+    IncomingMessage,
+    MessageKind,
+    Outgoing,
+    RateLimitedLog,
+    TransportClosed,
+    redacted,
+)
 from fastmcp_protocol import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -76,6 +84,8 @@ from fastmcp_transport.http_server._watches import Watches
 __all__ = ["SSEOptions", "SessionManager", "SessionTransport"]
 
 logger = logging.getLogger("fastmcp.http")
+_dropped = RateLimitedLog(logger)
+"""A client that never opens its GET stream must not flood the log: one line a minute."""
 
 PRIMING_SINCE = "2025-11-25"
 """Priming events (an id with empty data) came with 2025-11-25; older clients may
@@ -146,9 +156,9 @@ class _Stream:
         if self.standalone:
             if len(self.pending) >= session.pending_limit:
                 self.pending.popleft()
-                logger.warning(
+                _dropped.log(
                     "session %s: no GET stream is open; dropped its oldest waiting message",
-                    session.session_id,
+                    redacted(session.session_id),
                 )
             self.pending.append(chunk)
         elif event_id is None:
