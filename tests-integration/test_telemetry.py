@@ -118,6 +118,34 @@ async def test_a_call_is_one_trace_from_the_client_through_the_server_to_the_too
         assert named(exporter, "initialize", SpanKind.SERVER).parent is not None
 
 
+@pytest.mark.parametrize("version", ERAS)
+async def test_over_http_too(
+    provider: TracerProvider, exporter: InMemorySpanExporter, version: str
+) -> None:
+    """A 2026-07-28 POST is served without a session, a legacy one in its session:
+    both are spans in the client's trace."""
+    server = traced_server(provider)
+    telemetry = Telemetry(tracer_provider=provider)
+    async with trio.open_nursery() as nursery:
+        address = await nursery.start(
+            lambda task_status: server.serve_http(port=0, task_status=task_status)
+        )
+        url = f"http://127.0.0.1:{address.port}/mcp"
+        async with Client(url, protocol_version=version, telemetry=telemetry) as client:
+            assert await client.call_tool("add", {"a": 1, "b": 2}, result_type=int) == 3
+        nursery.cancel_scope.cancel()
+    sent = named(exporter, "tools/call add", SpanKind.CLIENT)
+    served = named(exporter, "tools/call add", SpanKind.SERVER)
+    adding = named(exporter, "adding", SpanKind.INTERNAL)
+    assert sent.context is not None
+    assert served.context is not None
+    assert served.parent is not None
+    assert served.parent.span_id == sent.context.span_id
+    assert adding.parent is not None
+    assert adding.parent.span_id == served.context.span_id
+    assert (served.attributes or {})["mcp.protocol.version"] == version
+
+
 async def test_each_of_the_four_outcomes_is_on_the_span(
     provider: TracerProvider, exporter: InMemorySpanExporter, autojump_clock: trio.abc.Clock
 ) -> None:

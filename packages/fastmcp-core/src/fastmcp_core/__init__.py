@@ -3,7 +3,9 @@
 ``Budget`` (what a request may spend), ``Outcome`` (how a handler run ended: ``Ok``,
 ``Err``, ``Cancelled``, ``Panicked``) and the one table that puts outcomes on the
 wire, ``McpContext`` (the capability a handler gets), and ``Session``: the one
-JSON-RPC session engine that servers and clients share, over any ``Transport``.
+JSON-RPC session engine that servers and clients share, over any ``Transport``
+(``Exchanges``: its rules for requests that come without a session, one HTTP POST
+each).
 """
 
 import typing as _typing
@@ -41,11 +43,21 @@ from fastmcp_core._outcome import (
     Ok,
     Outcome,
     Panicked,
+    answer_for,
     capture,
     response_for,
 )
-from fastmcp_core._session import Dispatcher, ProgressCallback, Session
-from fastmcp_core._transport import LocalErrorFrame, Transport
+from fastmcp_core._session import Dispatcher, Exchange, Exchanges, ProgressCallback, Session
+from fastmcp_core._transport import (
+    DirectTransport,
+    Inbound,
+    IncomingMessage,
+    LocalErrorFrame,
+    MessageKind,
+    Outgoing,
+    Reply,
+    Transport,
+)
 from fastmcp_core._watchdog import watch_event_loop
 
 if _typing.TYPE_CHECKING:
@@ -79,11 +91,20 @@ __all__ = [
     "CancelReason",
     "capture",
     "response_for",
+    "answer_for",
     "InputRequired",
     "Session",
+    "Exchanges",
+    "Exchange",
     "Dispatcher",
     "ProgressCallback",
     "Transport",
+    "DirectTransport",
+    "Reply",
+    "Inbound",
+    "Outgoing",
+    "MessageKind",
+    "IncomingMessage",
     "LocalErrorFrame",
     "ProtocolError",
     "ToolError",

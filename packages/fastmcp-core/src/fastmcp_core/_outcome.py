@@ -2,7 +2,8 @@
 
 ``Ok(value)``, ``Err(error)``, ``Cancelled(reason)``, ``Panicked(exception)``.
 ``capture`` runs a handler and returns its outcome; ``response_for`` is THE table that
-turns an outcome into the bytes the peer receives (or nothing):
+turns an outcome into the bytes the peer receives (or nothing; ``answer_for`` tells the
+JSON-RPC error those bytes carry as well):
 
 ===================  ===============================  ===============================
 outcome              ``tools/call``                   any other request
@@ -41,6 +42,7 @@ from fastmcp_core._errors import REQUEST_TIMEOUT, ProtocolError
 from fastmcp_protocol import (
     INTERNAL_ERROR,
     CallToolResult,
+    Error,
     Implementation,
     McpError,
     RequestId,
@@ -57,6 +59,7 @@ __all__ = [
     "Ok",
     "Outcome",
     "Panicked",
+    "answer_for",
     "capture",
     "outcome_of",
     "response_for",
@@ -191,20 +194,45 @@ def response_for(
     the protocol version of the request (results are shaped for it); ``server_info``
     goes into modern results' ``_meta``.
     """
+    return answer_for(
+        outcome,
+        request_id=request_id,
+        method=method,
+        version=version,
+        server_info=server_info,
+        mask_error_details=mask_error_details,
+        cancel_message=cancel_message,
+    )[0]
+
+
+def answer_for(
+    outcome: Outcome[Any],
+    *,
+    request_id: RequestId,
+    method: str,
+    version: str,
+    server_info: Implementation | None = None,
+    mask_error_details: bool = True,
+    cancel_message: str | None = None,
+) -> tuple[bytes | None, Error | None]:
+    """``response_for``, with the JSON-RPC error the frame carries (``None`` for a
+    result, and when there is no frame): what a transport needs to know of an answer
+    (an HTTP status), told instead of read back from the bytes."""
     is_tool = method == "tools/call"
     if isinstance(outcome, Ok):
         result = prepare_result(outcome.value, version, server_info=server_info)
-        return encode_result(request_id, result)
+        return encode_result(request_id, result), None
     if isinstance(outcome, Err):
         if is_tool and not isinstance(outcome.error, ProtocolError):
-            return _tool_error(request_id, outcome.error.message, version, server_info)
-        return encode_error(request_id, outcome.error)
+            return _tool_error(request_id, outcome.error.message, version, server_info), None
+        return error_answer(request_id, outcome.error.to_error())
     if isinstance(outcome, Cancelled):
         if outcome.reason is CancelReason.CLIENT:
-            return None
+            return None, None
         if outcome.reason is CancelReason.BUDGET:
-            return encode_error(request_id, REQUEST_TIMEOUT, cancel_message or "Request timed out")
-        return encode_error(request_id, INTERNAL_ERROR, "Server is shutting down")
+            timeout = Error(code=REQUEST_TIMEOUT, message=cancel_message or "Request timed out")
+            return error_answer(request_id, timeout)
+        return error_answer(request_id, SHUTTING_DOWN)
     exc = outcome.exception
     logger.error(
         "Unexpected error in the handler of %s (request %r)",
@@ -214,8 +242,17 @@ def response_for(
     )
     message = _MASKED if mask_error_details else f"{type(exc).__name__}: {exc}"
     if is_tool:
-        return _tool_error(request_id, message, version, server_info)
-    return encode_error(request_id, INTERNAL_ERROR, message)
+        return _tool_error(request_id, message, version, server_info), None
+    return error_answer(request_id, Error(code=INTERNAL_ERROR, message=message))
+
+
+SHUTTING_DOWN = Error(code=INTERNAL_ERROR, message="Server is shutting down")
+"""The error of a request cancelled because its session or server is going away."""
+
+
+def error_answer(request_id: RequestId | None, error: Error) -> tuple[bytes, Error]:
+    """An error response and the error it carries."""
+    return encode_error(request_id, error.code, error.message, error.data), error
 
 
 def _tool_error(

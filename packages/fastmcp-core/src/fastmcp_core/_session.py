@@ -18,6 +18,21 @@ Each frame is decoded once (envelope only) and handled by kind:
 * a malformed frame is answered with -32700/-32600 (id ``null`` when unreadable),
   and reading goes on.
 
+A ``DirectTransport`` (see ``_transport``) gets the session attached to it when
+``run`` starts: it may then push the messages it decoded itself (``deliver``, in the
+task that received them: a request is accepted there, without a hop through the
+reading task and without a second decode), and tell that nothing about one inbound
+request can reach the peer any more (``peer_gone``: the handler is cancelled as by
+the peer's ``notifications/cancelled``). It may even have a request served in its own
+task (``serve``: no task is spawned; the request is in flight as any other, drained,
+cancelled and answered by the same rules, and ``run`` does not return before it has
+ended). Each frame the session sends it is described (``Outgoing``: kind, related
+request, final, error), so that it never reads one back.
+
+``Exchanges`` serves requests that come without a session around them (one
+stateless HTTP POST each): in the caller's task, by the same rules (budget, children,
+the Outcome table), answered through a ``Reply``; see its docstring.
+
 Backpressure: at most ``max_concurrency`` handlers run at once; further requests
 wait for a slot (still cancellable). Once ``max_pending`` requests are outstanding the
 reader stops reading until one finishes, which pushes back on the peer.
@@ -53,22 +68,32 @@ from fastmcp_core._callbacks import call_callback
 from fastmcp_core._context import McpContext
 from fastmcp_core._errors import ConnectionClosed, RequestTimeout, TransportClosed, TransportError
 from fastmcp_core._outcome import (
+    SHUTTING_DOWN,
     Cancelled,
     CancelReason,
     Err,
     Ok,
     Outcome,
     Panicked,
+    answer_for,
+    error_answer,
     failure_outcome,
     outcome_of,
-    response_for,
 )
-from fastmcp_core._transport import LocalErrorFrame, Transport
+from fastmcp_core._transport import (
+    DirectTransport,
+    IncomingMessage,
+    LocalErrorFrame,
+    Outgoing,
+    Reply,
+    Transport,
+)
 from fastmcp_protocol import (
     INVALID_REQUEST,
     LATEST_PROTOCOL_VERSION,
     UNSET,
     CancelledNotificationParams,
+    Error,
     Implementation,
     JSONRPCErrorResponse,
     JSONRPCNotification,
@@ -87,7 +112,7 @@ from fastmcp_protocol import (
     encode_request,
 )
 
-__all__ = ["Dispatcher", "ProgressCallback", "Session"]
+__all__ = ["Dispatcher", "Exchange", "Exchanges", "ProgressCallback", "Session"]
 
 T = TypeVar("T")
 logger = logging.getLogger("fastmcp")
@@ -196,10 +221,15 @@ class Session:
     _grace: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
     """Around the wait for the in-flight handlers; its deadline ends the grace."""
     _drain_reason: str | None = attrs.field(init=False, default=None)
+    _waiting: set[trio.CancelScope] = attrs.field(init=False, factory=set)
+    """Accepts waiting for a place (``max_pending``): a drain refuses them."""
     _on_accept: Callable[[JSONRPCRequest], object] | None = attrs.field(init=False)
+    _direct: DirectTransport | None = attrs.field(init=False)
+    """The transport, when it is a ``DirectTransport``."""
 
     def __attrs_post_init__(self) -> None:
         self._on_accept = getattr(self.dispatcher, "accepted", None)
+        self._direct = self.transport if isinstance(self.transport, DirectTransport) else None
         # FIFO and fair: ``release`` hands a place straight to the first waiter, so
         # ``acquire_nowait`` never overtakes one
         self._running = trio.Semaphore(self.max_concurrency)
@@ -218,6 +248,8 @@ class Session:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                if self._direct is not None:
+                    self._direct.attach(self)
                 task_status.started(self)
                 reason = None
                 with self._reading:
@@ -233,6 +265,13 @@ class Session:
             self._close_pending(self._closed or "the session ended")
             self._nursery = None
             self._stopped.set()
+            if self._direct is not None:
+                self._direct.attach(None)
+            if self._inflight:  # served in their transport's tasks: they end now too
+                for ctx in list(self._inflight.values()):
+                    ctx._cancel(CancelReason.SHUTDOWN)
+                with trio.CancelScope(shield=True), trio.move_on_after(self.farewell):
+                    await self._idle.wait()
             with trio.CancelScope(shield=True):
                 await self.transport.aclose()
 
@@ -259,6 +298,8 @@ class Session:
             self._drain_reason = reason
         self._tighten(trio.current_time() + max(grace, 0.0))
         self._reading.cancel()
+        for waiting in self._waiting:
+            waiting.cancel()
 
     def _tighten(self, deadline: float) -> None:
         if deadline < self._grace.deadline:
@@ -303,7 +344,9 @@ class Session:
         nursery.cancel_scope.cancel()
 
     async def _read_loop(self) -> str:
-        receive = self.transport.receive
+        receive: Callable[[], Awaitable[bytes | IncomingMessage]] = (
+            self.transport.receive if self._direct is None else self._direct.receive_message
+        )
         burst = 0
         while True:
             burst += 1
@@ -314,11 +357,18 @@ class Session:
                 frame = await receive()
             except TransportClosed as exc:
                 return str(exc) or "the connection closed"
-            try:
-                decoded = decode_message(frame)
-            except MalformedMessage as error:
-                await self._send(encode_error(error.request_id, error), None)
-                continue
+            if isinstance(frame, bytes):
+                try:
+                    decoded = decode_message(frame)
+                except MalformedMessage as error:
+                    frame, error_sent = error_answer(error.request_id, error.to_error())
+                    await self._send(frame, None, error_sent, final=False)
+                    continue
+                if type(frame) is LocalErrorFrame and type(decoded) is JSONRPCErrorResponse:
+                    self._response(decoded, local=True)
+                    continue
+            else:
+                decoded = frame
             if type(decoded) is JSONRPCRequest:
                 if not self._accept_now(decoded):
                     await self._accept(decoded, None)
@@ -326,10 +376,66 @@ class Session:
                 self._response(decoded)
             elif isinstance(decoded, list):
                 await self._batch(decoded)
-            elif type(frame) is LocalErrorFrame and type(decoded) is JSONRPCErrorResponse:
-                self._response(decoded, local=True)
             else:
                 await self._dispatch(decoded, None)
+
+    # -- what a direct transport hands over ------------------------------------------
+
+    async def deliver(self, message: IncomingMessage) -> None:
+        """Take a message a ``DirectTransport`` decoded, in the task that received it
+        (``Inbound.deliver``). A request is accepted as if read (its handler runs in
+        the session's nursery; this waits only while ``max_pending`` requests are
+        outstanding); once the session drains, a request is answered with the
+        shutdown error at once. Raises ``TransportClosed`` once the session has
+        ended (or before it runs)."""
+        if self._nursery is None:
+            raise TransportClosed(self._closed or "the session is not running")
+        if type(message) is JSONRPCRequest:
+            if self._drain_reason is not None:
+                await self._refuse(message, None)
+            elif not self._accept_now(message):
+                await self._accept(message, None)
+        elif type(message) is JSONRPCResultResponse:
+            self._response(message)
+        elif isinstance(message, list):
+            await self._batch(message)
+        else:
+            await self._dispatch(message, None)
+
+    async def serve(self, request: JSONRPCRequest) -> None:
+        """``deliver`` for a request whose handler runs in this task (``Inbound.serve``):
+        returns once it is answered. It is in flight like any other (cancelled by
+        the peer, drained, answered by the Outcome table); its children run in the
+        session's nursery. When the session ends first, it is cancelled with
+        ``CancelReason.SHUTDOWN`` and ``run`` waits (``farewell`` seconds at most)
+        for it to end."""
+        if self._nursery is None:
+            raise TransportClosed(self._closed or "the session is not running")
+        if self._drain_reason is not None:
+            await self._refuse(request, None)
+            return
+        rid = request.id
+        if rid not in self._inflight:
+            try:
+                self._outstanding.acquire_nowait()
+            except trio.WouldBlock:
+                pass
+            else:
+                ctx = self._context(request)
+                self._register(request, ctx)
+                await self._serve(request, ctx, None)
+                return
+        await self._accept(request, None, inline=True)
+
+    def peer_gone(self, request_id: RequestId, reason: str | None = None) -> None:
+        """Nothing about inbound request ``request_id`` can reach the peer any more
+        (an HTTP client closed that request's response): its handler is cancelled
+        with ``CancelReason.CLIENT`` and gets no answer, as if the peer had sent
+        ``notifications/cancelled`` (``initialize`` too: nobody could read its answer).
+        Unknown and finished requests are ignored; a second call changes nothing."""
+        ctx = self._inflight.get(request_id)
+        if ctx is not None:
+            ctx._cancel(CancelReason.CLIENT, reason)
 
     async def _dispatch(
         self,
@@ -362,44 +468,61 @@ class Session:
             batch.frames.append(frame)
         batch.waiting -= 1
         if batch.waiting == 0 and batch.frames:
-            await self._send(b"[" + b",".join(batch.frames) + b"]", None)
+            await self._send(b"[" + b",".join(batch.frames) + b"]", None, None, final=False)
 
     # -- inbound requests ------------------------------------------------------------
 
-    async def _accept(self, request: JSONRPCRequest, batch: _Batch | None) -> None:
+    async def _accept(
+        self, request: JSONRPCRequest, batch: _Batch | None, *, inline: bool = False
+    ) -> None:
         rid = request.id
         if rid in self._inflight:
-            frame = encode_error(
-                rid, INVALID_REQUEST, f"Invalid request: id {rid!r} is already in use"
+            frame, error = error_answer(
+                rid,
+                Error(
+                    code=INVALID_REQUEST, message=f"Invalid request: id {rid!r} is already in use"
+                ),
             )
             if batch is None:
-                await self._send(frame, rid)
+                await self._send(frame, rid, error, final=False)
             else:
                 await self._batch_answer(batch, frame)
             return
-        ctx = self._context(request)
         try:
             self._outstanding.acquire_nowait()
         except trio.WouldBlock:  # backpressure: stop reading at max_pending
+            waiting = trio.CancelScope()
+            if self._drain_reason is not None:
+                waiting.cancel()
+            self._waiting.add(waiting)
             try:
-                await self._outstanding.acquire()
-            except trio.Cancelled:
+                with waiting:
+                    await self._outstanding.acquire()
+            except trio.Cancelled:  # the reader's scope: a drain stopped reading
                 if self._drain_reason is None:  # the session itself is cancelled
                     raise
-                # a drain stopped reading: refuse it, as the table says
-                refusal = response_for(
-                    Cancelled(CancelReason.SHUTDOWN),
-                    request_id=rid,
-                    method=request.method,
-                    version=ctx.protocol_version,
-                )
-                with trio.CancelScope(shield=True), trio.move_on_after(self.farewell):
-                    if batch is None:
-                        await self._send(refusal or b"", rid, final=True)
-                    else:
-                        await self._batch_answer(batch, refusal)
+                await self._refuse(request, batch)
                 raise
-        self._start(request, ctx, batch)
+            finally:
+                self._waiting.discard(waiting)
+            if waiting.cancelled_caught:  # a deliverer's wait, ended by a drain
+                await self._refuse(request, batch)
+                return
+        ctx = self._context(request)
+        if inline:
+            self._register(request, ctx)
+            await self._serve(request, ctx, batch)
+        else:
+            self._start(request, ctx, batch)
+
+    async def _refuse(self, request: JSONRPCRequest, batch: _Batch | None) -> None:
+        """Answer a request that comes when the session drains: the shutdown error."""
+        frame, error = error_answer(request.id, SHUTTING_DOWN)
+        with trio.CancelScope(shield=True), trio.move_on_after(self.farewell):
+            if batch is None:
+                await self._send(frame, request.id, error)
+            else:
+                await self._batch_answer(batch, frame)
 
     def _accept_now(self, request: JSONRPCRequest) -> bool:
         """``_accept`` without waiting, for the common case: a fresh id and a free place.
@@ -414,86 +537,29 @@ class Session:
         return True
 
     def _context(self, request: JSONRPCRequest) -> McpContext:
-        budget = Budget.INFINITE
-        if self.request_timeout is not None:
-            budget = Budget(deadline=trio.current_time() + self.request_timeout)
-        return McpContext(
-            request_id=request.id,
-            method=request.method,
-            peer=self,
-            scope=trio.CancelScope(deadline=budget.deadline),
-            budget=budget,
-            protocol_version=self.protocol_version,
-            spawner=self._nursery,
+        return _new_context(
+            request, self, self.request_timeout, self._nursery, self.protocol_version
         )
 
     def _start(self, request: JSONRPCRequest, ctx: McpContext, batch: _Batch | None) -> None:
         # registered before the task starts: a cancel in the same read finds it
+        self._register(request, ctx)
+        assert self._nursery is not None
+        self._nursery.start_soon(self._serve, request, ctx, batch, name=_SERVE)
+
+    def _register(self, request: JSONRPCRequest, ctx: McpContext) -> None:
         self._inflight[request.id] = ctx
         if self._on_accept is not None:
             self._on_accept(request)
         if self._idle.is_set():
             self._idle = trio.Event()
-        assert self._nursery is not None
-        self._nursery.start_soon(self._serve, request, ctx, batch, name=_SERVE)
 
     async def _serve(self, request: JSONRPCRequest, ctx: McpContext, batch: _Batch | None) -> None:
-        result: Outcome[Any] | McpError | None = None
         try:
-            with ctx._scope:
-                running = self._running
-                try:
-                    running.acquire_nowait()  # no checkpoint when a place is free
-                except trio.WouldBlock:
-                    await running.acquire()
-                try:
-                    handler = await self.dispatcher.route(ctx, request)
-                except McpError as error:
-                    result = error
-                except Exception as exc:  # a bug in routing
-                    result = Panicked(exc)
-                else:
-                    try:  # ``capture``, inline: one coroutine less per request
-                        result = Ok(await handler())
-                    except trio.Cancelled:
-                        raise
-                    except BaseException as exc:
-                        result = failure_outcome(exc)
-                        if result is None:
-                            raise
-                finally:
-                    running.release()
-                region = ctx._region
-                if region is not None and region.count:
-                    if not isinstance(result, Ok):
-                        ctx._cancel_children()  # like a nursery whose body failed
-                    while region.count:  # children may spawn children
-                        await region.done.wait()  # the request ends when its children end
-            region = ctx._region
-            if region is not None:
-                if region.count:  # cancelled while waiting: let the children finish
-                    ctx._cancel_children()
-                    with trio.CancelScope(shield=True):
-                        while region.count:
-                            await region.done.wait()
-                if region.errors:
-                    result = _with_children_errors(result, region.errors)
-            if result is None:  # our scope caught the cancellation
-                result = Cancelled(ctx.cancel_reason or CancelReason.BUDGET, ctx._cancel_message)
-            if isinstance(result, McpError):
-                frame: bytes | None = encode_error(request.id, result)
-            else:
-                frame = response_for(
-                    result,
-                    request_id=request.id,
-                    method=request.method,
-                    version=ctx.protocol_version,
-                    server_info=self.server_info,
-                    mask_error_details=self.mask_error_details,
-                    cancel_message=_budget_message(ctx) if isinstance(result, Cancelled) else None,
-                )
+            result = await _run(request, ctx, self.dispatcher, self._running)
+            frame, error = _answer(request, ctx, result, self.server_info, self.mask_error_details)
             if batch is None:
-                await self._send(frame or b"", request.id, final=True)
+                await self._send(frame or b"", request.id, error)
             else:
                 await self._batch_answer(batch, frame)
         finally:
@@ -531,12 +597,7 @@ class Session:
                 except Exception:
                     logger.exception("progress callback failed")
             return
-        try:
-            await self.dispatcher.notification(note)
-        except McpError as error:
-            logger.warning("notification %s refused: %s", note.method, error)
-        except Exception:
-            logger.exception("notification handler for %s failed", note.method)
+        await _notify(self.dispatcher, note)
 
     # -- outbound --------------------------------------------------------------------
 
@@ -552,11 +613,27 @@ class Session:
         pending.local = local
         pending.done.set()
 
-    async def _send(self, frame: bytes, related: RequestId | None, *, final: bool = False) -> None:
+    async def _send(
+        self,
+        frame: bytes,
+        related: RequestId | None,
+        error: Error | None,
+        *,
+        final: bool = True,
+    ) -> None:
+        """Send a response (final for ``related`` unless told); a broken transport
+        ends the session."""
         try:
-            await self.transport.send(frame, related=related, final=final)
+            await self._emit(frame, Outgoing("response", related, final, error))
         except TransportClosed as exc:
             self._broken(str(exc) or "the connection closed")
+
+    async def _emit(self, frame: bytes, about: Outgoing) -> None:
+        """Hand a frame to the transport (described to a direct one)."""
+        if self._direct is not None:
+            await self._direct.send_described(frame, about)
+        else:
+            await self.transport.send(frame, related=about.related, final=about.final)
 
     def _broken(self, reason: str) -> None:
         self._close_pending(reason)
@@ -578,7 +655,8 @@ class Session:
         if self._closed is not None:
             raise ConnectionClosed(f"Connection closed: {self._closed}")
         try:
-            await self.transport.send(encode_notification(method, params), related=related)
+            frame = encode_notification(method, params)
+            await self._emit(frame, Outgoing("notification", related))
         except TransportClosed as exc:
             self._broken(str(exc) or "the connection closed")
             raise ConnectionClosed(f"Connection closed: {exc}") from None
@@ -622,7 +700,7 @@ class Session:
         self._pending[rid] = pending
         try:
             try:
-                await self.transport.send(encode_request(rid, method, params), related=related)
+                await self._emit(encode_request(rid, method, params), Outgoing("request", related))
             except TransportClosed as exc:
                 self._broken(str(exc) or "the connection closed")
                 raise ConnectionClosed(f"Connection closed: {exc}") from None
@@ -707,7 +785,314 @@ class Session:
         )
         shielded, bounded = trio.CancelScope(shield=True), trio.move_on_after(5)
         with shielded, bounded, contextlib.suppress(TransportClosed):
-            await self.transport.send(frame, related=rid, final=True)
+            await self._emit(frame, Outgoing("notification", rid, final=True))
+
+
+# -- what a session and one-shot exchanges share ---------------------------------------
+
+
+def _new_context(
+    request: JSONRPCRequest,
+    peer: Session | Exchange,
+    timeout: float | None,
+    spawner: trio.Nursery | None,
+    version: str,
+) -> McpContext:
+    budget = Budget.INFINITE
+    if timeout is not None:
+        budget = Budget(deadline=trio.current_time() + timeout)
+    return McpContext(
+        request_id=request.id,
+        method=request.method,
+        peer=peer,
+        scope=trio.CancelScope(deadline=budget.deadline),
+        budget=budget,
+        protocol_version=version,
+        spawner=spawner,
+    )
+
+
+async def _run(
+    request: JSONRPCRequest,
+    ctx: McpContext,
+    dispatcher: Dispatcher,
+    running: trio.Semaphore | None,
+) -> Outcome[Any] | McpError:
+    """Route and run one request in the request's scope, its children included; how
+    it ended (an ``McpError`` from routing, else the handler's outcome)."""
+    result: Outcome[Any] | McpError | None = None
+    with ctx._scope:
+        if running is not None:
+            try:
+                running.acquire_nowait()  # no checkpoint when a place is free
+            except trio.WouldBlock:
+                await running.acquire()
+        try:
+            handler = await dispatcher.route(ctx, request)
+        except McpError as error:
+            result = error
+        except Exception as exc:  # a bug in routing
+            result = Panicked(exc)
+        else:
+            try:  # ``capture``, inline: one coroutine less per request
+                result = Ok(await handler())
+            except trio.Cancelled:
+                raise
+            except BaseException as exc:
+                result = failure_outcome(exc)
+                if result is None:
+                    raise
+        finally:
+            if running is not None:
+                running.release()
+        region = ctx._region
+        if region is not None and region.count:
+            if not isinstance(result, Ok):
+                ctx._cancel_children()  # like a nursery whose body failed
+            while region.count:  # children may spawn children
+                await region.done.wait()  # the request ends when its children end
+    region = ctx._region
+    if region is not None:
+        if region.count:  # cancelled while waiting: let the children finish
+            ctx._cancel_children()
+            with trio.CancelScope(shield=True):
+                while region.count:
+                    await region.done.wait()
+        if region.errors:
+            result = _with_children_errors(result, region.errors)
+    if result is None:  # our scope caught the cancellation
+        result = Cancelled(ctx.cancel_reason or CancelReason.BUDGET, ctx._cancel_message)
+    return result
+
+
+def _answer(
+    request: JSONRPCRequest,
+    ctx: McpContext,
+    result: Outcome[Any] | McpError,
+    server_info: Implementation | None,
+    mask_error_details: bool,
+) -> tuple[bytes | None, Error | None]:
+    """The frame that answers ``request`` (``None``: no answer) and its error."""
+    if isinstance(result, McpError):
+        return error_answer(request.id, result.to_error())
+    return answer_for(
+        result,
+        request_id=request.id,
+        method=request.method,
+        version=ctx.protocol_version,
+        server_info=server_info,
+        mask_error_details=mask_error_details,
+        cancel_message=_budget_message(ctx) if isinstance(result, Cancelled) else None,
+    )
+
+
+async def _notify(dispatcher: Dispatcher, note: JSONRPCNotification) -> None:
+    """Hand a notification to the dispatcher; its failures are logged, not answered."""
+    try:
+        await dispatcher.notification(note)
+    except McpError as error:
+        logger.warning("notification %s refused: %s", note.method, error)
+    except Exception:
+        logger.exception("notification handler for %s failed", note.method)
+
+
+# -- one-shot exchanges ------------------------------------------------------------------
+
+
+@attrs.define(eq=False, repr=False)
+class Exchanges:
+    """Serves one-shot exchanges: a request (or a notification) that comes alone,
+    with no session around it - a stateless HTTP POST (2026-07-28, or a session-less
+    legacy one) - in the task that received it, answered through a ``Reply``.
+
+    Theory of operation. ``open(reply)`` makes the ``Exchange`` of one message: the
+    peer of its handler (its notifications go to the reply; it sends no requests, a
+    one-shot exchange has no way back for their answers). ``Exchange.handle`` routes
+    and runs the request by the rules of a session (the budget of
+    ``request_timeout``, children started in ``spawner`` and awaited, the Outcome
+    table) and sends the answer, final, described (``Outgoing``); the reply tells the
+    exchange when its client is gone (``peer_gone``): the handler is cancelled
+    (``CancelReason.CLIENT``) and gets no answer. No task, nursery or session is made
+    for an exchange: it costs one context and one cancel scope.
+
+    ``drain(grace)``: from then on every request is answered with the shutdown error
+    at once; those in flight get ``grace`` seconds, then are cancelled
+    (``CancelReason.SHUTDOWN``) and answered ("Server is shutting down") within
+    ``farewell`` seconds (a masked section runs to its end first). It returns when
+    none is left. The grace is kept by a task in ``spawner``, not by the caller:
+    ``start_drain`` starts it without waiting, and a caller that stops waiting
+    (cancelled) does not stop it. Notifications are handed to their dispatcher even
+    then.
+    """
+
+    spawner: trio.Nursery
+    """Where the children of handlers (``ctx.spawn``) run."""
+    request_timeout: float | None = None
+    mask_error_details: bool = True
+    server_info: Implementation | None = None
+    farewell: float = 2.0
+    protocol_version: str = LATEST_PROTOCOL_VERSION
+    _inflight: set[McpContext] = attrs.field(init=False, factory=set)
+    _idle: trio.Event = attrs.field(init=False, factory=trio.Event)
+    _draining: bool = attrs.field(init=False, default=False)
+    _grace: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
+    """Around the drain task's wait for the in-flight requests; its deadline ends
+    the grace."""
+
+    def __attrs_post_init__(self) -> None:
+        self._idle.set()
+
+    def open(self, reply: Reply) -> Exchange:
+        """The exchange of one message answered through ``reply``."""
+        return Exchange(self, reply)
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    def __len__(self) -> int:
+        """How many requests are in flight."""
+        return len(self._inflight)
+
+    async def drain(self, grace: float) -> None:
+        """Refuse new requests, let those in flight finish within ``grace`` seconds,
+        answer the rest with the shutdown error; returns once none is left. A
+        second call can only shorten the grace."""
+        self.start_drain(grace)
+        await self.idle()
+
+    def start_drain(self, grace: float) -> None:
+        """``drain`` without waiting (usable from synchronous code)."""
+        deadline = trio.current_time() + max(grace, 0.0)
+        if deadline < self._grace.deadline:
+            self._grace.deadline = deadline
+        if not self._draining:
+            self._draining = True
+            self.spawner.start_soon(self._wind_down)
+
+    async def idle(self) -> None:
+        """Return once no request is in flight (at once when none is)."""
+        while self._inflight:
+            await self._idle.wait()
+
+    async def _wind_down(self) -> None:
+        with self._grace:
+            await self.idle()
+        if self._inflight:
+            for ctx in list(self._inflight):
+                ctx._cancel(CancelReason.SHUTDOWN)
+            with trio.move_on_after(self.farewell):
+                await self.idle()
+
+    def _enter(self, ctx: McpContext) -> None:
+        if not self._inflight:
+            self._idle = trio.Event()
+        self._inflight.add(ctx)
+
+    def _leave(self, ctx: McpContext) -> None:
+        self._inflight.discard(ctx)
+        if not self._inflight:
+            self._idle.set()
+
+
+@attrs.define(eq=False, slots=True, repr=False)
+class Exchange:
+    """One message of ``Exchanges`` and where its answer goes (see there); the peer
+    (``McpContext``'s) of its handler."""
+
+    _engine: Exchanges
+    _reply: Reply
+    _ctx: McpContext | None = None
+    _gone: str | None = None
+    _over: bool = False
+
+    async def handle(
+        self, message: JSONRPCRequest | JSONRPCNotification, dispatcher: Dispatcher
+    ) -> None:
+        """Serve ``message`` in this task; returns once it is answered (or cancelled
+        because its client left). Call it once."""
+        engine = self._engine
+        self._reply.attach(self)
+        try:
+            if type(message) is not JSONRPCRequest:
+                assert isinstance(message, JSONRPCNotification)
+                if message.method != "notifications/progress":  # of no request of ours
+                    await _notify(dispatcher, message)
+                return
+            if engine._draining:
+                await self._answer(*error_answer(message.id, SHUTTING_DOWN), rid=message.id)
+                return
+            ctx = self._ctx = _new_context(
+                message, self, engine.request_timeout, engine.spawner, engine.protocol_version
+            )
+            if self._gone is not None:
+                ctx._cancel(CancelReason.CLIENT, self._gone)
+            engine._enter(ctx)
+            try:
+                result = await _run(message, ctx, dispatcher, None)
+                frame, error = _answer(
+                    message, ctx, result, engine.server_info, engine.mask_error_details
+                )
+                await self._answer(frame, error, rid=message.id)
+            finally:
+                engine._leave(ctx)
+                # the context refers to this exchange (its peer): without the cycle
+                # the request's objects are freed at once, not by the collector
+                self._ctx = None
+        finally:
+            self._over = True
+            self._reply.attach(None)
+
+    async def _answer(self, frame: bytes | None, error: Error | None, *, rid: RequestId) -> None:
+        with contextlib.suppress(TransportClosed):  # the client is gone: nobody to tell
+            await self._reply.send_described(frame or b"", Outgoing("response", rid, True, error))
+
+    # -- the peer of the handler -----------------------------------------------------
+
+    async def notify(
+        self, method: str, params: Any = UNSET, *, related: RequestId | None = None
+    ) -> None:
+        """Send a notification with the answer. Raises ``ConnectionClosed`` once the
+        exchange is over or its client is gone."""
+        if self._over:
+            raise ConnectionClosed("Connection closed: the exchange is over")
+        try:
+            frame = encode_notification(method, params)
+            await self._reply.send_described(frame, Outgoing("notification", related))
+        except TransportClosed as exc:
+            raise ConnectionClosed(f"Connection closed: {exc}") from None
+        await trio.lowlevel.cancel_shielded_checkpoint()  # as ``Session.notify``
+
+    async def request(
+        self,
+        method: str,
+        params: Any,
+        result_type: type[T],
+        *,
+        related: RequestId | None = None,
+        timeout: float | None = None,
+    ) -> T:
+        """Always ``ConnectionClosed``: the answer to a request could not come back."""
+        raise ConnectionClosed(
+            f"Connection closed: a one-shot exchange cannot send {method} to the client"
+        )
+
+    # -- what the reply calls (``Inbound``) -------------------------------------------
+
+    async def deliver(self, message: IncomingMessage) -> None:
+        raise TransportClosed("a one-shot exchange takes no further messages")
+
+    async def serve(self, request: JSONRPCRequest) -> None:
+        raise TransportClosed("a one-shot exchange takes no further messages")
+
+    def peer_gone(self, request_id: RequestId, reason: str | None = None) -> None:
+        """The client is gone: cancel the handler, unanswered (see ``Exchanges``)."""
+        ctx = self._ctx
+        if ctx is None:
+            if self._gone is None:
+                self._gone = reason or "the client is gone"
+        elif request_id == ctx.request_id:
+            ctx._cancel(CancelReason.CLIENT, reason)
 
 
 def _with_children_errors(

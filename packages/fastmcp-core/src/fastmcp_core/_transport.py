@@ -16,15 +16,45 @@ A transport that cannot get the answer to one request, while the connection goes
 (HTTP: an exchange that broke, an HTTP status without a JSON-RPC error), answers that
 request itself: ``receive`` returns the error response as a ``LocalErrorFrame``, so
 that the caller gets a local ``TransportError``, never the peer's ``PeerError``.
+
+A transport that has to understand what it carries (HTTP: which message ends a
+request's stream, which HTTP status an answer gets) is a ``DirectTransport``: the
+engine ``attach``es itself and then the boundary carries what each side knows
+already, so that nobody decodes a frame twice:
+
+* outgoing, ``send_described(frame, Outgoing(...))`` says what the frame is: its kind,
+  the request it relates to, whether it is the last message about it, and the
+  JSON-RPC error of an error response (nobody reads the frame back to learn it);
+* incoming, the transport hands over the message it decoded already - pushed from the
+  task that received it (``Inbound.deliver``: no hop through the engine's reader; or
+  ``Inbound.serve``: the request's handler runs in that very task) or pulled by the
+  engine (``receive_message``);
+* ``Inbound.peer_gone(request_id)``: the peer can no longer receive anything about
+  one request (an HTTP client closed that request's response); the engine cancels
+  its handler as the peer's ``notifications/cancelled`` would, no frame made up.
+
+A ``Reply`` is the outgoing half alone: where the answer to one request goes, for a
+request served in its caller's task (``Exchanges``).
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
-from fastmcp_protocol import RequestId
+import msgspec
 
-__all__ = ["LocalErrorFrame", "Transport"]
+from fastmcp_protocol import Error, JSONRPCMessage, JSONRPCRequest, MalformedMessage, RequestId
+
+__all__ = [
+    "DirectTransport",
+    "Inbound",
+    "IncomingMessage",
+    "LocalErrorFrame",
+    "MessageKind",
+    "Outgoing",
+    "Reply",
+    "Transport",
+]
 
 
 class LocalErrorFrame(bytes):
@@ -33,6 +63,27 @@ class LocalErrorFrame(bytes):
     ``TransportError`` for the waiting caller (code, message and data as made here)."""
 
     __slots__ = ()
+
+
+MessageKind: TypeAlias = Literal["request", "notification", "response"]
+"""What an outgoing frame is (an array of responses to a batch is a ``response``)."""
+
+IncomingMessage: TypeAlias = JSONRPCMessage | list[JSONRPCMessage | MalformedMessage]
+"""A frame a transport decoded already: what ``decode_message`` made of it."""
+
+
+class Outgoing(msgspec.Struct, frozen=True, gc=False):
+    """What an outgoing frame is, told by the engine that wrote it (see the module
+    docstring): a transport never reads a frame back to learn it."""
+
+    kind: MessageKind
+    related: RequestId | None = None
+    """The inbound request it belongs to (its routing key), if any."""
+    final: bool = False
+    """The last message about ``related`` from this side (a response ends the
+    request's stream; an empty frame ends it without a word)."""
+    error: Error | None = None
+    """The error of an error response (``None`` for a result and the other kinds)."""
 
 
 @runtime_checkable
@@ -58,4 +109,54 @@ class Transport(Protocol):
 
     async def aclose(self) -> None:
         """Release the transport; pending ``receive`` calls raise ``TransportClosed``."""
+        ...
+
+
+class Inbound(Protocol):
+    """The engine, as a direct transport (or a reply) calls it once attached."""
+
+    async def deliver(self, message: IncomingMessage) -> None:
+        """Take a message the transport has decoded, in the task that received it and
+        in arrival order. A request is accepted as if the engine had read it (its
+        handler runs in the engine's own task), a notification or a response is
+        handled before this returns. Raises ``TransportClosed`` once the engine takes
+        no more messages."""
+        ...
+
+    async def serve(self, request: JSONRPCRequest) -> None:
+        """``deliver`` for a request whose handler runs in this task, to its end: for
+        a transport whose task can carry the request (its stream cannot outlive
+        it). Returns once it is answered (or refused). Raises ``TransportClosed``
+        once the engine takes no more messages."""
+        ...
+
+    def peer_gone(self, request_id: RequestId, reason: str | None = None) -> None:
+        """Nothing about inbound request ``request_id`` can reach the peer any more:
+        its handler is cancelled as the peer's cancellation would cancel it (no
+        answer). Unknown or finished requests are ignored."""
+        ...
+
+
+class Reply(Protocol):
+    """Where the messages about one request go (see the module docstring)."""
+
+    def attach(self, inbound: Inbound | None) -> None:
+        """Called by the engine with itself before it sends anything (``None`` once
+        it is done): from then on the reply tells it when its peer is gone."""
+        ...
+
+    async def send_described(self, frame: bytes, about: Outgoing) -> None:
+        """Write one frame, knowing what it is; ``TransportClosed`` when it cannot."""
+        ...
+
+
+@runtime_checkable
+class DirectTransport(Transport, Reply, Protocol):
+    """A transport that hands the engine decoded messages and is told what it sends
+    (see the module docstring). Until an engine attaches, it is a plain
+    ``Transport``: its ``receive`` gives frames, as to any other reader."""
+
+    async def receive_message(self) -> bytes | IncomingMessage:
+        """The next message, decoded when the transport decoded it (else its frame),
+        for the attached engine; raises ``TransportClosed`` at the end."""
         ...

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from fastmcp_core._context import McpContext
 
-__all__ = ["Telemetry", "TracedSession", "session_for"]
+__all__ = ["Telemetry", "TracedSession", "dispatcher_for", "session_for"]
 
 T = TypeVar("T")
 
@@ -295,6 +295,12 @@ class TracedSession(Session):
     async def request(self, method: str, params: Any, result_type: type[T], **options: Any) -> T:
         with self.telemetry._calling(method, params) as params:
             return await super().request(method, params, result_type, **options)
+
+
+def dispatcher_for(dispatcher: Dispatcher, telemetry: Telemetry | None) -> Dispatcher:
+    """``dispatcher``, each request it routes and handles in a span when there is a
+    ``telemetry`` (for requests served without a session: ``Exchanges``)."""
+    return dispatcher if telemetry is None else _TracedDispatcher(dispatcher, telemetry)
 
 
 def session_for(telemetry: Telemetry | None) -> Callable[..., Session]:

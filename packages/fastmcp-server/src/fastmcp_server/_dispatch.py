@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import attrs
 import msgspec
 
-from fastmcp_core import McpContext, RequestStateSealer, Session, binding_of
+from fastmcp_core import Exchange, McpContext, RequestStateSealer, Session, binding_of
 from fastmcp_protocol import (
     HEADER_MISMATCH,
     INVALID_PARAMS,
@@ -177,13 +178,22 @@ class _MetaOnly(msgspec.Struct, gc=False):
 _PARAMS = {"tools/call": _CallToolParams}
 
 
+serving: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
+    "fastmcp_server_connection", default=None
+)
+"""The connection of the request being handled (``Server.current_connection``): set
+for a connection's tasks by whoever serves it, and by ``Connection.route`` and
+``notification`` for a message served in a task that did not inherit it (a legacy
+session's POST, served in its own task)."""
+
+
 @attrs.define(eq=False, repr=False)
 class Connection:
     """What the server knows about one connection (see the module docstring)."""
 
     host: ConnectionHost
     info: HttpConnectionInfo | None = None
-    session: Session | None = None
+    session: Session | Exchange | None = None
     subscriptions: set[str] = attrs.field(factory=set)
     outbox: Outbox | None = None
     """Where broadcasts to this connection wait (set while it is served)."""
@@ -239,6 +249,8 @@ class Connection:
         self.state.read(request.id, request.method)
 
     async def route(self, ctx: McpContext, request: JSONRPCRequest) -> Handler:
+        if serving.get() is not self:
+            serving.set(self)
         state = self.state
         await state.settled(request.id)
         handler: Handler | None = None
@@ -353,6 +365,8 @@ class Connection:
         return params_type
 
     async def notification(self, note: JSONRPCNotification) -> None:
+        if serving.get() is not self:
+            serving.set(self)
         middleware = self.host.registry.owner.middleware
         if not middleware:
             await self._notification(note)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import trio
 
-from fastmcp_core import Transport
+from fastmcp_core import Reply, Transport
+from fastmcp_protocol import JSONRPCNotification, JSONRPCRequest
 
 if TYPE_CHECKING:
     from fastmcp_server.auth._front import AuthFront
@@ -35,6 +36,13 @@ class HttpHost(Protocol):
 
     async def serve_transport(
         self, transport: Transport, /, info: HttpConnectionInfo | None = None
+    ) -> None: ...
+
+    async def serve_exchange(
+        self,
+        message: JSONRPCRequest | JSONRPCNotification,
+        reply: Reply,
+        info: HttpConnectionInfo,
     ) -> None: ...
 
     async def drain(self, grace: float | None = None) -> None: ...
@@ -57,6 +65,8 @@ def _streamable_app(server: HttpHost, path: str, options: dict[str, Any]) -> Str
     # the app's shutdown drains the server's connections: those in flight are answered
     options.setdefault("drain", server.drain)
     options.setdefault("lifespan", server.running)  # once for the app, not per request
+    # a POST without a session: served in its own task, no session per request
+    options.setdefault("exchange", server.serve_exchange)
     return StreamableHTTPApp(connect, path=path, **options)
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from fastmcp_core import Session
+from fastmcp_core import Peer
 from fastmcp_protocol import McpError, RequestId
 
 __all__ = ["Outbox"]
@@ -44,7 +44,8 @@ Spawn = Callable[[Callable[[], Awaitable[None]]], None]
 class Outbox:
     """The notifications waiting for one subscriber (see the module docstring)."""
 
-    session: Session
+    session: Peer
+    """The subscriber's session (or a one-shot exchange's peer)."""
     spawn: Spawn
     """Starts the pump task (the server's nursery: the pump never outlives serving)."""
     related: RequestId | None = None

@@ -23,7 +23,6 @@ added or removed, and every open connection is told (``list_changed``).
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import inspect
 import logging
 import math
@@ -38,14 +37,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 import attrs
 import trio
 
-from fastmcp_core import RequestStateSealer, Transport, watch_event_loop
+from fastmcp_core import Exchanges, Reply, RequestStateSealer, Session, Transport, watch_event_loop
 from fastmcp_core.store import MemoryStore, Store, open_store
-from fastmcp_core.telemetry import Telemetry, session_for
+from fastmcp_core.telemetry import Telemetry, dispatcher_for, session_for
 from fastmcp_protocol import (
     LEGACY_PROTOCOL_VERSIONS,
     MODERN_PROTOCOL_VERSIONS,
     Icon,
     Implementation,
+    JSONRPCNotification,
+    JSONRPCRequest,
     PromptsCapability,
     ResourcesCapability,
     ServerCapabilities,
@@ -54,7 +55,7 @@ from fastmcp_protocol import (
 )
 from fastmcp_server._background import Background
 from fastmcp_server._components import Component, ComponentKind, Rule, VersionFilter, VersionSpec
-from fastmcp_server._dispatch import Connection, ConnectionRouter, routes_of
+from fastmcp_server._dispatch import Connection, ConnectionRouter, routes_of, serving
 from fastmcp_server._handlers import (
     FunctionPrompt,
     FunctionResource,
@@ -104,10 +105,6 @@ Lifespan = Callable[["Server"], AbstractAsyncContextManager[Any]]
 into handlers that ask for it."""
 
 _NOT_YET = object()
-
-_serving: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
-    "fastmcp_server_connection", default=None
-)
 
 
 @attrs.define(eq=False, repr=False)
@@ -167,6 +164,7 @@ class Server:
     """Where the state the replicas share lives (``store``)."""
     _skills: Skills | None
     _nursery: trio.Nursery | None
+    _exchanges: Exchanges | None
     background: Background
     """Starts the work that outlives one request (set while the server runs)."""
     info: Implementation
@@ -286,6 +284,7 @@ class Server:
         self._skills = None
         self._routes = None
         self._nursery = None
+        self._exchanges = None
         self.info = Implementation(
             name=name, version=version, title=title, website_url=website_url, icons=icons
         )
@@ -439,7 +438,7 @@ class Server:
         """The connection of the request being handled (``None`` outside a request):
         the same object for every request of one session, and the one
         ``on_connection_closed`` reports when it ends."""
-        return _serving.get()
+        return serving.get()
 
     # -- registration ----------------------------------------------------------------
 
@@ -864,6 +863,12 @@ class Server:
                         await lifespans.enter_async_context(child.running())
                     async with trio.open_nursery() as nursery:
                         self._nursery = self.background.nursery = nursery
+                        self._exchanges = Exchanges(
+                            nursery,
+                            request_timeout=self._request_timeout,
+                            mask_error_details=self.mask_error_details,
+                            server_info=self.info,
+                        )
                         lifetime.started.set()
                         await lifetime.stop.wait()
                         self.subscriptions.end_listeners()
@@ -874,6 +879,7 @@ class Server:
             lifetime.failure = exc
         finally:
             self._nursery = self.background.nursery = None
+            self._exchanges = None
             self._owner.lifespan_state = None
             self._drain_deadline = None
             lifetime.started.set()
@@ -915,11 +921,11 @@ class Server:
             self._connections.add(connection)
             if self._drain_deadline is not None:
                 session.start_drain(self._drain_deadline - trio.current_time())
-            token = _serving.set(connection)  # the session's tasks inherit it
+            token = serving.set(connection)  # the session's tasks inherit it
             try:
                 await session.run()
             finally:
-                _serving.reset(token)
+                serving.reset(token)
                 with trio.CancelScope(shield=True):
                     await self._connection_closed(connection)
                 connection.outbox.close()
@@ -929,6 +935,33 @@ class Server:
                 self.subscriptions.end_listeners(session)
                 if connection.subscriptions:
                     self.subscriptions.changed_soon()
+
+    async def serve_exchange(
+        self,
+        message: JSONRPCRequest | JSONRPCNotification,
+        reply: Reply,
+        info: HttpConnectionInfo,
+    ) -> None:
+        """Serve the lone message of an HTTP POST without a session (2026-07-28, or
+        a session-less legacy one) in this task, answering through ``reply``: no
+        session and no task of its own (``fastmcp_core.Exchanges``), drained with
+        the server (one that comes while it drains is answered with the shutdown
+        error)."""
+        exchanges = self._exchanges
+        if exchanges is None:  # not running (an app run without its lifespan)
+            async with self.running():
+                await self.serve_exchange(message, reply, info)
+            return
+        connection = Connection(self, info)
+        exchange = connection.session = exchanges.open(reply)
+        token = serving.set(connection)
+        try:
+            await exchange.handle(message, dispatcher_for(connection, self.telemetry))
+        finally:
+            serving.reset(token)
+            if self._closed_listeners or self._mounted:
+                with trio.CancelScope(shield=True):
+                    await self._connection_closed(connection)
 
     async def _connection_closed(self, connection: Connection) -> None:
         for callback in self._closed_listeners:
@@ -959,8 +992,11 @@ class Server:
             self._drain_deadline = deadline
         self.subscriptions.end_listeners()
         for connection in list(self._connections):
-            if connection.session is not None:
+            if isinstance(connection.session, Session):
                 connection.session.start_drain(grace)
+        if self._exchanges is not None:
+            self._exchanges.start_drain(grace)  # kept by its own task: see Exchanges
+            await self._exchanges.idle()
         while self._connections:
             await self._connections_changed.wait()
 

@@ -39,7 +39,7 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_core import Session
+from fastmcp_core import Peer
 from fastmcp_core.store import Bus, StoreUnavailable
 from fastmcp_protocol import (
     META_SUBSCRIPTION_ID,
@@ -71,14 +71,16 @@ class Subscriber(Protocol):
 
     subscriptions: set[str]
     outbox: Outbox | None
-    session: Session | None
+
+    @property
+    def session(self) -> Peer | None: ...
 
 
 @attrs.define(eq=False, repr=False)
 class Listener:
     """One open ``subscriptions/listen`` stream."""
 
-    session: Session
+    session: Peer
     request_id: RequestId
     filter: SubscriptionFilter
     outbox: Outbox
@@ -214,7 +216,7 @@ class Subscriptions:
             if listener.wants(kind) and (only is None or listener.session is session):
                 listener.outbox.post(method, NotificationParams(meta=listener.tag))
 
-    def end_listeners(self, session: Session | None = None) -> None:
+    def end_listeners(self, session: Peer | None = None) -> None:
         """End every ``subscriptions/listen`` stream (of ``session`` only, if given):
         each is answered as usual."""
         for listener in list(self.listeners):

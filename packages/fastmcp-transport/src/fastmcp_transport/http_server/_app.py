@@ -46,6 +46,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -57,8 +58,9 @@ from fastmcp_protocol import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
     LEGACY_PROTOCOL_VERSIONS,
-    META_PROTOCOL_VERSION,
     MODERN_PROTOCOL_VERSIONS,
+    UNSET,
+    Error,
     JSONRPCMessage,
     JSONRPCNotification,
     JSONRPCRequest,
@@ -91,18 +93,22 @@ from fastmcp_transport.http_server._http import (
     negotiate,
     read_body,
     read_head,
-    watch_disconnect,
 )
 from fastmcp_transport.http_server._legacy_sse import LegacySSEEndpoints
 from fastmcp_transport.http_server._modern import (
     DEFAULT_NAME_HEADERS,
-    FrameHead,
     ModernChecks,
     status_for_error,
 )
-from fastmcp_transport.http_server._oneshot import Answer, AnswerMode, RequestTransport
+from fastmcp_transport.http_server._oneshot import (
+    Answer,
+    AnswerMode,
+    ExchangeHandler,
+    RequestTransport,
+)
 from fastmcp_transport.http_server._security import DnsRebindingProtection
 from fastmcp_transport.http_server._sessions import SessionManager, SSEOptions
+from fastmcp_transport.http_server._watches import Watches
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "StreamableHTTPApp"]
 
@@ -120,38 +126,14 @@ _SHUTTING_DOWN = HttpError(
 )
 
 
-class _MetaVersion(msgspec.Struct):
-    version: str | None = msgspec.field(default=None, name=META_PROTOCOL_VERSION)
-
-
-class _ParamsMeta(msgspec.Struct):
-    meta: _MetaVersion | None = msgspec.field(default=None, name="_meta")
-
-
-_params_meta = msgspec.json.Decoder(_ParamsMeta)
 _batch_members = msgspec.json.Decoder(list[msgspec.Raw])
 
 
-def _declares_modern(message: JSONRPCMessage) -> bool:
-    """Whether a message carries the per-request protocol version of the modern era."""
-    if not isinstance(message, JSONRPCRequest | JSONRPCNotification):
-        return False
-    params = message.params
-    if isinstance(params, UnsetType):
-        return False
-    try:
-        meta = _params_meta.decode(params).meta
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        return False
-    return meta is not None and meta.version is not None
+def _modern_status(error: Error | None) -> int:
+    return 200 if error is None else status_for_error(error.code, error.message)
 
 
-def _modern_status(head: FrameHead) -> int:
-    error = head.error
-    return 200 if isinstance(error, UnsetType) else status_for_error(error.code, error.message)
-
-
-def _legacy_status(head: FrameHead) -> int:
+def _legacy_status(error: Error | None) -> int:
     return 200
 
 
@@ -190,7 +172,10 @@ class StreamableHTTPApp:
       Without ``drain`` the handlers see their input end;
     * ``lifespan``: what the owner of ``connect`` needs running while the app runs (a
       ``Server``'s ``running``: its lifespan, entered once for the app however many
-      requests come, instead of once per request); entered by ``run``.
+      requests come, instead of once per request); entered by ``run``;
+    * ``exchange``: serves the lone message of a POST without a session in the
+      POST's task (a ``Server``'s ``Exchanges``: no session, no task per request);
+      without it such a POST is a connection of its own for ``connect``.
     """
 
     connect: ConnectionHandler
@@ -217,7 +202,9 @@ class StreamableHTTPApp:
     lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = attrs.field(
         default=None, kw_only=True
     )
+    exchange: ExchangeHandler | None = attrs.field(default=None, kw_only=True)
     _stopping: bool = attrs.field(init=False, default=False)
+    _watches: Watches = attrs.field(init=False, factory=Watches)
     _sessions: SessionManager = attrs.field(init=False)
     _checks: ModernChecks = attrs.field(init=False)
     _sse_endpoints: LegacySSEEndpoints | None = attrs.field(init=False)
@@ -235,13 +222,14 @@ class StreamableHTTPApp:
             self.session_idle_timeout,
             self.max_sessions,
             sse,
+            self._watches,
         )
         self._checks = ModernChecks(self.modern_versions, self.name_headers)
         self._routes = {_route(self.path): "mcp"}
         self._sse_endpoints = None
         if self.sse_path is not None:
             self._sse_endpoints = LegacySSEEndpoints(
-                self.connect, self.messages_path, self.keepalive_interval
+                self.connect, self.messages_path, self.keepalive_interval, self._watches
             )
             self._routes[_route(self.sse_path)] = "sse"
             self._routes[_route(self.messages_path)] = "messages"
@@ -256,9 +244,14 @@ class StreamableHTTPApp:
         """
         self._stopping = False
         if self.lifespan is None:
-            await self._sessions.run(task_status=task_status)
+            await self._run(task_status)
             return
         async with self.lifespan():
+            await self._run(task_status)
+
+    async def _run(self, task_status: trio.TaskStatus[None]) -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._watches.run)
             await self._sessions.run(task_status=task_status)
 
     @asynccontextmanager
@@ -438,6 +431,7 @@ class StreamableHTTPApp:
             await self._sessions.post(
                 session,
                 frames,
+                messages,
                 _request_ids(messages),
                 json=(self.json_response and takes_json) or not takes_sse,
                 initialize=False,
@@ -446,13 +440,24 @@ class StreamableHTTPApp:
             )
             return
         version = headers.get(HEADER_PROTOCOL_VERSION)
-        modern = (
-            not self.legacy
-            or (version is not None and version.strip() not in LEGACY_PROTOCOL_VERSIONS)
-            or (version is None and len(messages) == 1 and _declares_modern(messages[0]))
-        )
+        checked: object | UnsetType | None = UNSET  # the params the modern checks read
+        if not self.legacy:
+            modern = True
+        elif version is not None:
+            modern = version.strip() not in LEGACY_PROTOCOL_VERSIONS
+        else:
+            modern = False
+            first = messages[0]
+            if len(messages) == 1 and isinstance(first, JSONRPCRequest | JSONRPCNotification):
+                try:
+                    checked = self._checks.read(first)
+                except HttpError:  # not the shape of a modern request: legacy
+                    checked = UNSET
+                modern = self._checks.declares_modern(checked)
         if modern:
-            await self._modern(head, body, messages, takes_json, takes_sse, responder, receive)
+            await self._modern(
+                head, frames, messages, checked, takes_json, takes_sse, responder, receive
+            )
             return
         ids = _request_ids(messages)
         info = HttpConnectionInfo(
@@ -476,6 +481,7 @@ class StreamableHTTPApp:
             await self._sessions.post(
                 session,
                 frames,
+                messages,
                 ids,
                 json=takes_json,
                 initialize=True,
@@ -492,13 +498,15 @@ class StreamableHTTPApp:
             )
         json_only = takes_json and (self.json_response or not takes_sse)
         mode = _mode(json_only, takes_sse and not takes_json)
-        await self._one_shot(frames, ids, info, mode, _legacy_status, responder, receive)
+        answer = Answer(responder, ids, mode, _legacy_status, self.keepalive_interval)
+        await self._one_shot(RequestTransport(frames, messages, ids, answer), info, receive)
 
     async def _modern(
         self,
         head: RequestHead,
-        body: bytes,
+        frames: list[bytes],
         messages: list[JSONRPCMessage],
+        checked: object | UnsetType | None,
         takes_json: bool,
         takes_sse: bool,
         responder: Responder,
@@ -511,7 +519,7 @@ class StreamableHTTPApp:
             raise HttpError(
                 400, INVALID_REQUEST, "Invalid request: a client must not POST responses"
             )
-        version = self._checks.check(message, head.headers)
+        version = self._checks.check(message, head.headers, checked)
         info = HttpConnectionInfo(
             kind="modern",
             headers=head.headers,
@@ -521,40 +529,31 @@ class StreamableHTTPApp:
         )
         ids = [message.id] if isinstance(message, JSONRPCRequest) else []
         mode = _mode(takes_json and not takes_sse, takes_sse and not takes_json)
-        await self._one_shot([body], ids, info, mode, _modern_status, responder, receive)
+        answer = Answer(responder, ids, mode, _modern_status, self.keepalive_interval)
+        await self._one_shot(RequestTransport(frames, messages, ids, answer), info, receive)
 
     async def _one_shot(
-        self,
-        frames: Sequence[bytes],
-        ids: list[RequestId],
-        info: HttpConnectionInfo,
-        mode: AnswerMode,
-        status_of: Callable[[FrameHead], int],
-        responder: Responder,
-        receive: Receive,
+        self, transport: RequestTransport, info: HttpConnectionInfo, receive: Receive
     ) -> None:
-        transport, outbox = RequestTransport.open(frames, ids)
-        if not ids:
-            await responder.respond(202)
-            await self._serve_connection(transport, info)
+        """Serve a POST without a session in its own task (see ``_oneshot``); its
+        helper (the client's disconnect, keep-alives) starts if it lasts."""
+        answer = transport.answer
+        if not answer.request_ids:
+            await answer.responder.respond(202)
+            await self._serve_one_shot(transport, info)
             return
-        answer = Answer(responder, ids, mode, status_of, self.keepalive_interval)
+        helper = partial(transport.watch, receive)
+        await self._watches.during(helper, partial(self._serve_one_shot, transport, info))
+        await answer.finish()
 
-        def gone() -> None:
-            responder.gone = True
-            transport.client_disconnected()
-            outbox.close()
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._serve_connection, transport, info)
-            async with trio.open_nursery() as writing:
-                writing.start_soon(watch_disconnect, receive, gone)
-                await answer.write(outbox)
-                writing.cancel_scope.cancel()
-
-    async def _serve_connection(
-        self, transport: RequestTransport, info: HttpConnectionInfo
-    ) -> None:
+    async def _serve_one_shot(self, transport: RequestTransport, info: HttpConnectionInfo) -> None:
+        message = transport.lone_message
+        if self.exchange is not None and message is not None:
+            try:
+                await self.exchange(message, transport, info)
+            except Exception:
+                logger.exception("the exchange handler failed")
+            return
         try:
             await self.connect(transport, info)
         except Exception:

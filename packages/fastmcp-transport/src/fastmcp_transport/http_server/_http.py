@@ -70,9 +70,10 @@ SSE_HEADERS = (
 )
 
 
-@attrs.frozen
+@attrs.define(eq=False, repr=False)
 class RequestHead:
-    """What the app reads from an ASGI scope, once per request."""
+    """What the app reads from an ASGI scope, once per request (never changed: not
+    frozen only because a frozen class costs each request a slower ``__init__``)."""
 
     method: str
     path: str
@@ -89,23 +90,29 @@ def read_head(scope: Scope) -> RequestHead:
     """The request head of an ``http`` scope."""
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope.get("headers") or ():
-        name = bytes(raw_name).decode("latin-1").lower()
-        value = bytes(raw_value).decode("latin-1")
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    root_path = str(scope.get("root_path") or "")
-    path = str(scope.get("path") or "/")
+        # bytes or bytearray (ASGI says bytes): both decode without a copy
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        if name in headers:
+            headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers[name] = value
+    get = scope.get
+    root_path = get("root_path") or ""
+    path = get("path") or "/"
     # ASGI servers differ on whether ``path`` includes ``root_path``; accept both.
     if root_path and path.startswith(root_path):
         path = path[len(root_path) :] or "/"
-    client = scope.get("client")
+    client = get("client")
+    method = get("method") or "GET"
     return RequestHead(
-        method=str(scope.get("method") or "GET").upper(),
-        path=path,
-        query=bytes(scope.get("query_string") or b""),
-        headers=headers,
-        client=(str(client[0]), int(client[1])) if client else None,
-        root_path=root_path,
-        principal=scope.get(SCOPE_PRINCIPAL),
+        method if method.isupper() else method.upper(),
+        path,
+        get("query_string") or b"",
+        headers,
+        (client[0], client[1]) if client else None,
+        root_path,
+        get(SCOPE_PRINCIPAL),
     )
 
 

@@ -33,6 +33,7 @@ from fastmcp_transport.http_server._http import (
     watch_disconnect,
 )
 from fastmcp_transport.http_server._sse_writer import SSEConnection
+from fastmcp_transport.http_server._watches import Watches
 
 __all__ = ["LegacySSEEndpoints", "SSETransport"]
 
@@ -98,6 +99,7 @@ class LegacySSEEndpoints:
     connect: ConnectionHandler
     messages_path: str
     keepalive: float | None
+    watches: Watches = attrs.field(factory=Watches)
     _transports: dict[str, SSETransport] = attrs.field(init=False, factory=dict)
     _changed: trio.Event = attrs.field(init=False, factory=trio.Event)
     """Set (and replaced) whenever a stream ends."""
@@ -122,7 +124,7 @@ class LegacySSEEndpoints:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._serve, transport, info)
                 nursery.start_soon(watch_disconnect, receive, connection.client_gone)
-                await connection.pump()
+                await connection.pump(watches=self.watches)
                 nursery.cancel_scope.cancel()
         finally:
             del self._transports[session_id]

@@ -190,16 +190,36 @@ class ModernChecks:
             {method: attrs_of[member] for method, member in self.name_headers.items()},
         )
 
+    def read(self, message: JSONRPCRequest | JSONRPCNotification) -> object | None:
+        """What the checks need of ``message``'s params (its ``_meta`` and the members
+        ``Mcp-Name`` mirrors), decoded in one pass that skips the rest; ``None``
+        without params. Raises ``HttpError`` (400) for params that are not JSON of
+        that shape."""
+        rid = message.id if isinstance(message, JSONRPCRequest) else None
+        return self._decode(message, rid)
+
+    @staticmethod
+    def declares_modern(params: object | None) -> bool:
+        """Whether params (as ``read`` decoded them) carry the per-request protocol
+        version of the modern era."""
+        meta = getattr(params, "meta", None)
+        return isinstance(meta, dict) and isinstance(meta.get(META_PROTOCOL_VERSION), str)
+
     def check(
-        self, message: JSONRPCRequest | JSONRPCNotification, headers: Mapping[str, str]
+        self,
+        message: JSONRPCRequest | JSONRPCNotification,
+        headers: Mapping[str, str],
+        params: object | UnsetType | None = UNSET,
     ) -> str | None:
         """Check one modern message against its headers; return its protocol version.
 
+        ``params``: what ``read`` made of its params, when it was read already.
         Raises ``HttpError`` (400) naming the first failure (see the module docstring).
         A notification needs no ``_meta``; its headers are checked when present.
         """
         rid = message.id if isinstance(message, JSONRPCRequest) else None
-        params = self._decode(message, rid)
+        if params is UNSET:
+            params = self._decode(message, rid)
         meta_dict = getattr(params, "meta", None) if params is not None else None
         try:
             meta = read_request_meta(meta_dict)

@@ -30,6 +30,10 @@ LOCAL_ORIGINS: tuple[str, ...] = tuple(
 """Pages served from the loopback names: the default ``Origin`` allow-list (any port)."""
 
 
+_PASSED_LIMIT = 64
+"""How many allowed ``Host`` values ``DnsRebindingProtection`` remembers."""
+
+
 def _split_host(value: str) -> tuple[str, str | None]:
     """``host[:port]`` into the lower-cased host (IPv6 keeps brackets) and the port."""
     value = value.strip().lower()
@@ -71,18 +75,25 @@ class DnsRebindingProtection:
     allowed_origins: Sequence[str] | None = LOCAL_ORIGINS
     _hosts: frozenset[tuple[str, str | None]] | None = attrs.field(init=False)
     _origins: frozenset[tuple[str, str | None]] | None = attrs.field(init=False)
+    _passed: set[str] = attrs.field(init=False, eq=False, hash=False, repr=False)
+    """``Host`` values seen allowed (a few: the names the server is reached by), so that
+    each request does not parse its ``Host`` again."""
 
     def __attrs_post_init__(self) -> None:
         # compiled once; frozen attrs classes set derived fields this way
         object.__setattr__(self, "_hosts", _compile(self.allowed_hosts))
         object.__setattr__(self, "_origins", _compile(self.allowed_origins))
+        object.__setattr__(self, "_passed", set())
 
     def refusal(self, headers: Mapping[str, str]) -> str | None:
         """Why a request with these (lower-cased) headers is refused, or ``None``."""
         if self._hosts is not None:
             host = headers.get("host")
-            if host is not None and not _matches(self._hosts, *_split_host(host)):
-                return f"Forbidden: Host {host.strip()!r} is not allowed"
+            if host is not None and host not in self._passed:
+                if not _matches(self._hosts, *_split_host(host)):
+                    return f"Forbidden: Host {host.strip()!r} is not allowed"
+                if len(self._passed) < _PASSED_LIMIT:
+                    self._passed.add(host)
         if self._origins is not None:
             origin = headers.get("origin")
             if origin is not None and not _matches(self._origins, *_split_host(origin)):

@@ -4,10 +4,16 @@ Theory of operation. An ``initialize`` POST without ``Mcp-Session-Id`` creates a
 ``SessionTransport`` under a fresh, unguessable id and starts the ``ConnectionHandler``
 on it in the app's task group; the session lives until the client DELETEs it, it
 stays idle for ``idle_timeout`` seconds, the handler returns, or the app shuts down.
-Later POSTs feed their frames into the transport (``receive`` yields them in
-arrival order).
+Later POSTs feed their messages into the transport. Once the session engine has
+attached itself (``SessionTransport`` is a ``DirectTransport``), each POST hands its
+messages, decoded once by the app, straight to the engine in the POST's own task
+(``Inbound.deliver``: a request's handler starts without a hop through the engine's
+reading task); until then, or for a handler that reads frames itself, they wait in
+an inbox that ``receive`` (frames) and ``receive_message`` (decoded) drain in
+arrival order.
 
-What the handler sends is routed by ``related``:
+What the handler sends is routed by ``related`` (the engine says what each frame
+is; a frame sent without a description is read for it):
 
 * a message about a request the client POSTed (its progress, its log messages, the
   server-to-client requests it makes, its response) goes on that POST's stream;
@@ -36,16 +42,30 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Sequence
 from functools import partial
+from types import TracebackType
 
 import attrs
 import msgspec
 import trio
 
-from fastmcp_core import TransportClosed
-from fastmcp_protocol import INTERNAL_ERROR, INVALID_REQUEST, RequestId
+from fastmcp_core import (
+    Inbound,
+    IncomingMessage,
+    MessageKind,
+    Outgoing,
+    RateLimitedLog,
+    TransportClosed,
+    redacted,
+)
+from fastmcp_protocol import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    JSONRPCMessage,
+    JSONRPCRequest,
+    RequestId,
+)
 from fastmcp_transport._http_common import ConnectionHandler, HttpConnectionInfo
 from fastmcp_transport._sse import encode_event
 from fastmcp_transport.http_server._event_store import EventStore, Replay
@@ -59,10 +79,13 @@ from fastmcp_transport.http_server._http import (
 )
 from fastmcp_transport.http_server._modern import peek_frame
 from fastmcp_transport.http_server._sse_writer import SSEConnection, priming_event
+from fastmcp_transport.http_server._watches import Watches
 
 __all__ = ["SSEOptions", "SessionManager", "SessionTransport"]
 
 logger = logging.getLogger("fastmcp.http")
+_dropped = RateLimitedLog(logger)
+"""A client that never opens its GET stream must not flood the log: one line a minute."""
 
 PRIMING_SINCE = "2025-11-25"
 """Priming events (an id with empty data) came with 2025-11-25; older clients may
@@ -77,27 +100,23 @@ class SSEOptions:
     retry_ms: int | None = 3000
     poll_after: float | None = None
 
-    def connection(self, responder: Responder) -> SSEConnection:
+    def connection(self, responder: Responder, *, inline: bool = False) -> SSEConnection:
         return SSEConnection(
             responder,
             keepalive=self.keepalive,
             poll_after=self.poll_after,
             retry_ms=self.retry_ms,
+            inline=inline,
         )
 
 
-@asynccontextmanager
-async def _locked(lock: trio.Lock) -> AsyncIterator[None]:
-    """``async with lock``, without the scheduling round when the lock is free (a
+async def _acquire(lock: trio.Lock) -> None:
+    """``lock.acquire()``, without the scheduling round when the lock is free (a
     stream's lock is nearly always free: one message at a time)."""
     try:
         lock.acquire_nowait()
     except trio.WouldBlock:
         await lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 @attrs.define(eq=False)
@@ -118,27 +137,35 @@ class _Stream:
     writing: int = 0
     """Answers being written now (the stream ends after the last of them)."""
 
-    async def write(self, frame: bytes) -> None:
-        """Store (when resumable) and deliver one message, in order."""
-        async with _locked(self.lock):
-            event_id = await self.session._store(self.stream_id, frame)
-            chunk = encode_event(frame, event="message", id=event_id)
-            connection = self.connection
-            if connection is not None and await connection.push(chunk):
-                return
-            if self.standalone:
-                if len(self.pending) >= self.session.pending_limit:
-                    self.pending.popleft()
-                    logger.warning(
-                        "session %s: no GET stream is open; dropped its oldest waiting message",
-                        self.session.session_id,
-                    )
-                self.pending.append(chunk)
-            elif event_id is None:
-                logger.debug(
-                    "session %s: a message was lost (no connection, no event store)",
-                    self.session.session_id,
+    async def write(self, frame: bytes, *, last: bool = False) -> None:
+        """Store (when resumable) and deliver one message, in order (``last``: the
+        stream ends after it)."""
+        await _acquire(self.lock)
+        try:
+            await self._write(frame, last)
+        finally:
+            self.lock.release()
+
+    async def _write(self, frame: bytes, last: bool) -> None:
+        session = self.session
+        event_id = await session._store(self.stream_id, frame) if session.resumable else None
+        chunk = encode_event(frame, event="message", id=event_id)
+        connection = self.connection
+        if connection is not None and await connection.push(chunk, last=last):
+            return
+        if self.standalone:
+            if len(self.pending) >= session.pending_limit:
+                self.pending.popleft()
+                _dropped.log(
+                    "session %s: no GET stream is open; dropped its oldest waiting message",
+                    redacted(session.session_id),
                 )
+            self.pending.append(chunk)
+        elif event_id is None:
+            logger.debug(
+                "session %s: a message was lost (no connection, no event store)",
+                session.session_id,
+            )
 
 
 class _InitializeResult(msgspec.Struct, rename="camel"):
@@ -152,13 +179,44 @@ class _InitializeResponse(msgspec.Struct):
 _initialize_response = msgspec.json.Decoder(_InitializeResponse)
 
 
+class _Busy:
+    """``SessionTransport.busy()``: an HTTP request of the session in progress."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: SessionTransport) -> None:
+        self.session = session
+
+    def __enter__(self) -> None:
+        session = self.session
+        session._active += 1
+        if session._active == 1:
+            session._idle = trio.Event()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        session = self.session
+        session._active -= 1
+        session._last_seen = trio.current_time()
+        if not session._active:
+            session._idle.set()
+
+
+_Queued = tuple[bytes, JSONRPCMessage | None]
+"""A message waiting in a session's inbox: its frame, and what it decoded to."""
+
+
 @attrs.define(eq=False)
 class SessionTransport:
     """The transport of one legacy Streamable HTTP session (see the module docstring).
 
-    The ``ConnectionHandler`` gets it as its transport. Beyond the ``Transport``
-    methods it offers ``close_sse_stream`` (SSE polling) and tells the negotiated
-    ``protocol_version``.
+    The ``ConnectionHandler`` gets it as its transport (a ``DirectTransport``).
+    Beyond the ``Transport`` methods it offers ``close_sse_stream`` (SSE polling) and
+    tells the negotiated ``protocol_version``.
     """
 
     session_id: str
@@ -170,8 +228,11 @@ class SessionTransport:
     info: HttpConnectionInfo | None = None
     """What the connection handler was given (its principal is the session's)."""
     initialize_failed: bool = False
-    _inbox: trio.MemorySendChannel[bytes] = attrs.field(init=False)
-    _frames: trio.MemoryReceiveChannel[bytes] = attrs.field(init=False)
+    _inbox: trio.MemorySendChannel[_Queued] = attrs.field(init=False)
+    _frames: trio.MemoryReceiveChannel[_Queued] = attrs.field(init=False)
+    _queued: int = attrs.field(init=False, default=0)
+    """Messages in the inbox (while there are, later ones queue behind them)."""
+    _inbound: Inbound | None = attrs.field(init=False, default=None)
     _key: str = attrs.field(init=False, factory=lambda: secrets.token_urlsafe(6))
     _counter: int = attrs.field(init=False, default=0)
     _standalone: _Stream = attrs.field(init=False)
@@ -187,7 +248,7 @@ class SessionTransport:
 
     def __attrs_post_init__(self) -> None:
         # A few frames of slack; beyond that a POST waits until the handler reads.
-        self._inbox, self._frames = trio.open_memory_channel[bytes](16)
+        self._inbox, self._frames = trio.open_memory_channel[_Queued](16)
         self._standalone = self._new_stream(standalone=True)
         self._idle.set()
 
@@ -195,15 +256,56 @@ class SessionTransport:
 
     async def receive(self) -> bytes:
         """The next frame POSTed to the session; ``TransportClosed`` once it ended."""
+        return (await self._next())[0]
+
+    async def receive_message(self) -> bytes | IncomingMessage:
+        """The next message POSTed before the engine attached, decoded."""
+        frame, message = await self._next()
+        return frame if message is None else message
+
+    async def _next(self) -> _Queued:
         try:
-            return await self._frames.receive()
+            queued = await self._frames.receive()
         except (trio.EndOfChannel, trio.ClosedResourceError):
             raise TransportClosed(self._closed or "the session ended") from None
+        self._queued -= 1
+        return queued
+
+    @property
+    def serves_inline(self) -> bool:
+        """Whether a POST can have its request served in its own task (``serve``):
+        the engine is attached and no message waits before it."""
+        return self._inbound is not None and not self._queued and self._closed is None
+
+    async def serve(self, message: JSONRPCRequest) -> None:
+        """Have the attached engine serve one request in this task (see
+        ``serves_inline``); returns once it is answered. 404 when the session is
+        gone."""
+        inbound = self._inbound
+        if inbound is None or self._closed is not None:
+            raise _gone()
+        try:
+            await inbound.serve(message)
+        except TransportClosed:
+            raise _gone() from None
+
+    def attach(self, inbound: Inbound | None) -> None:
+        """The engine: POSTs hand their messages to it from now on (see the module
+        docstring); ``None`` when it stops."""
+        self._inbound = inbound
 
     async def send(
         self, frame: bytes, *, related: RequestId | None = None, final: bool = False
     ) -> None:
-        """Route a message by ``related`` (see the module docstring).
+        """``send_described``, for a sender that does not say what ``frame`` is (it
+        is read: a final response ends its request's stream)."""
+        kind: MessageKind = "notification"
+        if final and (not frame or not peek_frame(frame).is_notification_or_request):
+            kind = "response"
+        await self.send_described(frame, Outgoing(kind, related, final))
+
+    async def send_described(self, frame: bytes, about: Outgoing) -> None:
+        """Route a message by ``about.related`` (see the module docstring).
 
         Waits while the client reading its stream is behind. A stream whose client
         is away keeps the message in the event store (or, for the GET stream, for
@@ -211,10 +313,11 @@ class SessionTransport:
         """
         if self._closed is not None:
             raise TransportClosed(self._closed)
+        related = about.related
         stream = self._by_request.get(related) if related is not None else None
         if stream is None:
             stream = self._standalone
-        elif final and (not frame or not peek_frame(frame).is_notification_or_request):
+        elif about.final and about.kind == "response":
             # the response to ``related`` (or its end without one): its last message
             assert related is not None
             del self._by_request[related]
@@ -227,7 +330,7 @@ class SessionTransport:
                 else:
                     stream.writing += 1
                     try:
-                        await stream.write(frame)
+                        await stream.write(frame, last=not stream.waiting)
                     finally:
                         stream.writing -= 1
             # the last answer ends the stream, and only once every answer is written
@@ -253,11 +356,13 @@ class SessionTransport:
         itself goes on and the client resumes it with ``Last-Event-ID``.
 
         Returns whether a response was ended. Without an event store, what the
-        stream writes until the client reconnects is lost.
+        stream writes until the client reconnects is lost; and a request served in
+        the task of its POST (no event store, no ``sse_poll_after``) keeps its
+        response to its end: ``False``.
         """
         stream = self._by_request.get(related) if related is not None else self._standalone
         connection = stream.connection if stream is not None else None
-        if connection is None or not connection.open:
+        if connection is None or not connection.open or connection.inline:
             return False
         connection.close_early()
         return True
@@ -308,15 +413,30 @@ class SessionTransport:
             self._by_request[rid] = stream
         return stream
 
-    async def deliver(self, frame: bytes) -> None:
-        """Hand a frame from a POST to the handler (waits while it is behind)."""
+    async def deliver(self, frame: bytes, message: JSONRPCMessage | None = None) -> None:
+        """Hand a message from a POST to the handler: to the attached engine in this
+        task, else (or while earlier ones wait) through the inbox, waiting while it
+        is full. ``message`` is what ``frame`` decoded to, when known."""
+        inbound = self._inbound
+        if inbound is not None and message is not None and not self._queued and not self.closed:
+            try:
+                await inbound.deliver(message)
+            except TransportClosed:
+                raise _gone() from None
+            return
+        queued = (frame, message)
+        self._queued += 1
         try:
             try:  # no scheduling round while there is room
-                self._inbox.send_nowait(frame)
+                self._inbox.send_nowait(queued)
             except trio.WouldBlock:
-                await self._inbox.send(frame)
+                await self._inbox.send(queued)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._queued -= 1
             raise _gone() from None
+        except BaseException:
+            self._queued -= 1
+            raise
 
     async def _store(self, stream_id: str, message: bytes) -> str | None:
         store = self.event_store
@@ -341,9 +461,10 @@ class SessionTransport:
             if self.event_store is not None:
                 await self.event_store.forget(oldest)
 
-    async def attach(self, stream: _Stream, connection: SSEConnection) -> None:
+    async def carry(self, stream: _Stream, connection: SSEConnection) -> None:
         """Carry ``stream`` on a new response (priming it when the version says so)."""
-        async with _locked(stream.lock):
+        await _acquire(stream.lock)
+        try:
             if self.priming:
                 event_id = await self._store(stream.stream_id, b"")
                 if event_id is not None:
@@ -351,6 +472,8 @@ class SessionTransport:
             while stream.pending:
                 connection.push_nowait(stream.pending.popleft())
             self._replace_connection(stream, connection)
+        finally:
+            stream.lock.release()
 
     async def resume(self, last_event_id: str, connection: SSEConnection) -> _Stream | None:
         """Replay the stream of ``last_event_id`` after it, then carry the rest of it.
@@ -405,19 +528,10 @@ class SessionTransport:
         if stream is not None and stream.connection is connection:
             stream.connection = None
 
-    @contextmanager
-    def busy(self) -> Iterator[None]:
-        """Marks an HTTP request of this session in progress (it is not idle)."""
-        self._active += 1
-        if self._active == 1:
-            self._idle = trio.Event()
-        try:
-            yield
-        finally:
-            self._active -= 1
-            self._last_seen = trio.current_time()
-            if not self._active:
-                self._idle.set()
+    def busy(self) -> _Busy:
+        """``with session.busy():`` marks an HTTP request of this session in
+        progress (it is not idle)."""
+        return _Busy(self)
 
     def learn_version(self, response: bytes) -> bool:
         """Read the negotiated version from the ``initialize`` response.
@@ -495,6 +609,8 @@ class SessionManager:
     idle_timeout: float | None
     max_sessions: int
     sse: SSEOptions
+    watches: Watches = attrs.field(factory=Watches)
+    """Where the helpers of lasting responses start (the app's)."""
     _sessions: dict[str, SessionTransport] = attrs.field(init=False, factory=dict)
     _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
     _accepting: bool = attrs.field(init=False, default=True)
@@ -613,6 +729,7 @@ class SessionManager:
         self,
         session: SessionTransport,
         frames: Sequence[bytes],
+        messages: Sequence[JSONRPCMessage],
         request_ids: Sequence[RequestId],
         *,
         json: bool,
@@ -620,7 +737,8 @@ class SessionManager:
         responder: Responder,
         receive: Receive,
     ) -> None:
-        """Feed a POST's frames to the session and answer it.
+        """Feed a POST's messages (``frames``, decoded as ``messages``) to the session
+        and answer it.
 
         Notifications and responses only: 202 once the handler has them. Requests:
         their messages on an SSE response (``json=False``) or their responses as one
@@ -629,7 +747,10 @@ class SessionManager:
         meanwhile waits in the event store for a GET with ``Last-Event-ID``.
         """
         try:
-            await self._post(session, frames, request_ids, json, initialize, responder, receive)
+            with session.busy():
+                await self._post(
+                    session, frames, messages, request_ids, json, initialize, responder, receive
+                )
         except HttpError as error:
             if not initialize or error.status != 404:
                 raise
@@ -643,47 +764,66 @@ class SessionManager:
         self,
         session: SessionTransport,
         frames: Sequence[bytes],
+        messages: Sequence[JSONRPCMessage],
         request_ids: Sequence[RequestId],
         json: bool,
         initialize: bool,
         responder: Responder,
         receive: Receive,
     ) -> None:
-        with session.busy():
-            if not request_ids:
-                for frame in frames:
-                    await session.deliver(frame)
-                await responder.respond(202)
-                return
-            stream = session.open_stream(request_ids, json=json, initialize=initialize)
-            headers = [(b"mcp-session-id", session.session_id.encode())] if initialize else []
-            if json:
-                for frame in frames:
-                    await session.deliver(frame)
-                await self._answer_json(session, stream, responder, receive, headers)
-            else:
-                connection = self.sse.connection(responder)
-                await responder.start(200, (*SSE_HEADERS, *headers))
-                await session.attach(stream, connection)
-                for frame in frames:
-                    await session.deliver(frame)
-                await self._pump(session, stream, connection, receive)
-            if session.initialize_failed:
-                self.end(session, "initialize failed")
+        if not request_ids:
+            for frame, message in zip(frames, messages, strict=True):
+                await session.deliver(frame, message)
+            await responder.respond(202)
+            return
+        stream = session.open_stream(request_ids, json=json, initialize=initialize)
+        headers = [(b"mcp-session-id", session.session_id.encode())] if initialize else []
+        # A request whose stream cannot outlive this POST (a JSON answer; an SSE one
+        # neither resumable nor polled) is served in this task: no task, no hop.
+        inline: JSONRPCRequest | None = None
+        carried = json or (not session.resumable and self.sse.poll_after is None)
+        if carried and len(messages) == 1 and session.serves_inline:
+            first = messages[0]
+            inline = first if isinstance(first, JSONRPCRequest) else None
+        if json:
+            if inline is None:
+                for frame, message in zip(frames, messages, strict=True):
+                    await session.deliver(frame, message)
+            await self._answer_json(session, stream, inline, responder, receive, headers)
+        else:
+            connection = self.sse.connection(responder, inline=inline is not None)
+            await responder.start(200, (*SSE_HEADERS, *headers) if headers else SSE_HEADERS)
+            await session.carry(stream, connection)
+            watch = partial(watch_disconnect, receive, connection.client_gone)
+            try:
+                if inline is not None:
+                    work = partial(session.serve, inline)
+                    await connection.run_inline(work, watch, self.watches)
+                else:
+                    for frame, message in zip(frames, messages, strict=True):
+                        await session.deliver(frame, message)
+                    await connection.pump(watch, self.watches)
+            finally:
+                session.detach(stream, connection)
+        if session.initialize_failed:
+            self.end(session, "initialize failed")
 
     async def _answer_json(
         self,
         session: SessionTransport,
         stream: _Stream,
+        inline: JSONRPCRequest | None,
         responder: Responder,
         receive: Receive,
         headers: list[tuple[bytes, bytes]],
     ) -> None:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope.cancel)
-            await stream.done.wait()
-            nursery.cancel_scope.cancel()
-        if not stream.done.is_set():
+        def gone() -> None:
+            responder.gone = True
+            stream.done.set()
+
+        work = stream.done.wait if inline is None else partial(session.serve, inline)
+        await self.watches.during(partial(watch_disconnect, receive, gone), work)
+        if responder.gone:
             return  # the client left; the answer is dropped when it comes
         if not stream.responses:
             if session.closed:
@@ -706,7 +846,8 @@ class SessionManager:
         receive: Receive,
     ) -> None:
         try:
-            await connection.pump(partial(watch_disconnect, receive, connection.client_gone))
+            watch = partial(watch_disconnect, receive, connection.client_gone)
+            await connection.pump(watch, self.watches)
         finally:
             session.detach(stream, connection)
 
@@ -733,7 +874,7 @@ class SessionManager:
                         409, INVALID_REQUEST, "Conflict: this session's GET stream is open"
                     )
                 await responder.start(200, SSE_HEADERS)
-                await session.attach(stream, connection)
+                await session.carry(stream, connection)
             else:
                 stream = await session.resume(last_event_id, connection)
                 await responder.start(200, SSE_HEADERS)
