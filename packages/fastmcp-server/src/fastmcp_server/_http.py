@@ -21,7 +21,12 @@ from fastmcp_core import Transport
 if TYPE_CHECKING:
     from fastmcp_server.auth._front import AuthFront
     from fastmcp_transport import HttpConnectionInfo
-    from fastmcp_transport.http_server import H1Limits, ServerAddress, StreamableHTTPApp
+    from fastmcp_transport.http_server import (
+        FrontedApp,
+        H1Limits,
+        ServerAddress,
+        StreamableHTTPApp,
+    )
 
 __all__ = ["HttpHost", "http_app", "serve_http"]
 
@@ -56,7 +61,7 @@ def _streamable_app(server: HttpHost, path: str, options: dict[str, Any]) -> Str
     options.setdefault("shutdown_grace", server.DEFAULT_SHUTDOWN_GRACE)
     # the app's shutdown drains the server's connections: those in flight are answered
     options.setdefault("drain", server.drain)
-    options.setdefault("lifespan", server.running)  # once for the app, not per request
+    options.setdefault("runs_with", server.running)  # once for the app, not per request
     return StreamableHTTPApp(connect, path=path, **options)
 
 
@@ -68,8 +73,9 @@ def _protect(server: HttpHost, app: StreamableHTTPApp, auth: object) -> AuthFron
 
 def http_app(
     server: HttpHost, *, path: str = "/mcp", auth: object | None = None, **options: Any
-) -> StreamableHTTPApp | AuthFront:
-    """The server as an ASGI application (mountable in other ASGI apps on trio).
+) -> StreamableHTTPApp | FrontedApp:
+    """The server as an ASGI application, for any ASGI server, trio or asyncio
+    (uvicorn, hypercorn, mounted in FastAPI or Starlette: see ``StreamableHTTPApp``).
 
     ``options`` go to ``StreamableHTTPApp`` (``json_response``, ``stateless``,
     ``security``, ``event_store``, ``max_body_size``...). With ``auth`` the app is
@@ -83,7 +89,9 @@ def http_app(
     front = _protect(server, app, auth)
     if front.resource is None:
         raise ValueError("BearerAuth(resource=...) is required for an app you serve yourself")
-    return front
+    from fastmcp_transport.http_server import FrontedApp
+
+    return FrontedApp(front, app)
 
 
 async def serve_http(

@@ -28,10 +28,19 @@ an unexpected exception is logged and answered with 500 and a generic JSON-RPC
 error (or ends a response already under way), never with a traceback.
 
 The app needs a task group for legacy sessions, which outlive the requests that
-open them: ``serve_http`` provides one, an ASGI server that runs the lifespan
-protocol (hypercorn does) starts one, and an app mounted in another ASGI app can be
-run with ``async with app.running():``. Modern requests and HTTP+SSE streams run in
-the task of their own request and need none.
+open them (and the owner of ``connect`` may need something running: ``runs_with``,
+a ``Server``'s lifespan): ``serve_http`` provides one, an ASGI server that runs the
+lifespan protocol starts one, a host framework's lifespan hook can
+(``FastAPI(lifespan=app.lifespan)``, or ``async with app.running():`` in one), and
+otherwise the first request starts it, in a trio system task that ends gracefully
+when the trio run ends. Modern requests and HTTP+SSE streams run in the task of
+their own request and need none.
+
+Any ASGI server runs the app. On trio (hypercorn's trio worker, ``serve_h1``) it
+runs as it is; on asyncio (uvicorn, hypercorn's asyncio worker, FastAPI or
+Starlette on them) every call runs in a trio guest run on the host's loop
+(``_guest``): a dropped connection or a cancelled ASGI call cancels the request's
+work, and the host's shutdown (its lifespan, or its loop's end) ends the app.
 
 Shutting down (``shutdown``): from the first moment every new HTTP request is
 refused with 503 (``Connection: close``), legacy GET streams end with a retry hint,
@@ -75,9 +84,11 @@ from fastmcp_transport._http_common import (
     HttpConnectionInfo,
 )
 from fastmcp_transport.http_server._event_store import EventStore, InMemoryEventStore
+from fastmcp_transport.http_server._guest import in_trio, on_any_host, serve_in_guest
 from fastmcp_transport.http_server._http import (
     EVENT_STREAM,
     JSON,
+    ASGIApp,
     ClientGone,
     HttpError,
     Message,
@@ -104,7 +115,7 @@ from fastmcp_transport.http_server._oneshot import Answer, AnswerMode, RequestTr
 from fastmcp_transport.http_server._security import DnsRebindingProtection
 from fastmcp_transport.http_server._sessions import SessionManager, SSEOptions
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "StreamableHTTPApp"]
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "FrontedApp", "StreamableHTTPApp"]
 
 logger = logging.getLogger("fastmcp.http")
 
@@ -188,9 +199,11 @@ class StreamableHTTPApp:
       shuts down; ``drain``: how the owner of ``connect`` ends its connections
       within a grace (called by ``shutdown`` with it; returns when they have ended).
       Without ``drain`` the handlers see their input end;
-    * ``lifespan``: what the owner of ``connect`` needs running while the app runs (a
-      ``Server``'s ``running``: its lifespan, entered once for the app however many
-      requests come, instead of once per request); entered by ``run``.
+    * ``runs_with``: what the owner of ``connect`` needs running while the app runs
+      (a ``Server``'s ``running``: its lifespan, entered once for the app however
+      many requests come, instead of once per request); entered by ``run``.
+
+    Served by any ASGI server, trio or asyncio (see the module docstring).
     """
 
     connect: ConnectionHandler
@@ -214,9 +227,10 @@ class StreamableHTTPApp:
     name_headers: Mapping[str, str] = attrs.field(default=DEFAULT_NAME_HEADERS, kw_only=True)
     shutdown_grace: float = attrs.field(default=5.0, kw_only=True)
     drain: Callable[[float], Awaitable[None]] | None = attrs.field(default=None, kw_only=True)
-    lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = attrs.field(
+    runs_with: Callable[[], AbstractAsyncContextManager[Any]] | None = attrs.field(
         default=None, kw_only=True
     )
+    _first_use: trio.Event | None = attrs.field(init=False, default=None)
     _stopping: bool = attrs.field(init=False, default=False)
     _sessions: SessionManager = attrs.field(init=False)
     _checks: ModernChecks = attrs.field(init=False)
@@ -255,16 +269,32 @@ class StreamableHTTPApp:
         graceful end. An app that was shut down serves again once run again.
         """
         self._stopping = False
-        if self.lifespan is None:
+        if self.runs_with is None:
             await self._sessions.run(task_status=task_status)
             return
-        async with self.lifespan():
+        async with self.runs_with():
             await self._sessions.run(task_status=task_status)
 
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[StreamableHTTPApp]:
+    def running(self) -> AbstractAsyncContextManager[StreamableHTTPApp]:
         """Run the app's background work for the duration of the block; on exit (or
-        cancellation) shut down gracefully, bounded by ``shutdown_grace``."""
+        cancellation) shut down gracefully, bounded by ``shutdown_grace``. Works on
+        trio and on asyncio (a host's lifespan: the work runs in the loop's trio
+        guest run)."""
+        return on_any_host(self._running)
+
+    def lifespan(self, host_app: object = None, /) -> AbstractAsyncContextManager[None]:
+        """The app's lifespan for a host framework's hook:
+        ``FastAPI(lifespan=mcp_app.lifespan)`` (``host_app`` is the host's app,
+        ignored): ``running()`` for the duration of the host's lifespan."""
+        return on_any_host(self._running_quietly)
+
+    @asynccontextmanager
+    async def _running_quietly(self) -> AsyncIterator[None]:
+        async with self._running():
+            yield
+
+    @asynccontextmanager
+    async def _running(self) -> AsyncIterator[StreamableHTTPApp]:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.run)
             try:
@@ -310,6 +340,12 @@ class StreamableHTTPApp:
         """The ASGI 3 entry point (``http`` and ``lifespan`` scopes; websockets are
         refused). Returns when the response has ended; cancelling it ends the
         request's work (a modern request is then cancelled, a legacy one is not)."""
+        if not in_trio():
+            await serve_in_guest(self._serve, scope, receive, send)
+            return
+        await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
         if kind == "lifespan":
             await self._lifespan(receive, send)
@@ -322,6 +358,8 @@ class StreamableHTTPApp:
         if self._stopping:
             await responder.error(_SHUTTING_DOWN)
             return
+        if not self._sessions.running:
+            await self._start_on_first_use()
         try:
             await self._http(read_head(scope), receive, responder)
         except ClientGone:
@@ -337,6 +375,43 @@ class StreamableHTTPApp:
                 await responder.error(error)
             else:
                 await responder.end()
+
+    async def _start_on_first_use(self) -> None:
+        """Start the app's background work for a request that found it stopped: in a
+        trio system task, until the trio run ends (gracefully then)."""
+        started = self._first_use
+        if started is None:
+            started = self._first_use = trio.Event()
+            trio.lowlevel.spawn_system_task(
+                self._host_until_the_run_ends, started, name="fastmcp app started on first use"
+            )
+        await started.wait()
+
+    async def _host_until_the_run_ends(self, started: trio.Event) -> None:
+        shielded = trio.CancelScope(shield=True)
+
+        async def run(task_status: trio.TaskStatus[None]) -> None:
+            with shielded:
+                await self.run(task_status=task_status)
+
+        try:
+            async with trio.open_nursery() as nursery:
+                try:
+                    await nursery.start(run)
+                finally:
+                    started.set()
+                try:
+                    await trio.sleep_forever()
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await self.shutdown()
+                    shielded.cancel()
+        except Exception:  # a system task must not raise: the requests will tell
+            logger.exception("the app's background work failed")
+        finally:
+            started.set()
+            if self._first_use is started:
+                self._first_use = None
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()
@@ -575,6 +650,42 @@ class StreamableHTTPApp:
         _parse(body)
         await transport.deliver(body)
         await responder.respond(202, b"Accepted", content_type=b"text/plain")
+
+
+@attrs.define(eq=False)
+class FrontedApp:
+    """A ``StreamableHTTPApp`` behind ASGI layers of trio code (an authorization
+    layer), served like the app itself by any ASGI server, trio or asyncio.
+
+    ``front`` gets every call (it passes the lifespan and the requests it lets
+    through to ``app``); ``app`` hosts the background work: ``running()`` and
+    ``lifespan`` are the app's, and the first request starts it when nothing did.
+    Other attributes are the front's (``resource``, ``aclose``...).
+    """
+
+    front: ASGIApp
+    app: StreamableHTTPApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI 3 entry point (the front's, on the host's event loop or in its
+        trio guest run)."""
+        if not in_trio():
+            await serve_in_guest(self.front, scope, receive, send)
+            return
+        await self.front(scope, receive, send)
+
+    def running(self) -> AbstractAsyncContextManager[StreamableHTTPApp]:
+        """``app.running()``."""
+        return self.app.running()
+
+    def lifespan(self, host_app: object = None, /) -> AbstractAsyncContextManager[None]:
+        """``app.lifespan``: ``FastAPI(lifespan=fronted.lifespan)``."""
+        return self.app.lifespan(host_app)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.front, name)
 
 
 def _route(path: str) -> str:
