@@ -863,7 +863,9 @@ class Server:
                         self.subscriptions.end_listeners()
                         nursery.cancel_scope.cancel()
         except BaseException as exc:  # a system task must not raise: tell the users
-            if lifetime.started.is_set():
+            if isinstance(exc, trio.Cancelled):  # the trio run ends (system tasks last)
+                logger.info("the server %r stopped with the trio run", self.name)
+            elif lifetime.started.is_set():
                 logger.exception("the server %r stopped on an error", self.name)
             lifetime.failure = exc
         finally:

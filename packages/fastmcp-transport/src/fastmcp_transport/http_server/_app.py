@@ -84,7 +84,12 @@ from fastmcp_transport._http_common import (
     HttpConnectionInfo,
 )
 from fastmcp_transport.http_server._event_store import EventStore, InMemoryEventStore
-from fastmcp_transport.http_server._guest import in_trio, on_any_host, serve_in_guest
+from fastmcp_transport.http_server._guest import (
+    in_trio,
+    on_any_host,
+    running_guest,
+    serve_in_guest,
+)
 from fastmcp_transport.http_server._http import (
     EVENT_STREAM,
     JSON,
@@ -382,9 +387,13 @@ class StreamableHTTPApp:
         started = self._first_use
         if started is None:
             started = self._first_use = trio.Event()
-            trio.lowlevel.spawn_system_task(
-                self._host_until_the_run_ends, started, name="fastmcp app started on first use"
-            )
+            guest = running_guest()
+            if guest is not None:  # the guest ends it before the calls, gracefully
+                guest.keep(self._host_until_the_run_ends, started)
+            else:
+                trio.lowlevel.spawn_system_task(
+                    self._host_until_the_run_ends, started, name="fastmcp app started on first use"
+                )
         await started.wait()
 
     async def _host_until_the_run_ends(self, started: trio.Event) -> None:

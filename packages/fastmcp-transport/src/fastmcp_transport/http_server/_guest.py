@@ -23,9 +23,10 @@ first use:
 The guest ends when the last ``hold`` has ended and no call is in flight (a host
 that runs lifespans ends them last), or, failing that, when the host loop shuts
 down: an asyncio task (the anchor) waits for the run's end, and ``asyncio.run``
-cancels every task left before closing its loop. Ending the guest cancels what is
-still in it; trio's system tasks (where an app started on first use runs, see
-``StreamableHTTPApp``) then end gracefully within their grace.
+cancels every task left before closing its loop. Ending the guest first ends the
+background work it ``keep``s (an app started on first use, see
+``StreamableHTTPApp``: gracefully, within its grace, while the calls in flight go
+on), then cancels what is left.
 
 Invariants: every callback that enters the trio run goes through the run's token
 (``run_sync_soon``), the one entry that wakes trio's I/O thread; a callback given to
@@ -48,7 +49,7 @@ import attrs
 import sniffio
 import trio
 
-__all__ = ["TrioGuest", "in_trio", "on_any_host", "serve_in_guest"]
+__all__ = ["TrioGuest", "in_trio", "on_any_host", "running_guest", "serve_in_guest"]
 
 logger = logging.getLogger("fastmcp.http")
 
@@ -57,6 +58,16 @@ T = TypeVar("T")
 _guests: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TrioGuest] = (
     weakref.WeakKeyDictionary()
 )
+
+
+_current: trio.lowlevel.RunVar[TrioGuest | None] = trio.lowlevel.RunVar(
+    "fastmcp_trio_guest", default=None
+)
+
+
+def running_guest() -> TrioGuest | None:
+    """The ``TrioGuest`` whose run the caller (a trio task) is in, if any."""
+    return _current.get()
 
 
 def in_trio() -> bool:
@@ -97,6 +108,7 @@ class TrioGuest:
     loop: asyncio.AbstractEventLoop
     _token: trio.lowlevel.TrioToken | None = None
     _nursery: trio.Nursery | None = None
+    _keepers: trio.Nursery | None = None
     _ready: asyncio.Future[None] = attrs.field(init=False)
     _done: asyncio.Future[None] = attrs.field(init=False)
     _stop: trio.Event = attrs.field(factory=trio.Event)
@@ -136,13 +148,27 @@ class TrioGuest:
 
     async def _main(self) -> None:
         self._token = trio.lowlevel.current_trio_token()
+        _current.set(self)
         async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            if not self._ready.done():
-                self._ready.set_result(None)
-            await self._stop.wait()
+            async with trio.open_nursery() as keepers:
+                self._nursery = nursery
+                self._keepers = keepers
+                if not self._ready.done():
+                    self._ready.set_result(None)
+                await self._stop.wait()
+                # the background work first, gracefully, while the calls go on
+                keepers.cancel_scope.cancel()
+            self._keepers = None
             nursery.cancel_scope.cancel()
         self._nursery = None
+
+    def keep(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run ``fn(*args)`` (in the guest) until the guest ends: it is cancelled then,
+        before the calls still in flight, and ends gracefully (shielded) while they
+        go on. Like a trio system task, it must not raise."""
+        if self._keepers is None:
+            raise RuntimeError("the trio guest run is ending")
+        self._keepers.start_soon(fn, *args)
 
     def _finished(self, result: Any) -> None:  # an ``outcome.Outcome`` of ``_main``
         try:
