@@ -38,7 +38,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 import attrs
 import trio
 
-from fastmcp_core import RequestStateSealer, Session, Transport, watch_event_loop
+from fastmcp_core import (
+    RequestStateSealer,
+    Session,
+    Transport,
+    is_async_callable,
+    watch_event_loop,
+)
 from fastmcp_core.store import MemoryStore, Store, open_store
 from fastmcp_protocol import (
     LEGACY_PROTOCOL_VERSIONS,
@@ -104,6 +110,18 @@ into handlers that ask for it."""
 
 _NOT_YET = object()
 
+
+@attrs.frozen
+class CustomRoute:
+    """A route of ``Server.custom_route`` (made into the transport's ``Route`` when
+    served: ``import fastmcp_server`` stays light)."""
+
+    path: str
+    handler: Callable[..., Awaitable[Any]]
+    methods: tuple[str, ...]
+    auth: bool
+
+
 _serving: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
     "fastmcp_server_connection", default=None
 )
@@ -156,6 +174,8 @@ class Server:
     _drain_deadline: float | None
     roots_listeners: list[Callable[[Connection], Awaitable[None]]]
     _closed_listeners: list[Callable[[Connection], Awaitable[None]]]
+    custom_routes: list[CustomRoute]
+    """The custom routes (``custom_route``), served beside the MCP endpoint."""
     _routes: dict[str, ConnectionRouter] | None
     sealer: RequestStateSealer
     """Seals the ``requestState`` of multi round-trip requests (``state_secret``)."""
@@ -271,6 +291,7 @@ class Server:
         else:
             keys = state_secret
         self._closed_listeners = []
+        self.custom_routes = []
         self.sealer = RequestStateSealer(key=keys) if keys else RequestStateSealer()
         if store is None:  # FASTMCP_STORE: the same store for every replica
             assert settings is not None
@@ -800,6 +821,39 @@ class Server:
         closed stream, a client gone) are reported right after. Returns the server."""
         self.subscriptions.watcher = watcher
         return self
+
+    def custom_route(
+        self, path: str, methods: Sequence[str] = ("GET",), *, auth: bool = False
+    ) -> Callable[[F], F]:
+        """Serve ``path`` beside the MCP endpoint with the decorated async handler (a
+        health check, a webhook) - over ``run_http``, ``fastmcp run -t http`` and
+        ``http_app()`` alike::
+
+            @server.custom_route("/health")
+            async def health(request: HttpRequest) -> str:
+                return "ok"
+
+        The handler gets a ``fastmcp_transport.http_server.HttpRequest`` (method,
+        path, query, headers, body, client) and returns a ``str``, ``bytes``, a
+        ``dict`` or ``list`` (JSON), ``None`` (204) or an ``HttpResponse``.
+        ``methods``: those it takes (others get 405). The route is outside the MCP
+        endpoint's authorization unless ``auth=True`` (then a valid token is
+        required and ``request.principal`` is it; serving such a route without
+        ``auth=`` is an error). Returns the handler.
+        """
+        verbs = tuple(method.upper() for method in methods)
+        if not path.startswith("/"):
+            raise ValueError(f"a custom route's path starts with '/': {path!r}")
+        if not verbs:
+            raise ValueError(f"the custom route {path!r} takes no method")
+
+        def register(fn: F) -> F:
+            if not is_async_callable(fn):
+                raise TypeError(f"the handler of the custom route {path!r} must be async")
+            self.custom_routes.append(CustomRoute(path, fn, verbs, auth))
+            return fn
+
+        return register
 
     # -- running ---------------------------------------------------------------------
 

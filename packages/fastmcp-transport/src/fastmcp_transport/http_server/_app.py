@@ -117,6 +117,7 @@ from fastmcp_transport.http_server._modern import (
     status_for_error,
 )
 from fastmcp_transport.http_server._oneshot import Answer, AnswerMode, RequestTransport
+from fastmcp_transport.http_server._routes import Route, RouteTable
 from fastmcp_transport.http_server._security import DnsRebindingProtection
 from fastmcp_transport.http_server._sessions import SessionManager, SSEOptions
 
@@ -204,6 +205,8 @@ class StreamableHTTPApp:
       shuts down; ``drain``: how the owner of ``connect`` ends its connections
       within a grace (called by ``shutdown`` with it; returns when they have ended).
       Without ``drain`` the handlers see their input end;
+    * ``routes``: custom routes (``Route``: a health check, a webhook) served beside
+      the MCP endpoint, outside its checks;
     * ``runs_with``: what the owner of ``connect`` needs running while the app runs
       (a ``Server``'s ``running``: its lifespan, entered once for the app however
       many requests come, instead of once per request); entered by ``run``.
@@ -235,6 +238,8 @@ class StreamableHTTPApp:
     runs_with: Callable[[], AbstractAsyncContextManager[Any]] | None = attrs.field(
         default=None, kw_only=True
     )
+    routes: Sequence[Route] = attrs.field(default=(), kw_only=True)
+    _route_table: RouteTable = attrs.field(init=False)
     _first_use: trio.Event | None = attrs.field(init=False, default=None)
     _stopping: bool = attrs.field(init=False, default=False)
     _sessions: SessionManager = attrs.field(init=False)
@@ -256,6 +261,7 @@ class StreamableHTTPApp:
             sse,
         )
         self._checks = ModernChecks(self.modern_versions, self.name_headers)
+        self._route_table = RouteTable.of(self.routes)
         self._routes = {_route(self.path): "mcp"}
         self._sse_endpoints = None
         if self.sse_path is not None:
@@ -440,6 +446,10 @@ class StreamableHTTPApp:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def _http(self, head: RequestHead, receive: Receive, responder: Responder) -> None:
+        custom = self._route_table.find(head.path)
+        if custom is not None:
+            await self._route_table.serve(custom, head, receive, responder, self.max_body_size)
+            return
         if self.security is not None:
             refusal = self.security.refusal(head.headers)
             if refusal is not None:
@@ -674,13 +684,34 @@ class FrontedApp:
 
     front: ASGIApp
     app: StreamableHTTPApp
+    routes: Sequence[Route] = attrs.field(default=(), kw_only=True)
+    """Custom routes served before the front (outside the authorization layer)."""
+    _route_table: RouteTable = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._route_table = RouteTable.of(self.routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI 3 entry point (the front's, on the host's event loop or in its
         trio guest run)."""
         if not in_trio():
-            await serve_in_guest(self.front, scope, receive, send)
+            await serve_in_guest(self._serve, scope, receive, send)
             return
+        await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._route_table and scope.get("type") == "http":
+            head = read_head(scope)
+            custom = self._route_table.find(head.path)
+            if custom is not None:
+                responder = Responder(send)
+                if self.app.stopping:
+                    await responder.error(_SHUTTING_DOWN)
+                    return
+                await self._route_table.serve(
+                    custom, head, receive, responder, self.app.max_body_size
+                )
+                return
         await self.front(scope, receive, send)
 
     def running(self) -> AbstractAsyncContextManager[StreamableHTTPApp]:
