@@ -14,6 +14,7 @@ from fastmcp_core._context import (
     Asker,
     ContextHost,
     Elicited,
+    HttpRequestInfo,
     McpContext,
     Peer,
     TaskHooks,
@@ -65,6 +66,7 @@ else:
 __all__ = [
     "Budget",
     "McpContext",
+    "HttpRequestInfo",
     "TestingContext",
     "Elicited",
     "Peer",

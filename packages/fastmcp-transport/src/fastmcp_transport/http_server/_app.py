@@ -529,10 +529,13 @@ class StreamableHTTPApp:
             _check_legacy_version(head)
             session = self._sessions.find(session_id.strip())
             _bind_principal(session.info, head)
+            ids = _request_ids(messages)
+            if session.info is not None:
+                session.info.note_requests(ids, head.headers, head.client)
             await self._sessions.post(
                 session,
                 frames,
-                _request_ids(messages),
+                ids,
                 json=(self.json_response and takes_json) or not takes_sse,
                 initialize=False,
                 responder=responder,
@@ -666,7 +669,9 @@ class StreamableHTTPApp:
         if media_type(head.headers.get("content-type")) != JSON:
             raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: use application/json")
         body = await read_body(receive, self.max_body_size, head.headers.get("content-length"))
-        _parse(body)
+        _, messages = _parse(body)
+        if transport.info is not None:
+            transport.info.note_requests(_request_ids(messages), head.headers, head.client)
         await transport.deliver(body)
         await responder.respond(202, b"Accepted", content_type=b"text/plain")
 
