@@ -70,13 +70,13 @@ def process(argv: list[str], cwd: Path, url: str) -> Iterator[None]:
 
 
 @pytest.fixture
-def authority(tmp_path: Path) -> Iterator[Path]:
+def authority(tmp_path: Path) -> Path:
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
     cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "cert.pem"))
     cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    yield tmp_path / "ca.pem"
+    return tmp_path / "ca.pem"
 
 
 def use_it(base: str) -> None:
@@ -85,8 +85,8 @@ def use_it(base: str) -> None:
             async with Client(f"{base}/api/mcp", protocol_version=version) as client:
                 progress: list[float] = []
 
-                def on_progress(update: Any) -> None:
-                    progress.append(update.progress)
+                def on_progress(update: Any, seen: list[float] = progress) -> None:
+                    seen.append(update.progress)
 
                 result = await client.call_tool(
                     "forecast", {"city": "Oslo"}, result_type=str, on_progress=on_progress
