@@ -115,6 +115,7 @@ class TrioGuest:
     _calls: int = 0
     _holds: int = 0
     _held: bool = False
+    _stopping: bool = False
     _pending: set[asyncio.Future[Any]] = attrs.field(factory=set)
     _anchor: asyncio.Task[None] | None = None
 
@@ -129,6 +130,9 @@ class TrioGuest:
         """The running guest of the current asyncio loop, started if there is none."""
         loop = asyncio.get_running_loop()
         guest = _guests.get(loop)
+        while guest is not None and guest._stopping and not guest._done.done():
+            await asyncio.shield(guest._done)  # one that ends serves no more: the next
+            guest = _guests.get(loop)
         if guest is None or guest._done.done():
             guest = _guests[loop] = cls(loop)
             guest._start()
@@ -197,6 +201,7 @@ class TrioGuest:
     def _request_stop(self) -> None:
         if self._token is None or self._done.done():
             return
+        self._stopping = True
         with suppress(trio.RunFinishedError):
             self._token.run_sync_soon(self._stop.set)
 
