@@ -20,7 +20,7 @@ import trio
 from fastmcp_core import Transport
 
 if TYPE_CHECKING:
-    from fastmcp_server._server import CustomRoute
+    from fastmcp_server._custom_routes import CustomRoute
     from fastmcp_server.auth._front import AuthFront
     from fastmcp_transport import HttpConnectionInfo
     from fastmcp_transport.http_server import (

@@ -59,6 +59,7 @@ from fastmcp_protocol import (
 )
 from fastmcp_server._background import Background
 from fastmcp_server._components import Component, ComponentKind, Rule, VersionFilter, VersionSpec
+from fastmcp_server._custom_routes import CustomRoute
 from fastmcp_server._dispatch import Connection, ConnectionRouter, routes_of
 from fastmcp_server._handlers import (
     FunctionPrompt,
@@ -109,17 +110,6 @@ Lifespan = Callable[["Server"], AbstractAsyncContextManager[Any]]
 into handlers that ask for it."""
 
 _NOT_YET = object()
-
-
-@attrs.frozen
-class CustomRoute:
-    """A route of ``Server.custom_route`` (made into the transport's ``Route`` when
-    served: ``import fastmcp_server`` stays light)."""
-
-    path: str
-    handler: Callable[..., Awaitable[Any]]
-    methods: tuple[str, ...]
-    auth: bool
 
 
 _serving: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
