@@ -49,7 +49,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import attrs
 import msgspec
@@ -169,9 +169,6 @@ from fastmcp_protocol.ext_skills import (
 )
 from fastmcp_transport import StderrMode
 
-if TYPE_CHECKING:
-    from fastmcp_client._tracing import RequestTracer
-
 __all__ = ["Client"]
 
 logger = logging.getLogger("fastmcp.client")
@@ -261,10 +258,6 @@ class Client:
       for a child process: after its stdin closes); ``terminate_timeout``: how long
       a child process still running gets after SIGTERM, before SIGKILL (default
       12 s: a fastmcp server's default grace, 10 s, and 2 s to answer).
-    * ``tracing``: an OpenTelemetry ``CLIENT`` span per request, its trace in the
-      request's ``_meta`` for the server to continue (``fastmcp_core.otel``; needs the
-      ``otel`` extra); ``tracer_provider``: where the spans go (default: the global
-      provider).
 
     A client connects once at a time; after ``async with`` ends it may connect again.
     """
@@ -297,15 +290,12 @@ class Client:
     http_options: Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
     shutdown_timeout: float = attrs.field(default=2.0, kw_only=True)
     terminate_timeout: float = attrs.field(default=12.0, kw_only=True)
-    tracing: bool = attrs.field(default=False, kw_only=True)
-    tracer_provider: Any = attrs.field(default=None, kw_only=True)
 
     _connector: Connector = attrs.field(init=False)
     _responder: Responder = attrs.field(init=False)
     _requester: Requester = attrs.field(init=False)
     _caps: ClientCapabilities = attrs.field(init=False)
     _session: Session | None = attrs.field(init=False, default=None)
-    _tracer: RequestTracer | None = attrs.field(init=False, default=None)
     _transport: Transport | None = attrs.field(init=False, default=None)
     _lifetime: AbstractAsyncContextManager[None] | None = attrs.field(init=False, default=None)
     _modern: bool = attrs.field(init=False, default=False)
@@ -331,10 +321,6 @@ class Client:
             raise ConfigError(f"unknown protocol version {version!r} (known: {known})")
         if self.max_input_rounds < 1:
             raise ConfigError("max_input_rounds must be at least 1")
-        if self.tracing:
-            from fastmcp_client._tracing import RequestTracer
-
-            self._tracer = RequestTracer(self.tracer_provider)
         options = ConnectOptions(
             server=self.server,
             env=self.env,
@@ -626,17 +612,6 @@ class Client:
         session = self._session
         if session is None:
             raise ConnectionClosed("the client is not connected: use `async with Client(...)`")
-        if self._tracer is not None:
-            return await self._tracer.request(
-                session,
-                method,
-                params,
-                result_type,
-                protocol_version=self._version,
-                timeout=self.request_timeout if timeout is None else timeout,
-                on_progress=on_progress,
-                reset_timeout_on_progress=self.reset_timeout_on_progress,
-            )
         return await session.request(
             method,
             params,
@@ -667,26 +642,14 @@ class Client:
         if session is None:
             raise ConnectionClosed("the client is not connected: use `async with Client(...)`")
         for _ in range(self.max_input_rounds + 1):
-            if self._tracer is not None:  # each round is a request: a span each
-                raw = await self._tracer.request(
-                    session,
-                    method,
-                    make_params(responses, state),
-                    msgspec.Raw,
-                    protocol_version=self._version,
-                    timeout=self.request_timeout if timeout is None else timeout,
-                    on_progress=on_progress,
-                    reset_timeout_on_progress=self.reset_timeout_on_progress,
-                )
-            else:
-                raw = await session.request(  # ``_call``, inline: one coroutine less a call
-                    method,
-                    make_params(responses, state),
-                    msgspec.Raw,
-                    timeout=self.request_timeout if timeout is None else timeout,
-                    on_progress=on_progress,
-                    reset_timeout_on_progress=self.reset_timeout_on_progress,
-                )
+            raw = await session.request(  # ``_call``, inline: one coroutine less per call
+                method,
+                make_params(responses, state),
+                msgspec.Raw,
+                timeout=self.request_timeout if timeout is None else timeout,
+                on_progress=on_progress,
+                reset_timeout_on_progress=self.reset_timeout_on_progress,
+            )
             try:
                 kind = _result_kind.decode(raw)
             except msgspec.DecodeError as exc:
