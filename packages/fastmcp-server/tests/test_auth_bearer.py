@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import trio
 from auth_server_support import (
@@ -27,7 +28,7 @@ from auth_server_support import (
 )
 
 from fastmcp_core import McpContext
-from fastmcp_server import Server
+from fastmcp_server import Middleware, MiddlewareContext, Server
 from fastmcp_server.auth import (
     AccessToken,
     BearerAuth,
@@ -499,3 +500,84 @@ async def test_the_protected_app_can_be_served_by_any_asgi_server() -> None:
             assert "mcp-session-id" in response.headers
         await app.aclose()
         nursery.cancel_scope.cancel()
+
+
+def modern_list(rid: int, method: str) -> dict[str, Any]:
+    meta = modern_call(rid, "-")["params"]["_meta"]
+    return {"jsonrpc": "2.0", "id": rid, "method": method, "params": {"_meta": meta}}
+
+
+async def modern_names(served: Any, token: str) -> dict[str, list[str]]:
+    """What each list shows the holder of ``token`` (2026-07-28 requests)."""
+    shown: dict[str, list[str]] = {}
+    for rid, (method, field, key) in enumerate(
+        [
+            ("tools/list", "tools", "name"),
+            ("resources/templates/list", "resourceTemplates", "uriTemplate"),
+            ("prompts/list", "prompts", "name"),
+        ]
+    ):
+        response = await served.post(
+            modern_list(rid, method), token, headers=modern_headers(method)
+        )
+        assert response.status_code == 200, response.text
+        shown[field] = sorted(item[key] for item in result_of(response)[field])
+    return shown
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+async def test_the_lists_show_a_principal_only_what_its_token_lets_it_use(
+    middleware: bool,
+) -> None:
+    server = make_server([])
+    if middleware:  # lists are then made by the middleware chain
+
+        class Listing(Middleware):
+            async def on_list_tools(self, context: MiddlewareContext, call_next: Any) -> Any:
+                return await call_next(context)
+
+        server.add_middleware(Listing())
+    tokens = KnownTokens()
+    weak = tokens.add("weak", scopes="mcp")
+    strong = tokens.add("strong", scopes="mcp files:write vault:read prompts:admin")
+    admin = tokens.add("admin", scopes="admin")
+    auth = auth_for(
+        tokens, required_scopes=["mcp"], scope_hierarchy={"admin": ["mcp", "files:write"]}
+    )
+    async with serving(server, auth) as served:
+        assert await modern_names(served, weak) == {
+            "tools": ["whoami"],
+            "resourceTemplates": [],
+            "prompts": [],
+        }
+        assert await modern_names(served, strong) == {
+            "tools": ["delete", "whoami"],
+            "resourceTemplates": ["secret://vault/{name}"],
+            "prompts": ["admin_prompt"],
+        }
+        assert (await modern_names(served, admin))["tools"] == ["delete", "whoami"]  # implied
+
+        # the legacy era: the session's requests each carry their token
+        response = await served.post(INITIALIZE, weak)
+        session = {"mcp-session-id": response.headers["mcp-session-id"]}
+        listed = await served.post(legacy(1, "tools/list"), weak, headers=session)
+        assert [tool["name"] for tool in result_of(listed)["tools"]] == ["whoami"]
+        refused = await served.post(
+            legacy(2, "tools/call", {"name": "delete", "arguments": {"path": "/"}}),
+            weak,
+            headers=session,
+        )
+        assert refused.status_code == 403  # hidden, and refused as before
+
+
+async def test_without_authorization_every_list_is_whole() -> None:
+    from fastmcp_transport import memory_pair
+
+    server = make_server([])
+    client, end = memory_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(server.serve_transport, end)
+        await client.send(msgspec.json.encode(modern_list(1, "tools/list")))
+        answer = msgspec.json.decode(await client.receive())
+        await client.aclose()
+    assert sorted(tool["name"] for tool in answer["result"]["tools"]) == ["delete", "whoami"]

@@ -89,6 +89,7 @@ from fastmcp_core import (
     Transport,
     call_callback,
 )
+from fastmcp_core.telemetry import Telemetry, session_for
 from fastmcp_protocol import (
     HEADER_MISMATCH,
     LEGACY_PROTOCOL_VERSIONS,
@@ -258,6 +259,8 @@ class Client:
       for a child process: after its stdin closes); ``terminate_timeout``: how long
       a child process still running gets after SIGTERM, before SIGKILL (default
       12 s: a fastmcp server's default grace, 10 s, and 2 s to answer).
+    * ``telemetry``: a ``fastmcp_core.telemetry.Telemetry`` (the ``otel`` extra): a
+      span per request, its trace context sent in ``_meta``.
 
     A client connects once at a time; after ``async with`` ends it may connect again.
     """
@@ -290,6 +293,7 @@ class Client:
     http_options: Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
     shutdown_timeout: float = attrs.field(default=2.0, kw_only=True)
     terminate_timeout: float = attrs.field(default=12.0, kw_only=True)
+    telemetry: Telemetry | None = attrs.field(default=None, kw_only=True)
 
     _connector: Connector = attrs.field(init=False)
     _responder: Responder = attrs.field(init=False)
@@ -442,7 +446,7 @@ class Client:
                 dispatcher = ServerRequests(
                     self._responder, self._on_notification, self._answering_version
                 )
-                session = Session(
+                session = session_for(self.telemetry)(
                     transport,
                     dispatcher,
                     default_timeout=self.request_timeout,

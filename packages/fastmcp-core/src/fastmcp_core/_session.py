@@ -41,7 +41,7 @@ import heapq
 import itertools
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 import attrs
@@ -618,7 +618,7 @@ class Session:
             reset_on_progress=wait if reset_timeout_on_progress else None,
         )
         if on_progress is not None:
-            params = _with_progress_token(params, rid)
+            params = _with_meta(params, {"progressToken": rid})
         self._pending[rid] = pending
         try:
             try:
@@ -737,15 +737,17 @@ def _budget_message(ctx: McpContext) -> str:
     return "Request timed out"
 
 
-def _with_progress_token(params: Any, token: RequestId) -> Any:
+def _with_meta(params: Any, entries: Mapping[str, Any]) -> Any:
+    """``params`` with ``entries`` added to their ``_meta`` (a progress token, trace
+    context), whatever their shape: a struct with ``meta``, a dict, or none."""
     if isinstance(params, msgspec.Struct) and hasattr(params, "meta"):
         meta = dict(getattr(params, "meta", None) or {})
-        meta["progressToken"] = token
+        meta.update(entries)
         return msgspec.structs.replace(params, meta=meta)
     if isinstance(params, dict):
         meta = dict(params.get("_meta") or {})
-        meta["progressToken"] = token
+        meta.update(entries)
         return {**params, "_meta": meta}
     if params is UNSET or params is None:
-        return {"_meta": {"progressToken": token}}
-    raise TypeError(f"cannot add a progress token to params of type {type(params).__name__}")
+        return {"_meta": dict(entries)}
+    raise TypeError(f"cannot add _meta entries to params of type {type(params).__name__}")

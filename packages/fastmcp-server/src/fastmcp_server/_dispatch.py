@@ -485,7 +485,7 @@ class Connection:
 
     async def _list_tools(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = self.view().definitions("tools")
+        items = self.view().definitions("tools", ctx.principal)
         return constant(registry.list_result(ListToolsResult, "tools", items, params.cursor))
 
     async def _call_tool(self, ctx: McpContext, params: _CallToolParams) -> Handler:
@@ -520,13 +520,13 @@ class Connection:
 
     async def _list_resources(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = self.view().definitions("resources")
+        items = self.view().definitions("resources", ctx.principal)
         result = registry.list_result(ListResourcesResult, "resources", items, params.cursor)
         return constant(result)
 
     async def _list_templates(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = self.view().definitions("templates")
+        items = self.view().definitions("templates", ctx.principal)
         result = registry.list_result(
             ListResourceTemplatesResult, "resource_templates", items, params.cursor
         )
@@ -608,7 +608,7 @@ class Connection:
 
     async def _list_prompts(self, ctx: McpContext, params: PaginatedRequestParams) -> Handler:
         registry = self.host.registry
-        items = self.view().definitions("prompts")
+        items = self.view().definitions("prompts", ctx.principal)
         return constant(registry.list_result(ListPromptsResult, "prompts", items, params.cursor))
 
     async def _get_prompt(self, ctx: McpContext, params: GetPromptRequestParams) -> Handler:

@@ -67,8 +67,8 @@ from fastmcp_protocol import (
 
 if TYPE_CHECKING:
     from fastmcp_server._components import Component
-    from fastmcp_server._dispatch import Connection
-    from fastmcp_server._registry import Offered, Owner
+    from fastmcp_server._registry import Offered, Owner, Registry, View
+    from fastmcp_transport import HttpConnectionInfo
 
 __all__ = [
     "AnyMiddleware",
@@ -351,7 +351,25 @@ def _chain(chain: Sequence[Any], innermost: NextHook) -> NextHook:
 
 
 Handler = Callable[[], Awaitable[Any]]
-Router = Callable[["Connection", McpContext, Any], Awaitable[Handler]]
+Router = Callable[[Any, McpContext, Any], Awaitable[Handler]]
+"""A method's router, called with the ``Connection`` of the message."""
+
+
+class _Host(Protocol):
+    registry: Registry
+
+
+class Connection(Protocol):
+    """What middleware needs of the connection a message came on (``_dispatch``'s
+    ``Connection`` is one)."""
+
+    @property
+    def host(self) -> _Host: ...
+
+    @property
+    def info(self) -> HttpConnectionInfo | None: ...
+
+    def view(self) -> View: ...
 
 
 def chain_handler(
@@ -377,7 +395,8 @@ def chain_handler(
 
     async def listed(context: MiddlewareContext) -> Any:
         assert listing is not None
-        return list(connection.view().components(listing[0]))  # type: ignore[arg-type]
+        kind = listing[0]
+        return list(connection.view().components(kind, ctx.principal))  # type: ignore[arg-type]
 
     async def handle() -> Any:
         context = MiddlewareContext(ctx, method, params, connection=connection)

@@ -31,7 +31,7 @@ import base64
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import attrs
 import msgspec
@@ -71,9 +71,6 @@ from fastmcp_server._handlers import (
 from fastmcp_server._results import _to_result
 from fastmcp_server._signature import CompilerOptions, Injection
 from fastmcp_server._transform import TransformedTool, _CompiledTransform
-
-if TYPE_CHECKING:
-    from fastmcp_server._middleware import AnyMiddleware
 
 __all__ = [
     "EVERY_VERSION",
@@ -121,7 +118,8 @@ class Owner:
     lifespan while it runs) and its middleware."""
 
     dependencies: dict[type, Any] = attrs.field(factory=dict)
-    middleware: list[AnyMiddleware] = attrs.field(factory=list)
+    middleware: list[Any] = attrs.field(factory=list)
+    """``fastmcp_server.AnyMiddleware``: middleware objects and functions."""
     lifespan_state: Any = None
     """What the owner's lifespan yielded (``None`` while it does not run)."""
 
@@ -245,18 +243,41 @@ class View:
     """Per kind, in order: what ``*/list`` shows."""
     _definitions: dict[ListKind, list[Any]] = attrs.field(factory=dict)
     _components: dict[ListKind, list[Component]] = attrs.field(factory=dict)
+    _scoped: dict[ListKind, bool] = attrs.field(factory=dict)
 
-    def definitions(self, kind: ListKind) -> list[Any]:
+    def definitions(self, kind: ListKind, principal: object = None) -> list[Any]:
+        """What ``*/list`` shows of ``kind`` to ``principal`` (see ``permitted``)."""
+        if self._restricts(kind, principal):
+            return [o.component.definition for o in self.permitted(kind, principal)]
         cached = self._definitions.get(kind)
         if cached is None:
             cached = self._definitions[kind] = [o.component.definition for o in self.offered[kind]]
         return cached
 
-    def components(self, kind: ListKind) -> list[Component]:
+    def components(self, kind: ListKind, principal: object = None) -> list[Component]:
+        if self._restricts(kind, principal):
+            return [o.component for o in self.permitted(kind, principal)]
         cached = self._components.get(kind)
         if cached is None:
             cached = self._components[kind] = [o.component for o in self.offered[kind]]
         return cached
+
+    def permitted(self, kind: ListKind, principal: object) -> list[Offered]:
+        """The components of ``kind`` ``principal`` may use: those whose declared scopes
+        its token grants (``has_scopes``, as ``fastmcp_server.auth.AccessToken`` has),
+        all of them for a principal without scopes (stdio, no authorization)."""
+        if not self._restricts(kind, principal):
+            return self.offered[kind]
+        allows = principal.has_scopes  # type: ignore[attr-defined]
+        return [o for o in self.offered[kind] if allows(scopes_of(o.handler))]
+
+    def _restricts(self, kind: ListKind, principal: object) -> bool:
+        if principal is None or not hasattr(principal, "has_scopes"):
+            return False
+        scoped = self._scoped.get(kind)
+        if scoped is None:
+            scoped = self._scoped[kind] = any(scopes_of(o.handler) for o in self.offered[kind])
+        return scoped
 
     def find_resource(self, uri: str) -> tuple[Offered, dict[str, Any] | None] | None:
         """The static resource of ``uri``, else the first template that matches it

@@ -38,14 +38,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 import attrs
 import trio
 
-from fastmcp_core import (
-    RequestStateSealer,
-    Session,
-    Transport,
-    is_async_callable,
-    watch_event_loop,
-)
+from fastmcp_core import RequestStateSealer, Transport, is_async_callable, watch_event_loop
 from fastmcp_core.store import MemoryStore, Store, open_store
+from fastmcp_core.telemetry import Telemetry, session_for
 from fastmcp_protocol import (
     LEGACY_PROTOCOL_VERSIONS,
     MODERN_PROTOCOL_VERSIONS,
@@ -150,6 +145,7 @@ class Server:
     legacy_versions: tuple[str, ...]
     _request_timeout: float | None
     blocking_warning: float | None
+    telemetry: Telemetry | None
     _lifespan: Lifespan | None
     _lifetime: _Lifetime | None
     registry: Registry
@@ -204,6 +200,7 @@ class Server:
         on_duplicate: DuplicatePolicy = "error",
         strict_input_validation: bool = False,
         dereference_schemas: bool = True,
+        telemetry: Telemetry | None = None,
     ) -> None:
         """``request_timeout`` (seconds) is every request's budget (a tool may tighten
         it with its own ``timeout``). ``mask_error_details`` hides the message of
@@ -227,7 +224,9 @@ class Server:
         refuse tool arguments whose JSON type differs from the schema's (by default a
         string holding a number or boolean is accepted for one, as models often send
         them). ``dereference_schemas``: inline ``$ref``s in input and output schemas
-        (recursive types keep their ``$defs``)."""
+        (recursive types keep their ``$defs``). ``telemetry``: a
+        ``fastmcp_core.telemetry.Telemetry`` (the ``otel`` extra): a span per request
+        served, in the trace its ``_meta`` names."""
         self.name = name
         self.version = version
         self.instructions = instructions
@@ -248,6 +247,7 @@ class Server:
         self.legacy_versions = tuple(v for v in versions if not is_modern(v))
         self._request_timeout = request_timeout
         self.blocking_warning = blocking_warning
+        self.telemetry = telemetry
         self._lifespan = lifespan
         self._lifetime = None
         self._owner = Owner(dict(dependencies or {}), list(middleware))
@@ -940,7 +940,7 @@ class Server:
             timeout = self._request_timeout
             if shutdown_grace is None:
                 shutdown_grace = math.inf if timeout is None else timeout
-            session = Session(
+            session = session_for(self.telemetry)(
                 transport,
                 connection,
                 request_timeout=timeout,

@@ -52,7 +52,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import attrs
 
@@ -87,7 +87,6 @@ from fastmcp_server._openapi_spec import (
 if TYPE_CHECKING:
     import httpx
 
-    from fastmcp_server._server import Server
     from fastmcp_server._uri_template import UriTemplate
 
 __all__ = [
@@ -446,8 +445,20 @@ def _component(
     )
 
 
+class _Registrar(Protocol):
+    """What a server built from a document is given its components through
+    (``Server`` is one)."""
+
+    def add_tool(self, handler: Any, /) -> object: ...
+
+    def add_resource(self, handler: Any, /) -> object: ...
+
+
+S = TypeVar("S", bound=_Registrar)
+
+
 def build_server(
-    server_type: type[Server],
+    server_type: Callable[..., S],
     openapi_spec: Mapping[str, Any],
     client: httpx.AsyncClient | None = None,
     *,
@@ -461,7 +472,7 @@ def build_server(
     open_client: Callable[[], httpx.AsyncClient] | None = None,
     also: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
     **server_options: Any,
-) -> Server:
+) -> S:
     """``Server.from_openapi`` and ``Server.from_fastapi`` (see the module docstring).
 
     ``open_client`` opens the client while the server runs (when none is given);
@@ -487,7 +498,7 @@ def build_server(
         opener = open_client
 
         @asynccontextmanager
-        async def lifespan(server: Server) -> AsyncIterator[Any]:
+        async def lifespan(server: Any) -> AsyncIterator[Any]:
             async with AsyncExitStack() as stack:
                 if also is not None:
                     await stack.enter_async_context(also())
@@ -574,13 +585,13 @@ async def _next(channel: Any) -> dict[str, Any] | None:
 
 
 def fastapi_server(
-    server_type: type[Server],
+    server_type: Callable[..., S],
     app: Any,
     *,
     name: str | None = None,
     httpx_client_kwargs: Mapping[str, Any] | None = None,
     **options: Any,
-) -> Server:
+) -> S:
     """``Server.from_fastapi``: the app's OpenAPI document, its operations called
     in-process (``httpx.ASGITransport``) while its own lifespan runs."""
     import httpx

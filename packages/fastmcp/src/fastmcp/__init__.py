@@ -74,6 +74,7 @@ from fastmcp_core import (
     TransportError,
 )
 from fastmcp_core.store import MemoryStore, StoreUnavailable
+from fastmcp_core.telemetry import Telemetry
 from fastmcp_protocol import FastMcpError, LocalError, McpError, PeerError, UnexpectedResult
 from fastmcp_server import (
     ArgTransform,
@@ -256,6 +257,7 @@ __all__ = [
     "MCPType",
     "HTTPRoute",
     "MemoryStore",
+    "Telemetry",
     # the context, budgets and outcomes
     "McpContext",
     "TestingContext",

@@ -428,19 +428,19 @@ class _Remote:
         if kind == "tools":
             tools = await client.list_all_tools() if caps.tools is not None else []
             fresh = {t.name: _ProxyTool(t, self) for t in tools}
-            self._sync(kind, fresh, replacing(server.add_tool), server.remove_tool)
+            self._sync(kind, fresh, _replacing(server.add_tool), server.remove_tool)
         elif kind == "resources":
             resources = await client.list_all_resources() if caps.resources else []
             fresh = {r.uri: _ProxyResource(r, self) for r in resources}
-            self._sync(kind, fresh, replacing(server.add_resource), server.remove_resource)
+            self._sync(kind, fresh, _replacing(server.add_resource), server.remove_resource)
         elif kind == "templates":
             templates = await client.list_all_resource_templates() if caps.resources else []
             fresh = {t.uri_template: _ProxyTemplate(t, self) for t in templates}
-            self._sync(kind, fresh, replacing(server.add_resource), server.remove_resource)
+            self._sync(kind, fresh, _replacing(server.add_resource), server.remove_resource)
         else:
             prompts = await client.list_all_prompts() if caps.prompts is not None else []
             fresh = {p.name: _ProxyPrompt(p, self) for p in prompts}
-            self._sync(kind, fresh, replacing(server.add_prompt), server.remove_prompt)
+            self._sync(kind, fresh, _replacing(server.add_prompt), server.remove_prompt)
 
     def _sync(
         self,
@@ -718,7 +718,7 @@ def _as(answer: Any, type_: type[T]) -> T:
     return answer if isinstance(answer, type_) else convert(answer, type_)
 
 
-def replacing(add: Callable[..., None]) -> Callable[[Any], None]:
+def _replacing(add: Callable[..., None]) -> Callable[[Any], None]:
     """``add`` replacing what is registered under the same name: the remote's new
     definition of it."""
     return lambda handler: add(handler, on_duplicate="replace")

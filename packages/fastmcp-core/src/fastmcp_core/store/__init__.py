@@ -43,9 +43,9 @@ from fastmcp_core.store._base import (
     Store,
     StoreUnavailable,
     Watch,
-    open_store,
 )
 from fastmcp_core.store._memory import MemoryStore
+from fastmcp_core.store._open import open_store
 
 if _typing.TYPE_CHECKING:
     from fastmcp_core.store._redis import RedisStore

@@ -6,7 +6,6 @@ import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
-from urllib.parse import urlsplit
 
 import attrs
 
@@ -22,7 +21,6 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "Watch",
-    "open_store",
 ]
 
 
@@ -233,21 +231,3 @@ class Store(Protocol):
         logs, keeps trying, and ``on_resync`` tells when it is back. A block may be
         entered again after it ended; not twice at once."""
         ...
-
-
-def open_store(url: str) -> Store:
-    """The store a URL names: ``memory://`` (this process's memory), ``redis://HOST:PORT/DB``,
-    ``rediss://...`` or ``unix:///path?db=N`` (Redis; needs ``coredis``:
-    ``pip install "fastmcp-core[redis]"``). Redis URLs take ``prefix=`` (of every key,
-    default ``fastmcp``) and ``lease=`` (seconds, default 10) as query options.
-    ``ValueError`` for anything else."""
-    scheme = urlsplit(url).scheme.lower()
-    if scheme == "memory":
-        from fastmcp_core.store._memory import MemoryStore
-
-        return MemoryStore()
-    if scheme in ("redis", "rediss", "unix"):
-        from fastmcp_core.store._redis import RedisStore
-
-        return RedisStore.from_url(url)
-    raise ValueError(f"unknown store {url!r}: expected memory:// or redis://HOST:PORT/DB")

@@ -307,6 +307,8 @@ class AuthMiddleware:
                 await self._insufficient(send, needed | self._required)
                 return
             receive = _replay(body, receive)
+        if granted != token.scopes:  # what a server's lists check (AccessToken.has_scopes)
+            token = attrs.evolve(token, implied=granted - token.scopes)
         scope = {**scope, SCOPE_PRINCIPAL: token}
         await self.app(scope, receive, send)
 

@@ -59,6 +59,9 @@ class AccessToken:
     audience: tuple[str, ...] = attrs.field(default=(), converter=_audiences)
     claims: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     """Every claim of the token (JWT payload, or introspection response)."""
+    implied: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_scopes)
+    """The scopes that ``scopes`` stand for besides themselves on this server (its
+    ``scope_hierarchy``; set by the server, not by verifiers)."""
 
     @property
     def id(self) -> str:
@@ -68,8 +71,9 @@ class AccessToken:
         return f"{self.issuer or ''}\n{self.subject or ''}\n{self.client_id or ''}"
 
     def has_scopes(self, required: Iterable[str]) -> bool:
-        """Whether every scope of ``required`` was granted."""
-        return self.scopes.issuperset(required)
+        """Whether every scope of ``required`` was granted (or is implied by one that
+        was)."""
+        return self.scopes.issuperset(required) or (self.scopes | self.implied).issuperset(required)
 
 
 class InvalidToken(FastMcpError):
