@@ -146,3 +146,20 @@ def test_the_fastapi_app_on_uvicorn_serving_tls(
     base = f"https://127.0.0.1:{port}"
     with process([sys.executable, "-m", *uvicorn], tmp_path, f"{base}/status"):
         use_it(base)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "hypercorn main:app --bind 127.0.0.1:8000 --graceful-timeout",
+        "hypercorn main:app --bind 127.0.0.1:8000 --worker-class trio",
+    ],
+)
+def test_the_fastapi_app_on_the_pages_hypercorn_commands(tmp_path: Path, line: str) -> None:
+    (tmp_path / "main.py").write_text(block("python"))
+    port = servers.free_port()
+    argv = command(line)
+    argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
+    with process([sys.executable, "-m", *argv], tmp_path, f"{base}/status"):
+        use_it(base)
