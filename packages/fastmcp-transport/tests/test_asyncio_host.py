@@ -14,7 +14,13 @@ from typing import Any
 import msgspec
 import pytest
 import trio
-from http_server_support import Recorder, make_connect, modern_headers, tool_call
+from http_server_support import (
+    Recorder,
+    initialize_body,
+    make_connect,
+    modern_headers,
+    tool_call,
+)
 
 from fastmcp_transport.http_server import StreamableHTTPApp
 
@@ -152,3 +158,29 @@ def test_a_lifespan_that_fails_fails_the_hosts_startup() -> None:
         assert caught.group_contains(RuntimeError, match="no database", depth=None)
 
     asyncio.run(main())
+
+
+def test_an_app_started_on_first_use_starts_again_in_a_later_loop() -> None:
+    # what a test client without its lifespan does: a new event loop per request
+    recorder = Recorder()
+    app = StreamableHTTPApp(make_connect(recorder))
+
+    async def one_call(text: str) -> None:
+        status, body = await asgi_post(
+            app, modern_headers("tools/call", "echo"), tool_call(1, "echo", text=text)
+        )
+        assert status == 200
+        assert answer_text(body) == text
+
+    async def open_session() -> None:
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        status, _ = await asgi_post(app, headers, initialize_body())
+        assert status == 200  # a legacy session needs the background work: it runs
+
+    for text in ("first", "second"):
+        asyncio.run(one_call(text))
+    asyncio.run(open_session())
+    # each loop's end ended what its first request started
+    assert app.session_count == 0
+    assert [info.kind for info in recorder.infos] == ["modern", "modern", "legacy"]
+    assert recorder.sessions_ended == 3  # the legacy one too: ended with its loop

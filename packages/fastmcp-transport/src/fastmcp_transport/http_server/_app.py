@@ -33,7 +33,7 @@ a ``Server``'s lifespan): ``serve_http`` provides one, an ASGI server that runs 
 lifespan protocol starts one, a host framework's lifespan hook can
 (``FastAPI(lifespan=app.lifespan)``, or ``async with app.running():`` in one), and
 otherwise the first request starts it, in a trio system task that ends gracefully
-when the trio run ends. Modern requests and HTTP+SSE streams run in the task of
+when the trio run ends (and the first request of a later run starts it again). Modern requests and HTTP+SSE streams run in the task of
 their own request and need none.
 
 Any ASGI server runs the app. On trio (hypercorn's trio worker, ``serve_h1``) it
@@ -395,7 +395,11 @@ class StreamableHTTPApp:
             started = self._first_use = trio.Event()
             guest = running_guest()
             if guest is not None:  # the guest ends it before the calls, gracefully
-                guest.keep(self._host_until_the_run_ends, started)
+                try:
+                    guest.keep(self._host_until_the_run_ends, started)
+                except RuntimeError:  # the guest is ending: so is this request's host
+                    self._first_use = None
+                    raise _SHUTTING_DOWN from None
             else:
                 trio.lowlevel.spawn_system_task(
                     self._host_until_the_run_ends, started, name="fastmcp app started on first use"
@@ -427,6 +431,9 @@ class StreamableHTTPApp:
             started.set()
             if self._first_use is started:
                 self._first_use = None
+                # the run ended, not the app: a later run (a new event loop: a test
+                # client's next request) starts it again on its first request
+                self._stopping = False
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()
