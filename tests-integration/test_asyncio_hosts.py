@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -186,3 +187,53 @@ def test_the_hosts_shutdown_ends_the_requests_in_flight(kind: str) -> None:
         assert host.process.wait(timeout=30) == 0
         lines = host.stdout()
         assert lines.index("cancelled in flight") < lines.index("exited")
+
+
+@pytest.mark.parametrize("lifespan", [True, False])
+def test_starlettes_test_client_drives_the_mounted_app(lifespan: bool) -> None:
+    # its event loop runs in a thread of its own (an anyio portal): a new one per
+    # request without the lifespan block
+    from fastapi import FastAPI
+
+    from fastmcp_server import Server
+
+    with warnings.catch_warnings():  # starlette would rather have httpx2: not our matter
+        warnings.simplefilter("ignore", UserWarning)
+        from fastapi.testclient import TestClient
+
+    server = Server("tested")
+
+    @server.tool
+    async def add(a: int, b: int) -> int:
+        return a + b
+
+    mcp_app = server.http_app()
+    app = FastAPI(lifespan=mcp_app.lifespan)
+    app.mount("/api", mcp_app)
+    call = {**modern_wait("x"), "params": {**modern_wait("x")["params"], "name": "add",
+            "arguments": {"a": 1, "b": 2}}}  # fmt: skip
+    headers = {**MODERN_HEADERS, "mcp-name": "add", "accept": "application/json"}
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+
+    def use(client: TestClient) -> None:
+        for _ in range(2):
+            answer = client.post("/api/mcp", json=call, headers=headers)
+            assert answer.json()["result"]["content"] == [{"type": "text", "text": "3"}]
+        opened = client.post("/api/mcp", json=initialize, headers={"accept": "application/json"})
+        assert opened.status_code == 200
+        assert "mcp-session-id" in opened.headers
+
+    if lifespan:
+        with TestClient(app, base_url="http://localhost") as client:
+            use(client)
+    else:
+        use(TestClient(app, base_url="http://localhost"))
