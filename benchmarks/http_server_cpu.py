@@ -1,5 +1,6 @@
 """Server CPU per HTTP request: our HTTP/1.1 server (``serve_h1``) against hypercorn's
-trio worker (``serve_http``), and the floor, in one interleaved run.
+trio worker (``serve_http``) and uvicorn (asyncio: the app in a trio guest run on its
+loop), and the floor, in one interleaved run.
 
 Each target is a server process of its own; one keep-alive client (a blocking
 socket, stdlib only) sends ``--calls`` sequential POSTs after ``--warmup`` untimed
@@ -43,8 +44,41 @@ LEGACY = "2025-11-25"
 # -- the server side (a child process) ------------------------------------------------
 
 
+def serve_uvicorn(port: int) -> None:
+    """The MCP app on uvicorn (asyncio): it runs in a trio guest run on uvicorn's loop."""
+    import asyncio
+
+    import uvicorn
+
+    from fastmcp_server import Server
+
+    mcp = Server("bench", "0.1.0")
+
+    @mcp.tool
+    async def echo(message: str) -> str:
+        """Echo the message back."""
+        return message
+
+    app = mcp.http_app(event_store=None)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+
+    async def main() -> None:
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        while not server.started:  # noqa: ASYNC110 - uvicorn sets a flag, no event
+            await asyncio.sleep(0.01)
+        print("READY", flush=True)
+        await serving
+
+    asyncio.run(main())
+
+
 def serve(server: str, app_kind: str, port: int) -> None:
     from functools import partial
+
+    if server == "uvicorn":
+        serve_uvicorn(port)
+        return
 
     import trio
 
@@ -299,7 +333,9 @@ def main() -> None:
     me = [sys.executable, str(Path(__file__).resolve()), "serve"]
     targets: list[tuple[str, str, Any]] = []
     for app_kind in ("trivial", "mcp-modern", "mcp-legacy"):
-        for server in ("h1", "hypercorn"):
+        for server in ("h1", "hypercorn", "uvicorn"):
+            if server == "uvicorn" and app_kind == "trivial":
+                continue  # the trivial app is trio code with no guest: uvicorn alone
             targets.append((f"{app_kind}/{server}", app_kind, [*me, server, app_kind]))
     if args.floor.exists():
         targets.append(

@@ -188,26 +188,35 @@ async def test_sessions_beyond_the_limit_are_refused(
         assert app.session_count == 2
 
 
-async def test_without_a_running_app_a_session_cannot_open(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    app = StreamableHTTPApp(make_connect(Recorder()))
-    async with trio.open_nursery() as nursery:
-        call = await call_asgi(nursery, app, "POST", "/mcp", legacy_headers(), initialize_body())
-        await call.done.wait()
-        assert call.response.status == 503
-        assert msgspec.json.decode(call.response.body)["error"]["code"] == -32603
-        # the modern era needs no background work
-        call = await call_asgi(
-            nursery,
-            app,
-            "POST",
-            "/mcp",
-            modern_headers("tools/call", "echo"),
-            tool_call(2, "echo", text="fine"),
-        )
-        await call.done.wait()
-        assert call.response.status == 200
+def test_an_app_nobody_ran_starts_on_first_use_and_ends_with_the_trio_run() -> None:
+    recorder = Recorder()
+    app = StreamableHTTPApp(make_connect(recorder))
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            call = await call_asgi(
+                nursery, app, "POST", "/mcp", legacy_headers(), initialize_body()
+            )
+            await call.done.wait()
+            assert call.response.status == 200  # the first request started the app
+            assert app.session_count == 1
+            session_id = call.response.headers["mcp-session-id"]
+            call = await call_asgi(
+                nursery,
+                app,
+                "POST",
+                "/mcp",
+                legacy_headers(session_id),
+                tool_call(1, "echo", modern=False, text="again"),
+            )
+            await call.done.wait()
+            assert _answer(call.response.body)["result"]["content"][0]["text"] == "again"
+        assert recorder.sessions_ended == 0  # the session outlives its requests
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    # the run's end stopped the app gracefully: the session's handler saw its end
+    assert recorder.sessions_ended == 1
+    assert app.session_count == 0
 
 
 # -- shutting down ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -474,6 +475,24 @@ def test_run_http_stateless_and_a_custom_path() -> None:
     with serving_http(str(EXAMPLE), "--stateless", "--path", "/api/mcp") as url:
         assert url.endswith("/api/mcp")
         assert fastmcp("call", url, "add", "a=3", "b=1").stdout == "4\n"
+
+
+def test_run_http_serves_the_custom_routes(tmp_path: Path) -> None:
+    source = tmp_path / "routed.py"
+    source.write_text(
+        "from fastmcp_server import Server\n"
+        "from fastmcp_transport.http_server import HttpRequest\n"
+        "server = Server('routed')\n"
+        "@server.custom_route('/health')\n"
+        "async def health(request: HttpRequest) -> dict[str, str]:\n"
+        "    return {'status': 'ok', 'agent': request.headers.get('user-agent', '')}\n"
+    )
+    with serving_http(str(source)) as url:
+        health = url.removesuffix("/mcp") + "/health"
+        with urllib.request.urlopen(
+            urllib.request.Request(health, headers={"user-agent": "lb"})
+        ) as answer:
+            assert json.loads(answer.read()) == {"status": "ok", "agent": "lb"}
 
 
 def test_run_a_url_is_a_proxy() -> None:

@@ -16,6 +16,7 @@ from fastmcp_core._context import (
     Asker,
     ContextHost,
     Elicited,
+    HttpRequestInfo,
     McpContext,
     Peer,
     TaskHooks,
@@ -77,6 +78,7 @@ else:
 __all__ = [
     "Budget",
     "McpContext",
+    "HttpRequestInfo",
     "TestingContext",
     "Elicited",
     "Peer",

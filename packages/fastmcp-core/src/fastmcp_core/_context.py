@@ -84,7 +84,7 @@ from fastmcp_protocol import (
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["ContextHost", "Elicited", "McpContext", "Peer"]
+__all__ = ["ContextHost", "Elicited", "HttpRequestInfo", "McpContext", "Peer"]
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -209,6 +209,23 @@ class _InputRound:
     asked: int = 0
 
 
+@attrs.frozen
+class HttpRequestInfo:
+    """The HTTP request a handler serves (``ctx.http``): for a 2026-07-28 request its
+    own POST, for a legacy session's request the POST that carried it (not the
+    session's first one); ``None`` off HTTP (stdio, in memory)."""
+
+    headers: Mapping[str, str]
+    """The request's headers, lower-cased names (repeated ones joined with ``", "``)."""
+    client: tuple[str, int] | None = None
+    """The peer's address and port as the HTTP server saw it (behind a reverse proxy:
+    the proxy's; its ``X-Forwarded-For`` is in ``headers``)."""
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """One header's value, by any spelling of its name."""
+        return self.headers.get(name.lower(), default)
+
+
 @attrs.define(eq=False, slots=True, repr=False)
 class McpContext:
     """The context of one request. Created by the runtime; read its attributes, call
@@ -244,6 +261,9 @@ class McpContext:
     """The authenticated caller on HTTP with authorization, else ``None``."""
     session_id: str | None = None
     """The legacy session this request belongs to (HTTP ``Mcp-Session-Id``), if any."""
+    http: HttpRequestInfo | None = None
+    """The HTTP request this request came in (headers, the client's address); ``None``
+    off HTTP."""
     host: ContextHost | None = None
     """The server running this request (the server fills it in; ``None`` elsewhere)."""
     session_state: dict[str, Any] | None = None
@@ -515,6 +535,7 @@ class McpContext:
             dependencies=self.dependencies,
             principal=self.principal,
             session_id=self.session_id,
+            http=self.http,
             progress_token=self.progress_token,
             host=self.host,
             session_state=self.session_state,

@@ -310,6 +310,7 @@ class Connection:
         if self.info is not None:
             ctx.principal = self.info.principal
             ctx.session_id = self.info.session_id
+            ctx.http = self.info.request_info(ctx.request_id)
         if not owner.middleware:
             return await router(self, ctx, params)
         from fastmcp_server._middleware import chain_handler  # loaded by the first middleware

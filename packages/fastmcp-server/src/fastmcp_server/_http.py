@@ -10,6 +10,7 @@ tools, resources and prompts from the server itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -20,9 +21,16 @@ from fastmcp_core import Reply, Transport
 from fastmcp_protocol import JSONRPCNotification, JSONRPCRequest
 
 if TYPE_CHECKING:
+    from fastmcp_server._custom_routes import CustomRoute
     from fastmcp_server.auth._front import AuthFront
     from fastmcp_transport import HttpConnectionInfo
-    from fastmcp_transport.http_server import H1Limits, ServerAddress, StreamableHTTPApp
+    from fastmcp_transport.http_server import (
+        FrontedApp,
+        H1Limits,
+        Route,
+        ServerAddress,
+        StreamableHTTPApp,
+    )
 
 __all__ = ["HttpHost", "http_app", "serve_http"]
 
@@ -53,8 +61,33 @@ class HttpHost(Protocol):
 
     def declared_scopes(self) -> frozenset[str]: ...
 
+    @property
+    def custom_routes(self) -> Sequence[CustomRoute]: ...
 
-def _streamable_app(server: HttpHost, path: str, options: dict[str, Any]) -> StreamableHTTPApp:
+
+def _routes(server: HttpHost, *, protected: bool, auth: object | None) -> list[Route]:
+    """The server's custom routes behind the authorization layer (``protected``) or
+    before it; without one, all of them (none may ask for it)."""
+    from fastmcp_transport.http_server import Route
+
+    if auth is None:
+        for route in server.custom_routes:
+            if route.auth:
+                raise ValueError(
+                    f"the custom route {route.path!r} asks for auth=True, but the server "
+                    "is served without auth="
+                )
+        protected = False
+    return [
+        Route(route.path, route.handler, route.methods, route.auth)
+        for route in server.custom_routes
+        if auth is None or route.auth == protected
+    ]
+
+
+def _streamable_app(
+    server: HttpHost, path: str, options: dict[str, Any], auth: object | None
+) -> StreamableHTTPApp:
     from fastmcp_transport.http_server import StreamableHTTPApp
 
     async def connect(transport: Transport, info: HttpConnectionInfo) -> None:
@@ -64,10 +97,22 @@ def _streamable_app(server: HttpHost, path: str, options: dict[str, Any]) -> Str
     options.setdefault("shutdown_grace", server.DEFAULT_SHUTDOWN_GRACE)
     # the app's shutdown drains the server's connections: those in flight are answered
     options.setdefault("drain", server.drain)
-    options.setdefault("lifespan", server.running)  # once for the app, not per request
+    options.setdefault("runs_with", server.running)  # once for the app, not per request
     # a POST without a session: served in its own task, no session per request
     options.setdefault("exchange", server.serve_exchange)
+    if auth is None:
+        options.setdefault("routes", _routes(server, protected=False, auth=None))
+    else:
+        options.setdefault("routes", _routes(server, protected=True, auth=auth))
     return StreamableHTTPApp(connect, path=path, **options)
+
+
+def _fronted(
+    server: HttpHost, front: AuthFront, app: StreamableHTTPApp, auth: object
+) -> FrontedApp:
+    from fastmcp_transport.http_server import FrontedApp
+
+    return FrontedApp(front, app, routes=_routes(server, protected=False, auth=auth))
 
 
 def _protect(server: HttpHost, app: StreamableHTTPApp, auth: object) -> AuthFront:
@@ -78,8 +123,9 @@ def _protect(server: HttpHost, app: StreamableHTTPApp, auth: object) -> AuthFron
 
 def http_app(
     server: HttpHost, *, path: str = "/mcp", auth: object | None = None, **options: Any
-) -> StreamableHTTPApp | AuthFront:
-    """The server as an ASGI application (mountable in other ASGI apps on trio).
+) -> StreamableHTTPApp | FrontedApp:
+    """The server as an ASGI application, for any ASGI server, trio or asyncio
+    (uvicorn, hypercorn, mounted in FastAPI or Starlette: see ``StreamableHTTPApp``).
 
     ``options`` go to ``StreamableHTTPApp`` (``json_response``, ``stateless``,
     ``security``, ``event_store``, ``max_body_size``...). With ``auth`` the app is
@@ -87,13 +133,13 @@ def http_app(
     ``BearerAuth(resource=...)``, an ``OAuthProxy``'s ``base_url`` -: nothing here
     knows the URL the app will be reached at).
     """
-    app = _streamable_app(server, path, options)
+    app = _streamable_app(server, path, options, auth)
     if auth is None:
         return app
     front = _protect(server, app, auth)
     if front.resource is None:
         raise ValueError("BearerAuth(resource=...) is required for an app you serve yourself")
-    return front
+    return _fronted(server, front, app, auth)
 
 
 async def serve_http(
@@ -134,7 +180,7 @@ async def serve_http(
     else:
         raise ValueError(f"unknown HTTP server {http_server!r}: use 'h1' or 'hypercorn'")
 
-    app = _streamable_app(server, path, {**options, "shutdown_grace": shutdown_grace})
+    app = _streamable_app(server, path, {**options, "shutdown_grace": shutdown_grace}, auth)
     if auth is None:
         await run(
             app,
@@ -157,7 +203,7 @@ async def serve_http(
                     path=path,
                     certfile=certfile,
                     keyfile=keyfile,
-                    asgi=front,
+                    asgi=_fronted(server, front, app, auth),
                     task_status=task_status,
                 )
             )

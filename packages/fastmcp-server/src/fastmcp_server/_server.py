@@ -37,7 +37,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 import attrs
 import trio
 
-from fastmcp_core import Exchanges, Reply, RequestStateSealer, Session, Transport, watch_event_loop
+from fastmcp_core import (
+    Exchanges,
+    Reply,
+    RequestStateSealer,
+    Session,
+    Transport,
+    is_async_callable,
+    watch_event_loop,
+)
 from fastmcp_core.store import MemoryStore, Store, open_store
 from fastmcp_core.telemetry import Telemetry, dispatcher_for, session_for
 from fastmcp_protocol import (
@@ -55,6 +63,7 @@ from fastmcp_protocol import (
 )
 from fastmcp_server._background import Background
 from fastmcp_server._components import Component, ComponentKind, Rule, VersionFilter, VersionSpec
+from fastmcp_server._custom_routes import CustomRoute
 from fastmcp_server._dispatch import Connection, ConnectionRouter, routes_of, serving
 from fastmcp_server._handlers import (
     FunctionPrompt,
@@ -155,6 +164,8 @@ class Server:
     _drain_deadline: float | None
     roots_listeners: list[Callable[[Connection], Awaitable[None]]]
     _closed_listeners: list[Callable[[Connection], Awaitable[None]]]
+    custom_routes: list[CustomRoute]
+    """The custom routes (``custom_route``), served beside the MCP endpoint."""
     _routes: dict[str, ConnectionRouter] | None
     sealer: RequestStateSealer
     """Seals the ``requestState`` of multi round-trip requests (``state_secret``)."""
@@ -275,6 +286,7 @@ class Server:
         else:
             keys = state_secret
         self._closed_listeners = []
+        self.custom_routes = []
         self.sealer = RequestStateSealer(key=keys) if keys else RequestStateSealer()
         if store is None:  # FASTMCP_STORE: the same store for every replica
             assert settings is not None
@@ -806,6 +818,39 @@ class Server:
         self.subscriptions.watcher = watcher
         return self
 
+    def custom_route(
+        self, path: str, methods: Sequence[str] = ("GET",), *, auth: bool = False
+    ) -> Callable[[F], F]:
+        """Serve ``path`` beside the MCP endpoint with the decorated async handler (a
+        health check, a webhook) - over ``run_http``, ``fastmcp run -t http`` and
+        ``http_app()`` alike::
+
+            @server.custom_route("/health")
+            async def health(request: HttpRequest) -> str:
+                return "ok"
+
+        The handler gets a ``fastmcp_transport.http_server.HttpRequest`` (method,
+        path, query, headers, body, client) and returns a ``str``, ``bytes``, a
+        ``dict`` or ``list`` (JSON), ``None`` (204) or an ``HttpResponse``.
+        ``methods``: those it takes (others get 405). The route is outside the MCP
+        endpoint's authorization unless ``auth=True`` (then a valid token is
+        required and ``request.principal`` is it; serving such a route without
+        ``auth=`` is an error). Returns the handler.
+        """
+        verbs = tuple(method.upper() for method in methods)
+        if not path.startswith("/"):
+            raise ValueError(f"a custom route's path starts with '/': {path!r}")
+        if not verbs:
+            raise ValueError(f"the custom route {path!r} takes no method")
+
+        def register(fn: F) -> F:
+            if not is_async_callable(fn):
+                raise TypeError(f"the handler of the custom route {path!r} must be async")
+            self.custom_routes.append(CustomRoute(path, fn, verbs, auth))
+            return fn
+
+        return register
+
     # -- running ---------------------------------------------------------------------
 
     @asynccontextmanager
@@ -874,7 +919,9 @@ class Server:
                         self.subscriptions.end_listeners()
                         nursery.cancel_scope.cancel()
         except BaseException as exc:  # a system task must not raise: tell the users
-            if lifetime.started.is_set():
+            if isinstance(exc, trio.Cancelled):  # the trio run ends (system tasks last)
+                logger.info("the server %r stopped with the trio run", self.name)
+            elif lifetime.started.is_set():
                 logger.exception("the server %r stopped on an error", self.name)
             lifetime.failure = exc
         finally:

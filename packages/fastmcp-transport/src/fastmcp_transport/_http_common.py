@@ -21,12 +21,13 @@ by equality, the same rule the core uses for request state and tasks.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
 
-from fastmcp_core import Transport
+from fastmcp_core import HttpRequestInfo, Transport
+from fastmcp_protocol import RequestId
 
 __all__ = [
     "HEADER_LAST_EVENT_ID",
@@ -44,6 +45,8 @@ HEADER_PROTOCOL_VERSION = "mcp-protocol-version"
 HEADER_METHOD = "mcp-method"
 HEADER_NAME = "mcp-name"
 HEADER_LAST_EVENT_ID = "last-event-id"
+
+_MAX_NOTED = 1024  # HTTP requests remembered per connection for requests not yet served
 
 SCOPE_PRINCIPAL = "fastmcp.principal"
 """The ASGI scope key under which an authorization layer leaves the authenticated
@@ -73,6 +76,33 @@ class HttpConnectionInfo:
     principal: Any = None
     """The authenticated principal when the server requires authorization (taken
     from the ASGI scope's ``SCOPE_PRINCIPAL``), else ``None``."""
+    _requests: dict[RequestId, HttpRequestInfo] = attrs.field(init=False, factory=dict)
+
+    def note_requests(
+        self,
+        request_ids: Iterable[RequestId],
+        headers: Mapping[str, str],
+        client: tuple[str, int] | None,
+    ) -> None:
+        """Remember the HTTP request that carried these JSON-RPC requests (a legacy
+        session's later POSTs), for ``request_info``. At most ``_MAX_NOTED`` are
+        kept: the oldest are forgotten first (a request never served, say)."""
+        noted = self._requests
+        request = HttpRequestInfo(headers, client)
+        for request_id in request_ids:
+            noted.pop(request_id, None)
+            noted[request_id] = request
+        while len(noted) > _MAX_NOTED:
+            del noted[next(iter(noted))]
+
+    def request_info(self, request_id: RequestId | None) -> HttpRequestInfo:
+        """The HTTP request that carried ``request_id`` (taken: asked once per
+        request), else the connection's own (its opening request)."""
+        if request_id is not None:
+            noted = self._requests.pop(request_id, None)
+            if noted is not None:
+                return noted
+        return HttpRequestInfo(self.headers, self.client)
 
 
 ConnectionHandler = Callable[[Transport, HttpConnectionInfo], Awaitable[None]]

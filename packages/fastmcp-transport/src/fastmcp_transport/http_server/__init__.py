@@ -8,6 +8,11 @@ resumable SSE with ``Last-Event-ID``), and on two more endpoints the HTTP+SSE
 transport of 2024-11-05. ``connect`` gets a ``fastmcp_core.Transport`` and an
 ``HttpConnectionInfo`` for every connection and runs a session on it.
 
+Any ASGI server runs it: on asyncio ones (uvicorn, hypercorn's asyncio worker, in
+FastAPI or Starlette) it runs in a trio guest run on the host's loop;
+``FrontedApp(front, app)`` does the same for the app behind ASGI layers of trio code
+(an authorization layer). ``Route``: a custom route beside the MCP endpoint (an
+``HttpRequest`` in, a ``str``, ``bytes``, JSON or an ``HttpResponse`` out).
 ``serve_http(connect_or_app, port=0)`` runs it on hypercorn's trio worker;
 ``serve_h1`` (same arguments) on our own lean HTTP/1.1 server (``H1Server``, which
 serves any ASGI 3 app, with the limits and timeouts of ``H1Limits``).
@@ -20,7 +25,11 @@ Example::
     trio.run(partial(serve_http, connect, port=8000))
 """
 
-from fastmcp_transport.http_server._app import DEFAULT_MAX_BODY_SIZE, StreamableHTTPApp
+from fastmcp_transport.http_server._app import (
+    DEFAULT_MAX_BODY_SIZE,
+    FrontedApp,
+    StreamableHTTPApp,
+)
 from fastmcp_transport.http_server._event_store import (
     EventStore,
     InMemoryEventStore,
@@ -37,6 +46,7 @@ from fastmcp_transport.http_server._modern import (
     status_for_error,
 )
 from fastmcp_transport.http_server._oneshot import RequestTransport
+from fastmcp_transport.http_server._routes import HttpRequest, HttpResponse, Route
 from fastmcp_transport.http_server._runner import ServerAddress, serve_http
 from fastmcp_transport.http_server._security import (
     LOCAL_HOSTS,
@@ -47,6 +57,10 @@ from fastmcp_transport.http_server._sessions import SessionTransport
 
 __all__ = [
     "StreamableHTTPApp",
+    "FrontedApp",
+    "Route",
+    "HttpRequest",
+    "HttpResponse",
     "serve_http",
     "serve_h1",
     "H1Server",

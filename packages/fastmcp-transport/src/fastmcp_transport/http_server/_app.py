@@ -28,10 +28,19 @@ an unexpected exception is logged and answered with 500 and a generic JSON-RPC
 error (or ends a response already under way), never with a traceback.
 
 The app needs a task group for legacy sessions, which outlive the requests that
-open them: ``serve_http`` provides one, an ASGI server that runs the lifespan
-protocol (hypercorn does) starts one, and an app mounted in another ASGI app can be
-run with ``async with app.running():``. Modern requests and HTTP+SSE streams run in
-the task of their own request and need none.
+open them (and the owner of ``connect`` may need something running: ``runs_with``,
+a ``Server``'s lifespan): ``serve_http`` provides one, an ASGI server that runs the
+lifespan protocol starts one, a host framework's lifespan hook can
+(``FastAPI(lifespan=app.lifespan)``, or ``async with app.running():`` in one), and
+otherwise the first request starts it, in a trio system task that ends gracefully
+when the trio run ends (and the first request of a later run starts it again). Modern requests and HTTP+SSE streams run in the task of
+their own request and need none.
+
+Any ASGI server runs the app. On trio (hypercorn's trio worker, ``serve_h1``) it
+runs as it is; on asyncio (uvicorn, hypercorn's asyncio worker, FastAPI or
+Starlette on them) every call runs in a trio guest run on the host's loop
+(``_guest``): a dropped connection or a cancelled ASGI call cancels the request's
+work, and the host's shutdown (its lifespan, or its loop's end) ends the app.
 
 Shutting down (``shutdown``): from the first moment every new HTTP request is
 refused with 503 (``Connection: close``), legacy GET streams end with a retry hint,
@@ -77,9 +86,16 @@ from fastmcp_transport._http_common import (
     HttpConnectionInfo,
 )
 from fastmcp_transport.http_server._event_store import EventStore, InMemoryEventStore
+from fastmcp_transport.http_server._guest import (
+    in_trio,
+    on_any_host,
+    running_guest,
+    serve_in_guest,
+)
 from fastmcp_transport.http_server._http import (
     EVENT_STREAM,
     JSON,
+    ASGIApp,
     ClientGone,
     HttpError,
     Message,
@@ -106,11 +122,12 @@ from fastmcp_transport.http_server._oneshot import (
     ExchangeHandler,
     RequestTransport,
 )
+from fastmcp_transport.http_server._routes import Route, RouteTable
 from fastmcp_transport.http_server._security import DnsRebindingProtection
 from fastmcp_transport.http_server._sessions import SessionManager, SSEOptions
 from fastmcp_transport.http_server._watches import Watches
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "StreamableHTTPApp"]
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "FrontedApp", "StreamableHTTPApp"]
 
 logger = logging.getLogger("fastmcp.http")
 
@@ -170,12 +187,16 @@ class StreamableHTTPApp:
       shuts down; ``drain``: how the owner of ``connect`` ends its connections
       within a grace (called by ``shutdown`` with it; returns when they have ended).
       Without ``drain`` the handlers see their input end;
-    * ``lifespan``: what the owner of ``connect`` needs running while the app runs (a
-      ``Server``'s ``running``: its lifespan, entered once for the app however many
-      requests come, instead of once per request); entered by ``run``;
+    * ``routes``: custom routes (``Route``: a health check, a webhook) served beside
+      the MCP endpoint, outside its checks;
+    * ``runs_with``: what the owner of ``connect`` needs running while the app runs
+      (a ``Server``'s ``running``: its lifespan, entered once for the app however
+      many requests come, instead of once per request); entered by ``run``;
     * ``exchange``: serves the lone message of a POST without a session in the
       POST's task (a ``Server``'s ``Exchanges``: no session, no task per request);
       without it such a POST is a connection of its own for ``connect``.
+
+    Served by any ASGI server, trio or asyncio (see the module docstring).
     """
 
     connect: ConnectionHandler
@@ -199,10 +220,13 @@ class StreamableHTTPApp:
     name_headers: Mapping[str, str] = attrs.field(default=DEFAULT_NAME_HEADERS, kw_only=True)
     shutdown_grace: float = attrs.field(default=5.0, kw_only=True)
     drain: Callable[[float], Awaitable[None]] | None = attrs.field(default=None, kw_only=True)
-    lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = attrs.field(
+    runs_with: Callable[[], AbstractAsyncContextManager[Any]] | None = attrs.field(
         default=None, kw_only=True
     )
     exchange: ExchangeHandler | None = attrs.field(default=None, kw_only=True)
+    routes: Sequence[Route] = attrs.field(default=(), kw_only=True)
+    _route_table: RouteTable = attrs.field(init=False)
+    _first_use: trio.Event | None = attrs.field(init=False, default=None)
     _stopping: bool = attrs.field(init=False, default=False)
     _watches: Watches = attrs.field(init=False, factory=Watches)
     _sessions: SessionManager = attrs.field(init=False)
@@ -225,6 +249,7 @@ class StreamableHTTPApp:
             self._watches,
         )
         self._checks = ModernChecks(self.modern_versions, self.name_headers)
+        self._route_table = RouteTable.of(self.routes)
         self._routes = {_route(self.path): "mcp"}
         self._sse_endpoints = None
         if self.sse_path is not None:
@@ -243,10 +268,10 @@ class StreamableHTTPApp:
         graceful end. An app that was shut down serves again once run again.
         """
         self._stopping = False
-        if self.lifespan is None:
+        if self.runs_with is None:
             await self._run(task_status)
             return
-        async with self.lifespan():
+        async with self.runs_with():
             await self._run(task_status)
 
     async def _run(self, task_status: trio.TaskStatus[None]) -> None:
@@ -254,10 +279,26 @@ class StreamableHTTPApp:
             await nursery.start(self._watches.run)
             await self._sessions.run(task_status=task_status)
 
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[StreamableHTTPApp]:
+    def running(self) -> AbstractAsyncContextManager[StreamableHTTPApp]:
         """Run the app's background work for the duration of the block; on exit (or
-        cancellation) shut down gracefully, bounded by ``shutdown_grace``."""
+        cancellation) shut down gracefully, bounded by ``shutdown_grace``. Works on
+        trio and on asyncio (a host's lifespan: the work runs in the loop's trio
+        guest run)."""
+        return on_any_host(self._running)
+
+    def lifespan(self, host_app: object = None, /) -> AbstractAsyncContextManager[None]:
+        """The app's lifespan for a host framework's hook:
+        ``FastAPI(lifespan=mcp_app.lifespan)`` (``host_app`` is the host's app,
+        ignored): ``running()`` for the duration of the host's lifespan."""
+        return on_any_host(self._running_quietly)
+
+    @asynccontextmanager
+    async def _running_quietly(self) -> AsyncIterator[None]:
+        async with self._running():
+            yield
+
+    @asynccontextmanager
+    async def _running(self) -> AsyncIterator[StreamableHTTPApp]:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.run)
             try:
@@ -303,6 +344,12 @@ class StreamableHTTPApp:
         """The ASGI 3 entry point (``http`` and ``lifespan`` scopes; websockets are
         refused). Returns when the response has ended; cancelling it ends the
         request's work (a modern request is then cancelled, a legacy one is not)."""
+        if not in_trio():
+            await serve_in_guest(self._serve, scope, receive, send)
+            return
+        await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
         if kind == "lifespan":
             await self._lifespan(receive, send)
@@ -315,6 +362,8 @@ class StreamableHTTPApp:
         if self._stopping:
             await responder.error(_SHUTTING_DOWN)
             return
+        if not self._sessions.running:
+            await self._start_on_first_use()
         try:
             await self._http(read_head(scope), receive, responder)
         except ClientGone:
@@ -330,6 +379,54 @@ class StreamableHTTPApp:
                 await responder.error(error)
             else:
                 await responder.end()
+
+    async def _start_on_first_use(self) -> None:
+        """Start the app's background work for a request that found it stopped: in a
+        trio system task, until the trio run ends (gracefully then)."""
+        started = self._first_use
+        if started is None:
+            started = self._first_use = trio.Event()
+            guest = running_guest()
+            if guest is not None:  # the guest ends it before the calls, gracefully
+                try:
+                    guest.keep(self._host_until_the_run_ends, started)
+                except RuntimeError:  # the guest is ending: so is this request's host
+                    self._first_use = None
+                    raise _SHUTTING_DOWN from None
+            else:
+                trio.lowlevel.spawn_system_task(
+                    self._host_until_the_run_ends, started, name="fastmcp app started on first use"
+                )
+        await started.wait()
+
+    async def _host_until_the_run_ends(self, started: trio.Event) -> None:
+        shielded = trio.CancelScope(shield=True)
+
+        async def run(task_status: trio.TaskStatus[None]) -> None:
+            with shielded:
+                await self.run(task_status=task_status)
+
+        try:
+            async with trio.open_nursery() as nursery:
+                try:
+                    await nursery.start(run)
+                finally:
+                    started.set()
+                try:
+                    await trio.sleep_forever()
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await self.shutdown()
+                    shielded.cancel()
+        except Exception:  # a system task must not raise: the requests will tell
+            logger.exception("the app's background work failed")
+        finally:
+            started.set()
+            if self._first_use is started:
+                self._first_use = None
+                # the run ended, not the app: a later run (a new event loop: a test
+                # client's next request) starts it again on its first request
+                self._stopping = False
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()
@@ -349,6 +446,10 @@ class StreamableHTTPApp:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def _http(self, head: RequestHead, receive: Receive, responder: Responder) -> None:
+        custom = self._route_table.find(head.path)
+        if custom is not None:
+            await self._route_table.serve(custom, head, receive, responder, self.max_body_size)
+            return
         if self.security is not None:
             refusal = self.security.refusal(head.headers)
             if refusal is not None:
@@ -428,11 +529,14 @@ class StreamableHTTPApp:
             _check_legacy_version(head)
             session = self._sessions.find(session_id.strip())
             _bind_principal(session.info, head)
+            ids = _request_ids(messages)
+            if session.info is not None:
+                session.info.note_requests(ids, head.headers, head.client)
             await self._sessions.post(
                 session,
                 frames,
                 messages,
-                _request_ids(messages),
+                ids,
                 json=(self.json_response and takes_json) or not takes_sse,
                 initialize=False,
                 responder=responder,
@@ -571,9 +675,68 @@ class StreamableHTTPApp:
         if media_type(head.headers.get("content-type")) != JSON:
             raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: use application/json")
         body = await read_body(receive, self.max_body_size, head.headers.get("content-length"))
-        _parse(body)
+        _, messages = _parse(body)
+        if transport.info is not None:
+            transport.info.note_requests(_request_ids(messages), head.headers, head.client)
         await transport.deliver(body)
         await responder.respond(202, b"Accepted", content_type=b"text/plain")
+
+
+@attrs.define(eq=False)
+class FrontedApp:
+    """A ``StreamableHTTPApp`` behind ASGI layers of trio code (an authorization
+    layer), served like the app itself by any ASGI server, trio or asyncio.
+
+    ``front`` gets every call (it passes the lifespan and the requests it lets
+    through to ``app``); ``app`` hosts the background work: ``running()`` and
+    ``lifespan`` are the app's, and the first request starts it when nothing did.
+    Other attributes are the front's (``resource``, ``aclose``...).
+    """
+
+    front: ASGIApp
+    app: StreamableHTTPApp
+    routes: Sequence[Route] = attrs.field(default=(), kw_only=True)
+    """Custom routes served before the front (outside the authorization layer)."""
+    _route_table: RouteTable = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._route_table = RouteTable.of(self.routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI 3 entry point (the front's, on the host's event loop or in its
+        trio guest run)."""
+        if not in_trio():
+            await serve_in_guest(self._serve, scope, receive, send)
+            return
+        await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._route_table and scope.get("type") == "http":
+            head = read_head(scope)
+            custom = self._route_table.find(head.path)
+            if custom is not None:
+                responder = Responder(send)
+                if self.app.stopping:
+                    await responder.error(_SHUTTING_DOWN)
+                    return
+                await self._route_table.serve(
+                    custom, head, receive, responder, self.app.max_body_size
+                )
+                return
+        await self.front(scope, receive, send)
+
+    def running(self) -> AbstractAsyncContextManager[StreamableHTTPApp]:
+        """``app.running()``."""
+        return self.app.running()
+
+    def lifespan(self, host_app: object = None, /) -> AbstractAsyncContextManager[None]:
+        """``app.lifespan``: ``FastAPI(lifespan=fronted.lifespan)``."""
+        return self.app.lifespan(host_app)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.front, name)
 
 
 def _route(path: str) -> str:
