@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 import trio
 
 from fastmcp_core import Transport
+from fastmcp_core.store import Store
 
 if TYPE_CHECKING:
     from fastmcp_server.auth._front import AuthFront
@@ -31,6 +32,7 @@ class HttpHost(Protocol):
 
     modern_versions: tuple[str, ...]
     legacy_versions: tuple[str, ...]
+    store: Store
     DEFAULT_SHUTDOWN_GRACE: ClassVar[float]
 
     async def serve_transport(
@@ -57,6 +59,8 @@ def _streamable_app(server: HttpHost, path: str, options: dict[str, Any]) -> Str
     # the app's shutdown drains the server's connections: those in flight are answered
     options.setdefault("drain", server.drain)
     options.setdefault("lifespan", server.running)  # once for the app, not per request
+    if server.store.shared:  # legacy sessions served by every replica, resumed on any
+        options.setdefault("store", server.store)
     return StreamableHTTPApp(connect, path=path, **options)
 
 

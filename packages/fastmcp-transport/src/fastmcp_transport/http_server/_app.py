@@ -53,6 +53,7 @@ import attrs
 import msgspec
 import trio
 
+from fastmcp_core.store import Store
 from fastmcp_protocol import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -102,7 +103,8 @@ from fastmcp_transport.http_server._modern import (
 )
 from fastmcp_transport.http_server._oneshot import Answer, AnswerMode, RequestTransport
 from fastmcp_transport.http_server._security import DnsRebindingProtection
-from fastmcp_transport.http_server._sessions import SessionManager, SSEOptions
+from fastmcp_transport.http_server._sessions import RemoteSession, SessionManager, SSEOptions
+from fastmcp_transport.http_server._shared import StoreEventStore
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "StreamableHTTPApp"]
 
@@ -175,6 +177,11 @@ class StreamableHTTPApp:
     * ``security``: the ``Host``/``Origin`` allow-lists (``None``: no check);
     * ``event_store``: where resumable legacy streams keep their events
       (``None``: streams are not resumable);
+    * ``store``: a store the replicas of the server share (``fastmcp_core.store``):
+      any replica then serves any request of a legacy session (forwarded to the
+      replica that runs it, or adopted when that one died) and resumes any of its
+      streams, whose events live in the store's event logs (``event_store`` is
+      not used);
     * ``session_idle_timeout``: seconds without requests after which a legacy session
       is ended (``None``: never); ``max_sessions``: beyond it, 503;
     * ``max_body_size``: the largest POST body (413 beyond);
@@ -204,6 +211,7 @@ class StreamableHTTPApp:
         factory=DnsRebindingProtection, kw_only=True
     )
     event_store: EventStore | None = attrs.field(factory=InMemoryEventStore, kw_only=True)
+    store: Store | None = attrs.field(default=None, kw_only=True)
     session_idle_timeout: float | None = attrs.field(default=1800.0, kw_only=True)
     max_sessions: int = attrs.field(default=10_000, kw_only=True)
     max_body_size: int = attrs.field(default=DEFAULT_MAX_BODY_SIZE, kw_only=True)
@@ -231,10 +239,11 @@ class StreamableHTTPApp:
         )
         self._sessions = SessionManager(
             self.connect,
-            self.event_store,
+            self.event_store if self.store is None else StoreEventStore(self.store),
             self.session_idle_timeout,
             self.max_sessions,
             sse,
+            store=self.store,
         )
         self._checks = ModernChecks(self.modern_versions, self.name_headers)
         self._routes = {_route(self.path): "mcp"}
@@ -400,20 +409,28 @@ class StreamableHTTPApp:
                 headers=_ALLOW_POST,
             )
         _check_legacy_version(head)
-        session = self._sessions.find(session_id.strip())
-        _bind_principal(session.info, head)
-        if head.method == "DELETE":
-            self._sessions.delete(session)
-            await responder.respond(200)
-            return
+        session = await self._sessions.locate(session_id.strip(), _legacy_info(head))
+        if isinstance(session, RemoteSession):
+            if head.method == "DELETE":
+                await self._sessions.forward_delete(session)
+                await responder.respond(200)
+                return
+        else:
+            _bind_principal(session.info, head)
+            if head.method == "DELETE":
+                self._sessions.delete(session)
+                await responder.respond(200)
+                return
         if not accepts(head.headers.get("accept"), EVENT_STREAM):
             raise HttpError(
                 406, INVALID_REQUEST, "Not Acceptable: the client must accept text/event-stream"
             )
         last_event_id = head.headers.get(HEADER_LAST_EVENT_ID)
-        await self._sessions.stream(
-            session, last_event_id.strip() if last_event_id else None, responder, receive
-        )
+        resume = last_event_id.strip() if last_event_id else None
+        if isinstance(session, RemoteSession):
+            await self._sessions.forward_stream(session, resume, responder, receive)
+        else:
+            await self._sessions.stream(session, resume, responder, receive)
 
     # -- POST ------------------------------------------------------------------------
 
@@ -433,13 +450,24 @@ class StreamableHTTPApp:
         session_id = headers.get(HEADER_SESSION_ID) if self.legacy and not self.stateless else None
         if session_id is not None:
             _check_legacy_version(head)
-            session = self._sessions.find(session_id.strip())
+            session = await self._sessions.locate(session_id.strip(), _legacy_info(head))
+            json = (self.json_response and takes_json) or not takes_sse
+            if isinstance(session, RemoteSession):
+                await self._sessions.forward_post(
+                    session,
+                    frames,
+                    _request_ids(messages),
+                    json=json,
+                    responder=responder,
+                    receive=receive,
+                )
+                return
             _bind_principal(session.info, head)
             await self._sessions.post(
                 session,
                 frames,
                 _request_ids(messages),
-                json=(self.json_response and takes_json) or not takes_sse,
+                json=json,
                 initialize=False,
                 responder=responder,
                 receive=receive,
@@ -455,13 +483,7 @@ class StreamableHTTPApp:
             await self._modern(head, body, messages, takes_json, takes_sse, responder, receive)
             return
         ids = _request_ids(messages)
-        info = HttpConnectionInfo(
-            kind="legacy",
-            headers=headers,
-            protocol_version=version.strip() if version else None,
-            client=head.client,
-            principal=head.principal,
-        )
+        info = _legacy_info(head)
         first = messages[0]
         if (
             isinstance(first, JSONRPCRequest)
@@ -614,6 +636,18 @@ def _parse(body: bytes) -> tuple[list[bytes], list[JSONRPCMessage]]:
     if len(set(ids)) != len(ids):
         raise HttpError(400, INVALID_REQUEST, "Invalid request: a batch repeats a request id")
     return [bytes(raw) for raw in _batch_members.decode(body)], messages
+
+
+def _legacy_info(head: RequestHead) -> HttpConnectionInfo:
+    """What a legacy connection opened (or adopted) by this request is told."""
+    version = head.headers.get(HEADER_PROTOCOL_VERSION)
+    return HttpConnectionInfo(
+        kind="legacy",
+        headers=head.headers,
+        protocol_version=version.strip() if version else None,
+        client=head.client,
+        principal=head.principal,
+    )
 
 
 def _identity(principal: Any) -> Any:
