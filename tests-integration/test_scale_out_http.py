@@ -50,10 +50,13 @@ _ids = itertools.count(1)
 
 @attrs.frozen
 class Event:
-    """One SSE event of a response: its id (``None`` without) and its message."""
+    """One SSE event of a response: its id (``None`` without), its message (a
+    ``message`` event's JSON; ``None`` for a priming event) and its raw data."""
 
     id: str | None
     message: dict[str, Any] | None
+    kind: str = "message"
+    data: str = ""
 
 
 def parse_sse(text: str) -> list[Event]:
@@ -62,11 +65,12 @@ def parse_sse(text: str) -> list[Event]:
         fields: dict[str, str] = {}
         for line in block.splitlines():
             name, _, value = line.partition(":")
-            if name in ("id", "data"):
+            if name in ("id", "data", "event"):
                 fields[name] = value.removeprefix(" ")
         if "data" in fields:
-            data = fields["data"]
-            events.append(Event(fields.get("id"), msgspec.json.decode(data) if data else None))
+            data, kind = fields["data"], fields.get("event", "message")
+            message = msgspec.json.decode(data) if data and kind == "message" else None
+            events.append(Event(fields.get("id"), message, kind, data))
     return events
 
 
@@ -693,3 +697,65 @@ async def test_a_redis_restart_loses_nothing_acknowledged(tmp_path: Path) -> Non
             messages = [e.message for e in parse_sse(replay.text) if e.message is not None]
             assert text(messages[-1]["result"]) == "counted 2"
             assert (await status(c, done.result["taskId"], {"completed"}))["status"] == "completed"
+
+
+async def test_an_http_sse_session_takes_its_posts_on_every_replica(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """2024-11-05: the one GET stream stays on its replica; POSTs land anywhere."""
+    async with cluster(redis, tmp_path) as c:
+        first = f"http://127.0.0.1:{c.ports[0]}"
+        seen: list[Event] = []
+        changed = trio.Event()
+
+        def read(events: list[Event]) -> bool:
+            nonlocal changed
+            seen[:] = events
+            changed.set()
+            changed = trio.Event()
+            return False
+
+        async def wait_for(check: Callable[[list[Event]], bool]) -> None:
+            with trio.fail_after(WAIT):
+                while not check(seen):
+                    await changed.wait()
+
+        def answered(request_id: int) -> Callable[[list[Event]], bool]:
+            return lambda events: any((e.message or {}).get("id") == request_id for e in events)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                stream_sse, f"{first}/sse", "GET", {"accept": "text/event-stream"}, read
+            )
+            await wait_for(lambda events: any(e.kind == "endpoint" for e in events))
+            (endpoint,) = [e.data for e in seen if e.kind == "endpoint"]
+            replicas = [f"http://127.0.0.1:{port}{endpoint}" for port in c.ports]
+            init = request(
+                "initialize",
+                {
+                    "protocolVersion": "2024-11-05",
+                    "capabilities": {},
+                    "clientInfo": {"name": "old client", "version": "1"},
+                },
+            )
+            assert (await c.post(init, {}, url=replicas[1])).status == 202
+            await wait_for(answered(init["id"]))
+            note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+            assert (await c.post(note, {}, url=replicas[2])).status == 202
+            calls = []
+            for url in (*replicas, f"{c.nginx.url}{endpoint}"):
+                call = request("tools/call", {"name": "whoami", "arguments": {}})
+                assert (await c.post(call, {}, url=url)).status == 202
+                calls.append(call["id"])
+            for call_id in calls:
+                await wait_for(answered(call_id))
+            answers = [e.message for e in seen if (e.message or {}).get("id") in calls]
+            assert {text(m["result"]) for m in answers if m} == {str(c.processes[c.ports[0]].pid)}
+            nursery.cancel_scope.cancel()
+        # the stream is gone: so is the session, on every replica
+        with trio.fail_after(WAIT):
+            while True:
+                late = await c.post(request("ping"), {}, url=replicas[1])
+                if late.status == 404:
+                    break
+                await trio.sleep(0.02)

@@ -250,7 +250,7 @@ class StreamableHTTPApp:
         self._sse_endpoints = None
         if self.sse_path is not None:
             self._sse_endpoints = LegacySSEEndpoints(
-                self.connect, self.messages_path, self.keepalive_interval
+                self.connect, self.messages_path, self.keepalive_interval, store=self.store
             )
             self._routes[_route(self.sse_path)] = "sse"
             self._routes[_route(self.messages_path)] = "messages"
@@ -265,9 +265,17 @@ class StreamableHTTPApp:
         """
         self._stopping = False
         if self.lifespan is None:
-            await self._sessions.run(task_status=task_status)
+            await self._run_parts(task_status)
             return
         async with self.lifespan():
+            await self._run_parts(task_status)
+
+    async def _run_parts(self, task_status: trio.TaskStatus[None]) -> None:
+        if self._sse_endpoints is None or self.store is None:
+            await self._sessions.run(task_status=task_status)
+            return
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._sse_endpoints.run)
             await self._sessions.run(task_status=task_status)
 
     @asynccontextmanager
@@ -589,13 +597,18 @@ class StreamableHTTPApp:
         if head.method != "POST":
             raise HttpError(405, INVALID_REQUEST, "Method Not Allowed", headers=_ALLOW_POST)
         query = dict(parse_qsl(head.query.decode("latin-1")))
-        transport = self._sse_endpoints.find(query)
-        _bind_principal(transport.info, head)
+        remote = self._sse_endpoints.remote(query)
+        if not remote:
+            transport = self._sse_endpoints.find(query)
+            _bind_principal(transport.info, head)
         if media_type(head.headers.get("content-type")) != JSON:
             raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: use application/json")
         body = await read_body(receive, self.max_body_size, head.headers.get("content-length"))
         _parse(body)
-        await transport.deliver(body)
+        if remote:
+            await self._sse_endpoints.forward(query, head.principal, body)
+        else:
+            await transport.deliver(body)
         await responder.respond(202, b"Accepted", content_type=b"text/plain")
 
 

@@ -78,6 +78,7 @@ from fastmcp_transport.http_server._shared import (
     record_encoder,
     standalone_stream_id,
     stream_session,
+    stream_writer,
     watch_owner,
 )
 from fastmcp_transport.http_server._sse_writer import SSEConnection, priming_event
@@ -198,6 +199,8 @@ class SessionTransport:
     shared: bool = False
     """Whether other replicas serve it too (see ``_shared``): stream ids name the
     session, the GET stream's id is the same on every replica."""
+    replica: str = ""
+    """The replica it runs on (shared sessions: its POST streams' ids name it)."""
     handover: bool = False
     """Set when this replica stops: the session's record and logs stay for another
     replica to adopt."""
@@ -224,7 +227,7 @@ class SessionTransport:
         # A few frames of slack; beyond that a POST waits until the handler reads.
         self._inbox, self._frames = trio.open_memory_channel[bytes](16)
         if self.shared:
-            self._key = f"{self.session_id}~{self._key}"
+            self._key = new_stream_id(self.session_id, self.replica)
         self._standalone = self._new_stream(standalone=True)
         self._idle.set()
         self._ready.set()
@@ -392,14 +395,16 @@ class SessionTransport:
 
     async def _finish(self, stream: _Stream) -> None:
         """Every request of ``stream`` is answered: end it; keep it resumable a while."""
-        if stream.connection is not None:
-            stream.connection.end()
-        stream.done.set()
         if stream.forwarded:  # the replica that holds the POST follows the log
             for response in stream.responses:
                 await self._store(stream.stream_id, response)
-        if self.shared and not stream.standalone:  # followers elsewhere stop here
+        if self.shared and not stream.standalone:
+            # followers elsewhere stop here; stored before the client learns the
+            # stream ended, so that no acknowledged stream lacks its end
             await self._store(stream.stream_id, END_OF_STREAM)
+        if stream.connection is not None:
+            stream.connection.end()
+        stream.done.set()
         if self._streams.pop(stream.stream_id, None) is None:
             return
         self._finished[stream.stream_id] = None
@@ -635,7 +640,11 @@ class SessionManager:
         session_id = secrets.token_urlsafe(24)
         info = attrs.evolve(info, session_id=session_id)
         session = SessionTransport(
-            session_id, self.event_store, info=info, shared=self.store is not None
+            session_id,
+            self.event_store,
+            info=info,
+            shared=self.store is not None,
+            replica=self.store.replica if self.store is not None else "",
         )
         self._sessions[session_id] = session
         nursery.start_soon(self._serve, session, info)
@@ -927,11 +936,14 @@ class SessionManager:
     ) -> SessionTransport:
         """Serve here a session whose owner died: a new handler, its ``initialize``
         replayed (the answer dropped), then ``notifications/initialized``."""
+        assert self.store is not None
         nursery = self._nursery
         if nursery is None or not self._accepting:
             raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: not accepting sessions")
         info = attrs.evolve(info, session_id=session_id)
-        session = SessionTransport(session_id, self.event_store, info=info, shared=True)
+        session = SessionTransport(
+            session_id, self.event_store, info=info, shared=True, replica=self.store.replica
+        )
         session._ready = trio.Event()
         self._sessions[session_id] = session
         nursery.start_soon(self._serve, session, info)
@@ -973,7 +985,7 @@ class SessionManager:
             await self._send(remote.owner, encode_forward(session_id, frames, [], None))
             await responder.respond(202)
             return
-        stream_id = new_stream_id(session_id)
+        stream_id = new_stream_id(session_id, remote.owner)
         priming = not json and (remote.record.version or "") >= PRIMING_SINCE
         after = 0
         if priming:  # the log's first event: the client may resume from it
@@ -1015,6 +1027,7 @@ class SessionManager:
         after ``last_event_id`` (or from now on, for a new GET) and followed live."""
         assert self.store is not None
         priming = (remote.record.version or "") >= PRIMING_SINCE
+        writer = remote.owner
         if last_event_id is None:
             stream_id = standalone_stream_id(remote.session_id)
             after = await self._storing(self.store.logs.append(log_name(stream_id), b""))
@@ -1023,6 +1036,7 @@ class SessionManager:
             if parsed is None or stream_session(parsed[0]) != remote.session_id:
                 raise _unknown_event(last_event_id)
             stream_id, after = parsed
+            writer = stream_writer(stream_id) or writer
             priming = False
             try:
                 await self.store.logs.read(log_name(stream_id), after, limit=1)
@@ -1034,7 +1048,7 @@ class SessionManager:
         await responder.start(200, SSE_HEADERS)
         if priming:
             connection.push_nowait(priming_event(f"{stream_id}.{after}", connection.retry_ms))
-        await self._relay_sse(stream_id, after, remote.owner, connection, receive)
+        await self._relay_sse(stream_id, after, writer, connection, receive)
 
     async def forward_delete(self, remote: RemoteSession) -> None:
         """``delete`` for a session of another replica."""

@@ -108,14 +108,22 @@ def standalone_stream_id(session_id: str) -> str:
     return f"{session_id}~g"
 
 
-def new_stream_id(session_id: str) -> str:
-    """A fresh, unique id for a POST's stream of ``session_id``."""
-    return f"{session_id}~{secrets.token_urlsafe(9)}"
+def new_stream_id(session_id: str, writer: str) -> str:
+    """A fresh, unique id for a POST's stream of ``session_id`` written by the
+    replica ``writer``."""
+    return f"{session_id}~{writer}~{secrets.token_urlsafe(9)}"
 
 
 def stream_session(stream_id: str) -> str:
     """The session a stream belongs to."""
     return stream_id.partition("~")[0]
+
+
+def stream_writer(stream_id: str) -> str | None:
+    """The replica that writes a POST's stream (``None`` for a GET stream, whose
+    writer is whichever replica holds the session)."""
+    parts = stream_id.split("~")
+    return parts[1] if len(parts) == 3 else None
 
 
 def log_name(stream_id: str) -> str:
