@@ -143,11 +143,18 @@ class _Stream:
     forwarded: bool = False
     """Opened for another replica (see ``_shared``): its log carries everything,
     answers included, and ends with ``END_OF_STREAM``."""
+    logged_end: bool = False
+    """Whether the log has its end already (marked on the last answer)."""
 
-    async def write(self, frame: bytes) -> None:
-        """Store (when resumable) and deliver one message, in order."""
+    async def write(self, frame: bytes, *, last: bool = False) -> None:
+        """Store (when resumable) and deliver one message, in order. ``last``: the
+        stream's last message (a shared stream's log marks it: one write less)."""
         async with _locked(self.lock):
-            event_id = await self.session._store(self.stream_id, frame)
+            if last and self.session.shared:
+                self.logged_end = True
+                event_id = await self.session._store(self.stream_id, END_OF_STREAM + frame)
+            else:
+                event_id = await self.session._store(self.stream_id, frame)
             chunk = encode_event(frame, event="message", id=event_id)
             connection = self.connection
             if connection is not None and await connection.push(chunk):
@@ -266,9 +273,10 @@ class SessionTransport:
                 if stream.json:
                     stream.responses.append(frame)
                 else:
+                    last = not stream.waiting and not stream.writing
                     stream.writing += 1
                     try:
-                        await stream.write(frame)
+                        await stream.write(frame, last=last)
                     finally:
                         stream.writing -= 1
             # the last answer ends the stream, and only once every answer is written
@@ -395,12 +403,15 @@ class SessionTransport:
 
     async def _finish(self, stream: _Stream) -> None:
         """Every request of ``stream`` is answered: end it; keep it resumable a while."""
-        if stream.forwarded:  # the replica that holds the POST follows the log
-            for response in stream.responses:
-                await self._store(stream.stream_id, response)
-        if self.shared and not stream.standalone:
+        if stream.forwarded and stream.json:  # the replica holding the POST reads them
+            for index, response in enumerate(stream.responses, 1):
+                stream.logged_end = index == len(stream.responses)
+                end = END_OF_STREAM if stream.logged_end else b""
+                await self._store(stream.stream_id, end + response)
+        if self.shared and not stream.standalone and not stream.logged_end:
             # followers elsewhere stop here; stored before the client learns the
             # stream ended, so that no acknowledged stream lacks its end
+            stream.logged_end = True
             await self._store(stream.stream_id, END_OF_STREAM)
         if stream.connection is not None:
             stream.connection.end()
@@ -417,7 +428,11 @@ class SessionTransport:
         """Carry ``stream`` on a new response (priming it when the version says so)."""
         async with _locked(stream.lock):
             if self.priming:
-                event_id = await self._store(stream.stream_id, b"")
+                if self.shared and not stream.standalone:
+                    # a new stream: "before its first event" needs no write
+                    event_id: str | None = f"{stream.stream_id}.0"
+                else:
+                    event_id = await self._store(stream.stream_id, b"")
                 if event_id is not None:
                     connection.push_nowait(priming_event(event_id, connection.retry_ms))
             while stream.pending:
@@ -987,9 +1002,7 @@ class SessionManager:
             return
         stream_id = new_stream_id(session_id, remote.owner)
         priming = not json and (remote.record.version or "") >= PRIMING_SINCE
-        after = 0
-        if priming:  # the log's first event: the client may resume from it
-            after = await self._storing(self.store.logs.append(log_name(stream_id), b""))
+        after = 0  # a new stream: its priming event (id 0) is "before the first"
         message = encode_forward(session_id, frames, request_ids, stream_id, json=json)
         await self._send(remote.owner, message)
         if json:
@@ -1089,10 +1102,14 @@ class SessionManager:
         try:
             async with self.store.logs.follow(log_name(stream_id), after) as events:
                 async for event in events:
-                    if event.data == END_OF_STREAM:
-                        return True
+                    data = event.data
+                    last = data.startswith(END_OF_STREAM)
+                    if last:
+                        event = LogEvent(event.id, data[len(END_OF_STREAM) :])
                     if event.data and not await deliver(event):
                         return False
+                    if last:
+                        return True
         except (LogGap, StoreUnavailable) as exc:
             logger.warning("stream %s could not be followed (%s)", stream_id, exc)
         return False

@@ -58,8 +58,9 @@ __all__ = [
 logger = logging.getLogger("fastmcp.http")
 
 END_OF_STREAM = b"\x00"
-"""The last event of a stream's log: every request of it is answered (a frame is
-JSON, so it never starts with a NUL byte)."""
+"""Marks the last event of a stream's log (every request of it is answered): the
+prefix of its last message, or an event of its own (a frame is JSON, so it never
+starts with a NUL byte)."""
 
 SESSIONS = "sessions"
 """The namespace of the session records."""
@@ -144,8 +145,9 @@ class StoreEventStore:
     store (``RedisStore.log_limit`` events, kept ``log_ttl`` seconds after the last
     append), so that a stream's events are evicted only by that stream's own.
 
-    Event ids are ``<stream id>.<n>``; the end marker of a stream (``END_OF_STREAM``)
-    is stored like an event and never replayed as one.
+    Event ids are ``<stream id>.<n>`` (``.0``: before the first event, the id of a
+    new stream's priming event, never stored); the end marker of a stream
+    (``END_OF_STREAM``) is never replayed.
     """
 
     store: Store
@@ -164,8 +166,9 @@ class StoreEventStore:
                 batch = await self.store.logs.read(log_name(stream_id), after)
                 for event in batch:
                     after = event.id
-                    if event.data != END_OF_STREAM:
-                        events.append(StoredEvent(f"{stream_id}.{event.id}", event.data))
+                    data = event.data.removeprefix(END_OF_STREAM)
+                    if data:
+                        events.append(StoredEvent(f"{stream_id}.{event.id}", data))
                 if len(batch) < 1000:
                     break
         except LogGap:
