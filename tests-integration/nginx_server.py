@@ -6,19 +6,22 @@ else ``nginx``; as root, under a file lock, like ``redis_server.py``). When that
 cannot be done the tests that need it fail with one line naming what is missing.
 
 ``Balancer`` writes its configuration into a folder of its own and runs
-``nginx -p FOLDER -c nginx.conf`` in the foreground (``daemon off``): plain round
-robin over the upstreams, no buffering (SSE streams pass as they are written), and
-an ``X-Replica`` header on every response naming the upstream that answered.
+``nginx -p FOLDER -c nginx.conf`` in the foreground (``daemon off``): a site (by
+default ``SITE``; the scale-out tests take docs/scale-out.md's) turned to loopback
+ports, round robin over the upstreams, and an ``X-Replica`` header on every
+response naming the upstream that answered.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import textwrap
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -43,25 +46,49 @@ http {{
     fastcgi_temp_path {folder}/fastcgi;
     uwsgi_temp_path {folder}/uwsgi;
     scgi_temp_path {folder}/scgi;
-    upstream replicas {{
-{servers}
-        keepalive 32;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://replicas;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_buffering off;
-            proxy_request_buffering off;
-            proxy_read_timeout 1h;
-            add_header X-Replica $upstream_addr always;
-        }}
-    }}
+{site}
 }}
 """
+
+SITE = """\
+upstream replicas {
+    server 10.0.0.11:8000;
+    keepalive 32;
+}
+server {
+    listen 80;
+    location / {
+        proxy_pass http://replicas;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+    }
+}
+"""
+"""The default site: what ``site()`` makes of it (any site written the same way, such
+as the one docs/scale-out.md shows, can take its place)."""
+
+_SERVER_LINE = re.compile(r"^(\s*)server\s+[0-9.]+:\d+;\n", re.MULTILINE)
+_LISTEN = re.compile(r"listen\s+\d+;")
+_LOCATION = re.compile(r"(location\s+\S+\s*\{\n)")
+
+
+def site(template: str, upstreams: Sequence[int], port: int) -> str:
+    """``template`` (an ``upstream`` block with ``server ADDRESS:PORT;`` lines and a
+    ``server`` block with ``listen PORT;``) for these loopback ports: the upstream
+    lines name ``upstreams``, it listens on 127.0.0.1:``port``, and every location
+    adds ``X-Replica`` (the upstream that answered) to its responses."""
+    lines = _SERVER_LINE.findall(template)
+    if not lines or not _LISTEN.search(template):
+        raise ValueError("the nginx site needs server ADDRESS:PORT; lines and listen PORT;")
+    indent = lines[0]
+    servers = "".join(f"{indent}server 127.0.0.1:{p};\n" for p in upstreams)
+    first = _SERVER_LINE.search(template)
+    assert first is not None
+    body = _SERVER_LINE.sub("", template)
+    body = body[: first.start()] + servers + body[first.start() :]
+    body = _LISTEN.sub(f"listen 127.0.0.1:{port};", body)
+    return _LOCATION.sub(r"\1        add_header X-Replica $upstream_addr always;\n", body)
 
 
 class NginxMissing(RuntimeError):
@@ -137,6 +164,7 @@ class Balancer:
 
     folder: Path
     upstreams: Sequence[int]
+    template: str = SITE
     port: int = attrs.field(factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -145,8 +173,8 @@ class Balancer:
         return f"http://127.0.0.1:{self.port}"
 
     def config(self) -> str:
-        servers = "\n".join(f"        server 127.0.0.1:{port};" for port in self.upstreams)
-        return CONFIG.format(folder=self.folder, servers=servers, port=self.port)
+        body = site(self.template, self.upstreams, self.port)
+        return CONFIG.format(folder=self.folder, site=textwrap.indent(body, "    "))
 
     def start(self) -> None:
         """Write the configuration, start nginx, wait until it accepts connections."""
@@ -180,9 +208,10 @@ class Balancer:
 
 
 @contextmanager
-def balancer(folder: Path, upstreams: Sequence[int]) -> Iterator[Balancer]:
-    """A running nginx in front of ``upstreams``, stopped at the end."""
-    server = Balancer(folder, upstreams)
+def balancer(folder: Path, upstreams: Sequence[int], template: str = SITE) -> Iterator[Balancer]:
+    """A running nginx in front of ``upstreams`` (its site made from ``template``),
+    stopped at the end."""
+    server = Balancer(folder, upstreams, template)
     server.start()
     try:
         yield server

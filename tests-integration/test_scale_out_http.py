@@ -1,7 +1,7 @@
 """Scale-out over HTTP with real processes: three replicas of one server
 (``fastmcp run replica_server.py -t http --store redis://... --state-secret ...``)
 share one real Redis and stand behind a real nginx balancing them round robin
-(``nginx_server.py``). The clients speak raw HTTP, so each test sees what each
+(``nginx_server.py``, with the site docs/scale-out.md shows). The clients speak raw HTTP, so each test sees what each
 response was and which replica gave it (nginx's ``X-Replica`` header).
 
 Both eras: 2026-07-28 calls, input rounds and tasks land on any replica; a legacy
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -38,6 +39,7 @@ from nginx_server import Balancer, balancer, free_port
 from redis_server import RedisServer, redis_server
 
 HERE = Path(__file__).parent
+DOCS = HERE.parent / "docs" / "scale-out.md"
 SERVER = HERE / "replica_server.py"
 SECRET = "replicas-share-this-secret"
 MODERN = "2026-07-28"
@@ -285,7 +287,7 @@ async def cluster(
         async with httpx.AsyncClient(timeout=WAIT) as http:
             for port, process in processes.items():
                 await _listening(http, port, process)
-            with balancer(folder / "nginx", ports) as nginx:
+            with balancer(folder / "nginx", ports, documented_site()) as nginx:
                 yield Cluster(redis, markers, http, ports, processes, nginx)
     finally:
         for process in processes.values():
@@ -297,6 +299,12 @@ async def cluster(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def documented_site() -> str:
+    """The nginx site docs/scale-out.md shows: the tests balance through it."""
+    (block,) = re.findall(r"^```nginx\n(.*?)^```$", DOCS.read_text(), re.MULTILINE | re.DOTALL)
+    return str(block)
 
 
 @pytest.fixture(scope="module")

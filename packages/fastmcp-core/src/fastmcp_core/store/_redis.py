@@ -173,7 +173,8 @@ class RedisStore:
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisStore:
         """A store for ``url`` (``redis://``, ``rediss://``, ``unix://``); its query may
-        carry ``prefix=`` and ``lease=`` (the rest goes to coredis)."""
+        carry ``prefix=``, ``lease=``, ``log_ttl=`` (seconds) and ``log_limit=`` (events)
+        (the rest goes to coredis)."""
         parts = urlsplit(url)
         query = []
         for name, value in parse_qsl(parts.query):
@@ -184,6 +185,15 @@ class RedisStore:
                 if not lease > 0:
                     raise ValueError(f"lease must be positive seconds, got {value!r}")
                 options.setdefault("lease", lease)
+            elif name == "log_ttl":
+                ttl = float(value)
+                if not ttl > 0:
+                    raise ValueError(f"log_ttl must be positive seconds, got {value!r}")
+                options.setdefault("log_ttl", ttl)
+            elif name == "log_limit":
+                if not value.isdigit() or int(value) < 1:
+                    raise ValueError(f"log_limit must be a positive count, got {value!r}")
+                options.setdefault("log_limit", int(value))
             else:
                 query.append((name, value))
         return cls(urlunsplit(parts._replace(query=urlencode(query))), **options)
