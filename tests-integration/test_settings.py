@@ -90,18 +90,17 @@ def test_a_bad_secret_is_not_repeated() -> None:
     assert str(caught.value).startswith("FASTMCP_STATE_SECRET: ")
 
 
-def test_a_state_secret_may_be_a_ring_and_the_server_seals_with_its_newest_key() -> None:
+def test_a_state_secret_may_be_a_ring_and_the_server_takes_it_whole() -> None:
     ring = " new-secret-0123456789 , old-secret-0123456789 "
     settings = Settings.from_env({"FASTMCP_STATE_SECRET": ring})
     assert settings.state_secret == "new-secret-0123456789,old-secret-0123456789"
     with pytest.raises(SettingsError, match="each, in a ring"):
         Settings.from_env({"FASTMCP_STATE_SECRET": "new-secret-0123456789,short"})
-    # the sealer takes one key for now: the newest (the older ones join it once the
-    # sealer takes a ring)
+    # the sealer takes the whole ring: the newest seals, any opens
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FASTMCP_STATE_SECRET", ring)
         server = Server("ring")
-    assert server.sealer.key == b"new-secret-0123456789"
+    assert server.sealer.keys == (b"new-secret-0123456789", b"old-secret-0123456789")
 
 
 def test_the_store_comes_from_the_code_else_the_variable_else_memory() -> None:
