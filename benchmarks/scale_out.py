@@ -135,6 +135,62 @@ def cost(era: str, store: str, redis_port: int, calls: int, warmup: int) -> dict
     }
 
 
+def forwarded(url: str, redis_port: int, calls: int, warmup: int) -> dict[str, float]:
+    """2025-11-25 calls sent to a replica that does not hold their session (opened on
+    another): CPU of both replicas and Redis commands per call."""
+    import json
+
+    from http_server_cpu import ACCEPT, LEGACY, _message
+
+    ports = [free_port(), free_port()]
+    processes = [start_replica(port, url) for port in ports]
+    try:
+        owner, other = Client(ports[0]), Client(ports[1])
+        init = {
+            "protocolVersion": LEGACY,
+            "capabilities": {},
+            "clientInfo": {"name": "b", "version": "1"},
+        }
+        base = {"content-type": "application/json", "accept": ACCEPT}
+        status, found, _ = owner.post(base, _message(0, "initialize", init))
+        assert status == 200, status
+        session = {
+            **base,
+            "mcp-session-id": found["mcp-session-id"],
+            "mcp-protocol-version": LEGACY,
+        }
+        note = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'
+        assert owner.post(session, note)[0] == 202
+
+        def call(i: int) -> None:
+            body = json.dumps(
+                {"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                 "params": {"name": "echo", "arguments": {"message": f"m{i}"}}}
+            ).encode()  # fmt: skip
+            status, _, answer = other.post(session, body)
+            assert status == 200, status
+            assert b'"result"' in answer, answer
+
+        for i in range(warmup):
+            call(i)
+        commands = redis_commands(redis_port)
+        cpu = sum(cpu_ns(p.pid) for p in processes)
+        started = time.perf_counter()
+        for i in range(calls):
+            call(i)
+        wall = time.perf_counter() - started
+        cpu = sum(cpu_ns(p.pid) for p in processes) - cpu
+        commands = redis_commands(redis_port) - commands - 1
+    finally:
+        for process in processes:
+            stop(process)
+    return {
+        "cpu_us": cpu / calls / 1000,
+        "redis_per_call": commands / calls,
+        "wall_us": wall / calls * 1e6,
+    }
+
+
 def throughput(port: int, clients: int, seconds: float) -> float:
     done = [0] * clients
     stop_at = time.monotonic() + seconds
@@ -204,6 +260,16 @@ def main() -> None:
             lines.append(
                 f"| {label} | {plain:.1f} | {shared:.1f} | {added:+.1f}% | ≤{target:g}% ({verdict}) | {ops:.2f} |"
             )
+        runs = [forwarded(url, redis.port, args.calls, args.warmup) for _ in range(args.reps)]
+        cpu = statistics.median(r["cpu_us"] for r in runs)
+        ops = statistics.median(r["redis_per_call"] for r in runs)
+        wall = statistics.median(r["wall_us"] for r in runs)
+        lines += [
+            "",
+            "A 2025-11-25 call on the replica that does not hold its session (forwarded):"
+            f" {cpu:.0f} µs of CPU over both replicas, {ops:.1f} Redis commands"
+            f" (idle ones included), {wall:.0f} µs of wall time per call.",
+        ]
         lines += [
             "",
             f"Through nginx (round robin), the Redis store, {args.clients} client threads, "

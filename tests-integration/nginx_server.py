@@ -7,7 +7,7 @@ cannot be done the tests that need it fail with one line naming what is missing.
 
 ``Balancer`` writes its configuration into a folder of its own and runs
 ``nginx -p FOLDER -c nginx.conf`` in the foreground (``daemon off``): a site (by
-default ``SITE``; the scale-out tests take docs/scale-out.md's) turned to loopback
+default the one docs/scale-out.md shows) turned to loopback
 ports, round robin over the upstreams, and an ``X-Replica`` header on every
 response naming the upstream that answered.
 """
@@ -50,23 +50,15 @@ http {{
 }}
 """
 
-SITE = """\
-upstream replicas {
-    server 10.0.0.11:8000;
-    keepalive 32;
-}
-server {
-    listen 80;
-    location / {
-        proxy_pass http://replicas;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-        proxy_buffering off;
-    }
-}
-"""
-"""The default site: what ``site()`` makes of it (any site written the same way, such
-as the one docs/scale-out.md shows, can take its place)."""
+DOCS = Path(__file__).parents[1] / "docs" / "scale-out.md"
+
+
+def documented_site() -> str:
+    """The nginx site docs/scale-out.md shows (the default: the tests and the
+    benchmark balance through it)."""
+    (block,) = re.findall(r"^```nginx\n(.*?)^```$", DOCS.read_text(), re.MULTILINE | re.DOTALL)
+    return str(block)
+
 
 _SERVER_LINE = re.compile(r"^(\s*)server\s+[0-9.]+:\d+;\n", re.MULTILINE)
 _LISTEN = re.compile(r"listen\s+\d+;")
@@ -164,7 +156,7 @@ class Balancer:
 
     folder: Path
     upstreams: Sequence[int]
-    template: str = SITE
+    template: str = attrs.field(factory=documented_site)
     port: int = attrs.field(factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -208,10 +200,12 @@ class Balancer:
 
 
 @contextmanager
-def balancer(folder: Path, upstreams: Sequence[int], template: str = SITE) -> Iterator[Balancer]:
-    """A running nginx in front of ``upstreams`` (its site made from ``template``),
-    stopped at the end."""
-    server = Balancer(folder, upstreams, template)
+def balancer(
+    folder: Path, upstreams: Sequence[int], template: str | None = None
+) -> Iterator[Balancer]:
+    """A running nginx in front of ``upstreams`` (its site made from ``template``,
+    by default docs/scale-out.md's), stopped at the end."""
+    server = Balancer(folder, upstreams, template or documented_site())
     server.start()
     try:
         yield server

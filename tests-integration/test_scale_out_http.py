@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import secrets
 import signal
 import subprocess
@@ -39,7 +38,6 @@ from nginx_server import Balancer, balancer, free_port
 from redis_server import RedisServer, redis_server
 
 HERE = Path(__file__).parent
-DOCS = HERE.parent / "docs" / "scale-out.md"
 SERVER = HERE / "replica_server.py"
 SECRET = "replicas-share-this-secret"
 MODERN = "2026-07-28"
@@ -287,7 +285,7 @@ async def cluster(
         async with httpx.AsyncClient(timeout=WAIT) as http:
             for port, process in processes.items():
                 await _listening(http, port, process)
-            with balancer(folder / "nginx", ports, documented_site()) as nginx:
+            with balancer(folder / "nginx", ports) as nginx:  # docs/scale-out.md's site
                 yield Cluster(redis, markers, http, ports, processes, nginx)
     finally:
         for process in processes.values():
@@ -299,12 +297,6 @@ async def cluster(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def documented_site() -> str:
-    """The nginx site docs/scale-out.md shows: the tests balance through it."""
-    (block,) = re.findall(r"^```nginx\n(.*?)^```$", DOCS.read_text(), re.MULTILINE | re.DOTALL)
-    return str(block)
 
 
 @pytest.fixture(scope="module")
