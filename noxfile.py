@@ -258,7 +258,7 @@ def bench(session: nox.Session) -> None:
     # environment without bytecode writing would recompile on every start), then
     # byte-compiled, since uv does not compile at install.
     local = [f"packages/{package}" for package in BENCH_PACKAGES]
-    install(session, *local)
+    install(session, *local, "coredis")  # the Redis store (scale_out.py)
     install(session, "--no-deps", "--force-reinstall", *local)
     site = session.run(
         "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
@@ -269,3 +269,9 @@ def bench(session: nox.Session) -> None:
         "python", "benchmarks/run.py", "--bench-dir", str(bench_dir), "--peers", peers,
         *session.posargs,
     )  # fmt: skip
+    # what the Redis store costs a replica, and replicas behind nginx (issue 16)
+    quick = (
+        ["--calls", "300", "--reps", "1", "--seconds", "2"] if "--quick" in session.posargs else []
+    )
+    out = "benchmarks/SCALE-OUT-quick.md" if quick else "benchmarks/SCALE-OUT.md"
+    session.run("python", "benchmarks/scale_out.py", *quick, "--out", out)

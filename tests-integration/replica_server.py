@@ -7,7 +7,9 @@ Tools: ``compute`` (waits, answers); ``deliver`` (writes ``MARKERS/<name>.starte
 waits, then has its effect: writes ``MARKERS/<name>.delivered``; on its way out,
 cancelled or not, writes ``MARKERS/<name>.ended``); ``confirm`` (a task that asks a
 question); ``greet`` (asks in an input round, no task); ``touch`` (tells that a
-resource changed: on this replica); ``grow`` (adds a tool: a list change here).
+resource changed: on this replica); ``grow`` (adds a tool: a list change here);
+``whoami`` (the process id of the replica running it); ``count`` (reports progress
+``1..n``, waiting after the first half until ``MARKERS/<gate>`` exists).
 """
 
 from __future__ import annotations
@@ -63,6 +65,23 @@ async def touch(uri: str) -> str:
 async def grow(name: str) -> str:
     server.tool(name=name)(lambda: name)
     return "grown"
+
+
+@server.tool
+def whoami() -> str:
+    return str(os.getpid())
+
+
+@server.tool
+async def count(ctx: McpContext, n: int, gate: str) -> str:
+    for i in range(1, n + 1):
+        if i == n // 2 + 1:
+            while True:  # the test opens the gate (a file)
+                if (MARKERS / gate).exists():
+                    break
+                await trio.sleep(0.01)
+        await ctx.report_progress(i, n)
+    return f"counted {n}"
 
 
 @server.resource("config://app")

@@ -90,7 +90,7 @@ def test_a_bad_secret_is_not_repeated() -> None:
     assert str(caught.value).startswith("FASTMCP_STATE_SECRET: ")
 
 
-def test_a_state_secret_may_be_a_ring_and_the_server_seals_with_its_newest_key() -> None:
+def test_a_state_secret_may_be_a_ring_and_the_server_takes_it_whole() -> None:
     ring = " new-secret-0123456789 , old-secret-0123456789 "
     settings = Settings.from_env({"FASTMCP_STATE_SECRET": ring})
     assert settings.state_secret == "new-secret-0123456789,old-secret-0123456789"

@@ -137,3 +137,35 @@ def test_the_public_surface_is_what_all_says() -> None:
         n for n in public if n.startswith("_") or type(vars(http_server)[n]).__name__ == "module"
     }
     assert public - modules == set(http_server.__all__)
+
+
+async def test_the_store_event_store_keeps_each_stream_in_a_log_of_its_own() -> None:
+    from fastmcp_core.store import MemoryStore
+    from fastmcp_transport.http_server._shared import (
+        END_OF_STREAM,
+        StoreEventStore,
+        new_stream_id,
+        stream_session,
+        stream_writer,
+    )
+
+    store = MemoryStore(log_limit=3)
+    events = StoreEventStore(store)
+    loud, quiet = new_stream_id("s1", "r1"), new_stream_id("s2", "r1")
+    assert (stream_session(loud), stream_writer(loud)) == ("s1", "r1")
+    async with store.running():
+        kept = await events.append(quiet, b"kept")
+        ids = [await events.append(loud, b"%d" % i) for i in range(5)]
+        # one stream's chatter evicts its own events only, never another's
+        assert kept == f"{quiet}.1"
+        replay = await events.replay(f"{quiet}.0")  # priming: before the first event
+        assert replay is not None
+        assert [e.message for e in replay.events] == [b"kept"]
+        assert await events.replay(ids[0]) is None  # a hole: refused
+        await events.append(loud, END_OF_STREAM + b"last")  # the end rides on the last
+        replay = await events.replay(ids[-1])
+        assert replay is not None
+        assert [e.message for e in replay.events] == [b"last"]
+        assert await events.replay("no-tilde.1") is None
+        await events.forget(loud)
+        assert await events.replay(ids[-1]) is None

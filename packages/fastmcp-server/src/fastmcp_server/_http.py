@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 import trio
 
 from fastmcp_core import Reply, Transport
+from fastmcp_core.store import Store
 from fastmcp_protocol import JSONRPCNotification, JSONRPCRequest
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class HttpHost(Protocol):
 
     modern_versions: tuple[str, ...]
     legacy_versions: tuple[str, ...]
+    store: Store
     DEFAULT_SHUTDOWN_GRACE: ClassVar[float]
 
     async def serve_transport(
@@ -104,6 +106,8 @@ def _streamable_app(
         options.setdefault("routes", _routes(server, protected=False, auth=None))
     else:
         options.setdefault("routes", _routes(server, protected=True, auth=auth))
+    if server.store.shared:  # legacy sessions served by every replica, resumed on any
+        options.setdefault("store", server.store)
     return StreamableHTTPApp(connect, path=path, **options)
 
 

@@ -215,7 +215,7 @@ class Server:
         keys the ``requestState`` of multi round-trip requests (give every replica
         the same one; a list of keys, newest first, rotates them: the newest seals,
         any opens; default: ``FASTMCP_STATE_SECRET``, else a random key).
-        ``store`` is where replicas share tasks and subscriptions: a
+        ``store`` is where replicas share tasks, subscriptions and HTTP sessions: a
         ``fastmcp_core.store.Store`` or its URL (``"redis://HOST:PORT/DB"``, which
         needs ``fastmcp-server[redis]``; default: ``FASTMCP_STORE``, else this
         process's memory: one process, as without replicas). ``protocol_versions``

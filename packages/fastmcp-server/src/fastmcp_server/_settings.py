@@ -138,7 +138,7 @@ VARIABLES: tuple[Variable, ...] = (
              "HTTP: put authorization in front: `static`, `github`, `google` or `oidc`, "
              "configured by the `FASTMCP_SERVER_AUTH_*` variables (see the server README)"),
     Variable("FASTMCP_STORE", "store", _store,
-             "where replicas share tasks and subscriptions: `redis://HOST:PORT/DB` (needs "
+             "where replicas share tasks, subscriptions and HTTP sessions: `redis://HOST:PORT/DB` (needs "
              "`fastmcp-server[redis]`) or `memory://` (default: this process alone)",
              secret=True),
 )  # fmt: skip

@@ -13,7 +13,9 @@ def open_store(url: str) -> Store:
     """The store a URL names: ``memory://`` (this process's memory), ``redis://HOST:PORT/DB``,
     ``rediss://...`` or ``unix:///path?db=N`` (Redis; needs ``coredis``:
     ``pip install "fastmcp-core[redis]"``). Redis URLs take ``prefix=`` (of every key,
-    default ``fastmcp``) and ``lease=`` (seconds, default 10) as query options.
+    default ``fastmcp``), ``lease=`` (seconds, default 10), ``log_ttl=`` (seconds an
+    event log is kept after its last event, default 3600) and ``log_limit=`` (events
+    an event log keeps, default 10000) as query options.
     ``ValueError`` for anything else."""
     scheme = urlsplit(url).scheme.lower()
     if scheme == "memory":

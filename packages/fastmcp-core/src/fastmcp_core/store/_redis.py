@@ -13,6 +13,11 @@ starts with ``prefix`` (``P``, default ``fastmcp``)::
     P:log:<log>           an event log: a stream whose ids are ``0-1``, ``0-2``... (dense,
                           so a reader can tell a hole), trimmed to ``log_limit`` entries
                           and dropped ``log_ttl`` seconds after its last append
+    P:following:<log>     how many followers the log has (on any replica): an append
+                          publishes its wake only when it has some, so that an event
+                          nobody follows costs no pub/sub message to every replica
+                          (kept 24 ``log_ttl`` after a follower came: a crashed
+                          follower's count goes in the end)
     P:inbox:<id>          a replica's inbox: a stream of (topic, data); the replica
                           deletes what it took; it expires an hour after the last send
 
@@ -106,8 +111,14 @@ return 0
 _APPEND = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-*', 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return id
+"""
+
+_FOLLOW = """
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n <= 0 then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return n
 """
 
 _READ = """
@@ -162,7 +173,8 @@ class RedisStore:
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisStore:
         """A store for ``url`` (``redis://``, ``rediss://``, ``unix://``); its query may
-        carry ``prefix=`` and ``lease=`` (the rest goes to coredis)."""
+        carry ``prefix=``, ``lease=``, ``log_ttl=`` (seconds) and ``log_limit=`` (events)
+        (the rest goes to coredis)."""
         parts = urlsplit(url)
         query = []
         for name, value in parse_qsl(parts.query):
@@ -173,6 +185,15 @@ class RedisStore:
                 if not lease > 0:
                     raise ValueError(f"lease must be positive seconds, got {value!r}")
                 options.setdefault("lease", lease)
+            elif name == "log_ttl":
+                ttl = float(value)
+                if not ttl > 0:
+                    raise ValueError(f"log_ttl must be positive seconds, got {value!r}")
+                options.setdefault("log_ttl", ttl)
+            elif name == "log_limit":
+                if not value.isdigit() or int(value) < 1:
+                    raise ValueError(f"log_limit must be a positive count, got {value!r}")
+                options.setdefault("log_limit", int(value))
             else:
                 query.append((name, value))
         return cls(urlunsplit(parts._replace(query=urlencode(query))), **options)
@@ -273,6 +294,7 @@ class RedisStore:
                         for name, source in (
                             ("create", _CREATE), ("swap", _SWAP), ("delete", _DELETE),
                             ("append", _APPEND), ("read", _READ), ("send", _SEND),
+                            ("follow", _FOLLOW),
                         )
                     }  # fmt: skip
                     async with trio.open_nursery() as nursery:
@@ -463,7 +485,7 @@ class RedisStore:
     async def append(self, log: str, data: bytes) -> int:
         stream_id = await self._script(
             "append",
-            [self._key("log", log)],
+            [self._key("log", log), self._key("following", log)],
             [self.log_limit, data, int(self.log_ttl * 1000), self._key("wake"), f"log:{log}"],
         )
         return _seq(stream_id)
@@ -481,10 +503,18 @@ class RedisStore:
             raise LogGap(f"the events of {log} after {after} were forgotten")
         return [LogEvent(_seq(entry[0]), _field(entry[1], b"d")) for entry in entries]
 
-    def follow(
-        self, log: str, after: int = 0
-    ) -> AbstractAsyncContextManager[AsyncIterator[LogEvent]]:
-        return follow_log(self, self._watch_log, log, after)
+    @asynccontextmanager
+    async def follow(self, log: str, after: int = 0) -> AsyncIterator[AsyncIterator[LogEvent]]:
+        # counted before the first read: an append either sees the follower (and
+        # wakes it) or comes before that read (which returns it)
+        key, ttl = self._key("following", log), int(self.log_ttl * 24_000)
+        await self._script("follow", [key], [1, ttl])
+        try:
+            async with follow_log(self, self._watch_log, log, after) as events:
+                yield events
+        finally:
+            with trio.CancelScope(shield=True), suppress(StoreUnavailable):
+                await self._script("follow", [key], [-1, ttl])
 
     def _watch_log(self, log: str) -> AbstractAsyncContextManager[Watch]:
         return self.wakes.watch(f"log:{log}")

@@ -63,6 +63,7 @@ import attrs
 import msgspec
 import trio
 
+from fastmcp_core.store import Store
 from fastmcp_protocol import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -124,7 +125,8 @@ from fastmcp_transport.http_server._oneshot import (
 )
 from fastmcp_transport.http_server._routes import Route, RouteTable
 from fastmcp_transport.http_server._security import DnsRebindingProtection
-from fastmcp_transport.http_server._sessions import SessionManager, SSEOptions
+from fastmcp_transport.http_server._sessions import RemoteSession, SessionManager, SSEOptions
+from fastmcp_transport.http_server._shared import StoreEventStore
 from fastmcp_transport.http_server._watches import Watches
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "FrontedApp", "StreamableHTTPApp"]
@@ -174,6 +176,11 @@ class StreamableHTTPApp:
     * ``security``: the ``Host``/``Origin`` allow-lists (``None``: no check);
     * ``event_store``: where resumable legacy streams keep their events
       (``None``: streams are not resumable);
+    * ``store``: a store the replicas of the server share (``fastmcp_core.store``):
+      any replica then serves any request of a legacy session (forwarded to the
+      replica that runs it, or adopted when that one died) and resumes any of its
+      streams, whose events live in the store's event logs (``event_store`` is
+      not used);
     * ``session_idle_timeout``: seconds without requests after which a legacy session
       is ended (``None``: never); ``max_sessions``: beyond it, 503;
     * ``max_body_size``: the largest POST body (413 beyond);
@@ -210,6 +217,7 @@ class StreamableHTTPApp:
         factory=DnsRebindingProtection, kw_only=True
     )
     event_store: EventStore | None = attrs.field(factory=InMemoryEventStore, kw_only=True)
+    store: Store | None = attrs.field(default=None, kw_only=True)
     session_idle_timeout: float | None = attrs.field(default=1800.0, kw_only=True)
     max_sessions: int = attrs.field(default=10_000, kw_only=True)
     max_body_size: int = attrs.field(default=DEFAULT_MAX_BODY_SIZE, kw_only=True)
@@ -242,11 +250,12 @@ class StreamableHTTPApp:
         )
         self._sessions = SessionManager(
             self.connect,
-            self.event_store,
+            self.event_store if self.store is None else StoreEventStore(self.store),
             self.session_idle_timeout,
             self.max_sessions,
             sse,
             self._watches,
+            store=self.store,
         )
         self._checks = ModernChecks(self.modern_versions, self.name_headers)
         self._route_table = RouteTable.of(self.routes)
@@ -254,7 +263,11 @@ class StreamableHTTPApp:
         self._sse_endpoints = None
         if self.sse_path is not None:
             self._sse_endpoints = LegacySSEEndpoints(
-                self.connect, self.messages_path, self.keepalive_interval, self._watches
+                self.connect,
+                self.messages_path,
+                self.keepalive_interval,
+                self._watches,
+                store=self.store,
             )
             self._routes[_route(self.sse_path)] = "sse"
             self._routes[_route(self.messages_path)] = "messages"
@@ -277,6 +290,8 @@ class StreamableHTTPApp:
     async def _run(self, task_status: trio.TaskStatus[None]) -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(self._watches.run)
+            if self._sse_endpoints is not None and self.store is not None:
+                nursery.start_soon(self._sse_endpoints.run)  # POSTs forwarded to it
             await self._sessions.run(task_status=task_status)
 
     def running(self) -> AbstractAsyncContextManager[StreamableHTTPApp]:
@@ -494,20 +509,28 @@ class StreamableHTTPApp:
                 headers=_ALLOW_POST,
             )
         _check_legacy_version(head)
-        session = self._sessions.find(session_id.strip())
-        _bind_principal(session.info, head)
-        if head.method == "DELETE":
-            self._sessions.delete(session)
-            await responder.respond(200)
-            return
+        session = await self._sessions.locate(session_id.strip(), _legacy_info(head))
+        if isinstance(session, RemoteSession):
+            if head.method == "DELETE":
+                await self._sessions.forward_delete(session)
+                await responder.respond(200)
+                return
+        else:
+            _bind_principal(session.info, head)
+            if head.method == "DELETE":
+                self._sessions.delete(session)
+                await responder.respond(200)
+                return
         if not accepts(head.headers.get("accept"), EVENT_STREAM):
             raise HttpError(
                 406, INVALID_REQUEST, "Not Acceptable: the client must accept text/event-stream"
             )
         last_event_id = head.headers.get(HEADER_LAST_EVENT_ID)
-        await self._sessions.stream(
-            session, last_event_id.strip() if last_event_id else None, responder, receive
-        )
+        resume = last_event_id.strip() if last_event_id else None
+        if isinstance(session, RemoteSession):
+            await self._sessions.forward_stream(session, resume, responder, receive)
+        else:
+            await self._sessions.stream(session, resume, responder, receive)
 
     # -- POST ------------------------------------------------------------------------
 
@@ -527,7 +550,18 @@ class StreamableHTTPApp:
         session_id = headers.get(HEADER_SESSION_ID) if self.legacy and not self.stateless else None
         if session_id is not None:
             _check_legacy_version(head)
-            session = self._sessions.find(session_id.strip())
+            session = await self._sessions.locate(session_id.strip(), _legacy_info(head))
+            json = (self.json_response and takes_json) or not takes_sse
+            if isinstance(session, RemoteSession):
+                await self._sessions.forward_post(
+                    session,
+                    frames,
+                    _request_ids(messages),
+                    json=json,
+                    responder=responder,
+                    receive=receive,
+                )
+                return
             _bind_principal(session.info, head)
             ids = _request_ids(messages)
             if session.info is not None:
@@ -537,7 +571,7 @@ class StreamableHTTPApp:
                 frames,
                 messages,
                 ids,
-                json=(self.json_response and takes_json) or not takes_sse,
+                json=json,
                 initialize=False,
                 responder=responder,
                 receive=receive,
@@ -564,13 +598,7 @@ class StreamableHTTPApp:
             )
             return
         ids = _request_ids(messages)
-        info = HttpConnectionInfo(
-            kind="legacy",
-            headers=headers,
-            protocol_version=version.strip() if version else None,
-            client=head.client,
-            principal=head.principal,
-        )
+        info = _legacy_info(head)
         first = messages[0]
         if (
             isinstance(first, JSONRPCRequest)
@@ -670,12 +698,18 @@ class StreamableHTTPApp:
         if head.method != "POST":
             raise HttpError(405, INVALID_REQUEST, "Method Not Allowed", headers=_ALLOW_POST)
         query = dict(parse_qsl(head.query.decode("latin-1")))
-        transport = self._sse_endpoints.find(query)
-        _bind_principal(transport.info, head)
+        remote = self._sse_endpoints.remote(query)
+        if not remote:
+            transport = self._sse_endpoints.find(query)
+            _bind_principal(transport.info, head)
         if media_type(head.headers.get("content-type")) != JSON:
             raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: use application/json")
         body = await read_body(receive, self.max_body_size, head.headers.get("content-length"))
         _, messages = _parse(body)
+        if remote:
+            await self._sse_endpoints.forward(query, head.principal, body)
+            await responder.respond(202, b"Accepted", content_type=b"text/plain")
+            return
         if transport.info is not None:
             transport.info.note_requests(_request_ids(messages), head.headers, head.client)
         await transport.deliver(body)
@@ -776,6 +810,18 @@ def _parse(body: bytes) -> tuple[list[bytes], list[JSONRPCMessage]]:
     if len(set(ids)) != len(ids):
         raise HttpError(400, INVALID_REQUEST, "Invalid request: a batch repeats a request id")
     return [bytes(raw) for raw in _batch_members.decode(body)], messages
+
+
+def _legacy_info(head: RequestHead) -> HttpConnectionInfo:
+    """What a legacy connection opened (or adopted) by this request is told."""
+    version = head.headers.get(HEADER_PROTOCOL_VERSION)
+    return HttpConnectionInfo(
+        kind="legacy",
+        headers=head.headers,
+        protocol_version=version.strip() if version else None,
+        client=head.client,
+        principal=head.principal,
+    )
 
 
 def _identity(principal: Any) -> Any:

@@ -9,6 +9,12 @@ order, whatever it relates to. The connection handler runs in the task of the GE
 the session is exactly as long as the stream. When the client closes the stream the
 transport closes and the handler is cancelled (nobody could receive its answers).
 These streams are not resumable; they get keep-alive comments.
+
+With a shared store (``store``), a POST may land on any replica: the stream's
+replica records the session (``store.records("sse-sessions")``, deleted when the
+stream ends), and another replica forwards the POST's body to that replica's inbox
+(202 once it is stored there). The stream itself cannot move: when its replica dies
+the session is gone, as it would be with one replica (404; the client reconnects).
 """
 
 from __future__ import annotations
@@ -16,11 +22,14 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
+from contextlib import suppress
 
 import attrs
+import msgspec
 import trio
 
 from fastmcp_core import TransportClosed, redacted
+from fastmcp_core.store import Store, StoreUnavailable
 from fastmcp_protocol import INVALID_REQUEST, RequestId
 from fastmcp_transport._http_common import ConnectionHandler, HttpConnectionInfo
 from fastmcp_transport._sse import encode_event
@@ -32,12 +41,26 @@ from fastmcp_transport.http_server._http import (
     Responder,
     watch_disconnect,
 )
+from fastmcp_transport.http_server._shared import (
+    RECORD_TTL,
+    Forward,
+    encode_forward,
+    forward_channel,
+    forward_decoder,
+    owner_alive,
+    principal_key,
+)
 from fastmcp_transport.http_server._sse_writer import SSEConnection
 from fastmcp_transport.http_server._watches import Watches
 
 __all__ = ["LegacySSEEndpoints", "SSETransport"]
 
 logger = logging.getLogger("fastmcp.http")
+
+SSE_SESSIONS = "sse-sessions"
+"""The namespace of the records of HTTP+SSE sessions (the value: the principal's key)."""
+SSE_TOPIC = "http.sse"
+"""The inbox topic of the bodies forwarded to a stream's replica."""
 
 
 @attrs.define(eq=False)
@@ -100,6 +123,8 @@ class LegacySSEEndpoints:
     messages_path: str
     keepalive: float | None
     watches: Watches = attrs.field(factory=Watches)
+    store: Store | None = attrs.field(default=None, kw_only=True)
+    """A shared store: POSTs are served by every replica (see the module docstring)."""
     _transports: dict[str, SSETransport] = attrs.field(init=False, factory=dict)
     _changed: trio.Event = attrs.field(init=False, factory=trio.Event)
     """Set (and replaced) whenever a stream ends."""
@@ -119,6 +144,8 @@ class LegacySSEEndpoints:
         endpoint = f"{head.root_path}{self.messages_path}?session_id={session_id}"
         self._transports[session_id] = transport
         try:
+            if self.store is not None:
+                await self._record(session_id, info)
             await responder.start(200, SSE_HEADERS)
             connection.push_nowait(encode_event(endpoint, event="endpoint"))
             async with trio.open_nursery() as nursery:
@@ -129,6 +156,9 @@ class LegacySSEEndpoints:
         finally:
             del self._transports[session_id]
             transport.close("the SSE stream closed")
+            if self.store is not None:
+                with trio.CancelScope(shield=True), suppress(StoreUnavailable):
+                    await self.store.records(SSE_SESSIONS).delete(session_id)
             self._changed.set()
             self._changed = trio.Event()
 
@@ -150,6 +180,68 @@ class LegacySSEEndpoints:
         if transport is None:
             raise HttpError(404, INVALID_REQUEST, "Not Found: unknown session_id")
         return transport
+
+    # -- shared by replicas ----------------------------------------------------------
+
+    async def _record(self, session_id: str, info: HttpConnectionInfo) -> None:
+        assert self.store is not None
+        key = principal_key(info.principal)
+        try:
+            await self.store.records(SSE_SESSIONS).create(
+                session_id, (key or "").encode(), ttl=RECORD_TTL
+            )
+        except StoreUnavailable as exc:
+            raise HttpError(503, INVALID_REQUEST, f"Service Unavailable: {exc}") from None
+
+    async def run(self) -> None:
+        """Take the bodies other replicas forward to this one's streams (until
+        cancelled); nothing to do without a store."""
+        if self.store is None:
+            await trio.sleep_forever()
+        send, receive = forward_channel()
+        stop = self.store.bus.receive(SSE_TOPIC, send.send_nowait)
+        try:
+            async for data in receive:
+                try:
+                    message: Forward = forward_decoder.decode(data)
+                except msgspec.DecodeError:
+                    logger.exception("an unreadable message was forwarded to this replica")
+                    continue
+                transport = self._transports.get(message.session)
+                if transport is None:
+                    logger.info("a message for an SSE stream that closed was dropped")
+                    continue
+                for frame in message.frames:
+                    with suppress(HttpError):
+                        await transport.deliver(frame)
+        finally:
+            stop()
+
+    def remote(self, query: Mapping[str, str]) -> bool:
+        """Whether a POST names a stream that may be another replica's."""
+        session_id = query.get("session_id")
+        return bool(session_id) and session_id not in self._transports and self.store is not None
+
+    async def forward(self, query: Mapping[str, str], principal: object, body: bytes) -> None:
+        """Forward ``body`` to the replica that holds the stream (``remote`` holds).
+
+        ``HttpError``: 404 when no replica holds it, 403 for another principal, 503
+        when the store cannot be reached."""
+        session_id = query["session_id"]
+        assert self.store is not None
+        try:
+            record = await self.store.records(SSE_SESSIONS).get(session_id)
+            if record is None or not await owner_alive(self.store, record.owner):
+                raise HttpError(404, INVALID_REQUEST, "Not Found: unknown session_id")
+            if record.value.decode() != (principal_key(principal) or ""):
+                raise HttpError(
+                    403, INVALID_REQUEST, "Forbidden: this session belongs to another principal"
+                )
+            assert record.owner is not None
+            message = encode_forward(session_id, [body], [], None)
+            await self.store.bus.send(record.owner, SSE_TOPIC, message)
+        except StoreUnavailable as exc:
+            raise HttpError(503, INVALID_REQUEST, f"Service Unavailable: {exc}") from None
 
     async def shutdown(self, grace: float) -> None:
         """End every stream: the handlers see their input end and get ``grace``

@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from types import TracebackType
 
@@ -59,6 +59,7 @@ from fastmcp_core import (
     TransportClosed,
     redacted,
 )
+from fastmcp_core.store import LogEvent, LogGap, Store, StoreUnavailable
 from fastmcp_protocol import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -78,10 +79,32 @@ from fastmcp_transport.http_server._http import (
     watch_disconnect,
 )
 from fastmcp_transport.http_server._modern import peek_frame
+from fastmcp_transport.http_server._shared import (
+    END_OF_STREAM,
+    FORWARD_TOPIC,
+    RECORD_TTL,
+    SESSIONS,
+    Forward,
+    SessionRecord,
+    encode_forward,
+    forward_channel,
+    forward_decoder,
+    log_name,
+    new_stream_id,
+    owner_alive,
+    parse_event_id,
+    principal_key,
+    record_decoder,
+    record_encoder,
+    standalone_stream_id,
+    stream_session,
+    stream_writer,
+    watch_owner,
+)
 from fastmcp_transport.http_server._sse_writer import SSEConnection, priming_event
 from fastmcp_transport.http_server._watches import Watches
 
-__all__ = ["SSEOptions", "SessionManager", "SessionTransport"]
+__all__ = ["RemoteSession", "SSEOptions", "SessionManager", "SessionTransport"]
 
 logger = logging.getLogger("fastmcp.http")
 _dropped = RateLimitedLog(logger)
@@ -136,10 +159,16 @@ class _Stream:
     pending: deque[bytes] = attrs.field(factory=deque)
     writing: int = 0
     """Answers being written now (the stream ends after the last of them)."""
+    forwarded: bool = False
+    """Opened for another replica (see ``_shared``): its log carries everything,
+    answers included, and ends with ``END_OF_STREAM``."""
+    logged_end: bool = False
+    """Whether the log has its end already (marked on the last answer)."""
 
     async def write(self, frame: bytes, *, last: bool = False) -> None:
-        """Store (when resumable) and deliver one message, in order (``last``: the
-        stream ends after it)."""
+        """Store (when resumable) and deliver one message, in order. ``last``: the
+        stream's last message (it ends after it; a shared stream's log marks it: one
+        write less)."""
         await _acquire(self.lock)
         try:
             await self._write(frame, last)
@@ -148,7 +177,13 @@ class _Stream:
 
     async def _write(self, frame: bytes, last: bool) -> None:
         session = self.session
-        event_id = await session._store(self.stream_id, frame) if session.resumable else None
+        if not session.resumable:
+            event_id = None
+        elif last and session.shared:
+            self.logged_end = True
+            event_id = await session._store(self.stream_id, END_OF_STREAM + frame)
+        else:
+            event_id = await session._store(self.stream_id, frame)
         chunk = encode_event(frame, event="message", id=event_id)
         connection = self.connection
         if connection is not None and await connection.push(chunk, last=last):
@@ -228,6 +263,15 @@ class SessionTransport:
     info: HttpConnectionInfo | None = None
     """What the connection handler was given (its principal is the session's)."""
     initialize_failed: bool = False
+    shared: bool = False
+    """Whether other replicas serve it too (see ``_shared``): stream ids name the
+    session, the GET stream's id is the same on every replica."""
+    replica: str = ""
+    """The replica it runs on (shared sessions: its POST streams' ids name it)."""
+    handover: bool = False
+    """Set when this replica stops: the session's record and logs stay for another
+    replica to adopt."""
+    _orphans: dict[str, list[RequestId]] = attrs.field(init=False, factory=dict)
     _inbox: trio.MemorySendChannel[_Queued] = attrs.field(init=False)
     _frames: trio.MemoryReceiveChannel[_Queued] = attrs.field(init=False)
     _queued: int = attrs.field(init=False, default=0)
@@ -245,12 +289,18 @@ class SessionTransport:
     _last_seen: float = attrs.field(init=False, factory=trio.current_time)
     _idle: trio.Event = attrs.field(init=False, factory=trio.Event)
     _ended: trio.Event = attrs.field(init=False, factory=trio.Event)
+    _ready: trio.Event = attrs.field(init=False, factory=trio.Event)
+    """Set once the session takes requests (at once, or when an adoption has replayed
+    its ``initialize``)."""
 
     def __attrs_post_init__(self) -> None:
         # A few frames of slack; beyond that a POST waits until the handler reads.
         self._inbox, self._frames = trio.open_memory_channel[_Queued](16)
+        if self.shared:
+            self._key = new_stream_id(self.session_id, self.replica)
         self._standalone = self._new_stream(standalone=True)
         self._idle.set()
+        self._ready.set()
 
     # -- the Transport interface -----------------------------------------------------
 
@@ -328,9 +378,10 @@ class SessionTransport:
                 if stream.json:
                     stream.responses.append(frame)
                 else:
+                    last = not stream.waiting and not stream.writing
                     stream.writing += 1
                     try:
-                        await stream.write(frame, last=not stream.waiting)
+                        await stream.write(frame, last=last)
                     finally:
                         stream.writing -= 1
             # the last answer ends the stream, and only once every answer is written
@@ -387,18 +438,42 @@ class SessionTransport:
         return self._standalone
 
     def _new_stream(
-        self, *, standalone: bool = False, json: bool = False, initialize: bool = False
+        self,
+        *,
+        standalone: bool = False,
+        json: bool = False,
+        initialize: bool = False,
+        stream_id: str | None = None,
     ) -> _Stream:
-        stream_id = f"{self._key}-{self._counter}"
-        stream = _Stream(self, stream_id, standalone=standalone, json=json, initialize=initialize)
-        self._counter += 1
+        forwarded = stream_id is not None
+        if stream_id is None:
+            if standalone and self.shared:
+                stream_id = standalone_stream_id(self.session_id)
+            else:
+                stream_id = f"{self._key}-{self._counter}"
+                self._counter += 1
+        stream = _Stream(
+            self,
+            stream_id,
+            standalone=standalone,
+            json=json,
+            initialize=initialize,
+            forwarded=forwarded,
+        )
         self._streams[stream.stream_id] = stream
         return stream
 
     def open_stream(
-        self, request_ids: Sequence[RequestId], *, json: bool, initialize: bool = False
+        self,
+        request_ids: Sequence[RequestId],
+        *,
+        json: bool,
+        initialize: bool = False,
+        stream_id: str | None = None,
     ) -> _Stream:
-        """The stream of a POST carrying these requests; register it before delivering."""
+        """The stream of a POST carrying these requests; register it before delivering.
+
+        ``stream_id``: the id another replica chose for it (a forwarded POST)."""
         for rid in request_ids:
             if rid in self._by_request:
                 raise HttpError(
@@ -407,7 +482,7 @@ class SessionTransport:
                     f"Invalid request: id {rid!r} is already in use",
                     request_id=rid,
                 )
-        stream = self._new_stream(json=json, initialize=initialize)
+        stream = self._new_stream(json=json, initialize=initialize, stream_id=stream_id)
         stream.waiting.update(request_ids)
         for rid in request_ids:
             self._by_request[rid] = stream
@@ -450,6 +525,16 @@ class SessionTransport:
 
     async def _finish(self, stream: _Stream) -> None:
         """Every request of ``stream`` is answered: end it; keep it resumable a while."""
+        if stream.forwarded and stream.json:  # the replica holding the POST reads them
+            for index, response in enumerate(stream.responses, 1):
+                stream.logged_end = index == len(stream.responses)
+                end = END_OF_STREAM if stream.logged_end else b""
+                await self._store(stream.stream_id, end + response)
+        if self.shared and not stream.standalone and not stream.logged_end:
+            # followers elsewhere stop here; stored before the client learns the
+            # stream ended, so that no acknowledged stream lacks its end
+            stream.logged_end = True
+            await self._store(stream.stream_id, END_OF_STREAM)
         if stream.connection is not None:
             stream.connection.end()
         stream.done.set()
@@ -466,7 +551,11 @@ class SessionTransport:
         await _acquire(stream.lock)
         try:
             if self.priming:
-                event_id = await self._store(stream.stream_id, b"")
+                if self.shared and not stream.standalone:
+                    # a new stream: "before its first event" needs no write
+                    event_id: str | None = f"{stream.stream_id}.0"
+                else:
+                    event_id = await self._store(stream.stream_id, b"")
                 if event_id is not None:
                     connection.push_nowait(priming_event(event_id, connection.retry_ms))
             while stream.pending:
@@ -503,7 +592,9 @@ class SessionTransport:
             except Exception:
                 logger.exception("the event store failed to replay %r", last_event_id)
         if replay is None or (
-            replay.stream_id not in self._streams and replay.stream_id not in self._finished
+            (stream_session(replay.stream_id) != self.session_id if self.shared else True)
+            and replay.stream_id not in self._streams
+            and replay.stream_id not in self._finished
         ):
             raise HttpError(
                 400,
@@ -568,7 +659,9 @@ class SessionTransport:
         if answer_pending:
             for rid, stream in self._by_request.items():
                 answer = error_body(INTERNAL_ERROR, f"Internal error: {reason}", rid)
-                if stream.json:
+                if stream.forwarded:
+                    self._orphans.setdefault(stream.stream_id, []).append(rid)
+                elif stream.json:
                     stream.responses.append(answer)
                 elif stream.connection is not None:
                     stream.connection.push_nowait(encode_event(answer, event="message"))
@@ -578,9 +671,21 @@ class SessionTransport:
             stream.done.set()
         self._by_request.clear()
 
+    async def _answer_orphans(self) -> None:
+        """Answer (in their logs) the forwarded requests the session's end left
+        unanswered, and end their streams: their replicas stop following."""
+        reason = self._closed or "the session ended"
+        for stream_id, ids in self._orphans.items():
+            for rid in ids:
+                await self._store(
+                    stream_id, error_body(INTERNAL_ERROR, f"Internal error: {reason}", rid)
+                )
+            await self._store(stream_id, END_OF_STREAM)
+        self._orphans.clear()
+
     async def _forget_events(self) -> None:
         store = self.event_store
-        if store is None:
+        if store is None or self.handover:
             return
         for stream_id in (*self._streams, *self._finished):
             try:
@@ -611,6 +716,8 @@ class SessionManager:
     sse: SSEOptions
     watches: Watches = attrs.field(factory=Watches)
     """Where the helpers of lasting responses start (the app's)."""
+    store: Store | None = attrs.field(default=None, kw_only=True)
+    """A shared store: the sessions are served by every replica (see ``_shared``)."""
     _sessions: dict[str, SessionTransport] = attrs.field(init=False, factory=dict)
     _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
     _accepting: bool = attrs.field(init=False, default=True)
@@ -622,8 +729,17 @@ class SessionManager:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self._accepting = True
-                task_status.started()
-                await trio.sleep_forever()
+                if self.store is None:
+                    task_status.started()
+                    await trio.sleep_forever()
+                send, receive = forward_channel()
+                stop = self.store.bus.receive(FORWARD_TOPIC, send.send_nowait)
+                try:
+                    nursery.start_soon(self._take_forwards, receive)
+                    task_status.started()
+                    await trio.sleep_forever()
+                finally:
+                    stop()
         finally:
             self._nursery = None
 
@@ -656,7 +772,13 @@ class SessionManager:
             raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: too many sessions")
         session_id = secrets.token_urlsafe(24)
         info = attrs.evolve(info, session_id=session_id)
-        session = SessionTransport(session_id, self.event_store, info=info)
+        session = SessionTransport(
+            session_id,
+            self.event_store,
+            info=info,
+            shared=self.store is not None,
+            replica=self.store.replica if self.store is not None else "",
+        )
         self._sessions[session_id] = session
         nursery.start_soon(self._serve, session, info)
         return session
@@ -678,7 +800,19 @@ class SessionManager:
             self.end(session, "the session ended")
             session._ended.set()
             with trio.CancelScope(shield=True):
-                await session._forget_events()
+                await self._forget(session)
+
+    async def _forget(self, session: SessionTransport) -> None:
+        """What an ended session leaves: its events (and, shared, its record) go,
+        unless it is handed over to another replica."""
+        if self.store is not None:
+            try:
+                await session._answer_orphans()
+                if not session.handover:
+                    await self.store.records(SESSIONS).delete(session.session_id)
+            except Exception:
+                logger.exception("the store failed to forget session %s", session.session_id)
+        await session._forget_events()
 
     async def _expire(self, session: SessionTransport, timeout: float) -> None:
         while True:
@@ -716,6 +850,7 @@ class SessionManager:
         self.stop_accepting()
         sessions = list(self._sessions.values())
         for session in sessions:
+            session.handover = self.store is not None  # another replica adopts it
             session._stop_input()
         with trio.move_on_after(grace):
             for session in sessions:
@@ -747,10 +882,14 @@ class SessionManager:
         meanwhile waits in the event store for a GET with ``Last-Event-ID``.
         """
         try:
+            if initialize and self.store is not None:
+                await self._record(session, frames[0], request_ids[0])
             with session.busy():
                 await self._post(
                     session, frames, messages, request_ids, json, initialize, responder, receive
                 )
+            if initialize and self.store is not None and session.protocol_version is not None:
+                await self._record(session, frames[0], request_ids[0])
         except HttpError as error:
             if not initialize or error.status != 404:
                 raise
@@ -883,3 +1022,339 @@ class SessionManager:
     def delete(self, session: SessionTransport) -> None:
         """The client ends the session: in-flight handlers are cancelled."""
         self.end(session, "the client ended the session", by_client=True)
+
+    # -- sessions shared by replicas (see ``_shared``) --------------------------------
+
+    async def _record(self, session: SessionTransport, frame: bytes, request_id: RequestId) -> None:
+        """Create the session's record (before its ``initialize`` is delivered), or
+        add the negotiated version to it (once answered)."""
+        assert self.store is not None
+        info = session.info
+        data = record_encoder.encode(
+            SessionRecord(
+                initialize=frame,
+                initialize_id=request_id,
+                version=session.protocol_version,
+                principal=principal_key(info.principal if info is not None else None),
+            )
+        )
+        records = self.store.records(SESSIONS)
+        try:
+            if session.protocol_version is None:
+                await records.create(session.session_id, data, ttl=RECORD_TTL)
+                return
+            current = await records.get(session.session_id)
+            if current is not None:
+                await records.swap(session.session_id, current.version, data)
+        except StoreUnavailable as exc:
+            if session.protocol_version is not None:
+                logger.warning("session %s: its version was not recorded (%s)", session, exc)
+                return
+            self.end(session, "the store cannot be reached")
+            raise _unavailable(exc) from None
+
+    async def locate(
+        self, session_id: str, info: HttpConnectionInfo
+    ) -> SessionTransport | RemoteSession:
+        """The session with this id: this replica's, another live replica's (its
+        requests are forwarded there), or adopted here when its owner died.
+
+        ``HttpError``: 404 when no replica knows it, 403 when ``info``'s principal is
+        not the session's, 503 when the store cannot be reached.
+        """
+        local = self._sessions.get(session_id)
+        if local is not None:
+            await local._ready.wait()
+            return self.find(session_id)
+        if self.store is None:
+            return self.find(session_id)
+        records = self.store.records(SESSIONS)
+        try:
+            for _ in range(3):  # a lost claim: the winner is alive now, read again
+                record = await records.get(session_id)
+                if record is None or record.owner == self.store.replica:
+                    break
+                value = record_decoder.decode(record.value)
+                if value.principal != principal_key(info.principal):
+                    raise HttpError(
+                        403, INVALID_REQUEST, "Forbidden: this session belongs to another principal"
+                    )
+                if await owner_alive(self.store, record.owner):
+                    assert record.owner is not None
+                    return RemoteSession(session_id, value, record.owner)
+                claimed = await records.swap(session_id, record.version, record.value, claim=True)
+                if claimed is not None:
+                    return await self._adopt(session_id, value, info)
+        except StoreUnavailable as exc:
+            raise _unavailable(exc) from None
+        return self.find(session_id)
+
+    async def _adopt(
+        self, session_id: str, record: SessionRecord, info: HttpConnectionInfo
+    ) -> SessionTransport:
+        """Serve here a session whose owner died: a new handler, its ``initialize``
+        replayed (the answer dropped), then ``notifications/initialized``."""
+        assert self.store is not None
+        nursery = self._nursery
+        if nursery is None or not self._accepting:
+            raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: not accepting sessions")
+        info = attrs.evolve(info, session_id=session_id)
+        session = SessionTransport(
+            session_id, self.event_store, info=info, shared=True, replica=self.store.replica
+        )
+        session._ready = trio.Event()
+        self._sessions[session_id] = session
+        nursery.start_soon(self._serve, session, info)
+        try:
+            stream = session.open_stream([record.initialize_id], json=True, initialize=True)
+            await session.deliver(record.initialize)
+            await stream.done.wait()
+            if session.initialize_failed or session.closed:
+                self.end(session, "its initialize failed on adoption")
+                raise _gone()
+            await session.deliver(_INITIALIZED)
+        finally:
+            session._ready.set()
+        logger.info("adopted session %s (its replica's lease ran out)", session_id)
+        return session
+
+    async def _send(self, owner: str, message: bytes) -> None:
+        assert self.store is not None
+        try:
+            await self.store.bus.send(owner, FORWARD_TOPIC, message)
+        except StoreUnavailable as exc:
+            raise _unavailable(exc) from None
+
+    async def forward_post(
+        self,
+        remote: RemoteSession,
+        frames: Sequence[bytes],
+        request_ids: Sequence[RequestId],
+        *,
+        json: bool,
+        responder: Responder,
+        receive: Receive,
+    ) -> None:
+        """``post`` for a session of another replica: its frames go to the owner's
+        inbox, the answer is the log of a stream opened there for them."""
+        assert self.store is not None
+        session_id = remote.session_id
+        if not request_ids:
+            await self._send(remote.owner, encode_forward(session_id, frames, [], None))
+            await responder.respond(202)
+            return
+        stream_id = new_stream_id(session_id, remote.owner)
+        priming = not json and (remote.record.version or "") >= PRIMING_SINCE
+        after = 0  # a new stream: its priming event (id 0) is "before the first"
+        message = encode_forward(session_id, frames, request_ids, stream_id, json=json)
+        await self._send(remote.owner, message)
+        if json:
+            responses: list[bytes] = []
+
+            async def collect(event: LogEvent) -> bool:
+                responses.append(event.data)
+                return True
+
+            ended = await self._relay(stream_id, after, remote.owner, receive, collect)
+            if not ended:
+                raise HttpError(
+                    503, INTERNAL_ERROR, "Service Unavailable: the session's replica died"
+                )
+            if not responses:
+                await responder.respond(204)
+                return
+            body = responses[0] if len(responses) == 1 else b"[" + b",".join(responses) + b"]"
+            await responder.json(200, body, [])
+            return
+        connection = self.sse.connection(responder)
+        await responder.start(200, SSE_HEADERS)
+        if priming:
+            connection.push_nowait(priming_event(f"{stream_id}.{after}", connection.retry_ms))
+        await self._relay_sse(stream_id, after, remote.owner, connection, receive)
+
+    async def forward_stream(
+        self,
+        remote: RemoteSession,
+        last_event_id: str | None,
+        responder: Responder,
+        receive: Receive,
+    ) -> None:
+        """``stream`` for a session of another replica: the stream's log, replayed
+        after ``last_event_id`` (or from now on, for a new GET) and followed live."""
+        assert self.store is not None
+        priming = (remote.record.version or "") >= PRIMING_SINCE
+        writer = remote.owner
+        if last_event_id is None:
+            stream_id = standalone_stream_id(remote.session_id)
+            after = await self._storing(self.store.logs.append(log_name(stream_id), b""))
+        else:
+            parsed = parse_event_id(last_event_id)
+            if parsed is None or stream_session(parsed[0]) != remote.session_id:
+                raise _unknown_event(last_event_id)
+            stream_id, after = parsed
+            writer = stream_writer(stream_id) or writer
+            priming = False
+            try:
+                await self.store.logs.read(log_name(stream_id), after, limit=1)
+            except LogGap:
+                raise _unknown_event(last_event_id) from None
+            except StoreUnavailable as exc:
+                raise _unavailable(exc) from None
+        connection = self.sse.connection(responder)
+        await responder.start(200, SSE_HEADERS)
+        if priming:
+            connection.push_nowait(priming_event(f"{stream_id}.{after}", connection.retry_ms))
+        await self._relay_sse(stream_id, after, writer, connection, receive)
+
+    async def forward_delete(self, remote: RemoteSession) -> None:
+        """``delete`` for a session of another replica."""
+        await self._send(remote.owner, encode_forward(remote.session_id, [], [], None, delete=True))
+
+    async def _storing(self, operation: Awaitable[int]) -> int:
+        try:
+            return await operation
+        except StoreUnavailable as exc:
+            raise _unavailable(exc) from None
+
+    async def _relay(
+        self,
+        stream_id: str,
+        after: int,
+        owner: str,
+        receive: Receive,
+        deliver: Callable[[LogEvent], Awaitable[bool]],
+    ) -> bool:
+        """Hand each message of the stream's log after ``after`` to ``deliver`` until
+        its end (``True``), the client leaves or the owner dies (``False``)."""
+        assert self.store is not None
+        ended = False
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope.cancel)
+            nursery.start_soon(watch_owner, self.store, owner, nursery.cancel_scope)
+            ended = await self._follow(stream_id, after, deliver)
+            nursery.cancel_scope.cancel()
+        return ended
+
+    async def _follow(
+        self, stream_id: str, after: int, deliver: Callable[[LogEvent], Awaitable[bool]]
+    ) -> bool:
+        """Hand each message of the stream's log after ``after`` to ``deliver``
+        (priming events skipped) until the log's end marker (``True``), ``deliver``
+        returns ``False``, or the log cannot be followed (``False``)."""
+        assert self.store is not None
+        try:
+            async with self.store.logs.follow(log_name(stream_id), after) as events:
+                async for event in events:
+                    data = event.data
+                    last = data.startswith(END_OF_STREAM)
+                    if last:
+                        event = LogEvent(event.id, data[len(END_OF_STREAM) :])
+                    if event.data and not await deliver(event):
+                        return False
+                    if last:
+                        return True
+        except (LogGap, StoreUnavailable) as exc:
+            logger.warning("stream %s could not be followed (%s)", stream_id, exc)
+        return False
+
+    async def _relay_sse(
+        self,
+        stream_id: str,
+        after: int,
+        owner: str,
+        connection: SSEConnection,
+        receive: Receive,
+    ) -> None:
+        assert self.store is not None
+        store = self.store
+
+        async def push(event: LogEvent) -> bool:
+            event_id = f"{stream_id}.{event.id}"
+            return await connection.push(encode_event(event.data, event="message", id=event_id))
+
+        async def relay() -> None:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch_owner, store, owner, nursery.cancel_scope)
+                await self._follow(stream_id, after, push)
+                nursery.cancel_scope.cancel()
+            connection.end()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(relay)
+            await connection.pump(partial(watch_disconnect, receive, connection.client_gone))
+            nursery.cancel_scope.cancel()
+
+    async def _take_forwards(self, receive: trio.MemoryReceiveChannel[bytes]) -> None:
+        """Serve what other replicas forward to this one's sessions, in order."""
+        async for data in receive:
+            try:
+                message = forward_decoder.decode(data)
+            except msgspec.DecodeError:
+                logger.exception("an unreadable message was forwarded to this replica; dropped")
+                continue
+            await self._forwarded(message)
+
+    async def _forwarded(self, message: Forward) -> None:
+        session = self._sessions.get(message.session)
+        if session is None or session.closed:
+            if message.stream is not None:
+                await self._answer_lost(message, "Not Found: the session has ended")
+            return
+        if message.delete:
+            self.delete(session)
+            return
+        stream: _Stream | None = None
+        if message.stream is not None:
+            try:
+                stream = session.open_stream(
+                    message.ids, json=message.json, stream_id=message.stream
+                )
+            except HttpError as error:
+                await self._answer_lost(message, error.message)
+                return
+        with session.busy():
+            for frame in message.frames:
+                try:
+                    await session.deliver(frame)
+                except HttpError:
+                    return  # the session ended: its end answers the stream
+        if stream is not None and self._nursery is not None:
+            self._nursery.start_soon(self._busy_until, session, stream)
+
+    @staticmethod
+    async def _busy_until(session: SessionTransport, stream: _Stream) -> None:
+        with session.busy():  # a forwarded request in flight keeps its session alive
+            await stream.done.wait()
+
+    async def _answer_lost(self, message: Forward, reason: str) -> None:
+        assert self.store is not None
+        assert message.stream is not None
+        log = log_name(message.stream)
+        try:
+            for rid in message.ids:
+                await self.store.logs.append(log, error_body(INVALID_REQUEST, reason, rid))
+            await self.store.logs.append(log, END_OF_STREAM)
+        except StoreUnavailable:
+            logger.warning("a forwarded request of session %s was not answered", message.session)
+
+
+@attrs.frozen
+class RemoteSession:
+    """A session that another replica (``owner``) runs."""
+
+    session_id: str
+    record: SessionRecord
+    owner: str
+
+
+_INITIALIZED = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'
+
+
+def _unavailable(exc: Exception) -> HttpError:
+    return HttpError(503, INTERNAL_ERROR, f"Service Unavailable: {exc}")
+
+
+def _unknown_event(last_event_id: str) -> HttpError:
+    return HttpError(
+        400, INVALID_REQUEST, f"Bad Request: Last-Event-ID {last_event_id!r} is unknown or expired"
+    )

@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     run.add_argument(
         "--store", metavar="URL",
-        help="where replicas share tasks and subscriptions: redis://HOST:PORT/DB "
+        help="where replicas share tasks, subscriptions and HTTP sessions: redis://HOST:PORT/DB "
         "(default from FASTMCP_STORE, else this process alone)",
     )  # fmt: skip
     run.add_argument(

@@ -1,0 +1,302 @@
+"""What a shared Redis store costs a replica, and what replicas behind nginx serve.
+
+Two parts, in one run, on a redis-server and an nginx this script starts (both on
+127.0.0.1; they are installed as the integration tests do when missing):
+
+* **cost**: one replica (``Server`` with an ``echo`` tool on ``serve_h1``), without a
+  store and with ``store="redis://..."``, interleaved over ``--reps``; one keep-alive
+  client sends ``--calls`` sequential ``tools/call`` POSTs per era (2026-07-28: one
+  POST each, JSON; 2025-11-25: in a session, each answered as SSE). Measured: the
+  server's CPU per call (``/proc/PID/task/*/schedstat``) and Redis commands per call
+  (``INFO stats``'s ``total_commands_processed`` before and after, less what the
+  replica sends while idle - its lease and heartbeat - over the same time);
+* **throughput**: 1 and 3 replicas with the Redis store behind nginx (round robin),
+  ``--clients`` threads each sending 2026-07-28 calls on a keep-alive connection for
+  ``--seconds``: calls per second. This machine is small and shared: the replicas,
+  nginx, Redis and the clients compete for the same cores.
+
+    python benchmarks/scale_out.py [--calls 3000] [--reps 3] [--clients 8] [--seconds 5]
+
+Writes the tables on stdout (markdown) and, with ``--out``, into that file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests-integration"))
+
+from http_server_cpu import Client, caller, cpu_ns, free_port  # noqa: E402
+
+TARGETS = {"mcp-modern": 10.0, "mcp-legacy": 30.0}
+"""The most CPU per call the store may add, in percent, per era."""
+
+
+def serve(port: int, store: str) -> None:
+    """A replica (a child process): ``echo`` on ``serve_h1``, with ``store`` (``-``: none)."""
+    from functools import partial
+
+    import trio
+
+    from fastmcp_server import Server
+    from fastmcp_transport.http_server import serve_h1
+
+    mcp = Server(
+        "bench", "0.1.0", store=None if store == "-" else store, state_secret=b"bench-secret"
+    )
+
+    @mcp.tool
+    async def echo(message: str) -> str:
+        """Echo the message back."""
+        return message
+
+    async def main() -> None:
+        app = mcp.http_app()
+        async with mcp.running(), trio.open_nursery() as nursery:
+            await nursery.start(partial(serve_h1, app, port=port))
+            print("READY", flush=True)
+
+    trio.run(main)
+
+
+def redis_commands(port: int) -> int:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"INFO stats\r\n")
+        data = b""
+        while b"total_commands_processed" not in data or not data.endswith(b"\r\n"):
+            data += sock.recv(65536)
+    for line in data.decode().splitlines():
+        if line.startswith("total_commands_processed:"):
+            return int(line.split(":")[1])
+    raise RuntimeError("no total_commands_processed in INFO stats")
+
+
+def start_replica(port: int, store: str) -> subprocess.Popen[str]:
+    argv = [sys.executable, str(Path(__file__).resolve()), "serve", str(port), store]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith("READY"):
+        process.kill()
+        raise RuntimeError(f"the replica did not start: {line!r}")
+    return process
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def cost(era: str, store: str, redis_port: int, calls: int, warmup: int) -> dict[str, float]:
+    port = free_port()
+    process = start_replica(port, store)
+    try:
+        client = Client(port)
+        call = caller(era, client)
+        for i in range(warmup):
+            call(i)
+        # the idle rate of Redis commands (lease, heartbeat), over one second
+        idle_before, idle_started = redis_commands(redis_port), time.perf_counter()
+        time.sleep(1.0)
+        idle_rate = (redis_commands(redis_port) - idle_before - 1) / (
+            time.perf_counter() - idle_started
+        )
+        commands, cpu, started = (
+            redis_commands(redis_port),
+            cpu_ns(process.pid),
+            time.perf_counter(),
+        )
+        for i in range(calls):
+            call(i)
+        wall = time.perf_counter() - started
+        cpu = cpu_ns(process.pid) - cpu
+        commands = redis_commands(redis_port) - commands - 1  # less the INFO itself
+        client.sock.close()
+    finally:
+        stop(process)
+    return {
+        "cpu_us": cpu / calls / 1000,
+        "redis_per_call": max(0.0, (commands - idle_rate * wall) / calls),
+    }
+
+
+def forwarded(url: str, redis_port: int, calls: int, warmup: int) -> dict[str, float]:
+    """2025-11-25 calls sent to a replica that does not hold their session (opened on
+    another): CPU of both replicas and Redis commands per call."""
+    import json
+
+    from http_server_cpu import ACCEPT, LEGACY, _message
+
+    ports = [free_port(), free_port()]
+    processes = [start_replica(port, url) for port in ports]
+    try:
+        owner, other = Client(ports[0]), Client(ports[1])
+        init = {
+            "protocolVersion": LEGACY,
+            "capabilities": {},
+            "clientInfo": {"name": "b", "version": "1"},
+        }
+        base = {"content-type": "application/json", "accept": ACCEPT}
+        status, found, _ = owner.post(base, _message(0, "initialize", init))
+        assert status == 200, status
+        session = {
+            **base,
+            "mcp-session-id": found["mcp-session-id"],
+            "mcp-protocol-version": LEGACY,
+        }
+        note = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'
+        assert owner.post(session, note)[0] == 202
+
+        def call(i: int) -> None:
+            body = json.dumps(
+                {"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                 "params": {"name": "echo", "arguments": {"message": f"m{i}"}}}
+            ).encode()  # fmt: skip
+            status, _, answer = other.post(session, body)
+            assert status == 200, status
+            assert b'"result"' in answer, answer
+
+        for i in range(warmup):
+            call(i)
+        commands = redis_commands(redis_port)
+        cpu = sum(cpu_ns(p.pid) for p in processes)
+        started = time.perf_counter()
+        for i in range(calls):
+            call(i)
+        wall = time.perf_counter() - started
+        cpu = sum(cpu_ns(p.pid) for p in processes) - cpu
+        commands = redis_commands(redis_port) - commands - 1
+    finally:
+        for process in processes:
+            stop(process)
+    return {
+        "cpu_us": cpu / calls / 1000,
+        "redis_per_call": commands / calls,
+        "wall_us": wall / calls * 1e6,
+    }
+
+
+def throughput(port: int, clients: int, seconds: float) -> float:
+    done = [0] * clients
+    stop_at = time.monotonic() + seconds
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            client = Client(port)
+            call = caller("mcp-modern", client)
+            while time.monotonic() < stop_at:
+                call(done[index])
+                done[index] += 1
+            client.sock.close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return sum(done) / (time.monotonic() - started)
+
+
+def main() -> None:
+    from nginx_server import balancer
+    from redis_server import redis_server
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory() as folder, redis_server(Path(folder) / "redis") as redis:
+        url = f"{redis.url}?prefix=bench"
+        rows: dict[tuple[str, str], list[dict[str, float]]] = {}
+        for rep in range(args.reps):
+            for era in TARGETS:
+                for name, store in (("memory", "-"), ("redis", url)):
+                    result = cost(era, store, redis.port, args.calls, args.warmup)
+                    rows.setdefault((era, name), []).append(result)
+                    print(
+                        f"rep {rep + 1} {era} {name}: {result['cpu_us']:.1f} us CPU/call, "
+                        f"{result['redis_per_call']:.2f} Redis commands/call",
+                        file=sys.stderr,
+                    )
+        lines += [
+            f"One replica, {args.calls} sequential calls per era and rep, medians of {args.reps} reps.",
+            "",
+            "| era | CPU µs/call, no store | CPU µs/call, Redis | CPU added | target | Redis commands/call |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for era, target in TARGETS.items():
+            plain = statistics.median(r["cpu_us"] for r in rows[(era, "memory")])
+            shared = statistics.median(r["cpu_us"] for r in rows[(era, "redis")])
+            ops = statistics.median(r["redis_per_call"] for r in rows[(era, "redis")])
+            added = (shared / plain - 1) * 100
+            verdict = "met" if added <= target else "MISSED"
+            label = "2026-07-28" if era == "mcp-modern" else "2025-11-25"
+            lines.append(
+                f"| {label} | {plain:.1f} | {shared:.1f} | {added:+.1f}% | ≤{target:g}% ({verdict}) | {ops:.2f} |"
+            )
+        runs = [forwarded(url, redis.port, args.calls, args.warmup) for _ in range(args.reps)]
+        cpu = statistics.median(r["cpu_us"] for r in runs)
+        ops = statistics.median(r["redis_per_call"] for r in runs)
+        wall = statistics.median(r["wall_us"] for r in runs)
+        lines += [
+            "",
+            "A 2025-11-25 call on the replica that does not hold its session (forwarded):"
+            f" {cpu:.0f} µs of CPU over both replicas, {ops:.1f} Redis commands"
+            f" (idle ones included), {wall:.0f} µs of wall time per call.",
+        ]
+        lines += [
+            "",
+            f"Through nginx (round robin), the Redis store, {args.clients} client threads, "
+            f"{args.seconds:g} s each, 2026-07-28 calls:",
+            "",
+            "| replicas | calls/s |",
+            "|---:|---:|",
+        ]
+        for count in (1, 3):
+            ports = [free_port() for _ in range(count)]
+            processes = [start_replica(port, url) for port in ports]
+            try:
+                with balancer(Path(folder) / f"nginx-{count}", ports) as nginx:
+                    rate = throughput(nginx.port, args.clients, args.seconds)
+            finally:
+                for process in processes:
+                    stop(process)
+            lines.append(f"| {count} | {rate:.0f} |")
+    lines += ["", f"Machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} at the end."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        serve(int(sys.argv[2]), sys.argv[3])
+    else:
+        main()
