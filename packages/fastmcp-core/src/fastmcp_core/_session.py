@@ -15,18 +15,26 @@ Each frame is decoded once (envelope only) and handled by kind:
   ``subscriptions/listen`` that way); ``notifications/progress`` goes to the caller waiting on that token; other
   notifications go to the dispatcher, in order, in the reading task.
 * a response completes the outgoing request with its id.
+* a batch is answered as one array once each of its requests is answered (a drain
+  that cuts it answers the members it did not start with the shutdown error).
 * a malformed frame is answered with -32700/-32600 (id ``null`` when unreadable),
   and reading goes on.
 
 Backpressure: at most ``max_concurrency`` handlers run at once; further requests
 wait for a slot (still cancellable). Once ``max_pending`` requests are outstanding the
-reader stops reading until one finishes, which pushes back on the peer.
+reader stops reading until one finishes, which pushes back on the peer. While it
+waits, one frame is read ahead (``_Peek``): an end of input that comes next is seen
+even when every place is taken by handlers that never end (the grace begins, the
+waiting request is refused), and at most one more frame is held. An end behind more
+frames than that is seen once places free up (a budget, ``request_timeout``, ends
+handlers that would never end).
 
 Closing: reading ends when the transport can give no more frames, or when the owner
 calls ``drain(grace)`` (a server shutting down: reading stops at once). Then every
 outgoing request still waiting fails at once with ``ConnectionClosed`` (naming why),
 and the in-flight handlers get the grace (``drain_on_eof`` seconds after the end of
-input; ``grace`` after ``drain``; the earlier deadline wins) to finish and answer.
+input; ``grace`` after ``drain``; the earlier deadline wins) to finish and answer; they
+may still notify (progress, logs) meanwhile: the output works until the session stops.
 The handlers still running then are cancelled with ``CancelReason.SHUTDOWN`` and
 answered by the Outcome table ("Server is shutting down"); they get ``farewell``
 seconds to write those answers (a masked section runs to its end first) before the
@@ -147,6 +155,15 @@ class _Batch:
     frames: list[bytes] = attrs.field(factory=list)
 
 
+@attrs.define(eq=False, slots=True, repr=False)
+class _Peek:
+    """The one frame read ahead while the reader waits for a place."""
+
+    done: trio.Event = attrs.field(factory=trio.Event)
+    frame: bytes | None = None
+    ended: str | None = None  # the end of input, seen ahead
+
+
 @attrs.define(eq=False, repr=False)
 class Session:
     """A JSON-RPC session over one transport. Run it with ``await session.run()``
@@ -196,6 +213,12 @@ class Session:
     _grace: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
     """Around the wait for the in-flight handlers; its deadline ends the grace."""
     _drain_reason: str | None = attrs.field(init=False, default=None)
+    _peek: _Peek | None = attrs.field(init=False, default=None)
+    _input_ended: str | None = attrs.field(init=False, default=None)
+    """The end of input seen ahead (``_Peek``) while the reader waited for a place."""
+    _mute: str | None = attrs.field(init=False, default=None)
+    """Why nothing can be written any more (the output broke, the session closed or
+    stopped); ``notify`` raises then, and only then."""
     _on_accept: Callable[[JSONRPCRequest], object] | None = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -222,7 +245,9 @@ class Session:
                 reason = None
                 with self._reading:
                     reason = await self._read_loop()
+                reason = reason or self._input_ended
                 self._close_pending(reason or self._drain_reason or "the session is draining")
+                await self._refuse_peeked()
                 if self._drain_reason is None:  # the end of input
                     if self.drain_on_eof is None:
                         self._shutdown(nursery)
@@ -231,6 +256,7 @@ class Session:
                 await self._wind_down(nursery)
         finally:
             self._close_pending(self._closed or "the session ended")
+            self._mute = self._mute or self._closed
             self._nursery = None
             self._stopped.set()
             with trio.CancelScope(shield=True):
@@ -289,6 +315,7 @@ class Session:
     def close(self) -> None:
         """``aclose`` without waiting (usable from synchronous code)."""
         self._close_pending("the session was closed")
+        self._mute = self._mute or "the session was closed"
         if self._nursery is not None:
             self._shutdown(self._nursery)
 
@@ -311,7 +338,7 @@ class Session:
                 burst = 0
                 await trio.lowlevel.cancel_shielded_checkpoint()
             try:
-                frame = await receive()
+                frame = await receive() if self._peek is None else await self._peeked()
             except TransportClosed as exc:
                 return str(exc) or "the connection closed"
             try:
@@ -330,6 +357,59 @@ class Session:
                 self._response(decoded, local=True)
             else:
                 await self._dispatch(decoded, None)
+
+    async def _ahead(self, peek: _Peek) -> None:
+        """Read one frame ahead for the reader, which waits for a place."""
+        try:
+            peek.frame = await self.transport.receive()
+        except TransportClosed as exc:
+            peek.ended = str(exc) or "the connection closed"
+            self._input_ended = peek.ended
+            self._reading.cancel()  # the waiting request is refused; the grace begins
+        finally:
+            peek.done.set()
+
+    async def _peeked(self) -> bytes:
+        assert self._peek is not None
+        await self._peek.done.wait()
+        peek, self._peek = self._peek, None
+        if peek.frame is None:
+            raise TransportClosed(peek.ended or "the connection closed")
+        return peek.frame
+
+    async def _refuse_peeked(self) -> None:
+        """Reading stopped with a frame read ahead: its requests get the shutdown
+        error (a request read is always answered)."""
+        peek, self._peek = self._peek, None
+        if peek is None or peek.frame is None:
+            return
+        try:
+            decoded = decode_message(peek.frame)
+        except MalformedMessage:
+            return
+        members = decoded if isinstance(decoded, list) else [decoded]
+        refusals = [
+            self._refusal(member, self.protocol_version)
+            for member in members
+            if type(member) is JSONRPCRequest
+        ]
+        if not refusals:
+            return
+        frame = refusals[0] if not isinstance(decoded, list) else b"[" + b",".join(refusals) + b"]"
+        with trio.CancelScope(shield=True), trio.move_on_after(self.farewell):
+            await self._send(frame, None)
+
+    def _refusal(self, request: JSONRPCRequest, version: str) -> bytes:
+        """The answer to a request a drain keeps from starting."""
+        return (
+            response_for(
+                Cancelled(CancelReason.SHUTDOWN),
+                request_id=request.id,
+                method=request.method,
+                version=version,
+            )
+            or b""
+        )
 
     async def _dispatch(
         self,
@@ -350,12 +430,33 @@ class Session:
         requests = sum(isinstance(m, JSONRPCRequest) for m in members)
         errors = sum(isinstance(m, MalformedMessage) for m in members)
         batch = _Batch(requests + errors) if requests + errors else None
-        for member in members:
-            if isinstance(member, MalformedMessage):
-                assert batch is not None
-                await self._batch_answer(batch, encode_error(member.request_id, member))
-            else:
-                await self._dispatch(member, batch)
+        for index, member in enumerate(members):
+            try:
+                if isinstance(member, MalformedMessage):
+                    assert batch is not None
+                    await self._batch_answer(batch, encode_error(member.request_id, member))
+                else:
+                    await self._dispatch(member, batch)
+            except trio.Cancelled:
+                if batch is None or not self._stopped_reading():
+                    raise
+                # a drain cut the batch: the members not started are answered too,
+                # so that the batch's array is sent once the started ones are
+                with trio.CancelScope(shield=True), trio.move_on_after(self.farewell):
+                    for rest in members[index + 1 :]:
+                        if isinstance(rest, MalformedMessage):
+                            frame = encode_error(rest.request_id, rest)
+                        elif type(rest) is JSONRPCRequest:
+                            frame = self._refusal(rest, self.protocol_version)
+                        else:
+                            continue
+                        await self._batch_answer(batch, frame)
+                raise
+
+    def _stopped_reading(self) -> bool:
+        """Whether reading was stopped on purpose (a drain, or the end of input seen
+        ahead) rather than the session cancelled."""
+        return self._drain_reason is not None or self._input_ended is not None
 
     async def _batch_answer(self, batch: _Batch, frame: bytes | None) -> None:
         if frame:
@@ -381,18 +482,18 @@ class Session:
         try:
             self._outstanding.acquire_nowait()
         except trio.WouldBlock:  # backpressure: stop reading at max_pending
+            if self._peek is None and self._input_ended is None:  # watch for the end
+                self._peek = _Peek()
+                assert self._nursery is not None
+                self._nursery.start_soon(self._ahead, self._peek)
             try:
                 await self._outstanding.acquire()
             except trio.Cancelled:
-                if self._drain_reason is None:  # the session itself is cancelled
+                if not self._stopped_reading():  # the session itself is cancelled
                     raise
-                # a drain stopped reading: refuse it, as the table says
-                refusal = response_for(
-                    Cancelled(CancelReason.SHUTDOWN),
-                    request_id=rid,
-                    method=request.method,
-                    version=ctx.protocol_version,
-                )
+                # a drain (or the end of input) stopped reading: refuse it, as the
+                # table says
+                refusal = self._refusal(request, ctx.protocol_version)
                 with trio.CancelScope(shield=True), trio.move_on_after(self.farewell):
                     if batch is None:
                         await self._send(refusal or b"", rid, final=True)
@@ -560,6 +661,7 @@ class Session:
 
     def _broken(self, reason: str) -> None:
         self._close_pending(reason)
+        self._mute = self._mute or reason
         if self._nursery is not None:
             self._shutdown(self._nursery)
 
@@ -574,9 +676,11 @@ class Session:
     async def notify(
         self, method: str, params: Any = UNSET, *, related: RequestId | None = None
     ) -> None:
-        """Send a notification. Raises ``ConnectionClosed`` once the session is closed."""
-        if self._closed is not None:
-            raise ConnectionClosed(f"Connection closed: {self._closed}")
+        """Send a notification. Raises ``ConnectionClosed`` once nothing can be written
+        (the output broke, or the session was closed or has stopped); a session that
+        only stopped reading (its input ended, or a drain) still sends them."""
+        if self._mute is not None:
+            raise ConnectionClosed(f"Connection closed: {self._mute}")
         try:
             await self.transport.send(encode_notification(method, params), related=related)
         except TransportClosed as exc:
