@@ -28,11 +28,6 @@ def loud(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the fix is in http_server/_sessions.py (_Stream.write), another branch's file "
-    "now: one rate-limited line (RateLimitedLog) without the session id",
-)
 async def test_a_json_only_client_without_a_get_stream_cannot_flood_the_log(
     autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -44,7 +44,7 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_core import TransportClosed
+from fastmcp_core import RateLimitedLog, TransportClosed, redacted
 from fastmcp_protocol import INTERNAL_ERROR, INVALID_REQUEST, RequestId
 from fastmcp_transport._http_common import ConnectionHandler, HttpConnectionInfo
 from fastmcp_transport._sse import encode_event
@@ -63,6 +63,9 @@ from fastmcp_transport.http_server._sse_writer import SSEConnection, priming_eve
 __all__ = ["SSEOptions", "SessionManager", "SessionTransport"]
 
 logger = logging.getLogger("fastmcp.http")
+_dropped = RateLimitedLog(logger, clock=trio.current_time)
+"""A client that never opens its GET stream makes the server drop messages: one line
+a minute at most, whichever sessions drop them."""
 
 PRIMING_SINCE = "2025-11-25"
 """Priming events (an id with empty data) came with 2025-11-25; older clients may
@@ -129,9 +132,9 @@ class _Stream:
             if self.standalone:
                 if len(self.pending) >= self.session.pending_limit:
                     self.pending.popleft()
-                    logger.warning(
+                    _dropped.log(
                         "session %s: no GET stream is open; dropped its oldest waiting message",
-                        self.session.session_id,
+                        redacted(self.session.session_id),
                     )
                 self.pending.append(chunk)
             elif event_id is None:
@@ -555,7 +558,8 @@ class SessionManager:
                         await self.connect(session, info)
                     except Exception:
                         logger.exception(
-                            "the connection handler of session %s failed", session.session_id
+                            "the connection handler of session %s failed",
+                            redacted(session.session_id),
                         )
                     nursery.cancel_scope.cancel()
         finally:
@@ -573,7 +577,9 @@ class SessionManager:
             if trio.current_time() >= deadline:
                 break
             await trio.sleep_until(deadline)
-        logger.info("session %s expired after %g s without requests", session.session_id, timeout)
+        logger.info(
+            "session %s expired after %g s without requests", redacted(session.session_id), timeout
+        )
         self.end(session, "the session expired")
 
     def end(self, session: SessionTransport, reason: str, *, by_client: bool = False) -> None:
