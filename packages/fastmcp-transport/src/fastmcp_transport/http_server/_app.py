@@ -102,7 +102,7 @@ from fastmcp_transport.http_server._modern import (
 )
 from fastmcp_transport.http_server._oneshot import Answer, AnswerMode, RequestTransport
 from fastmcp_transport.http_server._security import DnsRebindingProtection
-from fastmcp_transport.http_server._sessions import SessionManager, SSEOptions
+from fastmcp_transport.http_server._sessions import SessionManager, SSEOptions, identity
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "StreamableHTTPApp"]
 
@@ -176,7 +176,10 @@ class StreamableHTTPApp:
     * ``event_store``: where resumable legacy streams keep their events
       (``None``: streams are not resumable);
     * ``session_idle_timeout``: seconds without requests after which a legacy session
-      is ended (``None``: never); ``max_sessions``: beyond it, 503;
+      is ended (``None``: never); ``max_sessions``, ``max_sessions_per_client``: the
+      legacy sessions held in all and by one client (its principal, else its
+      address); a new session beyond either ends the session idle for longest (the
+      client's own first), or is refused when none is idle (503; a client's own: 429);
     * ``max_body_size``: the largest POST body (413 beyond);
     * ``keepalive_interval``: seconds of silence after which an SSE response gets a
       comment; ``sse_retry_ms``: the reconnection delay told to legacy clients;
@@ -206,6 +209,7 @@ class StreamableHTTPApp:
     event_store: EventStore | None = attrs.field(factory=InMemoryEventStore, kw_only=True)
     session_idle_timeout: float | None = attrs.field(default=1800.0, kw_only=True)
     max_sessions: int = attrs.field(default=10_000, kw_only=True)
+    max_sessions_per_client: int = attrs.field(default=100, kw_only=True)
     max_body_size: int = attrs.field(default=DEFAULT_MAX_BODY_SIZE, kw_only=True)
     keepalive_interval: float | None = attrs.field(default=15.0, kw_only=True)
     sse_retry_ms: int | None = attrs.field(default=3000, kw_only=True)
@@ -235,6 +239,7 @@ class StreamableHTTPApp:
             self.session_idle_timeout,
             self.max_sessions,
             sse,
+            self.max_sessions_per_client,
         )
         self._checks = ModernChecks(self.modern_versions, self.name_headers)
         self._routes = {_route(self.path): "mcp"}
@@ -616,16 +621,12 @@ def _parse(body: bytes) -> tuple[list[bytes], list[JSONRPCMessage]]:
     return [bytes(raw) for raw in _batch_members.decode(body)], messages
 
 
-def _identity(principal: Any) -> Any:
-    return None if principal is None else getattr(principal, "id", principal)
-
-
 def _bind_principal(info: HttpConnectionInfo | None, head: RequestHead) -> None:
     """A request naming a session must come from the principal that opened it (403
     otherwise); its credentials become the session's (a refreshed token)."""
     if info is None:
         return
-    if _identity(info.principal) != _identity(head.principal):
+    if identity(info.principal) != identity(head.principal):
         raise HttpError(
             403, INVALID_REQUEST, "Forbidden: this session belongs to another principal"
         )

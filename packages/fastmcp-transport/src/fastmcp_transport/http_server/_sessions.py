@@ -36,9 +36,10 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from functools import partial
+from typing import Any
 
 import attrs
 import msgspec
@@ -64,6 +65,7 @@ __all__ = ["SSEOptions", "SessionManager", "SessionTransport"]
 
 logger = logging.getLogger("fastmcp.http")
 _dropped = RateLimitedLog(logger, clock=trio.current_time)
+_evicted = RateLimitedLog(logger, clock=trio.current_time)
 """A client that never opens its GET stream makes the server drop messages: one line
 a minute at most, whichever sessions drop them."""
 
@@ -173,6 +175,9 @@ class SessionTransport:
     info: HttpConnectionInfo | None = None
     """What the connection handler was given (its principal is the session's)."""
     initialize_failed: bool = False
+    owner: Hashable = None
+    """Whose session it is (``client_key``): the sessions a client may hold are counted
+    by it."""
     _inbox: trio.MemorySendChannel[bytes] = attrs.field(init=False)
     _frames: trio.MemoryReceiveChannel[bytes] = attrs.field(init=False)
     _key: str = attrs.field(init=False, factory=lambda: secrets.token_urlsafe(6))
@@ -488,17 +493,51 @@ def _gone() -> HttpError:
     return HttpError(404, INVALID_REQUEST, "Not Found: the session has ended")
 
 
+def identity(principal: Any) -> Any:
+    """Who a principal is: its ``id`` when it has one, else itself (``None``: none)."""
+    return None if principal is None else getattr(principal, "id", principal)
+
+
+def client_key(info: HttpConnectionInfo) -> Hashable:
+    """Who opens a session, for the per-client bound: the authenticated principal's
+    identity (its ``id``, else itself) when there is one, else the client's address
+    (without its port: one host's many connections are one client)."""
+    if info.principal is not None:
+        return ("principal", identity(info.principal))
+    if info.client is not None:
+        return ("address", info.client[0])
+    return ("unknown",)
+
+
+def _idlest(sessions: Iterable[SessionTransport]) -> SessionTransport | None:
+    """The session idle for longest (no request in progress, no GET stream open)."""
+    idle = [session for session in sessions if not session._active]
+    return min(idle, key=lambda session: session._last_seen, default=None)
+
+
 @attrs.define(eq=False)
 class SessionManager:
     """Creates, finds, runs and ends the legacy sessions of an app, and answers the
-    HTTP requests that name one."""
+    HTTP requests that name one.
+
+    Sessions are bounded per client (``max_sessions_per_client``, by ``client_key``)
+    and in all (``max_sessions``). A client at its bound that opens another loses its
+    own session idle for longest (429 when none of its sessions is idle); when the
+    server is at its bound, the client holding the most sessions loses its session idle
+    for longest (else the session idle for longest of all; 503 when none is idle). So
+    one client opening sessions without end never locks the others out.
+    """
 
     connect: ConnectionHandler
     event_store: EventStore | None
     idle_timeout: float | None
     max_sessions: int
     sse: SSEOptions
+    max_sessions_per_client: int = 100
     _sessions: dict[str, SessionTransport] = attrs.field(init=False, factory=dict)
+    _by_client: dict[Hashable, dict[str, SessionTransport]] = attrs.field(
+        init=False, factory=dict
+    )
     _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
     _accepting: bool = attrs.field(init=False, default=True)
 
@@ -539,12 +578,28 @@ class SessionManager:
                     "`async with app.running():`"
                 )
             raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: not accepting sessions")
+        owner = client_key(info)
+        mine = self._by_client.get(owner, {})
+        if len(mine) >= self.max_sessions_per_client:
+            victim = _idlest(mine.values())
+            if victim is None:
+                raise HttpError(
+                    429, INTERNAL_ERROR, "Too Many Requests: this client's sessions are all busy"
+                )
+            _evicted.log("a client at its bound of sessions opened another: its idlest ended")
+            self.end(victim, "the client opened too many sessions")
         if len(self._sessions) >= self.max_sessions:
-            raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: too many sessions")
+            largest = max(self._by_client.values(), key=len)
+            victim = _idlest(largest.values()) or _idlest(self._sessions.values())
+            if victim is None:
+                raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: too many sessions")
+            _evicted.log("the server is at its bound of sessions: the idlest of the most ended")
+            self.end(victim, "the server has too many sessions")
         session_id = secrets.token_urlsafe(24)
         info = attrs.evolve(info, session_id=session_id)
-        session = SessionTransport(session_id, self.event_store, info=info)
+        session = SessionTransport(session_id, self.event_store, info=info, owner=owner)
         self._sessions[session_id] = session
+        self._by_client.setdefault(owner, {})[session_id] = session
         nursery.start_soon(self._serve, session, info)
         return session
 
@@ -588,6 +643,11 @@ class SessionManager:
         handler is cancelled."""
         if self._sessions.get(session.session_id) is session:
             del self._sessions[session.session_id]
+            mine = self._by_client.get(session.owner)
+            if mine is not None:
+                mine.pop(session.session_id, None)
+                if not mine:
+                    del self._by_client[session.owner]
         session._close(reason, answer_pending=not by_client)
         session._scope.cancel()
 
