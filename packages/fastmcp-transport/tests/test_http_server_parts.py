@@ -93,6 +93,38 @@ async def test_the_event_store_is_bounded_and_refuses_replays_with_holes() -> No
     assert replay is None or replay.events == []
 
 
+async def test_one_session_flooding_the_event_store_keeps_another_s_answer() -> None:
+    # (before: one FIFO over all streams; 65,536 events of one session pushed every
+    # other session's resumable answer out)
+    store = InMemoryEventStore()  # the defaults
+    priming = await store.append("quiet-1", b"")
+    await store.append("quiet-1", b'{"jsonrpc":"2.0","id":1,"result":{}}')
+    for _ in range(70_000):
+        await store.append("loud-1", b"x")
+    big = b"y" * (1024 * 1024)
+    for _ in range(300):  # 300 MiB offered, more than the whole store's bound
+        await store.append("loud-2", big)
+    replay = await store.replay(priming)
+    assert replay is not None
+    assert [e.message for e in replay.events] == [b'{"jsonrpc":"2.0","id":1,"result":{}}']
+    # the loud session keeps its newest events, within its quota
+    assert len(store._order) <= store.max_events_per_session + 2
+    assert store._bytes <= store.max_bytes_per_session + 64
+
+
+async def test_a_session_over_its_quota_forgets_its_own_oldest_events() -> None:
+    store = InMemoryEventStore(max_events_per_session=3)
+    ids = [await store.append("s-1", b"%d" % n) for n in range(5)]
+    other = await store.append("t-1", b"t")
+    assert await store.replay(ids[0]) is None  # a hole: refused
+    replay = await store.replay(ids[1])
+    assert replay is not None
+    assert [e.message for e in replay.events] == [b"2", b"3", b"4"]
+    assert await store.replay(other) is not None
+    await store.forget("s-1")
+    assert store._quotas.keys() == {"t"}
+
+
 @pytest.mark.parametrize(
     ("code", "message", "status"),
     [

@@ -535,9 +535,7 @@ class SessionManager:
     sse: SSEOptions
     max_sessions_per_client: int = 100
     _sessions: dict[str, SessionTransport] = attrs.field(init=False, factory=dict)
-    _by_client: dict[Hashable, dict[str, SessionTransport]] = attrs.field(
-        init=False, factory=dict
-    )
+    _by_client: dict[Hashable, dict[str, SessionTransport]] = attrs.field(init=False, factory=dict)
     _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
     _accepting: bool = attrs.field(init=False, default=True)
 
