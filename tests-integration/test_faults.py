@@ -532,3 +532,114 @@ async def test_a_body_that_never_comes_is_closed_by_the_default_server(
                 answer += chunk  # until the server closes the connection
         assert answer.startswith(b"HTTP/1.1 408 "), bytes(answer[:80])
         nursery.cancel_scope.cancel()
+
+
+# -- a graceful HTTP shutdown --------------------------------------------------------------
+
+
+class RawHttp:
+    """One HTTP/1.1 exchange on a socket of its own: what the server writes, as it
+    comes (no client library: its timeouts would run on the mock clock)."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.data = bytearray()
+
+    @classmethod
+    async def post(cls, port: int, body: dict[str, Any], **headers: str) -> RawHttp:
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        payload = msgspec.json.encode(body)
+        lines = {
+            "Host": "127.0.0.1",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "Content-Length": str(len(payload)),
+            **headers,
+        }
+        head = "POST /mcp HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in lines.items())
+        await stream.send_all(head.encode() + b"\r\n" + payload)
+        return cls(stream)
+
+    async def until(self, needle: bytes) -> None:
+        while needle not in self.data:
+            chunk = await self.stream.receive_some(65536)
+            assert chunk, f"closed before {needle!r}: {bytes(self.data)!r}"
+            self.data += chunk
+
+    async def to_the_end(self) -> bytes:
+        while chunk := await self.stream.receive_some(65536):
+            self.data += chunk
+        await self.stream.aclose()
+        return bytes(self.data)
+
+    def header(self, name: str) -> str:
+        head = bytes(self.data).split(b"\r\n\r\n", 1)[0].decode()
+        for line in head.split("\r\n")[1:]:
+            key, _, value = line.partition(":")
+            if key.strip().lower() == name:
+                return value.strip()
+        raise KeyError(name)
+
+
+@pytest.mark.parametrize("http_server", ["h1", "hypercorn"])
+async def test_a_graceful_http_shutdown_answers_every_call_in_flight(
+    autojump_clock: trio.testing.MockClock, http_server: str
+) -> None:
+    # serve_http with every default (grace DEFAULT_SHUTDOWN_GRACE) on either server: a
+    # legacy call and a modern call whose handlers never end are answered with the
+    # shutdown error once the grace is over, on their streams, before the connections
+    # close (before: the h1 server cut them after its own 5 s, the answers unwritten)
+    server = Server("graceful", "1.0")
+
+    @server.tool
+    async def hang(ctx: McpContext) -> str:
+        """Progress once, then nothing."""
+        await ctx.report_progress(0)
+        await trio.sleep_forever()
+        return "never"
+
+    legacy = {"Mcp-Protocol-Version": "2025-11-25"}
+    async with trio.open_nursery() as nursery:
+        serving = trio.CancelScope()
+
+        async def serve(task_status: trio.TaskStatus[Any]) -> None:
+            with serving:
+                await server.serve_http(port=0, http_server=http_server, task_status=task_status)
+
+        address = await nursery.start(serve)
+        init = await RawHttp.post(address.port, INITIALIZE, **legacy)
+        await init.until(b'"id":0,"result"')
+        session = {**legacy, "Mcp-Session-Id": init.header("mcp-session-id")}
+        await init.stream.aclose()
+        note = await RawHttp.post(address.port, INITIALIZED, **session)
+        await note.until(b"\r\n\r\n")
+        assert note.data.startswith(b"HTTP/1.1 202 ")
+        await note.stream.aclose()
+        old = await RawHttp.post(address.port, tool_call(7, "hang"), **session)
+        await old.until(b"notifications/progress")
+        modern_call = tool_call(8, "hang")
+        modern_call["params"]["_meta"] |= {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }
+        new = await RawHttp.post(
+            address.port,
+            modern_call,
+            **{
+                "Mcp-Protocol-Version": "2026-07-28",
+                "Mcp-Method": "tools/call",
+                "Mcp-Name": "hang",
+            },
+        )
+        await new.until(b"notifications/progress")
+        stopped_at = trio.current_time()
+        serving.cancel()
+        for call, rid in ((old, 7), (new, 8)):
+            answers = [
+                msgspec.json.decode(line[6:])
+                for line in (await call.to_the_end()).split(b"\n")
+                if line.startswith(b"data: {")
+            ]
+            (last,) = [a for a in answers if a.get("id") == rid]
+            assert (last["error"]["code"], last["error"]["message"]) == SHUTDOWN_ERROR
+        assert trio.current_time() - stopped_at >= Server.DEFAULT_SHUTDOWN_GRACE
