@@ -3,7 +3,11 @@ store, the status table, content negotiation, the public surface."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import trio
+import trio.testing
 
 import fastmcp_transport.http_server as http_server
 from fastmcp_transport.http_server import (
@@ -12,7 +16,7 @@ from fastmcp_transport.http_server import (
     decode_header_value,
     status_for_error,
 )
-from fastmcp_transport.http_server._http import accepts
+from fastmcp_transport.http_server._http import HttpError, accepts, read_body
 
 
 @pytest.mark.parametrize(
@@ -91,6 +95,38 @@ async def test_the_event_store_is_bounded_and_refuses_replays_with_holes() -> No
     assert store._bytes <= 1000
     replay = await store.replay(ids[-1])
     assert replay is None or replay.events == []
+
+
+async def test_a_body_that_trickles_or_stops_gets_408(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def trickle() -> dict[str, Any]:  # a byte every 20 s: never a 30 s pause
+        await trio.sleep(20)
+        return {"type": "http.request", "body": b"x", "more_body": True}
+
+    with pytest.raises(HttpError) as caught:
+        await read_body(trickle, 10**6, None)
+    assert caught.value.status == 408
+    assert trio.current_time() < 31  # 30 s, plus a byte's worth at 1 KiB/s
+
+    async def stops() -> dict[str, Any]:
+        await trio.sleep_forever()
+        raise AssertionError
+
+    started = trio.current_time()
+    with pytest.raises(HttpError):
+        await read_body(stops, 10**6, None, timeout=5)
+    assert trio.current_time() - started == 5
+    # a steady upload goes on (1 KiB a second, 60 s)
+    chunks = 60
+
+    async def steady() -> dict[str, Any]:
+        nonlocal chunks
+        await trio.sleep(1)
+        chunks -= 1
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": chunks > 0}
+
+    assert len(await read_body(steady, 10**6, None)) == 60 * 1024
 
 
 async def test_one_session_flooding_the_event_store_keeps_another_s_answer() -> None:

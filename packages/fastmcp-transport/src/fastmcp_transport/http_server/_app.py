@@ -76,6 +76,7 @@ from fastmcp_transport._http_common import (
 )
 from fastmcp_transport.http_server._event_store import EventStore, InMemoryEventStore
 from fastmcp_transport.http_server._http import (
+    BODY_TIMEOUT,
     EVENT_STREAM,
     JSON,
     ClientGone,
@@ -180,7 +181,9 @@ class StreamableHTTPApp:
       legacy sessions held in all and by one client (its principal, else its
       address); a new session beyond either ends the session idle for longest (the
       client's own first), or is refused when none is idle (503; a client's own: 429);
-    * ``max_body_size``: the largest POST body (413 beyond);
+    * ``max_body_size``: the largest POST body (413 beyond); ``body_timeout``: a body
+      that pauses that many seconds, or takes longer in all than that plus 1 s per
+      KiB, gets 408 (``None``: no limit; whatever HTTP server is in front);
     * ``keepalive_interval``: seconds of silence after which an SSE response gets a
       comment; ``sse_retry_ms``: the reconnection delay told to legacy clients;
       ``sse_poll_after``: close legacy SSE responses after that many seconds (the
@@ -211,6 +214,7 @@ class StreamableHTTPApp:
     max_sessions: int = attrs.field(default=10_000, kw_only=True)
     max_sessions_per_client: int = attrs.field(default=100, kw_only=True)
     max_body_size: int = attrs.field(default=DEFAULT_MAX_BODY_SIZE, kw_only=True)
+    body_timeout: float | None = attrs.field(default=BODY_TIMEOUT, kw_only=True)
     keepalive_interval: float | None = attrs.field(default=15.0, kw_only=True)
     sse_retry_ms: int | None = attrs.field(default=3000, kw_only=True)
     sse_poll_after: float | None = attrs.field(default=None, kw_only=True)
@@ -433,7 +437,9 @@ class StreamableHTTPApp:
                 INVALID_REQUEST,
                 "Not Acceptable: the client must accept application/json and text/event-stream",
             )
-        body = await read_body(receive, self.max_body_size, headers.get("content-length"))
+        body = await read_body(
+            receive, self.max_body_size, headers.get("content-length"), timeout=self.body_timeout
+        )
         frames, messages = _parse(body)
         session_id = headers.get(HEADER_SESSION_ID) if self.legacy and not self.stateless else None
         if session_id is not None:
@@ -576,7 +582,12 @@ class StreamableHTTPApp:
         _bind_principal(transport.info, head)
         if media_type(head.headers.get("content-type")) != JSON:
             raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: use application/json")
-        body = await read_body(receive, self.max_body_size, head.headers.get("content-length"))
+        body = await read_body(
+            receive,
+            self.max_body_size,
+            head.headers.get("content-length"),
+            timeout=self.body_timeout,
+        )
         _parse(body)
         await transport.deliver(body)
         await responder.respond(202, b"Accepted", content_type=b"text/plain")
