@@ -3,8 +3,8 @@ as a deterministic test of its own.
 
 Each failed before its fix in ``_session.py``: the end of input unseen while every
 place was taken, a batch cut by a drain never answered, notifications refused in the
-grace after the end of input. The last one is an open finding (a strict xfail:
-whoever fixes it removes the marker): a cancel behind a request waiting for a place.
+grace after the end of input, a cancel behind a request waiting for a place never
+read (so a client could not free a place by cancelling).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import pytest
 import trio
 import trio.testing
 from core_support import TableDispatcher, pipe, request, text
@@ -87,12 +86,6 @@ async def test_progress_during_the_drain_after_the_end_of_input(
     assert frames[-1]["result"]["content"][0]["text"] == "counted"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_session.py: while every place (max_pending) is taken the reader holds one "
-    "frame read ahead and reads no further, so a notifications/cancelled behind a "
-    "waiting request is not read: a client cannot free a place by cancelling",
-)
 async def test_a_cancel_frees_a_place_while_every_place_is_taken(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

@@ -23,9 +23,11 @@ Each frame is decoded once (envelope only) and handled by kind:
 Backpressure: at most ``max_concurrency`` handlers run at once; further requests
 wait for a slot (still cancellable). Once ``max_pending`` requests are outstanding the
 reader stops reading until one finishes, which pushes back on the peer. While it
-waits, one frame is read ahead (``_Peek``): an end of input that comes next is seen
-even when every place is taken by handlers that never end (the grace begins, the
-waiting request is refused), and at most one more frame is held. An end behind more
+waits, it reads ahead (``_Peek``): a cancel of a request in flight and a response
+to an outgoing request are handled at once (each may free a place), the first other
+frame is held (at most one); an end of input that comes next is seen even when every
+place is taken by handlers that never end (the grace begins, the waiting request is
+refused). An end behind more
 frames than that is seen once places free up (a budget, ``request_timeout``, ends
 handlers that would never end).
 
@@ -359,15 +361,53 @@ class Session:
                 await self._dispatch(decoded, None)
 
     async def _ahead(self, peek: _Peek) -> None:
-        """Read one frame ahead for the reader, which waits for a place."""
+        """Read ahead for the reader, which waits for a place: what frees a place (a
+        cancel of a request in flight, a response a handler waits for) is handled at
+        once and reading goes on; anything else is the one frame held."""
         try:
-            peek.frame = await self.transport.receive()
+            while True:
+                frame = await self.transport.receive()
+                if not self._frees_a_place(frame):
+                    peek.frame = frame
+                    return
         except TransportClosed as exc:
             peek.ended = str(exc) or "the connection closed"
             self._input_ended = peek.ended
             self._reading.cancel()  # the waiting request is refused; the grace begins
         finally:
             peek.done.set()
+
+    def _frees_a_place(self, frame: bytes) -> bool:
+        """Handle ``frame`` now if it is a response, or a cancel of a request in flight
+        (neither needs a place; handling them sooner changes no order that matters);
+        whether it was handled."""
+        try:
+            decoded = decode_message(frame)
+        except MalformedMessage:
+            return False
+        if type(decoded) is JSONRPCResultResponse:
+            self._response(decoded)
+            return True
+        if type(frame) is LocalErrorFrame and type(decoded) is JSONRPCErrorResponse:
+            self._response(decoded, local=True)
+            return True
+        if type(decoded) is JSONRPCErrorResponse:
+            self._response(decoded)
+            return True
+        if type(decoded) is JSONRPCNotification and decoded.method == "notifications/cancelled":
+            try:
+                params = decode_params(decoded.params, CancelledNotificationParams)
+            except McpError:
+                return True  # a malformed notification gets no answer
+            target = (
+                self._inflight.get(params.request_id) if params.request_id is not None else None
+            )
+            if target is None:
+                return False  # perhaps the waiting request's: keep it in its place
+            if target.method != "initialize":
+                target._cancel(CancelReason.CLIENT, params.reason)
+            return True
+        return False
 
     async def _peeked(self) -> bytes:
         assert self._peek is not None
