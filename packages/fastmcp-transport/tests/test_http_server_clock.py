@@ -27,7 +27,12 @@ from http_server_support import (
 
 from fastmcp_core import Session, Transport
 from fastmcp_transport import HttpConnectionInfo
-from fastmcp_transport.http_server import InMemoryEventStore, StreamableHTTPApp
+from fastmcp_transport.http_server import (
+    HttpRequest,
+    InMemoryEventStore,
+    Route,
+    StreamableHTTPApp,
+)
 
 
 async def _initialize(nursery: trio.Nursery, app: StreamableHTTPApp) -> str:
@@ -465,3 +470,46 @@ async def test_http_sse_streams_stay_open_until_their_handlers_have_answered(
         last = [e for e in events_of(stream.response.body) if e.event == "message"][-1]
         assert msgspec.json.decode(last.data)["result"]["content"][0]["text"] == "slept"
         assert "slow" not in recorder.cancelled
+
+
+async def test_a_custom_route_bounds_its_body_by_the_apps_body_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # a webhook whose client announced a body and stopped holds no task for ever
+    async def hook(request: HttpRequest) -> str:
+        raise AssertionError("the body never came")
+
+    app = StreamableHTTPApp(
+        make_connect(Recorder()), routes=[Route("/hook", hook, ("POST",))], body_timeout=5
+    )
+    sent: list[dict[str, Any]] = []
+    first = True
+
+    async def receive() -> dict[str, Any]:
+        nonlocal first
+        if first:
+            first = False
+            return {"type": "http.request", "body": b"{", "more_body": True}
+        await trio.sleep_forever()
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/hook",
+        "raw_path": b"/hook",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    async with app.running():
+        await app(scope, receive, send)
+    assert sent[0]["status"] == 408
+    assert trio.current_time() == pytest.approx(5)

@@ -457,7 +457,9 @@ class StreamableHTTPApp:
     async def _http(self, head: RequestHead, receive: Receive, responder: Responder) -> None:
         custom = self._route_table.find(head.path)
         if custom is not None:
-            await self._route_table.serve(custom, head, receive, responder, self.max_body_size)
+            await self._route_table.serve(
+                custom, head, receive, responder, self.max_body_size, self.body_timeout
+            )
             return
         if self.security is not None:
             refusal = self.security.refusal(head.headers)
@@ -735,8 +737,9 @@ class FrontedApp:
                 if self.app.stopping:
                     await responder.error(_SHUTTING_DOWN)
                     return
+                app = self.app
                 await self._route_table.serve(
-                    custom, head, receive, responder, self.app.max_body_size
+                    custom, head, receive, responder, app.max_body_size, app.body_timeout
                 )
                 return
         await self.front(scope, receive, send)
