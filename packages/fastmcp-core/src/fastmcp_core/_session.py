@@ -305,7 +305,7 @@ class Session:
             self._close_pending(self._closed or "the session ended")
             self._mute = self._mute or self._closed
             self._nursery = None
-            self._stop_reading()  # accepts still waiting (delivered) refuse their requests
+            self._stop_reading()  # accepts still waiting (delivered) end too (see _accept)
             self._stopped.set()
             if self._direct is not None:
                 self._direct.attach(None)
