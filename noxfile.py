@@ -13,6 +13,9 @@ nox -s typecheck    mypy --strict on every package's src/, on the examples and o
 nox -s demo         install, start an example server, call one of its tools
 nox -s build        the six packages' wheels and sdists into dist/ (docs/installing.md)
 nox -s conformance  the official MCP conformance suite against our server and client
+nox -s soak         the same probes against our server and the official SDK's (garbage,
+                    vanishing peers, EPIPE, a slow body, a session flood, load): writes
+                    RELIABILITY.md; `-- --quick` is the bounded run the tests make
 nox -s bench        benchmarks against the peers (writes benchmarks/RESULTS.md); the
                     harness is ../shared/bench (MCPBENCH_DIR), the peers' venvs
                     ~/.cache/mcpbench-peers (MCPBENCH_PEERS); `-- --quick` for a smoke run
@@ -229,6 +232,18 @@ def conformance(session: nox.Session) -> None:
         "tests-integration/test_conformance_client.py",
         *session.posargs,
     )
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The soak: the same probes (garbage on stdin, vanishing clients, EPIPE, a slow
+    body, a session flood, load) against our server and the official SDK's in one run;
+    writes RELIABILITY.md (pass --quick, --peers or --sdk-python after --). The SDK is
+    the benchmark peers' (``nox -s bench`` sets it up; MCPBENCH_PEERS overrides)."""
+    install_packages(session)
+    peers = os.environ.get("MCPBENCH_PEERS") or str(Path("~/.cache/mcpbench-peers").expanduser())
+    sdk = str(Path(peers) / "venv-sdk" / "bin" / "python")
+    session.run("python", "tools/soak.py", "--sdk-python", sdk, *session.posargs)
 
 
 # The shared benchmark harness: ../shared/bench beside the repository (MCPBENCH_DIR

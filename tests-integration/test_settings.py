@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fastmcp_core import RequestStateSealer
 from fastmcp_core.store import MemoryStore, RedisStore
 from fastmcp_server import Server, Settings, SettingsError
 from fastmcp_server._settings import VARIABLES
@@ -101,10 +102,10 @@ def test_a_state_secret_may_be_a_ring_and_the_server_takes_it_whole() -> None:
         patch.setenv("FASTMCP_STATE_SECRET", ring)
         server = Server("ring")
     assert server.sealer.keys == (b"new-secret-0123456789", b"old-secret-0123456789")
-    sealed_before_rotation = Server("old", state_secret=b"old-secret-0123456789").sealer.seal(
-        "binding", {"answer": 1}
-    )
-    assert server.sealer.open(sealed_before_rotation, "binding") == {"answer": 1}
+    newest = RequestStateSealer(key=b"new-secret-0123456789")
+    oldest = RequestStateSealer(key=b"old-secret-0123456789")
+    assert newest.open(server.sealer.seal("b", {"n": 1}), "b") == {"n": 1}
+    assert server.sealer.open(oldest.seal("b", {"n": 2}), "b") == {"n": 2}
 
 
 def test_the_store_comes_from_the_code_else_the_variable_else_memory() -> None:

@@ -51,8 +51,9 @@ def call(rid: Any, name: str = "x", **meta: Any) -> JSONRPCRequest:
 
 @attrs.define(eq=False)
 class Direct:
-    """A direct transport: messages in through ``deliver`` (or ``queued``, pulled),
-    every frame out recorded with its description."""
+    """A direct transport: messages in through ``deliver`` (or ``queued``/``push``,
+    pulled), every frame out recorded with its description; it counts the tasks
+    pulling at once (``most_receiving``)."""
 
     queued: list[bytes | IncomingMessage] = attrs.field(factory=list)
     sent: list[tuple[bytes, Outgoing]] = attrs.field(factory=list)
@@ -60,18 +61,41 @@ class Direct:
     attached: trio.Event = attrs.field(factory=trio.Event)
     closed: trio.Event = attrs.field(factory=trio.Event)
     changed: trio.Event = attrs.field(factory=trio.Event)
+    arrived: trio.Event = attrs.field(factory=trio.Event)
+    receiving: int = 0
+    most_receiving: int = 0
 
     def attach(self, inbound: Inbound | None) -> None:
         self.inbound = inbound
         if inbound is not None:
             self.attached.set()
 
+    def push(self, message: bytes | IncomingMessage) -> None:
+        """A message for ``receive_message`` (one that came before an engine took
+        messages in its own task)."""
+        self.queued.append(message)
+        self.arrived.set()
+        self.arrived = trio.Event()
+
     async def receive_message(self) -> bytes | IncomingMessage:
-        while not self.queued:
-            if self.closed.is_set():
-                raise TransportClosed("closed")
-            await self.closed.wait()
-        return self.queued.pop(0)
+        self.receiving += 1
+        self.most_receiving = max(self.most_receiving, self.receiving)
+        try:
+            while not self.queued:
+                if self.closed.is_set():
+                    raise TransportClosed("closed")
+                arrived = self.arrived
+                async with trio.open_nursery() as nursery:  # whichever comes first
+
+                    async def until(event: trio.Event) -> None:
+                        await event.wait()
+                        nursery.cancel_scope.cancel()
+
+                    nursery.start_soon(until, arrived)
+                    nursery.start_soon(until, self.closed)
+            return self.queued.pop(0)
+        finally:
+            self.receiving -= 1
 
     async def receive(self) -> bytes:
         raise AssertionError("an attached engine pulls with receive_message")
@@ -235,6 +259,116 @@ async def test_a_delivered_request_waiting_for_a_place_is_refused_by_a_drain(
     assert answers[0][1]["error"]["code"] == -32603
     assert answers[1][0] == 1
     assert "result" in answers[1][1]
+
+
+async def test_a_delivered_request_waiting_for_a_place_reads_nothing_ahead(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # the reader is free (it reads on and sees the end itself): a read-ahead started
+    # for a deliverer's wait would pull beside it
+    async def slow(ctx: McpContext, params: dict[str, Any]) -> Result:
+        await trio.sleep(5)
+        return Result()
+
+    transport = Direct()
+    session = Session(transport, TableDispatcher({"tools/call": slow}), max_pending=1)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await transport.attached.wait()
+        await session.deliver(call(1))
+        nursery.start_soon(session.deliver, call(2))  # waits: max_pending is reached
+        await trio.testing.wait_all_tasks_blocked()
+        assert transport.most_receiving == 1
+        await transport.until_sent(2)  # 2 got the place 1 freed
+        await transport.aclose()
+    assert [about.related for _, about in transport.sent] == [1, 2]
+    assert transport.most_receiving == 1
+
+
+async def test_a_delivered_request_waiting_for_a_place_is_refused_at_the_end_of_input(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def endless(ctx: McpContext, params: dict[str, Any]) -> Result:
+        await trio.sleep_forever()
+        raise AssertionError
+
+    transport = Direct()
+    session = Session(
+        transport, TableDispatcher({"tools/call": endless}), max_pending=1, drain_on_eof=30
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await transport.attached.wait()
+        await session.deliver(call(1))
+        nursery.start_soon(session.deliver, call(2))  # waits: max_pending is reached
+        await trio.sleep(1)
+        await transport.aclose()  # the end of input: the grace begins
+        sent = await transport.until_sent(1)
+        assert sent[0][1].related == 2  # refused at once, not started when 1 ends
+        assert sent[0][0]["error"]["message"] == "Server is shutting down"
+        assert trio.current_time() == pytest.approx(1)
+    answers = [(about.related, msgspec.json.decode(f)) for f, about in transport.sent]
+    assert [rid for rid, _ in answers] == [2, 1]  # 1 at the grace's end, shut down
+    assert answers[1][1]["error"]["message"] == "Server is shutting down"
+    assert trio.current_time() == pytest.approx(31)
+
+
+async def test_a_delivered_request_waiting_when_the_session_is_closed_is_not_started(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # ``aclose`` cancels everything at once: the deliverer is told the session ended
+    # (an HTTP POST: 404), nothing starts in a nursery that is closing
+    async def endless(ctx: McpContext, params: dict[str, Any]) -> Result:
+        await trio.sleep_forever()
+        raise AssertionError
+
+    transport = Direct()
+    dispatcher = TableDispatcher({"tools/call": endless})
+    session = Session(transport, dispatcher, max_pending=1)
+    outcome: list[str] = []
+
+    async def deliver_second() -> None:
+        try:
+            await session.deliver(call(2))  # waits: max_pending is reached
+        except TransportClosed as exc:
+            outcome.append(str(exc))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await transport.attached.wait()
+        await session.deliver(call(1))
+        nursery.start_soon(deliver_second)
+        await trio.sleep(1)
+        await session.aclose()
+    assert outcome == ["the session was closed"]
+    assert transport.sent == []  # everything cancelled at once, as ``aclose`` says
+
+
+async def test_a_cancel_pulled_behind_a_waiting_request_frees_a_place(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # the reader of a direct transport waits for a place too: it reads ahead what it
+    # pulls, decoded, as over any transport
+    started: list[Any] = []
+
+    async def endless(ctx: McpContext, params: dict[str, Any]) -> Result:
+        started.append(ctx.request_id)
+        await trio.sleep_forever()
+        raise AssertionError
+
+    cancel = decode_message(
+        encode_notification("notifications/cancelled", {"requestId": 1, "reason": "enough"})
+    )
+    transport = Direct(queued=[call(1), call(2), cancel])
+    session = Session(transport, TableDispatcher({"tools/call": endless}), max_pending=1)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await transport.until_sent(1)  # 1 cancelled: its stream ends without an answer
+        await trio.testing.wait_all_tasks_blocked()
+        assert started == [1, 2]
+        assert transport.sent == [(b"", Outgoing("response", 1, final=True))]
+        assert transport.most_receiving == 1
+        await session.drain(0)
 
 
 async def test_a_delivered_notification_reaches_the_dispatcher_before_deliver_returns() -> None:

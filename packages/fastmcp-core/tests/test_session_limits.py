@@ -1,9 +1,10 @@
 """What the stateful test of the session engine found (test_session_stateful.py), each
 as a deterministic test of its own.
 
-They are expected failures until the engine (``_session.py``, ``_context.py``: another
-branch's files while this one was written) is fixed: ``xfail(strict=True)`` turns
-into a failure the day a fix lands, so whoever fixes it removes the marker.
+Each failed before its fix in ``_session.py``: the end of input unseen while every
+place was taken, a batch cut by a drain never answered, notifications refused in the
+grace after the end of input, a cancel behind a request waiting for a place never
+read (so a client could not free a place by cancelling).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import pytest
 import trio
 import trio.testing
 from core_support import TableDispatcher, pipe, request, text
@@ -22,11 +22,6 @@ from fastmcp_protocol import CallToolResult
 SHUTDOWN = {"code": -32603, "message": "Server is shutting down"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_session.py: a reader waiting for a place (max_pending) cannot see its input "
-    "end; handlers that never end then keep the session alive forever",
-)
 async def test_the_end_of_input_is_seen_while_every_place_is_taken(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -48,12 +43,6 @@ async def test_the_end_of_input_is_seen_while_every_place_is_taken(
     assert answered == {1: SHUTDOWN, 2: SHUTDOWN, 3: SHUTDOWN}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_session.py: a drain while a batch member waits for a place cancels the "
-    "batch's dispatch; the members not dispatched are never counted, so the batch's "
-    "answer array is never sent",
-)
 async def test_a_batch_cut_by_a_drain_is_still_answered(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -76,13 +65,6 @@ async def test_a_batch_cut_by_a_drain_is_still_answered(
     assert sorted(member["id"] for member in batches[0]) == [2, 3, 4]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_session.py/_context.py: once the input ended (or a drain began) "
-    "Session.notify raises ConnectionClosed although the output still works, so a "
-    "handler reporting progress or logging in its grace fails (-32000) instead of "
-    "answering",
-)
 async def test_progress_during_the_drain_after_the_end_of_input(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -102,3 +84,30 @@ async def test_progress_during_the_drain_after_the_end_of_input(
     frames = await b.frames()
     assert frames[-1] == {"jsonrpc": "2.0", "id": 1, "result": frames[-1].get("result")}
     assert frames[-1]["result"]["content"][0]["text"] == "counted"
+
+
+async def test_a_cancel_frees_a_place_while_every_place_is_taken(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    started: list[Any] = []
+    third = trio.Event()
+
+    async def endless(ctx: McpContext, params: dict[str, Any]) -> CallToolResult:
+        started.append(ctx.request_id)
+        if ctx.request_id == 3:
+            third.set()
+        await trio.sleep_forever()
+        raise AssertionError
+
+    a, b = pipe()
+    session = Session(a, TableDispatcher({"tools/call": endless}), max_pending=2)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        for rid in (1, 2, 3):  # the third waits for a place
+            await b.send(request(rid, "tools/call"))
+        cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled"}
+        await b.send(msgspec.json.encode({**cancel, "params": {"requestId": 1}}))
+        with trio.move_on_after(3600):
+            await third.wait()
+        nursery.cancel_scope.cancel()
+    assert started == [1, 2, 3]

@@ -40,7 +40,7 @@ from fastmcp_protocol import (
     ToolsCapability,
     negotiate_version,
 )
-from fastmcp_transport import HttpConnectionInfo, SSEEvent, SSEParser
+from fastmcp_transport import SCOPE_PRINCIPAL, HttpConnectionInfo, SSEEvent, SSEParser
 from fastmcp_transport.http_server import (
     ServerAddress,
     SessionTransport,
@@ -504,10 +504,15 @@ async def call_asgi(
     path: str,
     headers: Mapping[str, str],
     content: bytes = b"",
+    *,
+    client: tuple[str, int] = ("127.0.0.1", 50000),
+    principal: Any = None,
 ) -> AsgiCall:
     """Start one request; the returned call fills in as the app answers.
 
     ``disconnect.set()`` makes the app's next ``receive`` report the client gone.
+    ``client`` is the peer's address; ``principal`` what an authorization layer in
+    front of the app authenticated (``SCOPE_PRINCIPAL``).
     """
     response = AsgiResponse()
     disconnect = trio.Event()
@@ -525,9 +530,11 @@ async def call_asgi(
         "query_string": query.encode(),
         "root_path": "",
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 50000),
+        "client": client,
         "server": ("127.0.0.1", 8000),
     }
+    if principal is not None:
+        scope[SCOPE_PRINCIPAL] = principal
 
     async def receive() -> dict[str, Any]:
         nonlocal sent_body

@@ -27,7 +27,12 @@ from http_server_support import (
 
 from fastmcp_core import Session, Transport
 from fastmcp_transport import HttpConnectionInfo
-from fastmcp_transport.http_server import InMemoryEventStore, StreamableHTTPApp
+from fastmcp_transport.http_server import (
+    HttpRequest,
+    InMemoryEventStore,
+    Route,
+    StreamableHTTPApp,
+)
 
 
 async def _initialize(nursery: trio.Nursery, app: StreamableHTTPApp) -> str:
@@ -37,8 +42,12 @@ async def _initialize(nursery: trio.Nursery, app: StreamableHTTPApp) -> str:
     return call.response.headers["mcp-session-id"]
 
 
-async def _post(nursery: trio.Nursery, app: Any, session_id: str, payload: bytes) -> int:
-    call = await call_asgi(nursery, app, "POST", "/mcp", legacy_headers(session_id), payload)
+async def _post(
+    nursery: trio.Nursery, app: Any, session_id: str, payload: bytes, principal: Any = None
+) -> int:
+    call = await call_asgi(
+        nursery, app, "POST", "/mcp", legacy_headers(session_id), payload, principal=principal
+    )
     await call.done.wait()
     return call.response.status
 
@@ -175,17 +184,143 @@ async def test_the_lifespan_protocol_starts_and_stops_the_sessions(
         assert status == 503  # a stopped app refuses every request
 
 
-async def test_sessions_beyond_the_limit_are_refused(
+async def _open(
+    nursery: trio.Nursery, app: Any, address: str = "127.0.0.1", principal: Any = None
+) -> tuple[int, str | None]:
+    call = await call_asgi(
+        nursery,
+        app,
+        "POST",
+        "/mcp",
+        legacy_headers(),
+        initialize_body(),
+        client=(address, 40000),
+        principal=principal,
+    )
+    await call.done.wait()
+    return call.response.status, call.response.headers.get("mcp-session-id")
+
+
+async def _hold(
+    nursery: trio.Nursery, app: Any, session_id: str, address: str = "127.0.0.1"
+) -> Any:
+    """Open the session's GET stream: while it is open the session is not idle."""
+    call = await call_asgi(
+        nursery,
+        app,
+        "GET",
+        "/mcp",
+        legacy_headers(session_id, accept="text/event-stream"),
+        client=(address, 40001),
+    )
+    await call.response.started.wait()
+    assert call.response.status == 200
+    return call
+
+
+async def test_one_client_opening_sessions_without_end_does_not_lock_the_others_out(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # (before: the 21st session of the one client got 503, and so did everyone after it
+    # until the idle timeout, 30 minutes later)
+    app = StreamableHTTPApp(make_connect(Recorder()), max_sessions=20, max_sessions_per_client=5)
+    async with app.running(), trio.open_nursery() as nursery:
+        opened = []
+        for _ in range(200):
+            status, session_id = await _open(nursery, app, "10.0.0.1")
+            assert status == 200
+            opened.append(session_id)
+        assert app.session_count == 5  # its newest five: each new one ended its idlest
+        for old in opened[:-5]:
+            assert await _post(nursery, app, old, tool_call(1, "echo", modern=False)) == 404
+        assert await _post(nursery, app, opened[-1], tool_call(1, "echo", modern=False)) == 200
+        for n in range(15):
+            assert (await _open(nursery, app, f"10.0.1.{n}"))[0] == 200
+        assert app.session_count == 20
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_client_whose_sessions_are_all_busy_gets_429_and_no_one_else_does(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    app = StreamableHTTPApp(make_connect(Recorder()), max_sessions_per_client=2)
+    async with app.running(), trio.open_nursery() as nursery:
+        held = []
+        for _ in range(2):
+            session_id = (await _open(nursery, app, "10.0.0.1"))[1]
+            assert session_id is not None
+            held.append(await _hold(nursery, app, session_id, "10.0.0.1"))
+        call = await call_asgi(
+            nursery, app, "POST", "/mcp", legacy_headers(), initialize_body(),
+            client=("10.0.0.1", 40002),
+        )  # fmt: skip
+        await call.done.wait()
+        assert call.response.status == 429
+        assert app.session_count == 2  # its busy sessions go on
+        assert (await _open(nursery, app, "10.0.0.2"))[0] == 200
+        # one of its streams ends: that session is idle, and the next one replaces it
+        held[0].disconnect.set()
+        await held[0].done.wait()
+        assert (await _open(nursery, app, "10.0.0.1"))[0] == 200
+        assert app.session_count == 3
+        nursery.cancel_scope.cancel()
+
+
+async def test_sessions_are_counted_by_principal_before_address(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # two users behind one proxy (one address) each get their bound; one user from
+    # two addresses is one client
+    app = StreamableHTTPApp(make_connect(Recorder()), max_sessions_per_client=1)
+    async with app.running(), trio.open_nursery() as nursery:
+        ada = (await _open(nursery, app, "10.0.0.1", principal="ada"))[1]
+        bob = (await _open(nursery, app, "10.0.0.1", principal="bob"))[1]
+        assert app.session_count == 2
+        assert (await _open(nursery, app, "10.0.0.9", principal="ada"))[0] == 200
+        assert app.session_count == 2  # ada's first ended
+        assert ada is not None
+        assert bob is not None
+        echo = tool_call(1, "echo", modern=False)
+        assert await _post(nursery, app, bob, echo, principal="bob") == 200
+        assert await _post(nursery, app, ada, echo, principal="ada") == 404
+        nursery.cancel_scope.cancel()
+
+
+async def test_at_the_server_bound_the_idlest_session_of_the_largest_client_ends(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    app = StreamableHTTPApp(make_connect(Recorder()), max_sessions=3, max_sessions_per_client=3)
+    async with app.running(), trio.open_nursery() as nursery:
+        mine = (await _open(nursery, app, "10.0.0.1"))[1]
+        await trio.sleep(10)
+        first = (await _open(nursery, app, "10.0.0.2"))[1]
+        await trio.sleep(10)
+        second = (await _open(nursery, app, "10.0.0.2"))[1]
+        assert mine is not None
+        assert first is not None
+        assert second is not None
+        # the oldest idle session is 10.0.0.1's, but 10.0.0.2 holds the most
+        assert (await _open(nursery, app, "10.0.0.3"))[0] == 200
+        echo = tool_call(1, "echo", modern=False)
+        assert await _post(nursery, app, first, echo) == 404
+        assert await _post(nursery, app, mine, echo) == 200
+        assert await _post(nursery, app, second, echo) == 200
+        nursery.cancel_scope.cancel()
+
+
+async def test_sessions_beyond_the_limit_are_refused_when_none_is_idle(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     app = StreamableHTTPApp(make_connect(Recorder()), max_sessions=2)
     async with app.running(), trio.open_nursery() as nursery:
-        await _initialize(nursery, app)
-        await _initialize(nursery, app)
-        call = await call_asgi(nursery, app, "POST", "/mcp", legacy_headers(), initialize_body())
-        await call.done.wait()
-        assert call.response.status == 503
+        for address in ("10.0.0.1", "10.0.0.2"):
+            session_id = (await _open(nursery, app, address))[1]
+            assert session_id is not None
+            await _hold(nursery, app, session_id, address)
+        status, _ = await _open(nursery, app, "10.0.0.3")
+        assert status == 503
         assert app.session_count == 2
+        nursery.cancel_scope.cancel()
 
 
 def test_an_app_nobody_ran_starts_on_first_use_and_ends_with_the_trio_run() -> None:
@@ -335,3 +470,46 @@ async def test_http_sse_streams_stay_open_until_their_handlers_have_answered(
         last = [e for e in events_of(stream.response.body) if e.event == "message"][-1]
         assert msgspec.json.decode(last.data)["result"]["content"][0]["text"] == "slept"
         assert "slow" not in recorder.cancelled
+
+
+async def test_a_custom_route_bounds_its_body_by_the_apps_body_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # a webhook whose client announced a body and stopped holds no task for ever
+    async def hook(request: HttpRequest) -> str:
+        raise AssertionError("the body never came")
+
+    app = StreamableHTTPApp(
+        make_connect(Recorder()), routes=[Route("/hook", hook, ("POST",))], body_timeout=5
+    )
+    sent: list[dict[str, Any]] = []
+    first = True
+
+    async def receive() -> dict[str, Any]:
+        nonlocal first
+        if first:
+            first = False
+            return {"type": "http.request", "body": b"{", "more_body": True}
+        await trio.sleep_forever()
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/hook",
+        "raw_path": b"/hook",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    async with app.running():
+        await app(scope, receive, send)
+    assert sent[0]["status"] == 408
+    assert trio.current_time() == pytest.approx(5)

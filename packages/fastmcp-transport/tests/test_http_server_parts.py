@@ -3,7 +3,11 @@ store, the status table, content negotiation, the public surface."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import trio
+import trio.testing
 
 import fastmcp_transport.http_server as http_server
 from fastmcp_transport.http_server import (
@@ -12,7 +16,7 @@ from fastmcp_transport.http_server import (
     decode_header_value,
     status_for_error,
 )
-from fastmcp_transport.http_server._http import accepts
+from fastmcp_transport.http_server._http import HttpError, accepts, read_body
 
 
 @pytest.mark.parametrize(
@@ -91,6 +95,70 @@ async def test_the_event_store_is_bounded_and_refuses_replays_with_holes() -> No
     assert store._bytes <= 1000
     replay = await store.replay(ids[-1])
     assert replay is None or replay.events == []
+
+
+async def test_a_body_that_trickles_or_stops_gets_408(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def trickle() -> dict[str, Any]:  # a byte every 20 s: never a 30 s pause
+        await trio.sleep(20)
+        return {"type": "http.request", "body": b"x", "more_body": True}
+
+    with pytest.raises(HttpError) as caught:
+        await read_body(trickle, 10**6, None)
+    assert caught.value.status == 408
+    assert trio.current_time() < 31  # 30 s, plus a byte's worth at 1 KiB/s
+
+    async def stops() -> dict[str, Any]:
+        await trio.sleep_forever()
+        raise AssertionError
+
+    started = trio.current_time()
+    with pytest.raises(HttpError):
+        await read_body(stops, 10**6, None, timeout=5)
+    assert trio.current_time() - started == 5
+    # a steady upload goes on (1 KiB a second, 60 s)
+    chunks = 60
+
+    async def steady() -> dict[str, Any]:
+        nonlocal chunks
+        await trio.sleep(1)
+        chunks -= 1
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": chunks > 0}
+
+    assert len(await read_body(steady, 10**6, None)) == 60 * 1024
+
+
+async def test_one_session_flooding_the_event_store_keeps_another_s_answer() -> None:
+    # (before: one FIFO over all streams; 65,536 events of one session pushed every
+    # other session's resumable answer out)
+    store = InMemoryEventStore()  # the defaults
+    priming = await store.append("quiet-1", b"")
+    await store.append("quiet-1", b'{"jsonrpc":"2.0","id":1,"result":{}}')
+    for _ in range(70_000):
+        await store.append("loud-1", b"x")
+    big = b"y" * (1024 * 1024)
+    for _ in range(300):  # 300 MiB offered, more than the whole store's bound
+        await store.append("loud-2", big)
+    replay = await store.replay(priming)
+    assert replay is not None
+    assert [e.message for e in replay.events] == [b'{"jsonrpc":"2.0","id":1,"result":{}}']
+    # the loud session keeps its newest events, within its quota
+    assert len(store._order) <= store.max_events_per_session + 2
+    assert store._bytes <= store.max_bytes_per_session + 64
+
+
+async def test_a_session_over_its_quota_forgets_its_own_oldest_events() -> None:
+    store = InMemoryEventStore(max_events_per_session=3)
+    ids = [await store.append("s-1", b"%d" % n) for n in range(5)]
+    other = await store.append("t-1", b"t")
+    assert await store.replay(ids[0]) is None  # a hole: refused
+    replay = await store.replay(ids[1])
+    assert replay is not None
+    assert [e.message for e in replay.events] == [b"2", b"3", b"4"]
+    assert await store.replay(other) is not None
+    await store.forget("s-1")
+    assert store._quotas.keys() == {"t"}
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,8 @@ Each frame is decoded once (envelope only) and handled by kind:
   ``subscriptions/listen`` that way); ``notifications/progress`` goes to the caller waiting on that token; other
   notifications go to the dispatcher, in order, in the reading task.
 * a response completes the outgoing request with its id.
+* a batch is answered as one array once each of its requests is answered (a drain
+  that cuts it answers the members it did not start with the shutdown error).
 * a malformed frame is answered with -32700/-32600 (id ``null`` when unreadable),
   and reading goes on.
 
@@ -35,13 +37,26 @@ the Outcome table), answered through a ``Reply``; see its docstring.
 
 Backpressure: at most ``max_concurrency`` handlers run at once; further requests
 wait for a slot (still cancellable). Once ``max_pending`` requests are outstanding the
-reader stops reading until one finishes, which pushes back on the peer.
+reader stops reading until one finishes, which pushes back on the peer. While it
+waits, it reads ahead (``_Peek``): a cancel of a request in flight and a response
+to an outgoing request are handled at once (each may free a place), the first other
+frame is held (at most one); an end of input that comes next is seen even when every
+place is taken by handlers that never end (the grace begins, the waiting request is
+refused). An end behind more
+frames than that is seen once places free up (a budget, ``request_timeout``, ends
+handlers that would never end). With a ``DirectTransport`` the read-ahead reads what
+the reader would (``receive_message``); a request a transport delivers in its own
+task waits for a place there (nothing is read ahead for it: the reader reads on and
+sees the end of input itself). When reading stops (a drain, the end of input), every
+request waiting for a place, and any request delivered later, is refused with the
+shutdown error; so is one waiting when the session ends.
 
 Closing: reading ends when the transport can give no more frames, or when the owner
 calls ``drain(grace)`` (a server shutting down: reading stops at once). Then every
 outgoing request still waiting fails at once with ``ConnectionClosed`` (naming why),
 and the in-flight handlers get the grace (``drain_on_eof`` seconds after the end of
-input; ``grace`` after ``drain``; the earlier deadline wins) to finish and answer.
+input; ``grace`` after ``drain``; the earlier deadline wins) to finish and answer; they
+may still notify (progress, logs) meanwhile: the output works until the session stops.
 The handlers still running then are cancelled with ``CancelReason.SHUTDOWN`` and
 answered by the Outcome table ("Server is shutting down"); they get ``farewell``
 seconds to write those answers (a masked section runs to its end first) before the
@@ -172,6 +187,17 @@ class _Batch:
     frames: list[bytes] = attrs.field(factory=list)
 
 
+@attrs.define(eq=False, slots=True, repr=False)
+class _Peek:
+    """The one frame read ahead while the reader waits for a place."""
+
+    done: trio.Event = attrs.field(factory=trio.Event)
+    scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    """Around the read-ahead: cancelled when reading stops."""
+    frame: bytes | IncomingMessage | None = None
+    ended: str | None = None  # the end of input, seen ahead
+
+
 @attrs.define(eq=False, repr=False)
 class Session:
     """A JSON-RPC session over one transport. Run it with ``await session.run()``
@@ -222,7 +248,16 @@ class Session:
     """Around the wait for the in-flight handlers; its deadline ends the grace."""
     _drain_reason: str | None = attrs.field(init=False, default=None)
     _waiting: set[trio.CancelScope] = attrs.field(init=False, factory=set)
-    """Accepts waiting for a place (``max_pending``): a drain refuses them."""
+    """Accepts waiting for a place (``max_pending``): when reading stops, they are
+    refused."""
+    _reader: trio.lowlevel.Task | None = attrs.field(init=False, default=None)
+    """The task of ``_read_loop``: only its waits read ahead (``_Peek``)."""
+    _peek: _Peek | None = attrs.field(init=False, default=None)
+    _input_ended: str | None = attrs.field(init=False, default=None)
+    """The end of input, once seen (by the reader, or ahead of it: ``_Peek``)."""
+    _mute: str | None = attrs.field(init=False, default=None)
+    """Why nothing can be written any more (the output broke, the session closed or
+    stopped); ``notify`` raises then, and only then."""
     _on_accept: Callable[[JSONRPCRequest], object] | None = attrs.field(init=False)
     _direct: DirectTransport | None = attrs.field(init=False)
     """The transport, when it is a ``DirectTransport``."""
@@ -254,7 +289,12 @@ class Session:
                 reason = None
                 with self._reading:
                     reason = await self._read_loop()
+                if reason is not None:  # the reader saw the end of input itself
+                    self._input_ended = self._input_ended or reason
+                    self._stop_reading()  # requests delivered meanwhile wait no more
+                reason = reason or self._input_ended
                 self._close_pending(reason or self._drain_reason or "the session is draining")
+                await self._refuse_peeked()
                 if self._drain_reason is None:  # the end of input
                     if self.drain_on_eof is None:
                         self._shutdown(nursery)
@@ -263,7 +303,9 @@ class Session:
                 await self._wind_down(nursery)
         finally:
             self._close_pending(self._closed or "the session ended")
+            self._mute = self._mute or self._closed
             self._nursery = None
+            self._stop_reading()  # accepts still waiting (delivered) end too (see _accept)
             self._stopped.set()
             if self._direct is not None:
                 self._direct.attach(None)
@@ -297,9 +339,7 @@ class Session:
         if self._drain_reason is None:
             self._drain_reason = reason
         self._tighten(trio.current_time() + max(grace, 0.0))
-        self._reading.cancel()
-        for waiting in self._waiting:
-            waiting.cancel()
+        self._stop_reading()
 
     def _tighten(self, deadline: float) -> None:
         if deadline < self._grace.deadline:
@@ -330,6 +370,7 @@ class Session:
     def close(self) -> None:
         """``aclose`` without waiting (usable from synchronous code)."""
         self._close_pending("the session was closed")
+        self._mute = self._mute or "the session was closed"
         if self._nursery is not None:
             self._shutdown(self._nursery)
 
@@ -347,6 +388,7 @@ class Session:
         receive: Callable[[], Awaitable[bytes | IncomingMessage]] = (
             self.transport.receive if self._direct is None else self._direct.receive_message
         )
+        self._reader = trio.lowlevel.current_task()
         burst = 0
         while True:
             burst += 1
@@ -354,7 +396,7 @@ class Session:
                 burst = 0
                 await trio.lowlevel.cancel_shielded_checkpoint()
             try:
-                frame = await receive()
+                frame = await receive() if self._peek is None else await self._peeked()
             except TransportClosed as exc:
                 return str(exc) or "the connection closed"
             if isinstance(frame, bytes):
@@ -385,13 +427,14 @@ class Session:
         """Take a message a ``DirectTransport`` decoded, in the task that received it
         (``Inbound.deliver``). A request is accepted as if read (its handler runs in
         the session's nursery; this waits only while ``max_pending`` requests are
-        outstanding); once the session drains, a request is answered with the
+        outstanding, and is refused when reading stops meanwhile); once reading
+        has stopped (a drain, the end of input), a request is answered with the
         shutdown error at once. Raises ``TransportClosed`` once the session has
         ended (or before it runs)."""
         if self._nursery is None:
             raise TransportClosed(self._closed or "the session is not running")
         if type(message) is JSONRPCRequest:
-            if self._drain_reason is not None:
+            if self._stopped_reading():
                 await self._refuse(message, None)
             elif not self._accept_now(message):
                 await self._accept(message, None)
@@ -411,7 +454,7 @@ class Session:
         for it to end."""
         if self._nursery is None:
             raise TransportClosed(self._closed or "the session is not running")
-        if self._drain_reason is not None:
+        if self._stopped_reading():
             await self._refuse(request, None)
             return
         rid = request.id
@@ -437,6 +480,94 @@ class Session:
         if ctx is not None:
             ctx._cancel(CancelReason.CLIENT, reason)
 
+    # -- reading ahead while the reader waits for a place ----------------------------
+
+    def _read_ahead(self) -> None:
+        """Start the read-ahead (``_ahead``) for the reader, which is about to wait for
+        a place; one at a time. Only the reader's waits read ahead: a request a
+        ``DirectTransport`` delivered waits in its own task while the reader reads
+        on (and sees the end of input itself)."""
+        if self._peek is None and not self._stopped_reading():
+            self._peek = _Peek()
+            assert self._nursery is not None
+            self._nursery.start_soon(self._ahead, self._peek)
+
+    async def _ahead(self, peek: _Peek) -> None:
+        """Read ahead for the reader, which waits for a place: what frees a place (a
+        cancel of a request in flight, a response a handler waits for) is handled at
+        once and reading goes on; anything else is the one frame held. Ends when
+        reading stops (``peek.scope``), as the reader's own read would."""
+        receive: Callable[[], Awaitable[bytes | IncomingMessage]] = (
+            self.transport.receive if self._direct is None else self._direct.receive_message
+        )
+        try:
+            with peek.scope:
+                while True:
+                    frame = await receive()
+                    if not self._frees_a_place(frame):
+                        peek.frame = frame
+                        return
+        except TransportClosed as exc:
+            peek.ended = str(exc) or "the connection closed"
+            self._input_ended = self._input_ended or peek.ended
+            self._stop_reading()  # the waiting request is refused; the grace begins
+        finally:
+            peek.done.set()
+
+    def _frees_a_place(self, frame: bytes | IncomingMessage) -> bool:
+        """Handle ``frame`` now if it is a response, or a cancel of a request in flight
+        (neither needs a place; handling them sooner changes no order that matters);
+        whether it was handled."""
+        if isinstance(frame, bytes):
+            try:
+                decoded = decode_message(frame)
+            except MalformedMessage:
+                return False
+            if type(frame) is LocalErrorFrame and type(decoded) is JSONRPCErrorResponse:
+                self._response(decoded, local=True)
+                return True
+        else:
+            decoded = frame
+        if type(decoded) is JSONRPCResultResponse or type(decoded) is JSONRPCErrorResponse:
+            self._response(decoded)
+            return True
+        if type(decoded) is JSONRPCNotification and decoded.method == "notifications/cancelled":
+            # not one in flight: perhaps the waiting request's, kept in its place
+            return self._cancel_inbound(decoded)
+        return False
+
+    async def _peeked(self) -> bytes | IncomingMessage:
+        assert self._peek is not None
+        await self._peek.done.wait()
+        peek, self._peek = self._peek, None
+        if peek.frame is None:
+            raise TransportClosed(peek.ended or "the connection closed")
+        return peek.frame
+
+    async def _refuse_peeked(self) -> None:
+        """Reading stopped with a frame read ahead: its requests get the shutdown
+        error (a request read is always answered)."""
+        peek, self._peek = self._peek, None
+        if peek is None:
+            return
+        peek.scope.cancel()  # reading has stopped: so has the read-ahead
+        with trio.CancelScope(shield=True):
+            await peek.done.wait()
+        if peek.frame is None:
+            return
+        decoded: Any = peek.frame
+        if isinstance(decoded, bytes):
+            try:
+                decoded = decode_message(decoded)
+            except MalformedMessage:
+                return
+        if type(decoded) is JSONRPCRequest:
+            await self._refuse(decoded, None)
+        elif isinstance(decoded, list):
+            answered = sum(isinstance(m, JSONRPCRequest | MalformedMessage) for m in decoded)
+            if answered:
+                await self._refuse_all(decoded, _Batch(answered))
+
     async def _dispatch(
         self,
         message: JSONRPCRequest
@@ -456,12 +587,50 @@ class Session:
         requests = sum(isinstance(m, JSONRPCRequest) for m in members)
         errors = sum(isinstance(m, MalformedMessage) for m in members)
         batch = _Batch(requests + errors) if requests + errors else None
+        for index, member in enumerate(members):
+            try:
+                if isinstance(member, MalformedMessage):
+                    assert batch is not None
+                    await self._batch_answer(batch, encode_error(member.request_id, member))
+                else:
+                    await self._dispatch(member, batch)
+            except trio.Cancelled:
+                if batch is None or not self._stopped_reading():
+                    raise
+                # reading stopped in the batch: the members not started are answered
+                # too, so that the batch's array is sent once the started ones are
+                with trio.CancelScope(shield=True), trio.move_on_after(self.farewell):
+                    await self._refuse_all(members[index + 1 :], batch)
+                raise
+
+    async def _refuse_all(self, members: list[Any], batch: _Batch) -> None:
+        """Answer the members of ``batch`` that will not be started, reading having
+        stopped: each request with the shutdown error (``_refuse``), each malformed
+        member with its error."""
         for member in members:
             if isinstance(member, MalformedMessage):
-                assert batch is not None
                 await self._batch_answer(batch, encode_error(member.request_id, member))
-            else:
-                await self._dispatch(member, batch)
+            elif type(member) is JSONRPCRequest:
+                await self._refuse(member, batch)
+
+    def _stopped_reading(self) -> bool:
+        """Whether reading stopped (a drain, or the end of input) rather than the
+        session being cancelled: requests are refused from then on."""
+        return self._drain_reason is not None or self._input_ended is not None
+
+    def _ending(self) -> bool:
+        """Whether the session's tasks are ending (``aclose``, a broken output, the
+        end of a drain) or have ended: no request starts any more."""
+        return self._nursery is None or self._nursery.cancel_scope.cancel_called
+
+    def _stop_reading(self) -> None:
+        """Reading stops (``_stopped_reading`` says why): the reader, its read-ahead
+        and every accept waiting for a place (they refuse their requests)."""
+        self._reading.cancel()
+        if self._peek is not None:
+            self._peek.scope.cancel()
+        for waiting in self._waiting:
+            waiting.cancel()
 
     async def _batch_answer(self, batch: _Batch, frame: bytes | None) -> None:
         if frame:
@@ -491,22 +660,31 @@ class Session:
         try:
             self._outstanding.acquire_nowait()
         except trio.WouldBlock:  # backpressure: stop reading at max_pending
+            reader = trio.lowlevel.current_task() is self._reader
+            if reader:
+                self._read_ahead()  # so that a cancel or the end of input is seen
             waiting = trio.CancelScope()
-            if self._drain_reason is not None:
+            if self._stopped_reading():
                 waiting.cancel()
             self._waiting.add(waiting)
             try:
                 with waiting:
                     await self._outstanding.acquire()
-            except trio.Cancelled:  # the reader's scope: a drain stopped reading
-                if self._drain_reason is None:  # the session itself is cancelled
+            except trio.Cancelled:  # not by ``waiting``: the task itself is cancelled
+                if not self._stopped_reading():  # the session itself is cancelled
                     raise
                 await self._refuse(request, batch)
                 raise
             finally:
                 self._waiting.discard(waiting)
-            if waiting.cancelled_caught:  # a deliverer's wait, ended by a drain
-                await self._refuse(request, batch)
+            late = waiting.cancelled_caught
+            if not late and (self._stopped_reading() or (not reader and self._ending())):
+                self._outstanding.release()  # a place, but too late: as if still waiting
+                late = True
+            if late:
+                if not self._stopped_reading():  # a deliverer's, and the session ended
+                    raise TransportClosed(self._closed or "the session ended") from None
+                await self._refuse(request, batch)  # reading stopped: a drain, the end
                 return
         ctx = self._context(request)
         if inline:
@@ -516,7 +694,9 @@ class Session:
             self._start(request, ctx, batch)
 
     async def _refuse(self, request: JSONRPCRequest, batch: _Batch | None) -> None:
-        """Answer a request that comes when the session drains: the shutdown error."""
+        """Answer a request kept from starting because reading stopped (a drain, the
+        end of input): the shutdown error, as the Outcome table answers a request
+        cancelled by a shutdown."""
         frame, error = error_answer(request.id, SHUTTING_DOWN)
         with trio.CancelScope(shield=True), trio.move_on_after(self.farewell):
             if batch is None:
@@ -568,21 +748,27 @@ class Session:
             if not self._inflight:
                 self._idle.set()
 
+    def _cancel_inbound(self, note: JSONRPCNotification) -> bool:
+        """Act on a ``notifications/cancelled`` that names an inbound request in flight
+        (``initialize`` is not cancelled); whether it did (a malformed one counts:
+        it gets no answer)."""
+        try:
+            params = decode_params(note.params, CancelledNotificationParams)
+        except McpError:
+            return True
+        target = self._inflight.get(params.request_id) if params.request_id is not None else None
+        if target is None:
+            return False
+        if target.method != "initialize":
+            target._cancel(CancelReason.CLIENT, params.reason)
+        return True
+
     async def _notification(self, note: JSONRPCNotification) -> None:
-        if note.method == "notifications/cancelled":
-            try:
-                params = decode_params(note.params, CancelledNotificationParams)
-            except McpError:
-                return  # a malformed notification gets no answer
-            target = (
-                self._inflight.get(params.request_id) if params.request_id is not None else None
-            )
-            if target is not None:
-                if target.method != "initialize":
-                    target._cancel(CancelReason.CLIENT, params.reason)
-                return
-            # Not one of our inbound requests: from 2026-07-28 a server cancels its side
-            # of a client's `subscriptions/listen` this way; the dispatcher decides.
+        if note.method == "notifications/cancelled" and self._cancel_inbound(note):
+            return
+        # a cancel that names none of our inbound requests: from 2026-07-28 a server
+        # cancels its side of a client's `subscriptions/listen` this way; the
+        # dispatcher decides
         if note.method == "notifications/progress":
             try:
                 progress = decode_params(note.params, ProgressNotificationParams)
@@ -637,6 +823,7 @@ class Session:
 
     def _broken(self, reason: str) -> None:
         self._close_pending(reason)
+        self._mute = self._mute or reason
         if self._nursery is not None:
             self._shutdown(self._nursery)
 
@@ -651,9 +838,11 @@ class Session:
     async def notify(
         self, method: str, params: Any = UNSET, *, related: RequestId | None = None
     ) -> None:
-        """Send a notification. Raises ``ConnectionClosed`` once the session is closed."""
-        if self._closed is not None:
-            raise ConnectionClosed(f"Connection closed: {self._closed}")
+        """Send a notification. Raises ``ConnectionClosed`` once nothing can be written
+        (the output broke, or the session was closed or has stopped); a session that
+        only stopped reading (its input ended, or a drain) still sends them."""
+        if self._mute is not None:
+            raise ConnectionClosed(f"Connection closed: {self._mute}")
         try:
             frame = encode_notification(method, params)
             await self._emit(frame, Outgoing("notification", related))

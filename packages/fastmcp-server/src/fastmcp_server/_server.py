@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-import math
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -944,15 +943,16 @@ class Server:
         this with one end of ``memory_pair()``) or ``drain`` ends it.
 
         When the input ends, the requests in flight get ``shutdown_grace`` seconds
-        (``None``: as long as their budget) to finish; those still running then are
-        answered with the shutdown error. A connection that starts while the server
+        (``None``: the server's ``request_timeout``, or ``DEFAULT_SHUTDOWN_GRACE``
+        without one: a peer that vanished never leaves a handler running for ever)
+        to finish; those still running then are answered with the shutdown error. A connection that starts while the server
         drains is drained at once (see ``drain``).
         """
         async with self.running():
             connection = Connection(self, info)
             timeout = self._request_timeout
             if shutdown_grace is None:
-                shutdown_grace = math.inf if timeout is None else timeout
+                shutdown_grace = self.DEFAULT_SHUTDOWN_GRACE if timeout is None else timeout
             session = session_for(self.telemetry)(
                 transport,
                 connection,

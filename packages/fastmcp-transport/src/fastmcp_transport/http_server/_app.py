@@ -94,6 +94,7 @@ from fastmcp_transport.http_server._guest import (
     serve_in_guest,
 )
 from fastmcp_transport.http_server._http import (
+    BODY_TIMEOUT,
     EVENT_STREAM,
     JSON,
     ASGIApp,
@@ -125,7 +126,12 @@ from fastmcp_transport.http_server._oneshot import (
 )
 from fastmcp_transport.http_server._routes import Route, RouteTable
 from fastmcp_transport.http_server._security import DnsRebindingProtection
-from fastmcp_transport.http_server._sessions import RemoteSession, SessionManager, SSEOptions
+from fastmcp_transport.http_server._sessions import (
+    RemoteSession,
+    SessionManager,
+    SSEOptions,
+    identity,
+)
 from fastmcp_transport.http_server._shared import StoreEventStore
 from fastmcp_transport.http_server._watches import Watches
 
@@ -182,8 +188,13 @@ class StreamableHTTPApp:
       streams, whose events live in the store's event logs (``event_store`` is
       not used);
     * ``session_idle_timeout``: seconds without requests after which a legacy session
-      is ended (``None``: never); ``max_sessions``: beyond it, 503;
-    * ``max_body_size``: the largest POST body (413 beyond);
+      is ended (``None``: never); ``max_sessions``, ``max_sessions_per_client``: the
+      legacy sessions held in all and by one client (its principal, else its
+      address); a new session beyond either ends the session idle for longest (the
+      client's own first), or is refused when none is idle (503; a client's own: 429);
+    * ``max_body_size``: the largest POST body (413 beyond); ``body_timeout``: a body
+      that pauses that many seconds, or takes longer in all than that plus 1 s per
+      KiB, gets 408 (``None``: no limit; whatever HTTP server is in front);
     * ``keepalive_interval``: seconds of silence after which an SSE response gets a
       comment; ``sse_retry_ms``: the reconnection delay told to legacy clients;
       ``sse_poll_after``: close legacy SSE responses after that many seconds (the
@@ -220,7 +231,9 @@ class StreamableHTTPApp:
     store: Store | None = attrs.field(default=None, kw_only=True)
     session_idle_timeout: float | None = attrs.field(default=1800.0, kw_only=True)
     max_sessions: int = attrs.field(default=10_000, kw_only=True)
+    max_sessions_per_client: int = attrs.field(default=100, kw_only=True)
     max_body_size: int = attrs.field(default=DEFAULT_MAX_BODY_SIZE, kw_only=True)
+    body_timeout: float | None = attrs.field(default=BODY_TIMEOUT, kw_only=True)
     keepalive_interval: float | None = attrs.field(default=15.0, kw_only=True)
     sse_retry_ms: int | None = attrs.field(default=3000, kw_only=True)
     sse_poll_after: float | None = attrs.field(default=None, kw_only=True)
@@ -255,6 +268,7 @@ class StreamableHTTPApp:
             self.max_sessions,
             sse,
             self._watches,
+            self.max_sessions_per_client,
             store=self.store,
         )
         self._checks = ModernChecks(self.modern_versions, self.name_headers)
@@ -463,7 +477,9 @@ class StreamableHTTPApp:
     async def _http(self, head: RequestHead, receive: Receive, responder: Responder) -> None:
         custom = self._route_table.find(head.path)
         if custom is not None:
-            await self._route_table.serve(custom, head, receive, responder, self.max_body_size)
+            await self._route_table.serve(
+                custom, head, receive, responder, self.max_body_size, self.body_timeout
+            )
             return
         if self.security is not None:
             refusal = self.security.refusal(head.headers)
@@ -545,7 +561,9 @@ class StreamableHTTPApp:
                 INVALID_REQUEST,
                 "Not Acceptable: the client must accept application/json and text/event-stream",
             )
-        body = await read_body(receive, self.max_body_size, headers.get("content-length"))
+        body = await read_body(
+            receive, self.max_body_size, headers.get("content-length"), timeout=self.body_timeout
+        )
         frames, messages = _parse(body)
         session_id = headers.get(HEADER_SESSION_ID) if self.legacy and not self.stateless else None
         if session_id is not None:
@@ -704,7 +722,12 @@ class StreamableHTTPApp:
             _bind_principal(transport.info, head)
         if media_type(head.headers.get("content-type")) != JSON:
             raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: use application/json")
-        body = await read_body(receive, self.max_body_size, head.headers.get("content-length"))
+        body = await read_body(
+            receive,
+            self.max_body_size,
+            head.headers.get("content-length"),
+            timeout=self.body_timeout,
+        )
         _, messages = _parse(body)
         if remote:
             await self._sse_endpoints.forward(query, head.principal, body)
@@ -753,8 +776,9 @@ class FrontedApp:
                 if self.app.stopping:
                     await responder.error(_SHUTTING_DOWN)
                     return
+                app = self.app
                 await self._route_table.serve(
-                    custom, head, receive, responder, self.app.max_body_size
+                    custom, head, receive, responder, app.max_body_size, app.body_timeout
                 )
                 return
         await self.front(scope, receive, send)
@@ -824,16 +848,12 @@ def _legacy_info(head: RequestHead) -> HttpConnectionInfo:
     )
 
 
-def _identity(principal: Any) -> Any:
-    return None if principal is None else getattr(principal, "id", principal)
-
-
 def _bind_principal(info: HttpConnectionInfo | None, head: RequestHead) -> None:
     """A request naming a session must come from the principal that opened it (403
     otherwise); its credentials become the session's (a refreshed token)."""
     if info is None:
         return
-    if _identity(info.principal) != _identity(head.principal):
+    if identity(info.principal) != identity(head.principal):
         raise HttpError(
             403, INVALID_REQUEST, "Forbidden: this session belongs to another principal"
         )

@@ -456,9 +456,11 @@ async def serve_h1(
     the server's limits and timeouts (``H1Limits``).
 
     Cancelling it shuts down gracefully: the server stops accepting and closes idle
-    connections, the app ends its legacy sessions (``shutdown_grace``) while the
-    requests in flight get ``graceful_timeout`` seconds; what is left is then
-    cancelled. It returns once every connection and session has ended.
+    connections; the requests in flight get the app's ``shutdown_grace`` seconds to
+    finish, those still running are then answered with the shutdown error, and the
+    connections get ``graceful_timeout`` seconds more to deliver those answers (the
+    server's own limit counts from the stop: the grace, then time to answer); what
+    is left is then cancelled. It returns once every connection and session has ended.
     """
     if not isinstance(app, StreamableHTTPApp):
         app = StreamableHTTPApp(app, path=path)
@@ -476,7 +478,7 @@ async def serve_h1(
         certfile=certfile,
         keyfile=keyfile,
         limits=limits or H1Limits(),
-        graceful_timeout=graceful_timeout,
+        graceful_timeout=app.shutdown_grace + graceful_timeout,
     )
     stop = trio.Event()
     server_done = trio.Event()
@@ -506,7 +508,7 @@ async def serve_h1(
         finally:
             with trio.CancelScope(shield=True):
                 stop.set()
-                with trio.move_on_after(app.shutdown_grace):
+                with trio.move_on_after(app.shutdown_grace + graceful_timeout):
                     await app.shutdown()
                 await server_done.wait()
             app_scope.cancel()

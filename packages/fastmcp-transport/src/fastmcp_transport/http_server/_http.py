@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import Any
 
 import attrs
+import trio
 
 from fastmcp_protocol import (
     UNSET,
@@ -156,12 +157,28 @@ class ClientGone(LocalError):
     """The client disconnected while the request body was being read."""
 
 
-async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes:
+BODY_TIMEOUT = 30.0
+"""Seconds a request body may pause, and its allowance in all (``read_body``)."""
+BODY_MIN_RATE = 1024.0
+"""Bytes per second a request body must average past its allowance (``read_body``)."""
+
+
+async def read_body(
+    receive: Receive,
+    limit: int,
+    declared: str | None,
+    *,
+    timeout: float | None = BODY_TIMEOUT,
+    min_rate: float = BODY_MIN_RATE,
+) -> bytes:
     """The whole request body, at most ``limit`` bytes.
 
     Raises ``HttpError(413)`` as soon as the declared ``Content-Length`` or the
     bytes received exceed the limit (the rest is not read), ``ClientGone`` when the
-    client disconnects first.
+    client disconnects first, ``HttpError(408)`` when the body pauses for ``timeout``
+    seconds or takes longer than ``timeout`` plus its bytes so far over ``min_rate``
+    in all (``None``: no limit): a slow body holds no server task for ever, whatever
+    the HTTP server in front (hypercorn has no such limit of its own).
     """
     if declared is not None:
         try:
@@ -172,8 +189,17 @@ async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes
             raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
+    started = trio.current_time()
     while True:
-        message = await receive()
+        message: Message | None = None
+        if timeout is None:
+            message = await receive()
+        else:
+            now = trio.current_time()
+            with trio.move_on_at(min(now + timeout, started + timeout + size / min_rate)):
+                message = await receive()
+            if message is None:
+                raise HttpError(408, -32600, "Request Timeout: the body came too slowly")
         kind = message.get("type")
         if kind == "http.disconnect":
             raise ClientGone

@@ -11,8 +11,8 @@ the request through) and returns what the response is: ``str`` (``text/plain``),
 
 Routes are served before the MCP endpoint's checks (content type, DNS-rebinding
 protection, sessions): they are the application's own. A method the route does not
-take gets 405 with ``Allow``; a body beyond the app's limit 413; a handler that
-raises 500 (logged, never the traceback).
+take gets 405 with ``Allow``; a body beyond the app's limit 413, one slower than
+its ``body_timeout`` 408; a handler that raises 500 (logged, never the traceback).
 """
 
 from __future__ import annotations
@@ -142,8 +142,11 @@ class RouteTable:
         receive: Receive,
         responder: Responder,
         max_body_size: int,
+        body_timeout: float | None,
     ) -> None:
-        """Answer one request with ``route`` (see the module docstring)."""
+        """Answer one request with ``route`` (see the module docstring); its body is
+        bounded as the MCP endpoint's (``max_body_size``: 413, ``body_timeout``:
+        408)."""
         if head.method not in route.methods:
             allow = ", ".join(route.methods).encode()
             await responder.respond(
@@ -151,7 +154,9 @@ class RouteTable:
             )
             return
         try:
-            body = await read_body(receive, max_body_size, head.headers.get("content-length"))
+            body = await read_body(
+                receive, max_body_size, head.headers.get("content-length"), timeout=body_timeout
+            )
         except HttpError as error:
             await responder.respond(
                 error.status, error.message.encode(), content_type=b"text/plain"

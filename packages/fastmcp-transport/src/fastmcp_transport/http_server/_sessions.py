@@ -42,9 +42,10 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from functools import partial
 from types import TracebackType
+from typing import Any
 
 import attrs
 import msgspec
@@ -107,8 +108,11 @@ from fastmcp_transport.http_server._watches import Watches
 __all__ = ["RemoteSession", "SSEOptions", "SessionManager", "SessionTransport"]
 
 logger = logging.getLogger("fastmcp.http")
-_dropped = RateLimitedLog(logger)
-"""A client that never opens its GET stream must not flood the log: one line a minute."""
+_dropped = RateLimitedLog(logger, clock=trio.current_time)
+_evicted = RateLimitedLog(logger, clock=trio.current_time)
+"""A client that never opens its GET stream makes the server drop messages, one that
+opens sessions without end makes it end its idlest: one line a minute at most of
+each, whichever sessions they are."""
 
 PRIMING_SINCE = "2025-11-25"
 """Priming events (an id with empty data) came with 2025-11-25; older clients may
@@ -272,6 +276,9 @@ class SessionTransport:
     """Set when this replica stops: the session's record and logs stay for another
     replica to adopt."""
     _orphans: dict[str, list[RequestId]] = attrs.field(init=False, factory=dict)
+    owner: Hashable = None
+    """Whose session it is (``client_key``): the sessions a client may hold are counted
+    by it."""
     _inbox: trio.MemorySendChannel[_Queued] = attrs.field(init=False)
     _frames: trio.MemoryReceiveChannel[_Queued] = attrs.field(init=False)
     _queued: int = attrs.field(init=False, default=0)
@@ -704,10 +711,40 @@ def _gone() -> HttpError:
     return HttpError(404, INVALID_REQUEST, "Not Found: the session has ended")
 
 
+def identity(principal: Any) -> Any:
+    """Who a principal is: its ``id`` when it has one, else itself (``None``: none)."""
+    return None if principal is None else getattr(principal, "id", principal)
+
+
+def client_key(info: HttpConnectionInfo) -> Hashable:
+    """Who opens a session, for the per-client bound: the authenticated principal's
+    identity (its ``id``, else itself) when there is one, else the client's address
+    (without its port: one host's many connections are one client)."""
+    if info.principal is not None:
+        return ("principal", identity(info.principal))
+    if info.client is not None:
+        return ("address", info.client[0])
+    return ("unknown",)
+
+
+def _idlest(sessions: Iterable[SessionTransport]) -> SessionTransport | None:
+    """The session idle for longest (no request in progress, no GET stream open)."""
+    idle = [session for session in sessions if not session._active]
+    return min(idle, key=lambda session: session._last_seen, default=None)
+
+
 @attrs.define(eq=False)
 class SessionManager:
     """Creates, finds, runs and ends the legacy sessions of an app, and answers the
-    HTTP requests that name one."""
+    HTTP requests that name one.
+
+    Sessions are bounded per client (``max_sessions_per_client``, by ``client_key``)
+    and in all (``max_sessions``). A client at its bound that opens another loses its
+    own session idle for longest (429 when none of its sessions is idle); when the
+    server is at its bound, the client holding the most sessions loses its session idle
+    for longest (else the session idle for longest of all; 503 when none is idle). So
+    one client opening sessions without end never locks the others out.
+    """
 
     connect: ConnectionHandler
     event_store: EventStore | None
@@ -716,9 +753,11 @@ class SessionManager:
     sse: SSEOptions
     watches: Watches = attrs.field(factory=Watches)
     """Where the helpers of lasting responses start (the app's)."""
+    max_sessions_per_client: int = 100
     store: Store | None = attrs.field(default=None, kw_only=True)
     """A shared store: the sessions are served by every replica (see ``_shared``)."""
     _sessions: dict[str, SessionTransport] = attrs.field(init=False, factory=dict)
+    _by_client: dict[Hashable, dict[str, SessionTransport]] = attrs.field(init=False, factory=dict)
     _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
     _accepting: bool = attrs.field(init=False, default=True)
 
@@ -768,18 +807,35 @@ class SessionManager:
                     "`async with app.running():`"
                 )
             raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: not accepting sessions")
+        owner = client_key(info)
+        mine = self._by_client.get(owner, {})
+        if len(mine) >= self.max_sessions_per_client:
+            victim = _idlest(mine.values())
+            if victim is None:
+                raise HttpError(
+                    429, INTERNAL_ERROR, "Too Many Requests: this client's sessions are all busy"
+                )
+            _evicted.log("a client at its bound of sessions opened another: its idlest ended")
+            self.end(victim, "the client opened too many sessions")
         if len(self._sessions) >= self.max_sessions:
-            raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: too many sessions")
+            largest = max(self._by_client.values(), key=len)
+            victim = _idlest(largest.values()) or _idlest(self._sessions.values())
+            if victim is None:
+                raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: too many sessions")
+            _evicted.log("the server is at its bound of sessions: the idlest of the most ended")
+            self.end(victim, "the server has too many sessions")
         session_id = secrets.token_urlsafe(24)
         info = attrs.evolve(info, session_id=session_id)
         session = SessionTransport(
             session_id,
             self.event_store,
             info=info,
+            owner=owner,
             shared=self.store is not None,
             replica=self.store.replica if self.store is not None else "",
         )
         self._sessions[session_id] = session
+        self._by_client.setdefault(owner, {})[session_id] = session
         nursery.start_soon(self._serve, session, info)
         return session
 
@@ -793,7 +849,8 @@ class SessionManager:
                         await self.connect(session, info)
                     except Exception:
                         logger.exception(
-                            "the connection handler of session %s failed", session.session_id
+                            "the connection handler of session %s failed",
+                            redacted(session.session_id),
                         )
                     nursery.cancel_scope.cancel()
         finally:
@@ -823,7 +880,9 @@ class SessionManager:
             if trio.current_time() >= deadline:
                 break
             await trio.sleep_until(deadline)
-        logger.info("session %s expired after %g s without requests", session.session_id, timeout)
+        logger.info(
+            "session %s expired after %g s without requests", redacted(session.session_id), timeout
+        )
         self.end(session, "the session expired")
 
     def end(self, session: SessionTransport, reason: str, *, by_client: bool = False) -> None:
@@ -832,6 +891,11 @@ class SessionManager:
         handler is cancelled."""
         if self._sessions.get(session.session_id) is session:
             del self._sessions[session.session_id]
+            mine = self._by_client.get(session.owner)
+            if mine is not None:
+                mine.pop(session.session_id, None)
+                if not mine:
+                    del self._by_client[session.owner]
         session._close(reason, answer_pending=not by_client)
         session._scope.cancel()
 
@@ -1099,11 +1163,18 @@ class SessionManager:
         if nursery is None or not self._accepting:
             raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: not accepting sessions")
         info = attrs.evolve(info, session_id=session_id)
+        owner = client_key(info)
         session = SessionTransport(
-            session_id, self.event_store, info=info, shared=True, replica=self.store.replica
+            session_id,
+            self.event_store,
+            info=info,
+            shared=True,
+            replica=self.store.replica,
+            owner=owner,
         )
         session._ready = trio.Event()
         self._sessions[session_id] = session
+        self._by_client.setdefault(owner, {})[session_id] = session  # counted as its own
         nursery.start_soon(self._serve, session, info)
         try:
             stream = session.open_stream([record.initialize_id], json=True, initialize=True)
