@@ -73,6 +73,14 @@ def whoami() -> str:
 
 
 @server.tool
+async def probe(ctx: McpContext) -> str:
+    """The HTTP request that carried this call, as the replica running it sees it."""
+    http = ctx.http
+    assert http is not None
+    return f"{http.header('x-probe')} {http.header('authorization')} {http.client is not None}"
+
+
+@server.tool
 async def count(ctx: McpContext, n: int, gate: str) -> str:
     for i in range(1, n + 1):
         if i == n // 2 + 1:

@@ -395,6 +395,19 @@ async def test_a_legacy_session_is_served_by_all_three_replicas(
         # every request ran in the one session, on the replica that holds it
         assert len({text(a.result) for a in answers}) == 1
         assert text(answers[0].result) == str(c.processes[owner].pid)
+        # ctx.http on the owner is each POST's own, wherever it landed (no credentials
+        # cross the bus)
+        for n, port in enumerate(c.ports):
+            probed = await c.post(
+                request("tools/call", {"name": "probe", "arguments": {}}),
+                {**session.headers, "x-probe": f"p{n}", "authorization": "Basic c2VjcmV0"},
+                url=c.replica_url(port),
+            )
+            assert probed.status == 200, probed
+            forwarded = port != owner
+            assert text(probed.result) == (
+                f"p{n} None True" if forwarded else f"p{n} Basic c2VjcmV0 True"
+            )
 
         # a server-to-client request crosses replicas: asked on one stream, answered by
         # a POST that lands elsewhere, the tool's answer on the first stream

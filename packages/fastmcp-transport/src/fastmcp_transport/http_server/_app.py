@@ -578,6 +578,8 @@ class StreamableHTTPApp:
                     json=json,
                     responder=responder,
                     receive=receive,
+                    headers=head.headers,
+                    client=head.client,
                 )
                 return
             _bind_principal(session.info, head)
@@ -730,7 +732,9 @@ class StreamableHTTPApp:
         )
         _, messages = _parse(body)
         if remote:
-            await self._sse_endpoints.forward(query, head.principal, body)
+            await self._sse_endpoints.forward(
+                query, head.principal, body, _request_ids(messages), head.headers, head.client
+            )
             await responder.respond(202, b"Accepted", content_type=b"text/plain")
             return
         if transport.info is not None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 
 import attrs
@@ -211,6 +211,8 @@ class LegacySSEEndpoints:
                 if transport is None:
                     logger.info("a message for an SSE stream that closed was dropped")
                     continue
+                if message.ids and transport.info is not None:  # ctx.http: the POST's own
+                    transport.info.note_requests(message.ids, message.headers, message.client)
                 for frame in message.frames:
                     with suppress(HttpError):
                         await transport.deliver(frame)
@@ -222,8 +224,18 @@ class LegacySSEEndpoints:
         session_id = query.get("session_id")
         return bool(session_id) and session_id not in self._transports and self.store is not None
 
-    async def forward(self, query: Mapping[str, str], principal: object, body: bytes) -> None:
-        """Forward ``body`` to the replica that holds the stream (``remote`` holds).
+    async def forward(
+        self,
+        query: Mapping[str, str],
+        principal: object,
+        body: bytes,
+        request_ids: Sequence[RequestId] = (),
+        headers: Mapping[str, str] | None = None,
+        client: tuple[str, int] | None = None,
+    ) -> None:
+        """Forward ``body`` to the replica that holds the stream (``remote`` holds),
+        with the POST's ``headers`` (no credentials) and ``client`` for the requests
+        ``request_ids`` (``ctx.http`` there).
 
         ``HttpError``: 404 when no replica holds it, 403 for another principal, 503
         when the store cannot be reached."""
@@ -238,7 +250,9 @@ class LegacySSEEndpoints:
                     403, INVALID_REQUEST, "Forbidden: this session belongs to another principal"
                 )
             assert record.owner is not None
-            message = encode_forward(session_id, [body], [], None)
+            message = encode_forward(
+                session_id, [body], request_ids, None, headers=headers, client=client
+            )
             await self.store.bus.send(record.owner, SSE_TOPIC, message)
         except StoreUnavailable as exc:
             raise HttpError(503, INVALID_REQUEST, f"Service Unavailable: {exc}") from None

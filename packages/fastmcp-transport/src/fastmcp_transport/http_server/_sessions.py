@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -1205,19 +1205,25 @@ class SessionManager:
         json: bool,
         responder: Responder,
         receive: Receive,
+        headers: Mapping[str, str] | None = None,
+        client: tuple[str, int] | None = None,
     ) -> None:
         """``post`` for a session of another replica: its frames go to the owner's
-        inbox, the answer is the log of a stream opened there for them."""
+        inbox (with the POST's ``headers`` and ``client``, for ``ctx.http`` there), the
+        answer is the log of a stream opened there for them."""
         assert self.store is not None
         session_id = remote.session_id
         if not request_ids:
-            await self._send(remote.owner, encode_forward(session_id, frames, [], None))
+            forward = encode_forward(session_id, frames, [], None, headers=headers, client=client)
+            await self._send(remote.owner, forward)
             await responder.respond(202)
             return
         stream_id = new_stream_id(session_id, remote.owner)
         priming = not json and (remote.record.version or "") >= PRIMING_SINCE
         after = 0  # a new stream: its priming event (id 0) is "before the first"
-        message = encode_forward(session_id, frames, request_ids, stream_id, json=json)
+        message = encode_forward(
+            session_id, frames, request_ids, stream_id, json=json, headers=headers, client=client
+        )
         await self._send(remote.owner, message)
         if json:
             responses: list[bytes] = []
@@ -1374,6 +1380,8 @@ class SessionManager:
         if message.delete:
             self.delete(session)
             return
+        if message.ids and session.info is not None:  # ctx.http: the POST's own
+            session.info.note_requests(message.ids, message.headers, message.client)
         stream: _Stream | None = None
         if message.stream is not None:
             try:

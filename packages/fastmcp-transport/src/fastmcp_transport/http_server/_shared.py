@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 import msgspec
@@ -96,6 +96,19 @@ class Forward(msgspec.Struct, frozen=True, kw_only=True):
     """The stream the owner opens for ``ids`` (its log carries the answers)."""
     json: bool = False
     delete: bool = False
+    headers: dict[str, str] = {}
+    """The forwarded POST's headers, its credentials left out (``ctx.http`` on the
+    owner: the request's own, as on the replica it came to)."""
+    client: tuple[str, int] | None = None
+
+
+CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})
+"""Headers never put on the bus: the replica a POST came to checked them already."""
+
+
+def forwardable(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` without credentials (see ``CREDENTIALS``)."""
+    return {name: value for name, value in headers.items() if name.lower() not in CREDENTIALS}
 
 
 record_encoder = msgspec.msgpack.Encoder()
@@ -224,7 +237,10 @@ def encode_forward(
     *,
     json: bool = False,
     delete: bool = False,
+    headers: Mapping[str, str] | None = None,
+    client: tuple[str, int] | None = None,
 ) -> bytes:
+    """A ``Forward``; ``headers`` (of the POST) are sent without credentials."""
     return record_encoder.encode(
         Forward(
             session=session_id,
@@ -233,5 +249,7 @@ def encode_forward(
             stream=stream,
             json=json,
             delete=delete,
+            headers=forwardable(headers) if headers else {},
+            client=client,
         )
     )
