@@ -1,9 +1,9 @@
 """A real nginx for the tests: a round-robin balancer on 127.0.0.1 in front of replicas.
 
 ``nginx_binary()`` finds ``nginx`` on PATH (or in /usr/sbin) and, when it is missing,
-installs it with the system's package manager (``apt-get install -y nginx-light``,
-else ``nginx``; as root, under a file lock, like ``redis_server.py``). When that
-cannot be done the tests that need it fail with one line naming what is missing.
+installs it with the system's package manager (``nginx-light``, else ``nginx``; see
+``system_programs``). When that cannot be done the tests that need it fail with one
+line naming what is missing.
 
 ``Balancer`` writes its configuration into a folder of its own and runs
 ``nginx -p FOLDER -c nginx.conf`` in the foreground (``daemon off``): a site (by
@@ -14,10 +14,7 @@ response naming the upstream that answered.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,10 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
-import peers
+from system_programs import system_program
 
 START_TIMEOUT = 20.0  # seconds for nginx to accept connections
-INSTALL_TIMEOUT = 600
 
 CONFIG = """\
 worker_processes 1;
@@ -83,57 +79,9 @@ def site(template: str, upstreams: Sequence[int], port: int) -> str:
     return _LOCATION.sub(r"\1        add_header X-Replica $upstream_addr always;\n", body)
 
 
-class NginxMissing(RuntimeError):
-    """nginx is not installed and could not be."""
-
-
-def _which() -> str | None:
-    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-
-
 def nginx_binary() -> str:
-    """The path of ``nginx`` (installed first when missing; see the module)."""
-    found = _which()
-    if found:
-        return found
-    peers.CACHE.mkdir(parents=True, exist_ok=True)
-    with open(peers.CACHE / ".nginx.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not _which():
-                _install()
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    found = _which()
-    if not found:
-        raise NginxMissing("nginx is missing: apt-get installed it but it is not on PATH")
-    return found
-
-
-def _install() -> None:
-    apt = shutil.which("apt-get")
-    if apt is None or os.geteuid() != 0:
-        raise NginxMissing(
-            "nginx is missing (the scale-out HTTP tests need it): install the nginx-light "
-            "or nginx package, or run the tests as root with apt-get available"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [apt, *args], capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
-            check=False, env=env,
-        )  # fmt: skip
-
-    done = run("install", "-y", "nginx-light")
-    if done.returncode != 0:  # the package lists may be missing or old; or no -light
-        run("update")
-        done = run("install", "-y", "nginx-light")
-        if done.returncode != 0:
-            done = run("install", "-y", "nginx")
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise NginxMissing(f"nginx is missing and apt-get install -y nginx failed: {tail[0]}")
+    """The path of ``nginx`` (installed first when missing; see ``system_programs``)."""
+    return system_program("nginx", ["nginx-light", "nginx"], "the scale-out HTTP tests need it")
 
 
 def free_port() -> int:

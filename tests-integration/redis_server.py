@@ -1,10 +1,9 @@
 """A real Redis for the tests: ``redis-server`` on 127.0.0.1, started by the tests.
 
 ``redis_binary()`` finds ``redis-server`` on PATH and, when it is missing, installs it
-with the system's package manager (``apt-get install -y redis-server``; as root, under
-a file lock so that parallel test runs wait for one another, like ``peers.py``). When
-that cannot be done the tests that need Redis fail with one line naming what is
-missing; they never skip.
+with the system's package manager (the ``redis-server`` package; see
+``system_programs``). When that cannot be done the tests that need Redis fail with one
+line naming what is missing; they never skip.
 
 ``RedisServer`` runs one server on a free port, in a folder of its own, with an
 append-only file written on every command (``appendfsync always``): a write Redis
@@ -13,9 +12,6 @@ acknowledged survives ``restart()``, whether it stops gracefully or is killed.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,61 +21,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
-import peers
+from system_programs import system_program
 
 START_TIMEOUT = 20.0  # seconds for redis-server to answer PING
-INSTALL_TIMEOUT = 600
-
-
-class RedisMissing(RuntimeError):
-    """redis-server is not installed and could not be."""
 
 
 def redis_binary() -> str:
-    """The path of ``redis-server`` (installed first when missing; see the module)."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    peers.CACHE.mkdir(parents=True, exist_ok=True)
-    with open(peers.CACHE / ".redis-server.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            found = shutil.which("redis-server")
-            if found:
-                return found
-            _install()
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    found = shutil.which("redis-server")
-    if not found:
-        raise RedisMissing("redis-server is missing: apt-get installed it but it is not on PATH")
-    return found
-
-
-def _install() -> None:
-    apt = shutil.which("apt-get")
-    if apt is None or os.geteuid() != 0:
-        raise RedisMissing(
-            "redis-server is missing (the Redis tests need Redis 7): install the "
-            "redis-server package, or run the tests as root with apt-get available"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [apt, *args], capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
-            check=False, env=env,
-        )  # fmt: skip
-
-    done = run("install", "-y", "redis-server")
-    if done.returncode != 0:  # the package lists may be missing or old
-        run("update")
-        done = run("install", "-y", "redis-server")
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise RedisMissing(
-            f"redis-server is missing and apt-get install -y redis-server failed: {tail[0]}"
-        )
+    """The path of ``redis-server`` (installed first when missing; see
+    ``system_programs``)."""
+    return system_program("redis-server", ["redis-server"], "the Redis tests need Redis 7")
 
 
 def _free_port() -> int:
