@@ -101,12 +101,17 @@ async def test_a_quiet_modern_stream_gets_keepalive_comments_and_cancels_on_clos
         payload = tool_call(
             1, "sleep", key="quiet", seconds=3600, progress_first=True, meta={"progressToken": 1}
         )
+        started = trio.current_time()
         call = await call_asgi(
             nursery, app, "POST", "/mcp", modern_headers("tools/call", "sleep"), payload
         )
         await call.response.wait_for(b": keep-alive")
+        assert trio.current_time() - started >= 15  # after 15 s of quiet, not at once
         assert call.response.headers["content-type"] == "text/event-stream"
         assert b"notifications/progress" in call.response.body
+        # a comment line between events, never an event of its own
+        assert b"\n\n: keep-alive\n\n" in call.response.body
+        assert [m["method"] for m in messages_of(call.response.body)] == ["notifications/progress"]
         call.disconnect.set()
         await recorder.event(recorder.cancelled, "quiet").wait()
         await call.done.wait()

@@ -139,6 +139,14 @@ class Answer:
     async def write(self, frame: bytes, about: Outgoing, answered: bool) -> None:
         """Write one message (``answered``: it is the final response of one of the
         POST's requests). Waits while the client reads slowly."""
+        lock = await self._locked()
+        try:
+            await self._take(frame, about, answered)
+        finally:
+            lock.release()
+
+    async def _locked(self) -> trio.Lock:
+        """The writers' lock, taken (without a scheduling round when it is free)."""
         lock = self._lock
         if lock is None:
             lock = self._lock = trio.Lock()
@@ -146,10 +154,7 @@ class Answer:
             lock.acquire_nowait()
         except trio.WouldBlock:
             await lock.acquire()
-        try:
-            await self._take(frame, about, answered)
-        finally:
-            lock.release()
+        return lock
 
     async def _take(self, frame: bytes, about: Outgoing, answered: bool) -> None:
         if self._complete:
@@ -216,17 +221,20 @@ class Answer:
         keepalive = self.keepalive
         if keepalive is None:
             await trio.sleep_forever()
+        if not self._quiet_since:  # nothing written yet: quiet since the helper started
+            self._quiet_since = trio.current_time()
         while keepalive is not None:
             await trio.sleep_until(self._quiet_since + keepalive)
             now = trio.current_time()
             if now < self._quiet_since + keepalive:
                 continue
-            if self._streaming and not self._complete:
-                await self.write(KEEPALIVE, _KEEPALIVE, False)
+            lock = await self._locked()
+            try:  # a comment line, not an event: clients skip it
+                if self._streaming and not self._complete:
+                    await self.responder.body(KEEPALIVE, more=True)
+            finally:
+                lock.release()
             self._quiet_since = now
-
-
-_KEEPALIVE = Outgoing("notification")
 
 
 class RequestTransport:
