@@ -178,6 +178,18 @@ def _single_leaf(exc: BaseException) -> BaseException:
 _MASKED = "Internal error"
 
 
+def answered_as_tool_error(outcome: Outcome[Any], method: str) -> bool:
+    """Whether ``answer_for`` answers ``outcome`` of a ``method`` request with a tool
+    result whose ``isError`` is set (a tool's own failure) instead of a JSON-RPC
+    error: a ``tools/call`` that raised an ``McpError`` other than a protocol error,
+    or something unexpected."""
+    if method != "tools/call":
+        return False
+    return isinstance(outcome, Panicked) or (
+        isinstance(outcome, Err) and not isinstance(outcome.error, ProtocolError)
+    )
+
+
 def response_for(
     outcome: Outcome[Any],
     *,
@@ -223,7 +235,7 @@ def answer_for(
         result = prepare_result(outcome.value, version, server_info=server_info)
         return encode_result(request_id, result), None
     if isinstance(outcome, Err):
-        if is_tool and not isinstance(outcome.error, ProtocolError):
+        if answered_as_tool_error(outcome, method):
             return _tool_error(request_id, outcome.error.message, version, server_info), None
         return error_answer(request_id, outcome.error.to_error())
     if isinstance(outcome, Cancelled):

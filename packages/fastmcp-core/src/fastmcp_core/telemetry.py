@@ -37,8 +37,14 @@ import attrs
 import msgspec
 import trio
 
-from fastmcp_core._errors import ProtocolError
-from fastmcp_core._outcome import Cancelled, CancelReason, Err, Ok, failure_outcome
+from fastmcp_core._outcome import (
+    Cancelled,
+    CancelReason,
+    Err,
+    Ok,
+    answered_as_tool_error,
+    failure_outcome,
+)
 from fastmcp_core._session import Dispatcher, Handler, Session, _with_meta
 from fastmcp_protocol import UNSET, JSONRPCNotification, JSONRPCRequest, McpError
 
@@ -132,7 +138,7 @@ class Telemetry:
         outcome = Err(exc) if isinstance(exc, McpError) else failure_outcome(exc)
         if isinstance(outcome, Err):
             error = outcome.error
-            if method == "tools/call" and not isinstance(error, ProtocolError):
+            if method is not None and answered_as_tool_error(outcome, method):
                 _failed(span, "error", "tool_error", error.message)  # answered as a result
                 return
             code = str(error.code)
