@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,13 +11,27 @@ import pytest
 
 import fastmcp_server
 
-# loaded on first use: a server that returns no media, uses no middleware and has no
-# resource template starts without them
-LAZY_MODULES = [
-    "fastmcp_server._media",
-    "fastmcp_server._middleware",
-    "fastmcp_server._uri_template",
-]
+# What a plain server (``Server(...)``, ``@server.tool``, ``server.run()`` over stdio)
+# never needs, so neither the package nor the facade imports it, each with the use that
+# loads it: optional machinery loads on first use.
+LAZY_MODULES = {
+    "fastmcp_server._media": "from {package} import Image",
+    "fastmcp_server._files": "from {package} import FileResources",
+    "fastmcp_server._uri_template": "from {package} import UriTemplate",
+    "fastmcp_server._middleware": "from {package} import LoggingMiddleware",
+    "fastmcp_server._caching": "from {package} import ResponseCachingMiddleware",
+    "fastmcp_server._rate_limiting": "from {package} import RateLimitingMiddleware",
+    "fastmcp_server._error_handling": "from {package} import RetryMiddleware",
+    "fastmcp_server._transform": "from {package} import TransformedTool",
+    "fastmcp_server._custom_routes": "server.custom_route('/up')(up)",
+    "fastmcp_server.openapi": "from fastmcp_server.openapi import RouteMap",
+    "fastmcp_server.auth": "from fastmcp_server.auth import StaticTokenVerifier",
+    "fastmcp_server._http": "server.http_app()",
+    "fastmcp_transport.http_server": "server.http_app()",
+    "fastmcp_core.telemetry": "from fastmcp_core.telemetry import Telemetry",
+    "fastmcp_core.store._memory": "server = Server('plain')",
+    "fastmcp_core.store._redis": "from fastmcp_core.store import RedisStore",
+}
 
 
 def test_every_public_name_is_there() -> None:
@@ -31,17 +46,70 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
 
 @pytest.mark.parametrize("package", ["fastmcp_server", "fastmcp"])
-def test_importing_the_package_leaves_the_rarely_used_modules_unloaded(package: str) -> None:
+def test_importing_the_package_leaves_the_optional_modules_unloaded(package: str) -> None:
+    uses = "\n".join(dict.fromkeys(LAZY_MODULES.values())).replace("{package}", package)
     script = (
         f"import sys, {package}\n"
-        f"before = [m for m in {LAZY_MODULES!r} if m in sys.modules]\n"
-        f"from {package} import Image, LoggingMiddleware, UriTemplate\n"
-        f"after = [m for m in {LAZY_MODULES!r} if m in sys.modules]\n"
-        "print(before, len(after))"
+        f"from {package} import Server\n"
+        "def loaded(): return [m for m in LAZY if m in sys.modules]\n"
+        f"LAZY = {list(LAZY_MODULES)!r}\n"
+        "print(loaded())\n"
+        "server = Server('plain')\n"
+        "async def up(request): ...\n"
+        f"{uses}\n"
+        "print(loaded())"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "FASTMCP_STORE"}  # the MemoryStore
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[0] == f"[] {len(LAZY_MODULES)}"
+    assert done.stdout.splitlines() == ["[]", str(list(LAZY_MODULES))]
+
+
+def test_a_plain_server_serves_stdio_without_the_optional_modules() -> None:
+    script = (
+        "import sys\n"
+        "from fastmcp_server import Server\n"
+        "server = Server('plain', '1.0')\n"
+        "@server.tool\n"
+        "async def add(a: int, b: int) -> int:\n"
+        "    return a + b\n"
+        "try:\n"
+        "    server.run()\n"
+        "finally:\n"
+        f"    print([m for m in {list(LAZY_MODULES)!r} if m in sys.modules], file=sys.stderr)\n"
+    )
+    requests = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "1"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "add", "arguments": {"a": 1, "b": 2}},
+        },
+    ]
+    lines = "".join(json.dumps(request) + "\n" for request in requests)
+    env = {k: v for k, v in os.environ.items() if k != "FASTMCP_STORE"}  # the MemoryStore
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=lines, capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert answers[1] == {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "result": {"content": [{"type": "text", "text": "3"}], "structuredContent": {"result": 3}},
+    }
+    assert done.stderr.splitlines()[-1] == "['fastmcp_core.store._memory']"
 
 
 def test_skills_load_with_the_first_skill() -> None:

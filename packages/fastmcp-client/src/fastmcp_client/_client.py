@@ -49,7 +49,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import attrs
 import msgspec
@@ -89,7 +89,6 @@ from fastmcp_core import (
     Transport,
     call_callback,
 )
-from fastmcp_core.telemetry import Telemetry, session_for
 from fastmcp_protocol import (
     HEADER_MISMATCH,
     LEGACY_PROTOCOL_VERSIONS,
@@ -169,6 +168,9 @@ from fastmcp_protocol.ext_skills import (
     Skill,
 )
 from fastmcp_transport import StderrMode
+
+if TYPE_CHECKING:
+    from fastmcp_core.telemetry import Telemetry
 
 __all__ = ["Client"]
 
@@ -446,7 +448,13 @@ class Client:
                 dispatcher = ServerRequests(
                     self._responder, self._on_notification, self._answering_version
                 )
-                session = session_for(self.telemetry)(
+                if self.telemetry is None:
+                    make_session: Callable[..., Session] = Session
+                else:  # the telemetry module loads only for a client given one
+                    from fastmcp_core.telemetry import session_for
+
+                    make_session = session_for(self.telemetry)
+                session = make_session(
                     transport,
                     dispatcher,
                     default_timeout=self.request_timeout,

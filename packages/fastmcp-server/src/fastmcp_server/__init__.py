@@ -48,7 +48,6 @@ from fastmcp_server._handlers import (
 from fastmcp_server._server import Lifespan, Server
 from fastmcp_server._settings import Settings, SettingsError
 from fastmcp_server._tasks import TaskState
-from fastmcp_server._transform import ArgTransform, TransformedTool, forward, forward_raw
 
 if _typing.TYPE_CHECKING:
     from fastmcp_server._caching import (
@@ -82,6 +81,7 @@ if _typing.TYPE_CHECKING:
         RateLimitingMiddleware,
         SlidingWindowRateLimitingMiddleware,
     )
+    from fastmcp_server._transform import ArgTransform, TransformedTool, forward, forward_raw
     from fastmcp_server._uri_template import UriTemplate
 
     __version__: str
@@ -115,6 +115,10 @@ _LAZY = {
     "ListToolsSettings": "_caching",
     "ListResourcesSettings": "_caching",
     "ListPromptsSettings": "_caching",
+    "ArgTransform": "_transform",
+    "TransformedTool": "_transform",
+    "forward": "_transform",
+    "forward_raw": "_transform",
 }
 
 

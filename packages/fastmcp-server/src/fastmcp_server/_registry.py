@@ -30,8 +30,9 @@ from __future__ import annotations
 import base64
 import enum
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeGuard, TypeVar
 
 import attrs
 import msgspec
@@ -70,7 +71,9 @@ from fastmcp_server._handlers import (
 )
 from fastmcp_server._results import _to_result
 from fastmcp_server._signature import CompilerOptions, Injection
-from fastmcp_server._transform import TransformedTool, _CompiledTransform
+
+if TYPE_CHECKING:
+    from fastmcp_server._transform import TransformedTool, _CompiledTransform
 
 __all__ = [
     "EVERY_VERSION",
@@ -81,6 +84,7 @@ __all__ = [
     "Registry",
     "ToolEntry",
     "View",
+    "is_transformed",
 ]
 
 logger = logging.getLogger("fastmcp.server")
@@ -142,6 +146,13 @@ class Owner:
         if injection.optional:
             return None
         raise LookupError(f"no value for dependency {injection.type.__name__}: provide it")
+
+
+def is_transformed(handler: object) -> TypeGuard[TransformedTool]:
+    """Whether ``handler`` is a ``TransformedTool``, without loading tool transformation:
+    its module loads with the first one made, so while it is not loaded there is none."""
+    transform = sys.modules.get("fastmcp_server._transform")
+    return transform is not None and isinstance(handler, transform.TransformedTool)
 
 
 @attrs.define(eq=False, repr=False)
@@ -360,7 +371,7 @@ class Registry:
         handler: FunctionTool | TransformedTool | ToolHandler,
         on_duplicate: DuplicatePolicy | None = None,
     ) -> None:
-        if isinstance(handler, FunctionTool | TransformedTool):
+        if isinstance(handler, FunctionTool) or is_transformed(handler):
             compiled = handler.compile(self.owner.is_dependency, self.options)
             definition = compiled.definition
             entry = ToolEntry(

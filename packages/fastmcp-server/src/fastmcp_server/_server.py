@@ -45,8 +45,7 @@ from fastmcp_core import (
     is_async_callable,
     watch_event_loop,
 )
-from fastmcp_core.store import MemoryStore, Store, open_store
-from fastmcp_core.telemetry import Telemetry, dispatcher_for, session_for
+from fastmcp_core.store import Store, open_store
 from fastmcp_protocol import (
     LEGACY_PROTOCOL_VERSIONS,
     MODERN_PROTOCOL_VERSIONS,
@@ -62,7 +61,6 @@ from fastmcp_protocol import (
 )
 from fastmcp_server._background import Background
 from fastmcp_server._components import Component, ComponentKind, Rule, VersionFilter, VersionSpec
-from fastmcp_server._custom_routes import CustomRoute
 from fastmcp_server._dispatch import Connection, ConnectionRouter, routes_of, serving
 from fastmcp_server._handlers import (
     FunctionPrompt,
@@ -87,18 +85,22 @@ from fastmcp_server._registry import (
     VersionChoice,
     _prefix_uri,
     _unprefix_uri,
+    is_transformed,
 )
 from fastmcp_server._settings import DEFAULT_SHUTDOWN_GRACE, Settings, secret_ring
 from fastmcp_server._signature import CompilerOptions
 from fastmcp_server._subscriptions import Subscriptions
 from fastmcp_server._tasks import Tasks
-from fastmcp_server._transform import TransformedTool
 
 if TYPE_CHECKING:
     import httpx
 
+    from fastmcp_core import Dispatcher
+    from fastmcp_core.telemetry import Telemetry
+    from fastmcp_server._custom_routes import CustomRoute
     from fastmcp_server._middleware import AnyMiddleware
     from fastmcp_server._skills import Skills
+    from fastmcp_server._transform import TransformedTool
     from fastmcp_server.openapi import ComponentFn, RouteMap, RouteMapFn
     from fastmcp_transport import HttpConnectionInfo
 
@@ -289,7 +291,7 @@ class Server:
         self.sealer = RequestStateSealer(key=keys) if keys else RequestStateSealer()
         if store is None:  # FASTMCP_STORE: the same store for every replica
             assert settings is not None
-            store = settings.store or MemoryStore()
+            store = settings.store or "memory://"  # loads the MemoryStore
         self.store = open_store(store) if isinstance(store, str) else store
         self.tasks = Tasks(self.registry, self.background, self, store=self.store)
         self._skills = None
@@ -462,8 +464,10 @@ class Server:
     def tool(self, fn: Any = None, /, **options: Any) -> Any:
         """Register a tool (see ``fastmcp_server.tool`` for the options)."""
         if fn is not None and not options:
-            if isinstance(fn, FunctionTool | TransformedTool) or (
-                not inspect.isroutine(fn) and isinstance(fn, ToolHandler)
+            if (
+                isinstance(fn, FunctionTool)
+                or is_transformed(fn)
+                or (not inspect.isroutine(fn) and isinstance(fn, ToolHandler))
             ):
                 self.add_tool(fn)
                 return self
@@ -845,6 +849,8 @@ class Server:
         def register(fn: F) -> F:
             if not is_async_callable(fn):
                 raise TypeError(f"the handler of the custom route {path!r} must be async")
+            from fastmcp_server._custom_routes import CustomRoute
+
             self.custom_routes.append(CustomRoute(path, fn, verbs, auth))
             return fn
 
@@ -953,7 +959,7 @@ class Server:
             timeout = self._request_timeout
             if shutdown_grace is None:
                 shutdown_grace = self.DEFAULT_SHUTDOWN_GRACE if timeout is None else timeout
-            session = session_for(self.telemetry)(
+            session = self._session_maker()(
                 transport,
                 connection,
                 request_timeout=timeout,
@@ -983,6 +989,23 @@ class Server:
                 if connection.subscriptions:
                     self.subscriptions.changed_soon()
 
+    def _session_maker(self) -> Callable[..., Session]:
+        """``Session``, or a traced one when there is a ``telemetry`` (whose module
+        loads only then: ``import fastmcp_server`` stays light)."""
+        if self.telemetry is None:
+            return Session
+        from fastmcp_core.telemetry import session_for
+
+        return session_for(self.telemetry)
+
+    def _traced(self, connection: Connection) -> Dispatcher:
+        """``connection``, its requests traced when there is a ``telemetry``."""
+        if self.telemetry is None:
+            return connection
+        from fastmcp_core.telemetry import dispatcher_for
+
+        return dispatcher_for(connection, self.telemetry)
+
     async def serve_exchange(
         self,
         message: JSONRPCRequest | JSONRPCNotification,
@@ -1003,7 +1026,7 @@ class Server:
         exchange = connection.session = exchanges.open(reply)
         token = serving.set(connection)
         try:
-            await exchange.handle(message, dispatcher_for(connection, self.telemetry))
+            await exchange.handle(message, self._traced(connection))
         finally:
             serving.reset(token)
             if self._closed_listeners or self._mounted:

@@ -70,7 +70,7 @@ from fastmcp_core import (
     ProtocolError,
     capture,
 )
-from fastmcp_core.store import MemoryStore, Record, Records, Store, StoreUnavailable
+from fastmcp_core.store import Record, Records, Store, StoreUnavailable
 from fastmcp_protocol import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -210,7 +210,7 @@ class Tasks:
     registry: Registry
     background: Background
     host: TaskHost
-    store: Store = attrs.field(factory=MemoryStore)
+    store: Store = attrs.field(kw_only=True)  # the server's
     ttl_ms: int = _DEFAULT_TTL_MS
     runs: dict[str, _Run] = attrs.field(factory=dict)
     """The task runs of this replica, by task id."""

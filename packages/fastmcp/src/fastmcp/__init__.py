@@ -73,11 +73,9 @@ from fastmcp_core import (
     TransportClosed,
     TransportError,
 )
-from fastmcp_core.store import MemoryStore, StoreUnavailable
-from fastmcp_core.telemetry import Telemetry
+from fastmcp_core.store import StoreUnavailable
 from fastmcp_protocol import FastMcpError, LocalError, McpError, PeerError, UnexpectedResult
 from fastmcp_server import (
-    ArgTransform,
     Completer,
     Component,
     CurrentContext,
@@ -94,18 +92,18 @@ from fastmcp_server import (
     Settings,
     SettingsError,
     ToolHandler,
-    TransformedTool,
     VersionFilter,
     VersionSpec,
-    forward,
-    forward_raw,
     prompt,
     resource,
     tool,
 )
 
 if _typing.TYPE_CHECKING:
+    from fastmcp_core.store import MemoryStore
+    from fastmcp_core.telemetry import Telemetry
     from fastmcp_server import (
+        ArgTransform,
         Audio,
         CacheSettings,
         CallNext,
@@ -131,7 +129,10 @@ if _typing.TYPE_CHECKING:
         RetryMiddleware,
         SlidingWindowRateLimitingMiddleware,
         TimingMiddleware,
+        TransformedTool,
         UriTemplate,
+        forward,
+        forward_raw,
     )
     from fastmcp_server.openapi import HTTPRoute, MCPType, RouteMap
 
@@ -167,12 +168,20 @@ _FROM_SERVER = frozenset(
         "NextHook",
         "TimingMiddleware",
         "UriTemplate",
+        "ArgTransform",
+        "TransformedTool",
+        "forward",
+        "forward_raw",
     }
 )
 
 
 # Re-exported on first use: OpenAPI to MCP (fastmcp_server.openapi) loads when asked.
 _FROM_OPENAPI = frozenset({"HTTPRoute", "MCPType", "RouteMap"})
+
+# Re-exported on first use: a server loads them when it is given a telemetry or makes
+# its store (the one it makes without store= is a MemoryStore).
+_FROM_CORE = {"MemoryStore": "fastmcp_core.store", "Telemetry": "fastmcp_core.telemetry"}
 
 
 def __getattr__(name: str) -> _typing.Any:
@@ -189,6 +198,10 @@ def __getattr__(name: str) -> _typing.Any:
         import fastmcp_server.openapi as _openapi
 
         value = getattr(_openapi, name)
+    elif name in _FROM_CORE:
+        import importlib as _importlib
+
+        value = getattr(_importlib.import_module(_FROM_CORE[name]), name)
     else:
         raise AttributeError(f"module 'fastmcp' has no attribute {name!r}")
     globals()[name] = value
@@ -196,7 +209,7 @@ def __getattr__(name: str) -> _typing.Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_FROM_SERVER, *_FROM_OPENAPI})
+    return sorted({*globals(), *_FROM_SERVER, *_FROM_OPENAPI, *_FROM_CORE})
 
 
 __all__ = [

@@ -44,19 +44,24 @@ from fastmcp_core.store._base import (
     StoreUnavailable,
     Watch,
 )
-from fastmcp_core.store._memory import MemoryStore
 from fastmcp_core.store._open import open_store
 
 if _typing.TYPE_CHECKING:
+    from fastmcp_core.store._memory import MemoryStore
     from fastmcp_core.store._redis import RedisStore
+
+# Loaded when first asked for: RedisStore imports coredis, and a server loads the
+# MemoryStore when it makes one (importing a package that uses stores stays light).
+_LAZY = {"RedisStore": "_redis", "MemoryStore": "_memory"}
 
 
 def __getattr__(name: str) -> _typing.Any:
-    if name == "RedisStore":  # imports coredis: only when asked for
-        value = _importlib.import_module("fastmcp_core.store._redis").RedisStore
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"fastmcp_core.store.{module}"), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [
