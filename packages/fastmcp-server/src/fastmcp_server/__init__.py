@@ -122,18 +122,20 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    if name == "__version__":  # read when asked: importlib.metadata is slow to import
-        from importlib.metadata import version
+if not _typing.TYPE_CHECKING:  # (for mypy, the names above and nothing else)
 
-        globals()[name] = value = version("fastmcp-server")
+    def __getattr__(name: str) -> _typing.Any:
+        if name == "__version__":  # read when asked: importlib.metadata is slow to import
+            from importlib.metadata import version
+
+            globals()[name] = value = version("fastmcp-server")
+            return value
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'fastmcp_server' has no attribute {name!r}")
+        value = getattr(_importlib.import_module(f"fastmcp_server.{module}"), name)
+        globals()[name] = value
         return value
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fastmcp_server' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"fastmcp_server.{module}"), name)
-    globals()[name] = value
-    return value
 
 
 def __dir__() -> list[str]:

@@ -13,36 +13,69 @@ eras and the legacy HTTP+SSE transport, and a runner on hypercorn's trio worker)
 ``fastmcp_transport.http_client`` (both, on httpx).
 """
 
+import importlib as _importlib
 import typing as _typing
 
-from fastmcp_transport._http_common import (
-    HEADER_LAST_EVENT_ID,
-    HEADER_METHOD,
-    HEADER_NAME,
-    HEADER_PROTOCOL_VERSION,
-    HEADER_SESSION_ID,
-    SCOPE_PRINCIPAL,
-    ConnectionHandler,
-    HttpConnectionInfo,
-)
 from fastmcp_transport._lines import DEFAULT_MAX_LINE, LineSplitter
-from fastmcp_transport._memory import MemoryTransport, memory_pair
-from fastmcp_transport._sse import SSEEvent, SSEParser, encode_event
 from fastmcp_transport._stdio import DescriptorFlags, StdioServerTransport, stdio_server
-from fastmcp_transport._stdio_client import StderrMode, StdioClientTransport, stdio_client
 
 if _typing.TYPE_CHECKING:
+    from fastmcp_transport._http_common import (
+        HEADER_LAST_EVENT_ID,
+        HEADER_METHOD,
+        HEADER_NAME,
+        HEADER_PROTOCOL_VERSION,
+        HEADER_SESSION_ID,
+        SCOPE_PRINCIPAL,
+        ConnectionHandler,
+        HttpConnectionInfo,
+    )
+    from fastmcp_transport._memory import MemoryTransport, memory_pair
+    from fastmcp_transport._sse import SSEEvent, SSEParser, encode_event
+    from fastmcp_transport._stdio_client import StderrMode, StdioClientTransport, stdio_client
+
     __version__: str
     """The installed distribution's version: its ``pyproject.toml`` is the one source."""
-else:
 
-    def __getattr__(name: str) -> str:
+# Loaded on first use: a server over stdio (this process's stdin/stdout) needs none of them.
+_LAZY = {
+    **dict.fromkeys(
+        [
+            "HEADER_LAST_EVENT_ID",
+            "HEADER_METHOD",
+            "HEADER_NAME",
+            "HEADER_PROTOCOL_VERSION",
+            "HEADER_SESSION_ID",
+            "SCOPE_PRINCIPAL",
+            "ConnectionHandler",
+            "HttpConnectionInfo",
+        ],
+        "_http_common",
+    ),
+    **dict.fromkeys(["MemoryTransport", "memory_pair"], "_memory"),
+    **dict.fromkeys(["SSEEvent", "SSEParser", "encode_event"], "_sse"),
+    **dict.fromkeys(["StderrMode", "StdioClientTransport", "stdio_client"], "_stdio_client"),
+}
+
+
+if not _typing.TYPE_CHECKING:  # (for mypy, the names above and nothing else)
+
+    def __getattr__(name: str) -> _typing.Any:
         if name == "__version__":  # read when asked: importlib.metadata is slow to import
             from importlib.metadata import version
 
             globals()[name] = value = version("fastmcp-transport")
             return value
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(_importlib.import_module(f"fastmcp_transport.{module}"), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 __all__ = [

@@ -184,28 +184,30 @@ _FROM_OPENAPI = frozenset({"HTTPRoute", "MCPType", "RouteMap"})
 _FROM_CORE = {"MemoryStore": "fastmcp_core.store", "Telemetry": "fastmcp_core.telemetry"}
 
 
-def __getattr__(name: str) -> _typing.Any:
-    if name == "__version__":  # read when asked: importlib.metadata is slow to import
-        from importlib.metadata import version
+if not _typing.TYPE_CHECKING:  # (for mypy, the names above and nothing else)
 
-        globals()[name] = value = version("fastmcp")
+    def __getattr__(name: str) -> _typing.Any:
+        if name == "__version__":  # read when asked: importlib.metadata is slow to import
+            from importlib.metadata import version
+
+            globals()[name] = value = version("fastmcp")
+            return value
+        if name in _FROM_SERVER:
+            import fastmcp_server as _server
+
+            value = getattr(_server, name)
+        elif name in _FROM_OPENAPI:
+            import fastmcp_server.openapi as _openapi
+
+            value = getattr(_openapi, name)
+        elif name in _FROM_CORE:
+            import importlib as _importlib
+
+            value = getattr(_importlib.import_module(_FROM_CORE[name]), name)
+        else:
+            raise AttributeError(f"module 'fastmcp' has no attribute {name!r}")
+        globals()[name] = value
         return value
-    if name in _FROM_SERVER:
-        import fastmcp_server as _server
-
-        value = getattr(_server, name)
-    elif name in _FROM_OPENAPI:
-        import fastmcp_server.openapi as _openapi
-
-        value = getattr(_openapi, name)
-    elif name in _FROM_CORE:
-        import importlib as _importlib
-
-        value = getattr(_importlib.import_module(_FROM_CORE[name]), name)
-    else:
-        raise AttributeError(f"module 'fastmcp' has no attribute {name!r}")
-    globals()[name] = value
-    return value
 
 
 def __dir__() -> list[str]:

@@ -55,13 +55,15 @@ if _typing.TYPE_CHECKING:
 _LAZY = {"RedisStore": "_redis", "MemoryStore": "_memory"}
 
 
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"fastmcp_core.store.{module}"), name)
-    globals()[name] = value
-    return value
+if not _typing.TYPE_CHECKING:  # (for mypy, the names above and nothing else)
+
+    def __getattr__(name: str) -> _typing.Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(_importlib.import_module(f"fastmcp_core.store.{module}"), name)
+        globals()[name] = value
+        return value
 
 
 __all__ = [
