@@ -562,7 +562,10 @@ class StreamableHTTPApp:
                 "Not Acceptable: the client must accept application/json and text/event-stream",
             )
         body = await read_body(
-            receive, self.max_body_size, headers.get("content-length"), timeout=self.body_timeout
+            receive,
+            self.max_body_size,
+            headers.get("content-length"),
+            timeout=head.body_timeout(self.body_timeout),
         )
         frames, messages = _parse(body)
         session_id = headers.get(HEADER_SESSION_ID) if self.legacy and not self.stateless else None
@@ -728,7 +731,7 @@ class StreamableHTTPApp:
             receive,
             self.max_body_size,
             head.headers.get("content-length"),
-            timeout=self.body_timeout,
+            timeout=head.body_timeout(self.body_timeout),
         )
         _, messages = _parse(body)
         if remote:
