@@ -1128,7 +1128,8 @@ class SessionManager:
         """
         local = self._sessions.get(session_id)
         if local is not None:
-            await local._ready.wait()
+            if not local._ready.is_set():  # no scheduling round for a ready session
+                await local._ready.wait()
             return self.find(session_id)
         if self.store is None:
             return self.find(session_id)
