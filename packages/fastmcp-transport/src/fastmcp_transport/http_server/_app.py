@@ -525,7 +525,7 @@ class StreamableHTTPApp:
                 headers=_ALLOW_POST,
             )
         _check_legacy_version(head)
-        session = await self._sessions.locate(session_id.strip(), _legacy_info(head))
+        session = await self._sessions.locate(session_id.strip(), partial(_legacy_info, head))
         if isinstance(session, RemoteSession):
             if head.method == "DELETE":
                 await self._sessions.forward_delete(session)
@@ -571,7 +571,7 @@ class StreamableHTTPApp:
         session_id = headers.get(HEADER_SESSION_ID) if self.legacy and not self.stateless else None
         if session_id is not None:
             _check_legacy_version(head)
-            session = await self._sessions.locate(session_id.strip(), _legacy_info(head))
+            session = await self._sessions.locate(session_id.strip(), partial(_legacy_info, head))
             json = (self.json_response and takes_json) or not takes_sse
             if isinstance(session, RemoteSession):
                 await self._sessions.forward_post(

@@ -210,7 +210,7 @@ async def read_body(
             raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    started = trio.current_time()
+    started = trio.current_time() if timeout is not None else 0.0
     while True:
         message: Message | None = None
         if timeout is None:
