@@ -77,6 +77,10 @@ def mcpbench_args(o: argparse.Namespace) -> list[str]:
     args = [sys.executable, str(bench / "mcpbench.py"), "--reps", str(o.reps)]
     if o.quick:
         args.append("--quick")
+    else:
+        # server CPU is read in clock ticks (10 ms): 1000 sequential HTTP calls of
+        # ~200 us are ~20 ticks, a step of 10 us per call; 3000 make it 3.3 us
+        args += ["--n-http-seq", "3000"]
     args += [
         "--import-time", f"floor={py['floor']}:trio,msgspec",
         "--import-time", f"sdk={py['sdk']}:from mcp.server import MCPServer",

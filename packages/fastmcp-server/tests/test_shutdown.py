@@ -206,6 +206,27 @@ def test_serving_to_the_end_returns_quietly(capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().err == ""
 
 
+def test_while_serving_the_objects_made_before_are_out_of_the_collectors_sight() -> None:
+    # collections triggered by the requests' short-lived objects skip the modules,
+    # classes and components of the server; back in sight once serving ends
+    import gc
+
+    from fastmcp_server._lifecycle import run_until_stopped
+
+    frozen: list[int] = []
+
+    async def serve(task_status: trio.TaskStatus[str]) -> None:
+        task_status.started("stdio")
+        for _ in range(3):  # the runner goes on once this task lets it
+            await trio.lowlevel.checkpoint()
+        frozen.append(gc.get_freeze_count())
+
+    assert gc.get_freeze_count() == 0
+    run_until_stopped(serve, grace=1, on_ready=lambda where: None)
+    assert frozen[0] > 10_000  # the interpreter's and the test run's objects
+    assert gc.get_freeze_count() == 0
+
+
 def test_run_refuses_what_the_transport_does_not_take() -> None:
     server = sleepy_server([])
     with pytest.raises(

@@ -333,3 +333,44 @@ async def test_beyond_max_connections_with_none_idle_the_next_one_waits(
         await busy.aclose()
         assert (await waiting.response()).status == 200
     assert [s["path"] for s in app.scopes] == ["/hold", "/second"]
+
+
+@pytest.mark.parametrize(("app_timeout", "answered_after"), [(60.0, 30.0), (5.0, 5.0)])
+async def test_a_stalled_mcp_body_is_timed_once_by_the_stricter_of_server_and_app(
+    autojump_clock: trio.testing.MockClock, app_timeout: float, answered_after: float
+) -> None:
+    # the server says in the scope that it holds bodies to its limits: the app sets
+    # no timer of its own unless its own limit is stricter; either way 408, once
+    from http_server_support import Recorder, make_connect
+
+    from fastmcp_transport.http_server import StreamableHTTPApp
+
+    app = StreamableHTTPApp(make_connect(Recorder()), body_timeout=app_timeout)
+    head = (
+        b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Accept: application/json, text/event-stream\r\nContent-Length: 100\r\n\r\n{"
+    )
+    async with (
+        app.running(),
+        running(app, limits=H1Limits(body_timeout=30)) as server,
+        server.client() as client,
+    ):
+        await client.send(head)
+        started = trio.current_time()
+        response = await client.response()
+        assert response.status == 408
+        assert trio.current_time() - started == pytest.approx(answered_after, abs=0.1)
+
+
+def test_the_app_times_a_body_only_where_the_server_in_front_does_not() -> None:
+    from fastmcp_transport.http_server._http import BODY_LIMITS, read_head
+
+    scope: dict[str, Any] = {"type": "http", "method": "POST", "path": "/mcp", "headers": []}
+    assert read_head(scope).body_timeout(30.0) == 30.0  # hypercorn, uvicorn: no word
+    scope["extensions"] = {BODY_LIMITS: (30.0, 1024.0)}
+    head = read_head(scope)
+    assert head.body_timeout(30.0) is None  # as strict: the server's timer alone
+    assert head.body_timeout(60.0) is None
+    assert head.body_timeout(10.0) == 10.0  # the app is stricter: its own timer
+    assert head.body_timeout(30.0, min_rate=4096.0) == 30.0
+    assert head.body_timeout(None) is None

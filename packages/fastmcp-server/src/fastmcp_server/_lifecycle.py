@@ -20,7 +20,13 @@ Theory of operation. ``run_until_stopped(serve, grace=..., on_ready=...)``:
    ``os._exit(128 + signal)`` (130 for a second Ctrl-C) - masked sections included,
    that is what a second signal is for;
 5. a ``KeyboardInterrupt`` that lands before the receiver is in place (trio still
-   starting) is one line and ``SystemExit(130)``, never a traceback.
+   starting) is one line and ``SystemExit(130)``, never a traceback;
+6. once the server is ready, moves every object alive then out of the garbage
+   collector's sight (``gc.freeze()``): modules, classes, the server and its
+   components live as long as the process, and the collections that the requests'
+   short-lived objects trigger no longer walk them each time (about a tenth of the
+   CPU of a small request). Nothing is held that would otherwise be freed but
+   garbage cycles made before that point, which stay until serving ends.
 
 Exceptions of ``serve`` propagate; one alone in exception groups (a port in use,
 say) propagates unwrapped.
@@ -29,10 +35,11 @@ say) propagates unwrapped.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import trio
@@ -78,11 +85,30 @@ async def _main(
         if taken:
             signals = await nursery.start(_receive_signals, taken)
             nursery.start_soon(_watch, signals, serving, grace, found)
-        with serving:
+        with serving, _frozen_while_serving() as freeze:
             async with trio.open_nursery() as inner:
                 where: str = await inner.start(serve)
                 on_ready(where)
+                freeze()
         nursery.cancel_scope.cancel()  # served to the end: stop watching
+
+
+@contextlib.contextmanager
+def _frozen_while_serving() -> Iterator[Callable[[], None]]:
+    """Point 6 of the module docstring: ``freeze()`` once ready; the objects go back
+    to the collector's sight when serving ends (the process may go on: a test)."""
+    frozen = False
+
+    def freeze() -> None:
+        nonlocal frozen
+        gc.freeze()
+        frozen = True
+
+    try:
+        yield freeze
+    finally:
+        if frozen:
+            gc.unfreeze()
 
 
 async def _receive_signals(

@@ -525,7 +525,7 @@ class StreamableHTTPApp:
                 headers=_ALLOW_POST,
             )
         _check_legacy_version(head)
-        session = await self._sessions.locate(session_id.strip(), _legacy_info(head))
+        session = await self._sessions.locate(session_id.strip(), partial(_legacy_info, head))
         if isinstance(session, RemoteSession):
             if head.method == "DELETE":
                 await self._sessions.forward_delete(session)
@@ -562,13 +562,16 @@ class StreamableHTTPApp:
                 "Not Acceptable: the client must accept application/json and text/event-stream",
             )
         body = await read_body(
-            receive, self.max_body_size, headers.get("content-length"), timeout=self.body_timeout
+            receive,
+            self.max_body_size,
+            headers.get("content-length"),
+            timeout=head.body_timeout(self.body_timeout),
         )
         frames, messages = _parse(body)
         session_id = headers.get(HEADER_SESSION_ID) if self.legacy and not self.stateless else None
         if session_id is not None:
             _check_legacy_version(head)
-            session = await self._sessions.locate(session_id.strip(), _legacy_info(head))
+            session = await self._sessions.locate(session_id.strip(), partial(_legacy_info, head))
             json = (self.json_response and takes_json) or not takes_sse
             if isinstance(session, RemoteSession):
                 await self._sessions.forward_post(
@@ -728,7 +731,7 @@ class StreamableHTTPApp:
             receive,
             self.max_body_size,
             head.headers.get("content-length"),
-            timeout=self.body_timeout,
+            timeout=head.body_timeout(self.body_timeout),
         )
         _, messages = _parse(body)
         if remote:

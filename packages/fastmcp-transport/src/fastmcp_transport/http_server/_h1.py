@@ -91,7 +91,7 @@ import trio
 
 from fastmcp_protocol import LocalError
 from fastmcp_transport.http_server._h1_io import IO, PeerGone
-from fastmcp_transport.http_server._http import ASGIApp, Message
+from fastmcp_transport.http_server._http import BODY_LIMITS, ASGIApp, Message
 
 __all__ = ["DEFAULT_MAX_REQUEST_BODY", "ClientDisconnected", "H1Connection", "H1Limits"]
 
@@ -385,6 +385,7 @@ class H1Connection:
         self._io = io
         self._app = app
         self._limits = limits
+        self._body_limits = (limits.body_timeout, limits.min_rate)  # the app needs no timer
         self._max_headers = limits.max_headers
         self._registry = registry
         self._scheme = scheme
@@ -517,6 +518,7 @@ class H1Connection:
             "headers": request.headers,
             "client": self._client,
             "server": self._server,
+            "extensions": {BODY_LIMITS: self._body_limits},
         }
         if self._state is not None:
             scope["state"] = self._state.copy()

@@ -33,6 +33,7 @@ from fastmcp_protocol import (
 from fastmcp_transport._http_common import SCOPE_PRINCIPAL
 
 __all__ = [
+    "BODY_LIMITS",
     "ASGIApp",
     "HttpError",
     "Message",
@@ -71,6 +72,12 @@ SSE_HEADERS = (
 )
 
 
+BODY_TIMEOUT = 30.0
+"""Seconds a request body may pause, and its allowance in all (``read_body``)."""
+BODY_MIN_RATE = 1024.0
+"""Bytes per second a request body must average past its allowance (``read_body``)."""
+
+
 @attrs.define(eq=False, repr=False)
 class RequestHead:
     """What the app reads from an ASGI scope, once per request (never changed: not
@@ -85,6 +92,18 @@ class RequestHead:
     root_path: str
     principal: Any = None
     """What an authorization layer in front of the app authenticated (``SCOPE_PRINCIPAL``)."""
+    body_limits: tuple[float, float] | None = None
+    """The body limits the HTTP server in front enforces itself (``BODY_LIMITS``)."""
+
+    def body_timeout(self, timeout: float | None, min_rate: float = BODY_MIN_RATE) -> float | None:
+        """The ``timeout`` for ``read_body`` of this request: ``None`` (no timer of the
+        app's own, a cancel scope less per request) when the HTTP server in front
+        holds the body to limits at least as strict as ``timeout`` and ``min_rate``."""
+        limits = self.body_limits
+        if timeout is None or limits is None:
+            return timeout
+        server_timeout, server_rate = limits
+        return None if server_timeout <= timeout and server_rate >= min_rate else timeout
 
 
 def read_head(scope: Scope) -> RequestHead:
@@ -106,6 +125,7 @@ def read_head(scope: Scope) -> RequestHead:
         path = path[len(root_path) :] or "/"
     client = get("client")
     method = get("method") or "GET"
+    extensions = get("extensions")
     return RequestHead(
         method if method.isupper() else method.upper(),
         path,
@@ -114,7 +134,14 @@ def read_head(scope: Scope) -> RequestHead:
         (client[0], client[1]) if client else None,
         root_path,
         get(SCOPE_PRINCIPAL),
+        extensions.get(BODY_LIMITS) if extensions else None,
     )
+
+
+BODY_LIMITS = "fastmcp.body_limits"
+"""The ASGI scope extension by which an HTTP server says it enforces body limits
+itself, as ``(timeout, min_rate)`` with ``read_body``'s meaning (our ``H1Server``
+does: it answers 408 and the app sees ``http.disconnect``)."""
 
 
 class HttpError(LocalError):
@@ -157,12 +184,6 @@ class ClientGone(LocalError):
     """The client disconnected while the request body was being read."""
 
 
-BODY_TIMEOUT = 30.0
-"""Seconds a request body may pause, and its allowance in all (``read_body``)."""
-BODY_MIN_RATE = 1024.0
-"""Bytes per second a request body must average past its allowance (``read_body``)."""
-
-
 async def read_body(
     receive: Receive,
     limit: int,
@@ -189,7 +210,7 @@ async def read_body(
             raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    started = trio.current_time()
+    started = trio.current_time() if timeout is not None else 0.0
     while True:
         message: Message | None = None
         if timeout is None:

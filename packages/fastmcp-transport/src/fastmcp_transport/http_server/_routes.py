@@ -155,7 +155,10 @@ class RouteTable:
             return
         try:
             body = await read_body(
-                receive, max_body_size, head.headers.get("content-length"), timeout=body_timeout
+                receive,
+                max_body_size,
+                head.headers.get("content-length"),
+                timeout=head.body_timeout(body_timeout),
             )
         except HttpError as error:
             await responder.respond(

@@ -1118,20 +1118,24 @@ class SessionManager:
             raise _unavailable(exc) from None
 
     async def locate(
-        self, session_id: str, info: HttpConnectionInfo
+        self, session_id: str, describe: Callable[[], HttpConnectionInfo]
     ) -> SessionTransport | RemoteSession:
         """The session with this id: this replica's, another live replica's (its
         requests are forwarded there), or adopted here when its owner died.
 
-        ``HttpError``: 404 when no replica knows it, 403 when ``info``'s principal is
-        not the session's, 503 when the store cannot be reached.
+        ``describe()``: the request as a connection (its principal, and what an
+        adopted session is told); not called for a session of this replica.
+        ``HttpError``: 404 when no replica knows it, 403 when that principal is not
+        the session's, 503 when the store cannot be reached.
         """
         local = self._sessions.get(session_id)
         if local is not None:
-            await local._ready.wait()
+            if not local._ready.is_set():  # no scheduling round for a ready session
+                await local._ready.wait()
             return self.find(session_id)
         if self.store is None:
             return self.find(session_id)
+        info = describe()
         records = self.store.records(SESSIONS)
         try:
             for _ in range(3):  # a lost claim: the winner is alive now, read again

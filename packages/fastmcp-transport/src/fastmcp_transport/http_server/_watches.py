@@ -18,7 +18,8 @@ response runs its helper at once beside its work, in a nursery of its own: slowe
 the same behaviour.
 
 Invariants: a helper runs at most once, and never after its response ended; an
-entry is in the queue until its deadline has passed; ``run``'s nursery holds only
+entry is in the queue until its deadline has passed (an ended one holds nothing but
+its due time: not the response it was for); ``run``'s nursery holds only
 helpers whose response is still going (the end of a response cancels its helper).
 """
 
@@ -45,26 +46,32 @@ Helper = Callable[[], Awaitable[object]]
 
 
 class _Entry:
-    __slots__ = ("due", "ended", "helper", "scope")
+    __slots__ = ("due", "helper", "scope")
 
     def __init__(self, helper: Helper, due: float) -> None:
-        self.helper = helper
+        self.helper: Helper | None = helper
         self.due = due
-        self.ended = False
         self.scope: trio.CancelScope | None = None
 
+    @property
+    def ended(self) -> bool:
+        return self.helper is None
+
     async def run(self) -> None:
-        if self.ended:
+        helper = self.helper
+        if helper is None:
             return
         self.scope = scope = trio.CancelScope()
         try:
             with scope:
-                await self.helper()
+                await helper()
         except Exception:  # one response's helper must not take the others down
             logger.exception("the helper of a response failed")
 
     def end(self) -> None:
-        self.ended = True
+        # the helper goes at once: it holds the response (and so the request) that
+        # the entry would otherwise keep alive until its due time
+        self.helper = None
         if self.scope is not None:
             self.scope.cancel()
 
