@@ -288,7 +288,10 @@ class Session:
     _followers: int = attrs.field(init=False, default=0)
     """Callers waiting for the reader to read their responses."""
     _last_call: float = attrs.field(init=False, default=-math.inf)
-    """When the last request was sent or answered (shared reading)."""
+    """When the last request was sent, or the reader last stood by after answering
+    one (shared reading)."""
+    _answered: bool = attrs.field(init=False, default=False)
+    """A response was taken since the reader last stood by (shared reading)."""
     _wake: trio.Event = attrs.field(init=False, factory=trio.Event)
     """Wakes the reader standing by."""
     _ask: bool = attrs.field(init=False, default=False)
@@ -482,6 +485,9 @@ class Session:
         call: it looks again ``_STANDBY`` seconds later.
         """
         self._turn = False
+        if self._answered:  # a slow answer: callers may read from now on all the same
+            self._answered = False
+            self._last_call = max(self._last_call, trio.current_time())
         asked = False
         while not self._urgent:
             turn = self._turn
@@ -936,8 +942,7 @@ class Session:
             return
         pending.response = response
         pending.local = local
-        if self._shared is not None:
-            self._last_call = trio.current_time()
+        self._answered = True
         if pending.following:
             pending.following = False
             self._followers -= 1
@@ -1053,7 +1058,8 @@ class Session:
                         and self._shared is not None
                         and not self._urgent
                         and not self._followers
-                        and not self._stopped_reading()
+                        and self._drain_reason is None  # not ``_stopped_reading()``
+                        and self._input_ended is None
                     ):
                         await self._lead(pending)  # nobody reads: read our response
                     if not pending.done.is_set():
