@@ -175,6 +175,7 @@ logger = logging.getLogger("fastmcp.client")
 
 T = TypeVar("T")
 R = TypeVar("R")
+Complete = TypeVar("Complete", bound=Result)
 P = TypeVar("P")
 X = TypeVar("X")
 
@@ -632,12 +633,12 @@ class Client:
         self,
         method: str,
         params: _InputParams,
-        result_type: type[R],
+        result_type: type[Complete],
         *,
         timeout: float | None,
         on_progress: ProgressCallback | None,
         tasks: bool = False,
-    ) -> R | CreateTaskResult | ext_tasks.CreateTaskResult:
+    ) -> Complete | CreateTaskResult | ext_tasks.CreateTaskResult:
         """Send a request that may need input; answer and retry until it completes.
 
         Each round is a new request (new id, its own timeout): ``params`` again with
@@ -656,6 +657,16 @@ class Client:
                 on_progress=on_progress,
                 reset_timeout_on_progress=self.reset_timeout_on_progress,
             )
+            if not tasks or getattr(params, "task", None) is None:
+                # the common case, a complete result: decoded once, straight into its
+                # type (a 2025-11-25 task comes only when asked for with ``task``)
+                try:
+                    done = decode_result(raw, result_type)
+                except UnexpectedResult:
+                    pass  # input required, a task, or not a result: told apart below
+                else:
+                    if done.result_type is None or done.result_type == RESULT_COMPLETE:
+                        return done
             try:
                 kind = _result_kind.decode(raw)
             except msgspec.DecodeError as exc:
