@@ -117,7 +117,6 @@ from fastmcp_protocol import (
     InitializeRequestParams,
     InitializeResult,
     InputRequiredResult,
-    InputResponses,
     JSONRPCNotification,
     ListPromptsResult,
     ListResourcesResult,
@@ -178,6 +177,7 @@ logger = logging.getLogger("fastmcp.client")
 
 T = TypeVar("T")
 R = TypeVar("R")
+Complete = TypeVar("Complete", bound=Result)
 P = TypeVar("P")
 X = TypeVar("X")
 
@@ -197,6 +197,10 @@ class _ResultKind(msgspec.Struct, rename="camel"):
 _result_kind = msgspec.json.Decoder(_ResultKind)
 
 ToolOutcome = CallToolResult | CreateTaskResult | ext_tasks.CreateTaskResult
+_InputParams = TypeVar(
+    "_InputParams", CallToolRequestParams, GetPromptRequestParams, ReadResourceRequestParams
+)
+"""The params of the requests that may need input (``_rounds``)."""
 
 
 @functools.cache
@@ -636,32 +640,41 @@ class Client:
     async def _rounds(
         self,
         method: str,
-        make_params: Callable[[InputResponses | None, str | None], Any],
-        result_type: type[R],
+        params: _InputParams,
+        result_type: type[Complete],
         *,
         timeout: float | None,
         on_progress: ProgressCallback | None,
         tasks: bool = False,
-    ) -> R | CreateTaskResult | ext_tasks.CreateTaskResult:
+    ) -> Complete | CreateTaskResult | ext_tasks.CreateTaskResult:
         """Send a request that may need input; answer and retry until it completes.
 
-        Each round is a new request (new id, its own timeout). ``tasks``: a task
-        result (either protocol) is returned as is, for the caller to follow.
+        Each round is a new request (new id, its own timeout): ``params`` again with
+        the round's ``inputResponses`` and ``requestState``. ``tasks``: a task result
+        (either protocol) is returned as is, for the caller to follow.
         """
-        responses: InputResponses | None = None
-        state: str | None = None
         session = self._session
         if session is None:
             raise ConnectionClosed("the client is not connected: use `async with Client(...)`")
         for _ in range(self.max_input_rounds + 1):
             raw = await session.request(  # ``_call``, inline: one coroutine less per call
                 method,
-                make_params(responses, state),
+                params,
                 msgspec.Raw,
                 timeout=self.request_timeout if timeout is None else timeout,
                 on_progress=on_progress,
                 reset_timeout_on_progress=self.reset_timeout_on_progress,
             )
+            if not tasks or getattr(params, "task", None) is None:
+                # the common case, a complete result: decoded once, straight into its
+                # type (a 2025-11-25 task comes only when asked for with ``task``)
+                try:
+                    done = decode_result(raw, result_type)
+                except UnexpectedResult:
+                    pass  # input required, a task, or not a result: told apart below
+                else:
+                    if done.result_type is None or done.result_type == RESULT_COMPLETE:
+                        return done
             try:
                 kind = _result_kind.decode(raw)
             except msgspec.DecodeError as exc:
@@ -682,7 +695,9 @@ class Client:
                 if required.input_requests:
                     answers = await self._responder.answer_all(required.input_requests)
                     responses = dict(answers)
-                state = required.request_state
+                params = msgspec.structs.replace(
+                    params, input_responses=responses, request_state=required.request_state
+                )
                 continue
             if tasks and result_type_ == ext_tasks.RESULT_TASK:
                 return decode_result(raw, ext_tasks.CreateTaskResult)
@@ -805,7 +820,14 @@ class Client:
         task = None
         if name in self._task_required and self._legacy_tool_tasks():
             task = TaskMetadata()
-        outcome = await self._call_tool(name, arguments, task, timeout, on_progress, meta)
+        outcome = await self._rounds(
+            "tools/call",
+            self._tool_params(name, arguments, task, meta),
+            CallToolResult,
+            timeout=timeout,
+            on_progress=on_progress,
+            tasks=True,
+        )
         if not isinstance(outcome, CallToolResult):
             handle = self._tool_task(name, outcome, _identity)
             try:
@@ -873,7 +895,14 @@ class Client:
                 client_info=self.client_info, log_level=self.log_level,
             ))  # fmt: skip
             meta = extra
-        outcome = await self._call_tool(name, arguments, task, timeout, on_progress, meta)
+        outcome = await self._rounds(
+            "tools/call",
+            self._tool_params(name, arguments, task, meta),
+            CallToolResult,
+            timeout=timeout,
+            on_progress=on_progress,
+            tasks=True,
+        )
         return self._tool_task(
             name, outcome, partial(self._tool_value, name, result_type=result_type)
         )
@@ -888,35 +917,18 @@ class Client:
             and tasks.requests.tools.call is not None
         )
 
-    async def _call_tool(
+    def _tool_params(
         self,
         name: str,
         arguments: Mapping[str, Any] | None,
         task: TaskMetadata | None,
-        timeout: float | None,
-        on_progress: ProgressCallback | None,
         meta: Mapping[str, Any] | None,
-    ) -> ToolOutcome:
-        args = None if arguments is None else dict(arguments)
-        request_meta = self._meta(meta)
-
-        def params(responses: InputResponses | None, state: str | None) -> CallToolRequestParams:
-            return CallToolRequestParams(
-                name=name,
-                arguments=args,
-                task=task,
-                input_responses=responses,
-                request_state=state,
-                meta=request_meta,
-            )
-
-        return await self._rounds(
-            "tools/call",
-            params,
-            CallToolResult,
-            timeout=timeout,
-            on_progress=on_progress,
-            tasks=True,
+    ) -> CallToolRequestParams:
+        return CallToolRequestParams(
+            name=name,
+            arguments=None if arguments is None else dict(arguments),
+            task=task,
+            meta=self._meta(meta),
         )
 
     def _tool_task(
@@ -1073,15 +1085,7 @@ class Client:
         """Read a resource. Input the server asks for is answered and the read retried
         (modern era). An unknown resource raises ``PeerError`` (-32602; -32002 from
         servers of 2025-11-25 and older)."""
-        request_meta = self._meta(meta)
-
-        def params(
-            responses: InputResponses | None, state: str | None
-        ) -> ReadResourceRequestParams:
-            return ReadResourceRequestParams(
-                uri=uri, input_responses=responses, request_state=state, meta=request_meta
-            )
-
+        params = ReadResourceRequestParams(uri=uri, meta=self._meta(meta))
         outcome = await self._rounds(
             "resources/read", params, ReadResourceResult, timeout=timeout, on_progress=on_progress
         )
@@ -1214,17 +1218,7 @@ class Client:
         """Get a prompt filled with ``arguments``. Input the server asks for is
         answered and the request retried (modern era)."""
         args = None if arguments is None else dict(arguments)
-        request_meta = self._meta(meta)
-
-        def params(responses: InputResponses | None, state: str | None) -> GetPromptRequestParams:
-            return GetPromptRequestParams(
-                name=name,
-                arguments=args,
-                input_responses=responses,
-                request_state=state,
-                meta=request_meta,
-            )
-
+        params = GetPromptRequestParams(name=name, arguments=args, meta=self._meta(meta))
         outcome = await self._rounds(
             "prompts/get", params, GetPromptResult, timeout=timeout, on_progress=on_progress
         )

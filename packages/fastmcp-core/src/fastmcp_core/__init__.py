@@ -57,6 +57,7 @@ from fastmcp_core._transport import (
     MessageKind,
     Outgoing,
     Reply,
+    SharedReadTransport,
     Transport,
 )
 from fastmcp_core._watchdog import watch_event_loop
@@ -102,6 +103,7 @@ __all__ = [
     "ProgressCallback",
     "Transport",
     "DirectTransport",
+    "SharedReadTransport",
     "Reply",
     "Inbound",
     "Outgoing",

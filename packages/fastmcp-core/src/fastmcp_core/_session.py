@@ -35,6 +35,16 @@ request, final, error), so that it never reads one back.
 stateless HTTP POST each): in the caller's task, by the same rules (budget, children,
 the Outcome table), answered through a ``Reply``; see its docstring.
 
+Shared reading: on a ``SharedReadTransport`` (stdio's client side) a caller of
+``request`` that finds nobody reading reads its own response (``_lead``) instead of
+waiting for the reader task to read it and wake it: a sequential call wakes one task,
+not two. One task reads at a time (``_turn``). The caller takes responses only (its
+own and others'); any other frame, the end of input, a failure, its cancellation or
+other callers still waiting give the turn back to the reader, which handles what is
+left in order. The reader stands by while callers read, and reads again at most
+``_STANDBY`` seconds after the last call (see ``_stand_by``). A caller reading is
+woken when its request times out or reading stops.
+
 Backpressure: at most ``max_concurrency`` handlers run at once; further requests
 wait for a slot (still cancellable). Once ``max_pending`` requests are outstanding the
 reader stops reading until one finishes, which pushes back on the peer. While it
@@ -101,6 +111,7 @@ from fastmcp_core._transport import (
     LocalErrorFrame,
     Outgoing,
     Reply,
+    SharedReadTransport,
     Transport,
 )
 from fastmcp_protocol import (
@@ -134,6 +145,10 @@ logger = logging.getLogger("fastmcp")
 
 _BURST = 64
 """Frames read in a row (when the transport has them buffered) before the reader yields."""
+
+_STANDBY = 0.01
+"""Seconds after the last request sent or answered during which the reader of a
+``SharedReadTransport`` leaves reading to the callers (see ``_stand_by``)."""
 
 _SERVE = "fastmcp_core.Session._serve"
 """The name of every request's task (trio would format it anew for each)."""
@@ -177,6 +192,10 @@ class _Pending:
     reset_on_progress: float | None = None
     timed_out: bool = False
     local: bool = False  # the response is the transport's LocalErrorFrame
+    following: bool = False
+    """Its caller waits for the reader to read its response (counted in ``_followers``)."""
+    reading: bool = False
+    """Its caller reads for itself (``Session._lead``)."""
 
 
 @attrs.define(eq=False, slots=True, repr=False)
@@ -261,10 +280,32 @@ class Session:
     _on_accept: Callable[[JSONRPCRequest], object] | None = attrs.field(init=False)
     _direct: DirectTransport | None = attrs.field(init=False)
     """The transport, when it is a ``DirectTransport``."""
+    _shared: SharedReadTransport | None = attrs.field(init=False)
+    """The transport, when it is a ``SharedReadTransport`` whose callers may read."""
+    _turn: _Pending | bool = attrs.field(init=False, default=True)
+    """Whose turn it is to read (shared reading): ``True`` the reader's, a request:
+    its caller's (``_lead``), ``False``: nobody's (the reader stands by)."""
+    _followers: int = attrs.field(init=False, default=0)
+    """Callers waiting for the reader to read their responses."""
+    _last_call: float = attrs.field(init=False, default=-math.inf)
+    """When the last request was sent, or the reader last stood by after answering
+    one (shared reading)."""
+    _answered: bool = attrs.field(init=False, default=False)
+    """A response was taken since the reader last stood by (shared reading)."""
+    _wake: trio.Event = attrs.field(init=False, factory=trio.Event)
+    """Wakes the reader standing by."""
+    _ask: bool = attrs.field(init=False, default=False)
+    """The reader standing by wants to hear when the caller reading stops."""
+    _urgent: bool = attrs.field(init=False, default=False)
+    """The reader must read again (a caller gave its turn back with work left)."""
 
     def __attrs_post_init__(self) -> None:
         self._on_accept = getattr(self.dispatcher, "accepted", None)
         self._direct = self.transport if isinstance(self.transport, DirectTransport) else None
+        shared = self.transport
+        self._shared = (
+            shared if isinstance(shared, SharedReadTransport) and shared.shares_reading else None
+        )
         # FIFO and fair: ``release`` hands a place straight to the first waiter, so
         # ``acquire_nowait`` never overtakes one
         self._running = trio.Semaphore(self.max_concurrency)
@@ -389,12 +430,20 @@ class Session:
             self.transport.receive if self._direct is None else self._direct.receive_message
         )
         self._reader = trio.lowlevel.current_task()
+        shared = self._shared
         burst = 0
         while True:
             burst += 1
             if burst == _BURST:  # let the handlers run before reading on (bounded batches)
                 burst = 0
                 await trio.lowlevel.cancel_shielded_checkpoint()
+            if (
+                shared is not None
+                and not self._followers
+                and self._peek is None
+                and not shared.buffered()
+            ):
+                await self._stand_by()
             try:
                 frame = await receive() if self._peek is None else await self._peeked()
             except TransportClosed as exc:
@@ -420,6 +469,101 @@ class Session:
                 await self._batch(decoded)
             else:
                 await self._dispatch(decoded, None)
+
+    async def _stand_by(self) -> None:
+        """Leave reading to the callers while they send requests (shared reading);
+        return once it is the reader's turn again.
+
+        A caller that finds nobody reading reads its own response (``_lead``): a
+        sequential call then wakes one task, not two. Nobody has to read when no
+        caller waits for the reader (``_followers``) and nothing is buffered; the
+        reader reads again when a caller gives its turn back with work left (a frame
+        that is not a response, the end of input, callers waiting, its cancellation)
+        and once ``_STANDBY`` seconds have passed since the last request was sent or
+        answered (a server's own messages between calls wait at most that long).
+        While a caller reads it asks to hear when that caller stops, but not at every
+        call: it looks again ``_STANDBY`` seconds later.
+        """
+        self._turn = False
+        if self._answered:  # a slow answer: callers may read from now on all the same
+            self._answered = False
+            self._last_call = max(self._last_call, trio.current_time())
+        asked = False
+        while not self._urgent:
+            turn = self._turn
+            if turn is False:
+                if self._followers:
+                    break
+                until = self._last_call + _STANDBY
+                if trio.current_time() >= until:
+                    break
+                asked = False
+            elif not asked:
+                self._ask = asked = True
+                until = math.inf
+            else:
+                asked = False
+                until = trio.current_time() + _STANDBY
+            wake = self._wake = trio.Event()
+            with trio.move_on_at(until):
+                await wake.wait()
+        self._urgent = False
+        self._turn = True
+
+    async def _lead(self, pending: _Pending) -> None:
+        """Read for the caller of ``pending`` until its response came (shared reading,
+        its turn): every response read completes its request; any other frame is put
+        back for the reader, and the turn with it, as on the end of input. Cancelling
+        the caller loses no frame (nothing read is left unhandled). Its wait is
+        interrupted (``_interrupt``) when its request times out or reading stops."""
+        shared = self._shared
+        assert shared is not None
+        self._turn = pending
+        pending.reading = True
+        handed = True  # the reader must go on: not when only our response was read
+        try:
+            if shared.buffered():
+                await trio.lowlevel.checkpoint()
+            else:  # the answer is not there yet (the request was just sent): wait at once
+                await shared.wait_readable()
+            while not pending.done.is_set():
+                frame = shared.take_frame()
+                if frame is None:
+                    if self._stopped_reading():
+                        break
+                    await shared.wait_readable()
+                    continue
+                if not frame or type(frame) is LocalErrorFrame:
+                    if frame:
+                        shared.put_back(frame)
+                    break
+                try:
+                    decoded = decode_message(frame)
+                except MalformedMessage:
+                    decoded = None
+                if type(decoded) is JSONRPCResultResponse or type(decoded) is JSONRPCErrorResponse:
+                    self._response(decoded)
+                else:
+                    shared.put_back(frame)
+                    break
+            else:
+                handed = False
+        finally:
+            pending.reading = False
+            self._turn = False
+            if handed or self._followers or shared.buffered():
+                self._urgent = True
+                self._ask = False
+                self._wake.set()
+            elif self._ask:
+                self._ask = False
+                self._wake.set()
+
+    def _interrupt(self) -> None:
+        """Wake the caller reading for itself (``_lead``), if any: it looks again whether
+        its request is done and whether reading goes on."""
+        if type(self._turn) is _Pending and self._shared is not None:
+            self._shared.interrupt()
 
     # -- what a direct transport hands over ------------------------------------------
 
@@ -627,6 +771,7 @@ class Session:
         """Reading stops (``_stopped_reading`` says why): the reader, its read-ahead
         and every accept waiting for a place (they refuse their requests)."""
         self._reading.cancel()
+        self._interrupt()  # a caller reading for itself stops
         if self._peek is not None:
             self._peek.scope.cancel()
         for waiting in self._waiting:
@@ -797,6 +942,10 @@ class Session:
             return
         pending.response = response
         pending.local = local
+        self._answered = True
+        if pending.following:
+            pending.following = False
+            self._followers -= 1
         pending.done.set()
 
     async def _send(
@@ -830,6 +979,7 @@ class Session:
     def _close_pending(self, reason: str) -> None:
         if self._closed is None:
             self._closed = reason
+        self._interrupt()  # a caller reading for itself: its request is done
         for pending in self._pending.values():
             if not pending.done.is_set():
                 pending.closed = reason
@@ -879,23 +1029,43 @@ class Session:
         rid = self._next_id
         self._next_id += 1
         wait = self.default_timeout if timeout is None else timeout
+        self._last_call = now = trio.current_time()
         pending = _Pending(
             on_progress=on_progress,
-            deadline=trio.current_time() + wait,
+            deadline=now + wait,
             reset_on_progress=wait if reset_timeout_on_progress else None,
         )
         if on_progress is not None:
             params = _with_meta(params, {"progressToken": rid})
         self._pending[rid] = pending
         try:
+            # timed before it is sent: once sent, nothing but waiting (the peer's
+            # answer may be on its way already)
+            watched = self._watch(pending)
             try:
-                await self._emit(encode_request(rid, method, params), Outgoing("request", related))
+                frame = encode_request(rid, method, params)
+                if self._direct is None:  # ``_emit``, inline: one coroutine less per call
+                    await self.transport.send(frame, related=related)
+                else:
+                    await self._direct.send_described(frame, Outgoing("request", related))
             except TransportClosed as exc:
                 self._broken(str(exc) or "the connection closed")
                 raise ConnectionClosed(f"Connection closed: {exc}") from None
             try:
-                if self._watch(pending):
-                    await pending.done.wait()
+                if watched:
+                    if (
+                        self._turn is False
+                        and self._shared is not None
+                        and not self._urgent
+                        and not self._followers
+                        and self._drain_reason is None  # not ``_stopped_reading()``
+                        and self._input_ended is None
+                    ):
+                        await self._lead(pending)  # nobody reads: read our response
+                    if not pending.done.is_set():
+                        pending.following = True
+                        self._followers += 1
+                        await pending.done.wait()
                 else:  # not running (yet): a timer of its own
                     while not pending.done.is_set():
                         with trio.move_on_at(pending.deadline):
@@ -910,6 +1080,9 @@ class Session:
                 await self._cancel_outgoing(rid, "cancelled by the caller")
                 raise
         finally:
+            if pending.following:
+                pending.following = False
+                self._followers -= 1
             del self._pending[rid]
             deadlines = self._deadlines
             if deadlines is not None and len(deadlines) > 2 * len(self._pending) + 64:
@@ -965,6 +1138,8 @@ class Session:
                     continue
                 pending.timed_out = True
                 pending.done.set()
+                if pending.reading:  # its caller reads for itself: wake it
+                    self._interrupt()
 
     async def _cancel_outgoing(self, rid: RequestId, reason: str) -> None:
         if self._closed is not None:

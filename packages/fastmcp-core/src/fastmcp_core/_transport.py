@@ -35,6 +35,13 @@ already, so that nobody decodes a frame twice:
 
 A ``Reply`` is the outgoing half alone: where the answer to one request goes, for a
 request served in its caller's task (``Exchanges``).
+
+A transport whose input a waiting caller can read without a task of its own (a pipe:
+stdio's client side) is a ``SharedReadTransport``: a caller of ``Session.request``
+that finds nobody reading reads its response itself (``take_frame``, waiting with
+``wait_readable``), so a sequential call needs one task woken, not two (the reader's,
+then the caller's). It takes only responses; any other frame is put back
+(``put_back``) for the engine's reader, which handles it in order.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ __all__ = [
     "MessageKind",
     "Outgoing",
     "Reply",
+    "SharedReadTransport",
     "Transport",
 ]
 
@@ -159,4 +167,40 @@ class DirectTransport(Transport, Reply, Protocol):
     async def receive_message(self) -> bytes | IncomingMessage:
         """The next message, decoded when the transport decoded it (else its frame),
         for the attached engine; raises ``TransportClosed`` at the end."""
+        ...
+
+
+@runtime_checkable
+class SharedReadTransport(Transport, Protocol):
+    """A transport whose frames a task other than the engine's reader may take, one
+    task at a time (the engine decides whose turn it is; see the module docstring).
+    ``receive`` gives the frames put back first."""
+
+    @property
+    def shares_reading(self) -> bool:
+        """Whether others may read at all (``False``: the engine's reader reads alone,
+        as from any ``Transport``)."""
+        ...
+
+    def take_frame(self) -> bytes | None:
+        """The next frame without waiting: one buffered, else one completed by what
+        the input holds now (read without blocking); ``None`` when none is there yet;
+        ``b""`` at the end of input or after a failure (``receive`` then says which)."""
+        ...
+
+    async def wait_readable(self) -> None:
+        """Wait until the input may have more (not a frame: call ``take_frame``).
+        Cancelling it loses nothing; returns at once when the input is closed."""
+        ...
+
+    def interrupt(self) -> None:
+        """Make a ``wait_readable`` in progress return now (nothing is read)."""
+        ...
+
+    def put_back(self, frame: bytes) -> None:
+        """Put a frame taken back in front, for the next ``take_frame`` or ``receive``."""
+        ...
+
+    def buffered(self) -> bool:
+        """Whether a complete frame waits (taken without reading)."""
         ...

@@ -88,10 +88,7 @@ class StdioClientTransport:
         while True:
             if lines.lines:
                 return lines.lines.popleft()
-            if lines.take_dropped():
-                logger.warning(
-                    "%s: dropped an output line over %d bytes", self.command[0], self.max_line
-                )
+            self._report_dropped()
             stdout = self.process.stdout
             assert stdout is not None
             try:
@@ -101,6 +98,61 @@ class StdioClientTransport:
             if not chunk:
                 raise TransportClosed(await self._why_closed("closed its stdout"))
             lines.feed(chunk)
+
+    def _report_dropped(self) -> None:
+        if self._lines.take_dropped():
+            logger.warning(
+                "%s: dropped an output line over %d bytes", self.command[0], self.max_line
+            )
+
+    # -- a caller reading its own response (``fastmcp_core.SharedReadTransport``) --------
+
+    @property
+    def shares_reading(self) -> bool:
+        return type(self.process.stdout) is trio.lowlevel.FdStream
+
+    def take_frame(self) -> bytes | None:
+        lines = self._lines
+        if lines.lines:
+            return lines.lines.popleft()
+        if lines.dropped:
+            self._report_dropped()
+        stdout = self.process.stdout
+        if type(stdout) is not trio.lowlevel.FdStream:  # no reading without waiting
+            return b""
+        try:
+            chunk = os.read(stdout.fileno(), _CHUNK)
+        except BlockingIOError:
+            return None
+        except OSError:  # closed, or failed: ``receive`` finds out which
+            return b""
+        if not chunk:
+            return b""
+        lines.feed(chunk)
+        return lines.lines.popleft() if lines.lines else None
+
+    async def wait_readable(self) -> None:
+        stdout = self.process.stdout
+        if type(stdout) is trio.lowlevel.FdStream:
+            fd = stdout.fileno()
+            if fd >= 0:
+                try:  # noqa: SIM105 (every call waits here: a ``suppress`` costs more)
+                    await trio.lowlevel.wait_readable(fd)
+                except (trio.ClosedResourceError, trio.BrokenResourceError, OSError):
+                    pass  # interrupted, or closed: the next ``take_frame`` says which
+
+    def interrupt(self) -> None:
+        stdout = self.process.stdout
+        if type(stdout) is trio.lowlevel.FdStream and stdout.fileno() >= 0:
+            # wakes the waiter with ClosedResourceError, which ``wait_readable`` takes
+            # for "look again"; the descriptor stays open and usable
+            trio.lowlevel.notify_closing(stdout.fileno())
+
+    def put_back(self, frame: bytes) -> None:
+        self._lines.lines.appendleft(frame)
+
+    def buffered(self) -> bool:
+        return bool(self._lines.lines)
 
     async def send(
         self, frame: bytes, *, related: RequestId | None = None, final: bool = False

@@ -1,0 +1,186 @@
+"""Callers that read their own responses on stdio (``SharedReadTransport``), for real.
+
+A client's caller that finds nobody reading reads its response itself; anything else
+goes back to the session's reader, in order. These tests drive a scripted child
+(``scripted_child.py``) and check what a user sees: the right answers, notifications
+and server requests handled in their order, nothing lost when a reading caller is
+cancelled, times out or sees the end of input.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from fastmcp_core import ConnectionClosed, McpContext, RequestTimeout, Session, SharedReadTransport
+from fastmcp_protocol import (
+    JSONRPCNotification,
+    JSONRPCRequest,
+    ProgressNotificationParams,
+    Result,
+)
+from fastmcp_transport import stdio_client
+
+CHILD = [sys.executable, str(Path(__file__).with_name("scripted_child.py"))]
+GUARD = 20  # seconds: only against a hang, never a timing assertion
+
+
+class Recorder:
+    """The client side's dispatcher: answers ``ping``, keeps every notification."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.noted = trio.Event()
+
+    async def route(self, ctx: McpContext, request: JSONRPCRequest) -> Any:
+        assert request.method == "ping"
+        self.log.append("ping")
+
+        async def answer() -> Result:
+            return Result()
+
+        return answer
+
+    async def notification(self, note: JSONRPCNotification) -> None:
+        self.log.append(f"note {note.method}")
+        self.noted.set()
+
+
+@asynccontextmanager
+async def session_on_child(log: list[str]) -> AsyncIterator[tuple[Session, Recorder]]:
+    recorder = Recorder(log)
+    async with stdio_client(CHILD, shutdown_timeout=GUARD) as transport, trio.open_nursery() as n:
+        assert isinstance(transport, SharedReadTransport)
+        assert transport.shares_reading
+        session = Session(transport, recorder, drain_on_eof=None)
+        await n.start(session.run)
+        try:
+            yield session, recorder
+        finally:
+            await session.aclose()
+
+
+async def test_sequential_calls_get_their_answers_and_notifications_keep_their_order() -> None:
+    log: list[str] = []
+    with trio.fail_after(GUARD):
+        async with session_on_child(log) as (session, recorder):
+            for n in range(50):
+                assert await session.request("echo", {"n": n}, dict) == {"n": n}
+            assert await session.request("note_first", {}, dict) == {"after": "note"}
+            log.append("answered")
+            assert log == ["note notifications/message", "answered"]
+            # a notification that comes while no call waits is read all the same
+            log.clear()
+            recorder.noted = trio.Event()
+            assert await session.request("note_after", {}, dict) == {}
+            await recorder.noted.wait()
+            assert log == ["note notifications/message"]
+            assert await session.request("echo", {"still": "here"}, dict) == {"still": "here"}
+
+
+async def test_progress_and_server_requests_are_handled_before_the_answer() -> None:
+    log: list[str] = []
+    steps: list[float] = []
+
+    def on_progress(params: ProgressNotificationParams) -> None:
+        steps.append(params.progress)
+
+    with trio.fail_after(GUARD):
+        async with session_on_child(log) as (session, _):
+            assert await session.request("echo", {}, dict) == {}  # callers read from now on
+            assert await session.request("progress", {}, dict, on_progress=on_progress) == {
+                "steps": 3
+            }
+            assert steps == [1, 2, 3]
+            assert await session.request("ask_first", {}, dict) == {"asked": True}
+            assert log == ["ping"]
+            assert await session.request("echo", {"n": 1}, dict) == {"n": 1}
+
+
+async def test_concurrent_calls_answered_out_of_order_each_get_their_own() -> None:
+    with trio.fail_after(GUARD):
+        async with session_on_child([]) as (session, _):
+            answers: dict[int, Any] = {}
+
+            async def later(index: int) -> None:
+                answers[index] = await session.request("later", {}, dict)
+
+            async with trio.open_nursery() as nursery:
+                for index in range(5):
+                    nursery.start_soon(later, index)
+                await trio.testing.wait_all_tasks_blocked()
+                assert await session.request("flush", {}, dict) == {"flushed": True}
+            ids = [answer["held"] for answer in answers.values()]
+            assert len(set(ids)) == 5  # five answers, each to its own request
+            assert await session.request("echo", {"n": 2}, dict) == {"n": 2}
+
+
+async def test_a_cancelled_reading_caller_loses_no_frame_and_tells_the_peer() -> None:
+    with trio.fail_after(GUARD):
+        async with session_on_child([]) as (session, _):
+            assert await session.request("echo", {}, dict) == {}  # callers read from now on
+            held: list[Any] = []
+
+            async def hang(scope: trio.CancelScope) -> None:
+                with scope:
+                    await session.request("hang", {"tag": "first"}, dict)
+
+            async def later() -> None:
+                held.append(await session.request("later", {}, dict))
+
+            async with trio.open_nursery() as nursery:
+                scope = trio.CancelScope()
+                nursery.start_soon(hang, scope)  # the first to wait reads for itself
+                await trio.testing.wait_all_tasks_blocked()
+                nursery.start_soon(later)  # waits for someone else to read its answer
+                await trio.testing.wait_all_tasks_blocked()
+                scope.cancel()  # the reading caller leaves: the other one still hears
+                await trio.testing.wait_all_tasks_blocked()
+                assert await session.request("flush", {}, dict) == {"flushed": True}
+            assert len(held) == 1
+            assert "held" in held[0]
+            assert await session.request("cancelled", {}, dict) == {"tags": ["first"]}
+
+
+async def test_a_reading_caller_times_out_and_the_next_call_goes_on(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    async with session_on_child([]) as (session, _):
+        assert await session.request("echo", {}, dict) == {}
+        async with trio.open_nursery() as nursery:
+
+            async def hang() -> None:
+                with pytest.raises(RequestTimeout):
+                    await session.request("hang", {"tag": "slow"}, dict, timeout=5)
+
+            nursery.start_soon(hang)
+            await trio.testing.wait_all_tasks_blocked()  # it reads, waiting for the child
+            mock_clock.jump(6)
+        assert await session.request("cancelled", {}, dict) == {"tags": ["slow"]}
+
+
+async def test_the_end_of_input_reaches_a_reading_caller_and_everyone_waiting() -> None:
+    with trio.fail_after(GUARD):
+        async with session_on_child([]) as (session, _):
+            assert await session.request("echo", {}, dict) == {}
+            failures: list[str] = []
+
+            async def later() -> None:
+                with pytest.raises(ConnectionClosed) as info:
+                    await session.request("later", {}, dict)
+                failures.append(str(info.value))
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(later)
+                await trio.testing.wait_all_tasks_blocked()
+                with pytest.raises(ConnectionClosed, match="exited with code 0"):
+                    await session.request("bye", {}, dict)
+            assert len(failures) == 1
+            assert "exited with code 0" in failures[0]
