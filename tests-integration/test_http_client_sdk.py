@@ -96,9 +96,10 @@ async def cancelled(session: Session, marker: Path, params: dict[str, Any]) -> s
         await call(session, "slow", {**params, **slow})
     written = trio.Path(marker)
     with trio.fail_after(10):
-        while not await written.exists():  # noqa: ASYNC110 - another process writes it
+        # another process writes it: the file exists a moment before its text does
+        while not (await written.exists() and (text := await written.read_text())):  # noqa: ASYNC110
             await trio.sleep(0.05)
-    return await written.read_text()
+    return text
 
 
 async def learn_tools(
