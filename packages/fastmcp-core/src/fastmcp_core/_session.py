@@ -67,11 +67,13 @@ cancelled at once. When ``run`` returns, no task of the session is left.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import heapq
 import itertools
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+import types
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 import attrs
@@ -138,6 +140,14 @@ _BURST = 64
 _SERVE = "fastmcp_core.Session._serve"
 """The name of every request's task (trio would format it anew for each)."""
 
+_READ = "fastmcp_core.Session._read"
+"""The name of the reading task."""
+
+_HANDOFFS = 4
+"""Requests served in the reader that had to wait, in a row, after which the reader
+spawns a task for each (``_SPAWN_SPELL`` of them) before it tries again."""
+_SPAWN_SPELL = 256
+
 ProgressCallback = Callable[[ProgressNotificationParams], Awaitable[None] | None]
 """Called with each progress notification of an outgoing request, in the reading task
 and in order: an ``async def`` is awaited, a plain function is called inline (keep it
@@ -198,6 +208,40 @@ class _Peek:
     ended: str | None = None  # the end of input, seen ahead
 
 
+@attrs.define(eq=False, slots=True, repr=False)
+class _Handoff:
+    """A request the reader began to serve in its own task that had to wait: the
+    reader's task goes on serving it (its waits are bound to that task), a new task
+    reads on (see ``Session._read_loop``)."""
+
+    coro: Any
+    """``Session._serve`` of the request, suspended at ``trap``."""
+    trap: Any
+    """What it yielded to trio: passed on as is."""
+    context: contextvars.Context
+    """The request's own copy of the reader's context (as a task of its own has)."""
+
+    @types.coroutine
+    def resume(self) -> Generator[Any, Any, None]:
+        """Drive the request to its end in this task: each trap goes to trio, each
+        answer (or exception, a cancellation included) back into the request."""
+        coro, trap, run = self.coro, self.trap, self.context.run
+        self.coro = self.trap = None
+        while True:
+            try:
+                sent = yield trap
+            except BaseException as exc:  # handed to the request
+                try:
+                    trap = run(coro.throw, exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    trap = run(coro.send, sent)
+                except StopIteration:
+                    return
+
+
 @attrs.define(eq=False, repr=False)
 class Session:
     """A JSON-RPC session over one transport. Run it with ``await session.run()``
@@ -233,7 +277,8 @@ class Session:
     _pending: dict[RequestId, _Pending] = attrs.field(init=False, factory=dict)
     _next_id: int = attrs.field(init=False, default=1)
     _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
-    _idle: trio.Event = attrs.field(init=False, factory=trio.Event)
+    _idle: trio.Event | None = attrs.field(init=False, default=None)
+    """Set when no request is in flight; made by the first that waits (``_until_idle``)."""
     _closed: str | None = attrs.field(init=False, default=None)
     _stopped: trio.Event = attrs.field(init=False, factory=trio.Event)
     _deadlines: list[tuple[float, int, _Pending]] | None = attrs.field(init=False, default=None)
@@ -252,6 +297,13 @@ class Session:
     refused."""
     _reader: trio.lowlevel.Task | None = attrs.field(init=False, default=None)
     """The task of ``_read_loop``: only its waits read ahead (``_Peek``)."""
+    _read_over: trio.Event = attrs.field(init=False, factory=trio.Event)
+    """Set when reading has ended (``_read_ending`` says why)."""
+    _read_ending: str | None = attrs.field(init=False, default=None)
+    _handoffs: int = attrs.field(init=False, default=0)
+    """Requests served in the reader that had to wait, in a row."""
+    _spawn_next: int = attrs.field(init=False, default=0)
+    """Requests the reader starts in tasks of their own before it serves one itself."""
     _peek: _Peek | None = attrs.field(init=False, default=None)
     _input_ended: str | None = attrs.field(init=False, default=None)
     """The end of input, once seen (by the reader, or ahead of it: ``_Peek``)."""
@@ -269,7 +321,6 @@ class Session:
         # ``acquire_nowait`` never overtakes one
         self._running = trio.Semaphore(self.max_concurrency)
         self._outstanding = trio.Semaphore(self.max_pending)
-        self._idle.set()
 
     # -- running ---------------------------------------------------------------------
 
@@ -286,9 +337,9 @@ class Session:
                 if self._direct is not None:
                     self._direct.attach(self)
                 task_status.started(self)
-                reason = None
-                with self._reading:
-                    reason = await self._read_loop()
+                nursery.start_soon(self._read, self._reading, name=_READ)
+                await self._read_over.wait()
+                reason = self._read_ending
                 if reason is not None:  # the reader saw the end of input itself
                     self._input_ended = self._input_ended or reason
                     self._stop_reading()  # requests delivered meanwhile wait no more
@@ -313,7 +364,7 @@ class Session:
                 for ctx in list(self._inflight.values()):
                     ctx._cancel(CancelReason.SHUTDOWN)
                 with trio.CancelScope(shield=True), trio.move_on_after(self.farewell):
-                    await self._idle.wait()
+                    await self._until_idle()
             with trio.CancelScope(shield=True):
                 await self.transport.aclose()
 
@@ -349,12 +400,12 @@ class Session:
         """The end of a drain: wait for the handlers until the grace ends, cancel the
         rest (SHUTDOWN), give their answers ``farewell`` seconds, then stop."""
         with self._grace:
-            await self._idle.wait()
+            await self._until_idle()
         if self._inflight:
             for ctx in list(self._inflight.values()):
                 ctx._cancel(CancelReason.SHUTDOWN)
             with trio.move_on_after(self.farewell):
-                await self._idle.wait()
+                await self._until_idle()
         nursery.cancel_scope.cancel()
 
     async def aclose(self) -> None:
@@ -384,7 +435,32 @@ class Session:
             ctx._cancel(CancelReason.SHUTDOWN)
         nursery.cancel_scope.cancel()
 
-    async def _read_loop(self) -> str:
+    async def _read(self, scope: trio.CancelScope) -> None:
+        """A reading task: reads in ``scope`` (``_stop_reading`` cancels it) until the
+        input ends or reading stops, then tells ``run`` (``_read_over``); or, when
+        a request it served itself had to wait, serves that request to its end
+        while a new reading task reads on."""
+        with scope:
+            ended = await self._read_loop()
+            if isinstance(ended, _Handoff):
+                await ended.resume()
+                return
+            self._read_ending = ended
+        self._read_over.set()
+
+    def _hand_off(self, handoff: _Handoff) -> _Handoff:
+        """The reader's task stays with ``handoff``'s request: reading goes on in a
+        new task, in a scope of its own (the request is no longer under the one
+        that stops reading)."""
+        scope = self._reading = trio.CancelScope()
+        if self._stopped_reading():
+            scope.cancel()
+        self._reader = None
+        assert self._nursery is not None
+        self._nursery.start_soon(self._read, scope, name=_READ)
+        return handoff
+
+    async def _read_loop(self) -> str | _Handoff:
         receive: Callable[[], Awaitable[bytes | IncomingMessage]] = (
             self.transport.receive if self._direct is None else self._direct.receive_message
         )
@@ -412,8 +488,11 @@ class Session:
             else:
                 decoded = frame
             if type(decoded) is JSONRPCRequest:
-                if not self._accept_now(decoded):
+                accepted = self._accept_now(decoded, inline=True)
+                if accepted is False:
                     await self._accept(decoded, None)
+                elif accepted is not True:
+                    return self._hand_off(accepted)
             elif type(decoded) is JSONRPCResultResponse:
                 self._response(decoded)
             elif isinstance(decoded, list):
@@ -704,17 +783,45 @@ class Session:
             else:
                 await self._batch_answer(batch, frame)
 
-    def _accept_now(self, request: JSONRPCRequest) -> bool:
+    def _accept_now(self, request: JSONRPCRequest, *, inline: bool = False) -> bool | _Handoff:
         """``_accept`` without waiting, for the common case: a fresh id and a free place.
-        ``False``: nothing was done, use ``_accept``."""
+        ``False``: nothing was done, use ``_accept``.
+
+        ``inline`` (the reader): the request is served in this task, without a task
+        of its own, as far as it goes without waiting - most handlers never wait,
+        and a task costs more than the rest of such a request. It runs as in a task
+        of its own: in its own cancel scope, with its own copy of the context.
+        ``True``: it was answered; a ``_Handoff``: it waits (its first trap is
+        not yet passed on to trio), and this task must go on with it
+        (``_hand_off``). After ``_HANDOFFS`` such waits in a row (handlers that
+        wait, a transport whose sends wait), the next ``_SPAWN_SPELL`` requests get
+        tasks of their own, as do those read once reading was stopped (the
+        reader's scope is cancelled then: they must not be under it)."""
         if request.id in self._inflight:
             return False
         try:
             self._outstanding.acquire_nowait()
         except trio.WouldBlock:
             return False
-        self._start(request, self._context(request), None)
-        return True
+        ctx = self._context(request)
+        if not inline or self._spawn_next or self._stopped_reading():
+            if self._spawn_next:
+                self._spawn_next -= 1
+            self._start(request, ctx, None)
+            return True
+        self._register(request, ctx)
+        coro = self._serve(request, ctx, None)
+        context = contextvars.copy_context()
+        try:
+            trap = context.run(coro.send, None)
+        except StopIteration:
+            self._handoffs = 0
+            return True
+        self._handoffs += 1
+        if self._handoffs >= _HANDOFFS:
+            self._handoffs = 0
+            self._spawn_next = _SPAWN_SPELL
+        return _Handoff(coro, trap, context)
 
     def _context(self, request: JSONRPCRequest) -> McpContext:
         return _new_context(
@@ -731,8 +838,6 @@ class Session:
         self._inflight[request.id] = ctx
         if self._on_accept is not None:
             self._on_accept(request)
-        if self._idle.is_set():
-            self._idle = trio.Event()
 
     async def _serve(self, request: JSONRPCRequest, ctx: McpContext, batch: _Batch | None) -> None:
         try:
@@ -745,8 +850,16 @@ class Session:
         finally:
             del self._inflight[request.id]
             self._outstanding.release()
-            if not self._inflight:
+            if not self._inflight and self._idle is not None:
                 self._idle.set()
+                self._idle = None
+
+    async def _until_idle(self) -> None:
+        """Return once no request is in flight (at once when none is)."""
+        while self._inflight:
+            if self._idle is None:
+                self._idle = trio.Event()
+            await self._idle.wait()
 
     def _cancel_inbound(self, note: JSONRPCNotification) -> bool:
         """Act on a ``notifications/cancelled`` that names an inbound request in flight
@@ -810,7 +923,12 @@ class Session:
         """Send a response (final for ``related`` unless told); a broken transport
         ends the session."""
         try:
-            await self._emit(frame, Outgoing("response", related, final, error))
+            if self._direct is None:  # nothing to describe
+                await self.transport.send(frame, related=related, final=final)
+            else:
+                await self._direct.send_described(
+                    frame, Outgoing("response", related, final, error)
+                )
         except TransportClosed as exc:
             self._broken(str(exc) or "the connection closed")
 
