@@ -1120,3 +1120,47 @@ async def test_a_request_that_waits_in_the_reader_lets_reading_go_on_and_stays_c
     assert ended == ["two cancelled"]
     answers = {m["id"]: m["result"]["content"][0]["text"] for m in transport.sent}
     assert answers == {3: "freed", 1: "one"}  # the cancelled one is not answered
+
+
+async def test_a_request_served_by_the_reader_keeps_its_budget_the_drain_and_its_answer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Requests the reader serves without a cancel scope of their own get one when
+    they wait: a deadline set while routing, a drain, and an answer given after a
+    cancellation was swallowed all behave as in a task of their own."""
+    from fastmcp_core import Budget
+
+    async def work(ctx: McpContext, params: dict[str, Any]) -> Result:
+        how = params["name"]
+        if how == "budget":
+            ctx.restrict(Budget(deadline=trio.current_time() + 1))
+        elif how == "swallow":
+            try:
+                await trio.sleep_forever()
+            except trio.Cancelled:
+                return text("swallowed")  # not recommended, but answered all the same
+        await trio.sleep_forever()
+        raise AssertionError
+
+    frames = [
+        request(1, "tools/call", {"name": "budget"}),
+        request(2, "tools/call", {"name": "drained"}),
+        request(3, "tools/call", {"name": "swallow"}),
+    ]
+    transport = _Frames(frames)
+    session = Session(transport, TableDispatcher({"tools/call": work}))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await trio.sleep(2)
+        assert transport.sent == [
+            {"jsonrpc": "2.0", "id": 1, "error": {"code": -32001, "message": "Request timed out"}}
+        ]
+        await session.drain(grace=1)
+    assert sorted(transport.sent[1:], key=lambda m: m["id"]) == [
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "error": {"code": -32603, "message": "Server is shutting down"},
+        },
+        {"jsonrpc": "2.0", "id": 3, "result": {"content": [{"type": "text", "text": "swallowed"}]}},
+    ]

@@ -4,12 +4,20 @@ Theory of operation. ``Session.run`` reads frames from a transport until it clos
 Each frame is decoded once (envelope only) and handled by kind:
 
 * a request gets a ``McpContext`` whose cancel scope is registered under the request
-  id *before* its task starts, so a ``notifications/cancelled`` read in the same
-  chunk still finds it; the task waits for a place among the running handlers (bounded
-  concurrency), asks the dispatcher to route the request, runs the handler in the
-  request's own nursery (its children end with it), and answers through the Outcome
-  table (``response_for``). Routing errors (unknown method or tool, bad params of
-  the request itself) are JSON-RPC errors; handler outcomes follow the table.
+  id *before* it starts, so a ``notifications/cancelled`` read in the same
+  chunk still finds it; it waits for a place among the running handlers (bounded
+  concurrency), asks the dispatcher to route the request, runs the handler (its
+  children end with it), and answers through the Outcome table (``response_for``).
+  Routing errors (unknown method or tool, bad params of the request itself) are
+  JSON-RPC errors; handler outcomes follow the table.
+* the reader serves a request in its own task, as far as the request goes without
+  waiting: most never wait, and a task per request would cost more than the rest of
+  them (``_accept_now``). One that waits keeps the reader's task, and a new task
+  reads on (``_Handoff``; from a mere schedule point the request goes on only once
+  the new reader has taken what was read with it, a cancel of it say). Each request
+  has its own copy of the context, as a task would. Requests read while handlers keep waiting (``_HANDOFFS`` in a row) get
+  tasks of their own for a while; so do batch members and requests delivered by a
+  ``DirectTransport``.
 * ``notifications/cancelled`` cancels the named in-flight request (one that names
   no inbound request goes to the dispatcher: a server ends a client's
   ``subscriptions/listen`` that way); ``notifications/progress`` goes to the caller waiting on that token; other
@@ -148,6 +156,19 @@ _HANDOFFS = 4
 spawns a task for each (``_SPAWN_SPELL`` of them) before it tries again."""
 _SPAWN_SPELL = 256
 
+
+def _schedule_point() -> Any:
+    """What ``trio.lowlevel.cancel_shielded_checkpoint`` yields to trio (a schedule
+    point that delivers no cancellation), taken from the function itself."""
+    probe = trio.lowlevel.cancel_shielded_checkpoint()  # noqa: ASYNC105 - never run
+    try:
+        return probe.send(None)
+    finally:
+        probe.close()
+
+
+_SCHEDULE_POINT = _schedule_point()
+
 ProgressCallback = Callable[[ProgressNotificationParams], Awaitable[None] | None]
 """Called with each progress notification of an outgoing request, in the reading task
 and in order: an ``async def`` is awaited, a plain function is called inline (keep it
@@ -214,12 +235,17 @@ class _Handoff:
     reader's task goes on serving it (its waits are bound to that task), a new task
     reads on (see ``Session._read_loop``)."""
 
+    request: JSONRPCRequest
+    ctx: McpContext
     coro: Any
-    """``Session._serve`` of the request, suspended at ``trap``."""
+    """``Session._serve_inline`` of the request, suspended at ``trap``."""
     trap: Any
     """What it yielded to trio: passed on as is."""
     context: contextvars.Context
     """The request's own copy of the reader's context (as a task of its own has)."""
+    deferred: bool
+    """Served without a scope of its own (``Session._serve_inline``): the reader's
+    scope becomes its scope."""
 
     @types.coroutine
     def resume(self) -> Generator[Any, Any, None]:
@@ -227,6 +253,11 @@ class _Handoff:
         answer (or exception, a cancellation included) back into the request."""
         coro, trap, run = self.coro, self.trap, self.context.run
         self.coro = self.trap = None
+        if trap is _SCHEDULE_POINT:
+            # the request would go on in the next round, with the new reader: one
+            # round more, so that the reader first takes what came with the request
+            # (its cancel, say), as it would before a task of the request's own ran
+            yield trap
         while True:
             try:
                 sent = yield trap
@@ -440,18 +471,36 @@ class Session:
         input ends or reading stops, then tells ``run`` (``_read_over``); or, when
         a request it served itself had to wait, serves that request to its end
         while a new reading task reads on."""
-        with scope:
-            ended = await self._read_loop()
-            if isinstance(ended, _Handoff):
-                await ended.resume()
+        ended: str | _Handoff | None = None
+        try:
+            with scope:
+                ended = await self._read_loop()
+                if isinstance(ended, _Handoff):
+                    await ended.resume()
+                    return
+            if isinstance(ended, _Handoff):  # the scope, the request's now, caught its cancel
+                await self._conclude(ended.request, ended.ctx, await _closing(ended.ctx, None))
                 return
-            self._read_ending = ended
+        finally:
+            if isinstance(ended, _Handoff):
+                self._done(ended.request.id, ended.ctx)  # whatever happened
+        self._read_ending = ended
         self._read_over.set()
 
     def _hand_off(self, handoff: _Handoff) -> _Handoff:
         """The reader's task stays with ``handoff``'s request: reading goes on in a
-        new task, in a scope of its own (the request is no longer under the one
-        that stops reading)."""
+        new task, in a scope of its own. A request served without a scope of its
+        own (``deferred``) gets the reader's scope, which is around all it did: the
+        scope takes over the deadline and any cancel of the one the request had
+        until now, which was never entered."""
+        scope, ctx = self._reading, handoff.ctx
+        if handoff.deferred:
+            own = ctx._scope
+            if own.deadline != math.inf:
+                scope.deadline = own.deadline
+            if own.cancel_called:
+                scope.cancel()
+            ctx._scope = scope
         scope = self._reading = trio.CancelScope()
         if self._stopped_reading():
             scope.cancel()
@@ -790,10 +839,12 @@ class Session:
         ``inline`` (the reader): the request is served in this task, without a task
         of its own, as far as it goes without waiting - most handlers never wait,
         and a task costs more than the rest of such a request. It runs as in a task
-        of its own: in its own cancel scope, with its own copy of the context.
-        ``True``: it was answered; a ``_Handoff``: it waits (its first trap is
-        not yet passed on to trio), and this task must go on with it
-        (``_hand_off``). After ``_HANDOFFS`` such waits in a row (handlers that
+        of its own, with its own copy of the context; without a deadline, not even
+        in a cancel scope of its own (``_serve_inline``: entering and leaving one
+        costs about as much as a task): nothing can cancel it before it waits, and
+        when it waits the reader's scope becomes its scope. ``True``: it was
+        answered; a ``_Handoff``: it waits (its first trap is not yet passed on to
+        trio), and this task must go on with it (``_hand_off``). After ``_HANDOFFS`` such waits in a row (handlers that
         wait, a transport whose sends wait), the next ``_SPAWN_SPELL`` requests get
         tasks of their own, as do those read once reading was stopped (the
         reader's scope is cancelled then: they must not be under it)."""
@@ -810,7 +861,10 @@ class Session:
             self._start(request, ctx, None)
             return True
         self._register(request, ctx)
-        coro = self._serve(request, ctx, None)
+        deferred = ctx._scope.deadline == math.inf
+        # with a deadline from the start, its own scope at once: trio sees it
+        # (``current_effective_deadline``) from the first line of the handler
+        coro = self._serve_inline(request, ctx) if deferred else self._serve(request, ctx, None)
         context = contextvars.copy_context()
         try:
             trap = context.run(coro.send, None)
@@ -821,7 +875,7 @@ class Session:
         if self._handoffs >= _HANDOFFS:
             self._handoffs = 0
             self._spawn_next = _SPAWN_SPELL
-        return _Handoff(coro, trap, context)
+        return _Handoff(request, ctx, coro, trap, context, deferred)
 
     def _context(self, request: JSONRPCRequest) -> McpContext:
         return _new_context(
@@ -848,11 +902,55 @@ class Session:
             else:
                 await self._batch_answer(batch, frame)
         finally:
-            del self._inflight[request.id]
-            self._outstanding.release()
-            if not self._inflight and self._idle is not None:
-                self._idle.set()
-                self._idle = None
+            self._done(request.id, ctx)
+
+    async def _serve_inline(self, request: JSONRPCRequest, ctx: McpContext) -> None:
+        """``_serve`` for a request the reader serves in its own task (``_accept_now``),
+        without entering a cancel scope of its own: nothing can cancel it before it
+        waits, and once it waits the reader's scope becomes its scope
+        (``_hand_off``). A cancellation goes through, for ``_read`` to answer once
+        that scope has caught it; the answer of a request that ended is sent with
+        the request's scope disarmed (as ``_serve`` sends it out of that scope)."""
+        own = ctx._scope
+        try:
+            result = await _run_in_scope(request, ctx, self.dispatcher, self._running)
+        except trio.Cancelled:
+            raise
+        except BaseException:
+            self._done(request.id, ctx)
+            raise
+        scope = ctx._scope
+        if scope is not own:  # handed off: the reader's scope was the request's
+            ctx._scope = own  # cancels from now on change nothing (as out of the scope)
+            scope.deadline = math.inf
+            if scope.cancel_called:  # too late to catch: it ended; answered all the same
+                deadline = trio.current_time() + self.farewell
+                with trio.CancelScope(shield=True, deadline=deadline):
+                    await self._conclude(request, ctx, await _closing(ctx, result))
+                return
+        if ctx._region is not None:
+            result = await _closing(ctx, result)
+        await self._conclude(request, ctx, result)
+
+    async def _conclude(
+        self, request: JSONRPCRequest, ctx: McpContext, result: Outcome[Any] | McpError
+    ) -> None:
+        """Answer a request served in the reader (not in a batch) and let it go."""
+        try:
+            frame, error = _answer(request, ctx, result, self.server_info, self.mask_error_details)
+            await self._send(frame or b"", request.id, error)
+        finally:
+            self._done(request.id, ctx)
+
+    def _done(self, rid: RequestId, ctx: McpContext) -> None:
+        """Request ``rid`` (``ctx``) is over: its place is free (once only)."""
+        if self._inflight.get(rid) is not ctx:
+            return
+        del self._inflight[rid]
+        self._outstanding.release()
+        if not self._inflight and self._idle is not None:
+            self._idle.set()
+            self._idle = None
 
     async def _until_idle(self) -> None:
         """Return once no request is in flight (at once when none is)."""
@@ -1129,35 +1227,60 @@ async def _run(
     it ended (an ``McpError`` from routing, else the handler's outcome)."""
     result: Outcome[Any] | McpError | None = None
     with ctx._scope:
-        if running is not None:
-            try:
-                running.acquire_nowait()  # no checkpoint when a place is free
-            except trio.WouldBlock:
-                await running.acquire()
+        result = await _run_in_scope(request, ctx, dispatcher, running)
+    if result is None or ctx._region is not None:
+        return await _closing(ctx, result)
+    return result
+
+
+async def _run_in_scope(
+    request: JSONRPCRequest,
+    ctx: McpContext,
+    dispatcher: Dispatcher,
+    running: trio.Semaphore | None,
+) -> Outcome[Any] | McpError:
+    """What ``_run`` does in the request's scope: route, run, wait for the children.
+    A cancellation goes through (the request's scope catches it)."""
+    if running is not None:
         try:
-            handler = await dispatcher.route(ctx, request)
-        except McpError as error:
-            result = error
-        except Exception as exc:  # a bug in routing
-            result = Panicked(exc)
-        else:
-            try:  # ``capture``, inline: one coroutine less per request
-                result = Ok(await handler())
-            except trio.Cancelled:
+            running.acquire_nowait()  # no checkpoint when a place is free
+        except trio.WouldBlock:
+            await running.acquire()
+    result: Outcome[Any] | McpError
+    try:
+        handler = await dispatcher.route(ctx, request)
+    except McpError as error:
+        result = error
+    except Exception as exc:  # a bug in routing
+        result = Panicked(exc)
+    else:
+        try:  # ``capture``, inline: one coroutine less per request
+            result = Ok(await handler())
+        except trio.Cancelled:
+            raise
+        except BaseException as exc:
+            failed = failure_outcome(exc)
+            if failed is None:
                 raise
-            except BaseException as exc:
-                result = failure_outcome(exc)
-                if result is None:
-                    raise
-        finally:
-            if running is not None:
-                running.release()
-        region = ctx._region
-        if region is not None and region.count:
-            if not isinstance(result, Ok):
-                ctx._cancel_children()  # like a nursery whose body failed
-            while region.count:  # children may spawn children
-                await region.done.wait()  # the request ends when its children end
+            result = failed
+    finally:
+        if running is not None:
+            running.release()
+    region = ctx._region
+    if region is not None and region.count:
+        if not isinstance(result, Ok):
+            ctx._cancel_children()  # like a nursery whose body failed
+        while region.count:  # children may spawn children
+            await region.done.wait()  # the request ends when its children end
+    return result
+
+
+async def _closing(
+    ctx: McpContext, result: Outcome[Any] | McpError | None
+) -> Outcome[Any] | McpError:
+    """The outcome of a request once out of its scope (``result`` is ``None`` when the
+    scope caught its cancellation): children still running (it was cancelled while
+    waiting for them) are cancelled and awaited, their errors kept."""
     region = ctx._region
     if region is not None:
         if region.count:  # cancelled while waiting: let the children finish
