@@ -331,6 +331,9 @@ class Session:
     _read_over: trio.Event = attrs.field(init=False, factory=trio.Event)
     """Set when reading has ended (``_read_ending`` says why)."""
     _read_ending: str | None = attrs.field(init=False, default=None)
+    _adopted: dict[McpContext, trio.CancelScope] = attrs.field(init=False, factory=dict)
+    """Requests served without a scope of their own that waited: the reader's scope
+    that became theirs (``_hand_off``), until they end."""
     _handoffs: int = attrs.field(init=False, default=0)
     """Requests served in the reader that had to wait, in a row."""
     _spawn_next: int = attrs.field(init=False, default=0)
@@ -483,6 +486,7 @@ class Session:
                 return
         finally:
             if isinstance(ended, _Handoff):
+                self._adopted.pop(ended.ctx, None)
                 self._done(ended.request.id, ended.ctx)  # whatever happened
         self._read_ending = ended
         self._read_over.set()
@@ -495,12 +499,14 @@ class Session:
         until now, which was never entered."""
         scope, ctx = self._reading, handoff.ctx
         if handoff.deferred:
-            own = ctx._scope
-            if own.deadline != math.inf:
-                scope.deadline = own.deadline
-            if own.cancel_called:
-                scope.cancel()
+            own = ctx._cancel_scope  # ``None``: nothing restricted or cancelled it
+            if own is not None:
+                if own.deadline != math.inf:
+                    scope.deadline = own.deadline
+                if own.cancel_called:
+                    scope.cancel()
             ctx._scope = scope
+            self._adopted[ctx] = scope
         scope = self._reading = trio.CancelScope()
         if self._stopped_reading():
             scope.cancel()
@@ -861,7 +867,7 @@ class Session:
             self._start(request, ctx, None)
             return True
         self._register(request, ctx)
-        deferred = ctx._scope.deadline == math.inf
+        deferred = self.request_timeout is None  # the only deadline a context starts with
         # with a deadline from the start, its own scope at once: trio sees it
         # (``current_effective_deadline``) from the first line of the handler
         coro = self._serve_inline(request, ctx) if deferred else self._serve(request, ctx, None)
@@ -911,7 +917,7 @@ class Session:
         (``_hand_off``). A cancellation goes through, for ``_read`` to answer once
         that scope has caught it; the answer of a request that ended is sent with
         the request's scope disarmed (as ``_serve`` sends it out of that scope)."""
-        own = ctx._scope
+        own = ctx._cancel_scope
         try:
             result = await _run_in_scope(request, ctx, self.dispatcher, self._running)
         except trio.Cancelled:
@@ -919,8 +925,8 @@ class Session:
         except BaseException:
             self._done(request.id, ctx)
             raise
-        scope = ctx._scope
-        if scope is not own:  # handed off: the reader's scope was the request's
+        scope = self._adopted.pop(ctx, None) if self._adopted else None
+        if scope is not None:  # handed off: the reader's scope is the request's
             ctx._scope = own  # cancels from now on change nothing (as out of the scope)
             scope.deadline = math.inf
             if scope.cancel_called:  # too late to catch: it ended; answered all the same
@@ -930,7 +936,11 @@ class Session:
                 return
         if ctx._region is not None:
             result = await _closing(ctx, result)
-        await self._conclude(request, ctx, result)
+        try:  # ``_conclude``, inline: one coroutine less per request
+            frame, error = _answer(request, ctx, result, self.server_info, self.mask_error_details)
+            await self._send(frame or b"", request.id, error)
+        finally:
+            self._done(request.id, ctx)
 
     async def _conclude(
         self, request: JSONRPCRequest, ctx: McpContext, result: Outcome[Any] | McpError
@@ -1206,11 +1216,10 @@ def _new_context(
     budget = Budget.INFINITE
     if timeout is not None:
         budget = Budget(deadline=trio.current_time() + timeout)
-    return McpContext(
+    return McpContext(  # its cancel scope is made when needed (with the budget's deadline)
         request_id=request.id,
         method=request.method,
         peer=peer,
-        scope=trio.CancelScope(deadline=budget.deadline),
         budget=budget,
         protocol_version=version,
         spawner=spawner,
