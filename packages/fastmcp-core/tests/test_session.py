@@ -325,7 +325,7 @@ async def test_sync_handler_in_a_thread_sees_cancellation_at_its_checkpoint() ->
         await trio.to_thread.run_sync(saw_cancel.wait, 10)
         assert saw_cancel.is_set()
         with trio.fail_after(5):
-            await session._idle.wait()
+            await session._until_idle()
         nursery.cancel_scope.cancel()
 
 
@@ -1032,3 +1032,135 @@ async def test_a_request_waiting_for_a_place_when_the_drain_begins_is_refused(
         {"jsonrpc": "2.0", "id": 1, "result": frames[1]["result"]},
     ]
     assert frames[1]["result"]["content"][0]["text"] == "slept 2"
+
+
+class _Frames:
+    """A transport that hands over its frames without yielding and sends without
+    waiting: the reader serves each request in its own task, as far as it goes
+    without waiting."""
+
+    def __init__(self, frames: list[bytes]) -> None:
+        self.frames = frames
+        self.sent: list[Any] = []
+
+    async def receive(self) -> bytes:
+        if self.frames:
+            return self.frames.pop(0)
+        await trio.sleep_forever()
+        raise AssertionError
+
+    async def send(self, frame: bytes, *, related: Any = None, final: bool = False) -> None:
+        if frame:
+            self.sent.append(msgspec.json.decode(frame))
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_requests_served_by_the_reader_each_have_their_own_context_variables(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: list[str] = []
+
+    async def mark(ctx: McpContext, params: dict[str, Any]) -> Result:
+        seen.append(var.get())
+        var.set(params["name"])
+        if params.get("wait"):
+            await trio.sleep(1)
+            seen.append(var.get())
+        return text(params["name"])
+
+    frames = [
+        request(1, "tools/call", {"name": "a"}),
+        request(2, "tools/call", {"name": "b", "wait": True}),
+        request(3, "tools/call", {"name": "c"}),
+    ]
+    transport = _Frames(frames)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(Session(transport, TableDispatcher({"tools/call": mark})).run)
+        await trio.sleep(2)
+        nursery.cancel_scope.cancel()
+    assert seen == ["unset", "unset", "unset", "b"]
+    assert [m["id"] for m in transport.sent] == [1, 3, 2]
+
+
+async def test_a_request_that_waits_in_the_reader_lets_reading_go_on_and_stays_cancellable(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    release = trio.Event()
+    ended: list[str] = []
+
+    async def wait(ctx: McpContext, params: dict[str, Any]) -> Result:
+        try:
+            await release.wait()
+        except trio.Cancelled:
+            ended.append(f"{params['name']} cancelled")
+            raise
+        return text(params["name"])
+
+    async def free(ctx: McpContext, params: dict[str, Any]) -> Result:
+        release.set()
+        return text("freed")
+
+    frames = [
+        request(1, "wait", {"name": "one"}),
+        request(2, "wait", {"name": "two"}),
+        cancel(2),
+        request(3, "free"),
+    ]
+    transport = _Frames(frames)
+    async with trio.open_nursery() as nursery:
+        session = Session(transport, TableDispatcher({"wait": wait, "free": free}))
+        nursery.start_soon(session.run)
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert ended == ["two cancelled"]
+    answers = {m["id"]: m["result"]["content"][0]["text"] for m in transport.sent}
+    assert answers == {3: "freed", 1: "one"}  # the cancelled one is not answered
+
+
+async def test_a_request_served_by_the_reader_keeps_its_budget_the_drain_and_its_answer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Requests the reader serves without a cancel scope of their own get one when
+    they wait: a deadline set while routing, a drain, and an answer given after a
+    cancellation was swallowed all behave as in a task of their own."""
+    from fastmcp_core import Budget
+
+    async def work(ctx: McpContext, params: dict[str, Any]) -> Result:
+        how = params["name"]
+        if how == "budget":
+            ctx.restrict(Budget(deadline=trio.current_time() + 1))
+        elif how == "swallow":
+            try:
+                await trio.sleep_forever()
+            except trio.Cancelled:
+                return text("swallowed")  # not recommended, but answered all the same
+        await trio.sleep_forever()
+        raise AssertionError
+
+    frames = [
+        request(1, "tools/call", {"name": "budget"}),
+        request(2, "tools/call", {"name": "drained"}),
+        request(3, "tools/call", {"name": "swallow"}),
+    ]
+    transport = _Frames(frames)
+    session = Session(transport, TableDispatcher({"tools/call": work}))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.run)
+        await trio.sleep(2)
+        assert transport.sent == [
+            {"jsonrpc": "2.0", "id": 1, "error": {"code": -32001, "message": "Request timed out"}}
+        ]
+        await session.drain(grace=1)
+    assert sorted(transport.sent[1:], key=lambda m: m["id"]) == [
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "error": {"code": -32603, "message": "Server is shutting down"},
+        },
+        {"jsonrpc": "2.0", "id": 3, "result": {"content": [{"type": "text", "text": "swallowed"}]}},
+    ]

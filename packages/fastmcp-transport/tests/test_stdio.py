@@ -290,3 +290,47 @@ def test_line_splitter_handles_crlf_blank_lines_and_partial_chunks() -> None:
     assert split.take_dropped() == 1
     split.feed(b"0123456789ab\n")
     assert split.take_dropped() == 1
+
+
+async def test_requests_read_at_once_are_answered_in_one_write_and_a_waiting_one_later() -> None:
+    """The server side over a packet socket (one write, one packet): the answers of
+    requests read together go out in one write; the answer of one that waits comes
+    in a write of its own when it is ready, not held back for more input."""
+    import socket
+
+    from fastmcp_transport import StdioServerTransport
+
+    release = trio.Event()
+
+    class Tools:
+        async def route(self, ctx: Any, request: JSONRPCRequest) -> Any:
+            params = msgspec.json.decode(request.params)
+
+            async def run() -> CallToolResult:
+                if params["name"] == "wait":
+                    await release.wait()
+                return CallToolResult(content=[TextContent(text=params["name"])])
+
+            return run
+
+        async def notification(self, note: JSONRPCNotification) -> None:
+            pass
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    transport = StdioServerTransport(
+        trio.lowlevel.FdStream(os.dup(ours.fileno())), trio.lowlevel.FdStream(ours.detach())
+    )
+    peer = trio.socket.from_stdlib_socket(theirs)
+
+    def ids(packet: bytes) -> list[Any]:
+        return [msgspec.json.decode(line)["id"] for line in packet.splitlines()]
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(Session(transport, Tools()).run)
+        await peer.send(b"".join(call(name) + b"\n" for name in ("a", "wait", "b", "c")))
+        assert ids(await peer.recv(65536)) == ["a", "b", "c"]  # one write
+        release.set()
+        assert ids(await peer.recv(65536)) == ["wait"]
+        await peer.send(call("d") + b"\n")
+        assert ids(await peer.recv(65536)) == ["d"]
+        peer.close()

@@ -236,7 +236,8 @@ class McpContext:
     method: str
     """The JSON-RPC method, e.g. ``"tools/call"``."""
     _peer: Peer | None = attrs.field(alias="peer", default=None)
-    _scope: trio.CancelScope = attrs.field(alias="scope", factory=trio.CancelScope)
+    _cancel_scope: trio.CancelScope | None = attrs.field(alias="scope", default=None)
+    """The request's cancel scope; made when first needed (``_scope``)."""
     _budget: Budget = attrs.field(alias="budget", default=Budget.INFINITE)
     _nursery: trio.Nursery | None = attrs.field(alias="nursery", default=None)
     _cancel_reason: CancelReason | None = attrs.field(default=None, init=False)
@@ -278,6 +279,19 @@ class McpContext:
 
     def __repr__(self) -> str:
         return f"<McpContext {self.method} request {self.request_id!r}>"
+
+    @property
+    def _scope(self) -> trio.CancelScope:
+        """The request's cancel scope, made (with the budget's deadline) when first
+        needed: a request the engine serves without one pays nothing for it."""
+        scope = self._cancel_scope
+        if scope is None:
+            scope = self._cancel_scope = trio.CancelScope(deadline=self._budget.deadline)
+        return scope
+
+    @_scope.setter
+    def _scope(self, scope: trio.CancelScope | None) -> None:
+        self._cancel_scope = scope
 
     # -- cancellation and budget -----------------------------------------------------
 

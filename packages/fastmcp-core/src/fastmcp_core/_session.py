@@ -4,12 +4,20 @@ Theory of operation. ``Session.run`` reads frames from a transport until it clos
 Each frame is decoded once (envelope only) and handled by kind:
 
 * a request gets a ``McpContext`` whose cancel scope is registered under the request
-  id *before* its task starts, so a ``notifications/cancelled`` read in the same
-  chunk still finds it; the task waits for a place among the running handlers (bounded
-  concurrency), asks the dispatcher to route the request, runs the handler in the
-  request's own nursery (its children end with it), and answers through the Outcome
-  table (``response_for``). Routing errors (unknown method or tool, bad params of
-  the request itself) are JSON-RPC errors; handler outcomes follow the table.
+  id *before* it starts, so a ``notifications/cancelled`` read in the same
+  chunk still finds it; it waits for a place among the running handlers (bounded
+  concurrency), asks the dispatcher to route the request, runs the handler (its
+  children end with it), and answers through the Outcome table (``response_for``).
+  Routing errors (unknown method or tool, bad params of the request itself) are
+  JSON-RPC errors; handler outcomes follow the table.
+* the reader serves a request in its own task, as far as the request goes without
+  waiting: most never wait, and a task per request would cost more than the rest of
+  them (``_accept_now``). One that waits keeps the reader's task, and a new task
+  reads on (``_Handoff``; from a mere schedule point the request goes on only once
+  the new reader has taken what was read with it, a cancel of it say). Each request
+  has its own copy of the context, as a task would. Requests read while handlers keep waiting (``_HANDOFFS`` in a row) get
+  tasks of their own for a while; so do batch members and requests delivered by a
+  ``DirectTransport``.
 * ``notifications/cancelled`` cancels the named in-flight request (one that names
   no inbound request goes to the dispatcher: a server ends a client's
   ``subscriptions/listen`` that way); ``notifications/progress`` goes to the caller waiting on that token; other
@@ -77,11 +85,13 @@ cancelled at once. When ``run`` returns, no task of the session is left.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import heapq
 import itertools
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+import types
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 import attrs
@@ -153,6 +163,27 @@ _STANDBY = 0.01
 _SERVE = "fastmcp_core.Session._serve"
 """The name of every request's task (trio would format it anew for each)."""
 
+_READ = "fastmcp_core.Session._read"
+"""The name of the reading task."""
+
+_HANDOFFS = 4
+"""Requests served in the reader that had to wait, in a row, after which the reader
+spawns a task for each (``_SPAWN_SPELL`` of them) before it tries again."""
+_SPAWN_SPELL = 256
+
+
+def _schedule_point() -> Any:
+    """What ``trio.lowlevel.cancel_shielded_checkpoint`` yields to trio (a schedule
+    point that delivers no cancellation), taken from the function itself."""
+    probe = trio.lowlevel.cancel_shielded_checkpoint()  # noqa: ASYNC105 - never run
+    try:
+        return probe.send(None)
+    finally:
+        probe.close()
+
+
+_SCHEDULE_POINT = _schedule_point()
+
 ProgressCallback = Callable[[ProgressNotificationParams], Awaitable[None] | None]
 """Called with each progress notification of an outgoing request, in the reading task
 and in order: an ``async def`` is awaited, a plain function is called inline (keep it
@@ -217,6 +248,50 @@ class _Peek:
     ended: str | None = None  # the end of input, seen ahead
 
 
+@attrs.define(eq=False, slots=True, repr=False)
+class _Handoff:
+    """A request the reader began to serve in its own task that had to wait: the
+    reader's task goes on serving it (its waits are bound to that task), a new task
+    reads on (see ``Session._read_loop``)."""
+
+    request: JSONRPCRequest
+    ctx: McpContext
+    coro: Any
+    """``Session._serve_inline`` of the request, suspended at ``trap``."""
+    trap: Any
+    """What it yielded to trio: passed on as is."""
+    context: contextvars.Context
+    """The request's own copy of the reader's context (as a task of its own has)."""
+    deferred: bool
+    """Served without a scope of its own (``Session._serve_inline``): the reader's
+    scope becomes its scope."""
+
+    @types.coroutine
+    def resume(self) -> Generator[Any, Any, None]:
+        """Drive the request to its end in this task: each trap goes to trio, each
+        answer (or exception, a cancellation included) back into the request."""
+        coro, trap, run = self.coro, self.trap, self.context.run
+        self.coro = self.trap = None
+        if trap is _SCHEDULE_POINT:
+            # the request would go on in the next round, with the new reader: one
+            # round more, so that the reader first takes what came with the request
+            # (its cancel, say), as it would before a task of the request's own ran
+            yield trap
+        while True:
+            try:
+                sent = yield trap
+            except BaseException as exc:  # handed to the request
+                try:
+                    trap = run(coro.throw, exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    trap = run(coro.send, sent)
+                except StopIteration:
+                    return
+
+
 @attrs.define(eq=False, repr=False)
 class Session:
     """A JSON-RPC session over one transport. Run it with ``await session.run()``
@@ -252,7 +327,8 @@ class Session:
     _pending: dict[RequestId, _Pending] = attrs.field(init=False, factory=dict)
     _next_id: int = attrs.field(init=False, default=1)
     _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
-    _idle: trio.Event = attrs.field(init=False, factory=trio.Event)
+    _idle: trio.Event | None = attrs.field(init=False, default=None)
+    """Set when no request is in flight; made by the first that waits (``_until_idle``)."""
     _closed: str | None = attrs.field(init=False, default=None)
     _stopped: trio.Event = attrs.field(init=False, factory=trio.Event)
     _deadlines: list[tuple[float, int, _Pending]] | None = attrs.field(init=False, default=None)
@@ -271,6 +347,16 @@ class Session:
     refused."""
     _reader: trio.lowlevel.Task | None = attrs.field(init=False, default=None)
     """The task of ``_read_loop``: only its waits read ahead (``_Peek``)."""
+    _read_over: trio.Event = attrs.field(init=False, factory=trio.Event)
+    """Set when reading has ended (``_read_ending`` says why)."""
+    _read_ending: str | None = attrs.field(init=False, default=None)
+    _adopted: dict[McpContext, trio.CancelScope] = attrs.field(init=False, factory=dict)
+    """Requests served without a scope of their own that waited: the reader's scope
+    that became theirs (``_hand_off``), until they end."""
+    _handoffs: int = attrs.field(init=False, default=0)
+    """Requests served in the reader that had to wait, in a row."""
+    _spawn_next: int = attrs.field(init=False, default=0)
+    """Requests the reader starts in tasks of their own before it serves one itself."""
     _peek: _Peek | None = attrs.field(init=False, default=None)
     _input_ended: str | None = attrs.field(init=False, default=None)
     """The end of input, once seen (by the reader, or ahead of it: ``_Peek``)."""
@@ -310,7 +396,6 @@ class Session:
         # ``acquire_nowait`` never overtakes one
         self._running = trio.Semaphore(self.max_concurrency)
         self._outstanding = trio.Semaphore(self.max_pending)
-        self._idle.set()
 
     # -- running ---------------------------------------------------------------------
 
@@ -327,9 +412,9 @@ class Session:
                 if self._direct is not None:
                     self._direct.attach(self)
                 task_status.started(self)
-                reason = None
-                with self._reading:
-                    reason = await self._read_loop()
+                nursery.start_soon(self._read, self._reading, name=_READ)
+                await self._read_over.wait()
+                reason = self._read_ending
                 if reason is not None:  # the reader saw the end of input itself
                     self._input_ended = self._input_ended or reason
                     self._stop_reading()  # requests delivered meanwhile wait no more
@@ -354,7 +439,7 @@ class Session:
                 for ctx in list(self._inflight.values()):
                     ctx._cancel(CancelReason.SHUTDOWN)
                 with trio.CancelScope(shield=True), trio.move_on_after(self.farewell):
-                    await self._idle.wait()
+                    await self._until_idle()
             with trio.CancelScope(shield=True):
                 await self.transport.aclose()
 
@@ -390,12 +475,12 @@ class Session:
         """The end of a drain: wait for the handlers until the grace ends, cancel the
         rest (SHUTDOWN), give their answers ``farewell`` seconds, then stop."""
         with self._grace:
-            await self._idle.wait()
+            await self._until_idle()
         if self._inflight:
             for ctx in list(self._inflight.values()):
                 ctx._cancel(CancelReason.SHUTDOWN)
             with trio.move_on_after(self.farewell):
-                await self._idle.wait()
+                await self._until_idle()
         nursery.cancel_scope.cancel()
 
     async def aclose(self) -> None:
@@ -425,7 +510,53 @@ class Session:
             ctx._cancel(CancelReason.SHUTDOWN)
         nursery.cancel_scope.cancel()
 
-    async def _read_loop(self) -> str:
+    async def _read(self, scope: trio.CancelScope) -> None:
+        """A reading task: reads in ``scope`` (``_stop_reading`` cancels it) until the
+        input ends or reading stops, then tells ``run`` (``_read_over``); or, when
+        a request it served itself had to wait, serves that request to its end
+        while a new reading task reads on."""
+        ended: str | _Handoff | None = None
+        try:
+            with scope:
+                ended = await self._read_loop()
+                if isinstance(ended, _Handoff):
+                    await ended.resume()
+                    return
+            if isinstance(ended, _Handoff):  # the scope, the request's now, caught its cancel
+                await self._conclude(ended.request, ended.ctx, await _closing(ended.ctx, None))
+                return
+        finally:
+            if isinstance(ended, _Handoff):
+                self._adopted.pop(ended.ctx, None)
+                self._done(ended.request.id, ended.ctx)  # whatever happened
+        self._read_ending = ended
+        self._read_over.set()
+
+    def _hand_off(self, handoff: _Handoff) -> _Handoff:
+        """The reader's task stays with ``handoff``'s request: reading goes on in a
+        new task, in a scope of its own. A request served without a scope of its
+        own (``deferred``) gets the reader's scope, which is around all it did: the
+        scope takes over the deadline and any cancel of the one the request had
+        until now, which was never entered."""
+        scope, ctx = self._reading, handoff.ctx
+        if handoff.deferred:
+            own = ctx._cancel_scope  # ``None``: nothing restricted or cancelled it
+            if own is not None:
+                if own.deadline != math.inf:
+                    scope.deadline = own.deadline
+                if own.cancel_called:
+                    scope.cancel()
+            ctx._scope = scope
+            self._adopted[ctx] = scope
+        scope = self._reading = trio.CancelScope()
+        if self._stopped_reading():
+            scope.cancel()
+        self._reader = None
+        assert self._nursery is not None
+        self._nursery.start_soon(self._read, scope, name=_READ)
+        return handoff
+
+    async def _read_loop(self) -> str | _Handoff:
         receive: Callable[[], Awaitable[bytes | IncomingMessage]] = (
             self.transport.receive if self._direct is None else self._direct.receive_message
         )
@@ -461,8 +592,11 @@ class Session:
             else:
                 decoded = frame
             if type(decoded) is JSONRPCRequest:
-                if not self._accept_now(decoded):
+                accepted = self._accept_now(decoded, inline=True)
+                if accepted is False:
                     await self._accept(decoded, None)
+                elif accepted is not True:
+                    return self._hand_off(accepted)
             elif type(decoded) is JSONRPCResultResponse:
                 self._response(decoded)
             elif isinstance(decoded, list):
@@ -849,17 +983,50 @@ class Session:
             else:
                 await self._batch_answer(batch, frame)
 
-    def _accept_now(self, request: JSONRPCRequest) -> bool:
+    def _accept_now(self, request: JSONRPCRequest, *, inline: bool = False) -> bool | _Handoff:
         """``_accept`` without waiting, for the common case: a fresh id and a free place.
-        ``False``: nothing was done, use ``_accept``."""
+        ``False``: nothing was done, use ``_accept``.
+
+        ``inline`` (the reader): the request is served in this task, without a task
+        of its own, as far as it goes without waiting - most handlers never wait,
+        and a task costs more than the rest of such a request. It runs as in a task
+        of its own, with its own copy of the context; without a deadline, not even
+        in a cancel scope of its own (``_serve_inline``: entering and leaving one
+        costs about as much as a task): nothing can cancel it before it waits, and
+        when it waits the reader's scope becomes its scope. ``True``: it was
+        answered; a ``_Handoff``: it waits (its first trap is not yet passed on to
+        trio), and this task must go on with it (``_hand_off``). After ``_HANDOFFS`` such waits in a row (handlers that
+        wait, a transport whose sends wait), the next ``_SPAWN_SPELL`` requests get
+        tasks of their own, as do those read once reading was stopped (the
+        reader's scope is cancelled then: they must not be under it)."""
         if request.id in self._inflight:
             return False
         try:
             self._outstanding.acquire_nowait()
         except trio.WouldBlock:
             return False
-        self._start(request, self._context(request), None)
-        return True
+        ctx = self._context(request)
+        if not inline or self._spawn_next or self._stopped_reading():
+            if self._spawn_next:
+                self._spawn_next -= 1
+            self._start(request, ctx, None)
+            return True
+        self._register(request, ctx)
+        deferred = self.request_timeout is None  # the only deadline a context starts with
+        # with a deadline from the start, its own scope at once: trio sees it
+        # (``current_effective_deadline``) from the first line of the handler
+        coro = self._serve_inline(request, ctx) if deferred else self._serve(request, ctx, None)
+        context = contextvars.copy_context()
+        try:
+            trap = context.run(coro.send, None)
+        except StopIteration:
+            self._handoffs = 0
+            return True
+        self._handoffs += 1
+        if self._handoffs >= _HANDOFFS:
+            self._handoffs = 0
+            self._spawn_next = _SPAWN_SPELL
+        return _Handoff(request, ctx, coro, trap, context, deferred)
 
     def _context(self, request: JSONRPCRequest) -> McpContext:
         return _new_context(
@@ -876,8 +1043,6 @@ class Session:
         self._inflight[request.id] = ctx
         if self._on_accept is not None:
             self._on_accept(request)
-        if self._idle.is_set():
-            self._idle = trio.Event()
 
     async def _serve(self, request: JSONRPCRequest, ctx: McpContext, batch: _Batch | None) -> None:
         try:
@@ -888,10 +1053,66 @@ class Session:
             else:
                 await self._batch_answer(batch, frame)
         finally:
-            del self._inflight[request.id]
-            self._outstanding.release()
-            if not self._inflight:
-                self._idle.set()
+            self._done(request.id, ctx)
+
+    async def _serve_inline(self, request: JSONRPCRequest, ctx: McpContext) -> None:
+        """``_serve`` for a request the reader serves in its own task (``_accept_now``),
+        without entering a cancel scope of its own: nothing can cancel it before it
+        waits, and once it waits the reader's scope becomes its scope
+        (``_hand_off``). A cancellation goes through, for ``_read`` to answer once
+        that scope has caught it; the answer of a request that ended is sent with
+        the request's scope disarmed (as ``_serve`` sends it out of that scope)."""
+        own = ctx._cancel_scope
+        try:
+            result = await _run_in_scope(request, ctx, self.dispatcher, self._running)
+        except trio.Cancelled:
+            raise
+        except BaseException:
+            self._done(request.id, ctx)
+            raise
+        scope = self._adopted.pop(ctx, None) if self._adopted else None
+        if scope is not None:  # handed off: the reader's scope is the request's
+            ctx._scope = own  # cancels from now on change nothing (as out of the scope)
+            scope.deadline = math.inf
+            if scope.cancel_called:  # too late to catch: it ended; answered all the same
+                deadline = trio.current_time() + self.farewell
+                with trio.CancelScope(shield=True, deadline=deadline):
+                    await self._conclude(request, ctx, await _closing(ctx, result))
+                return
+        if ctx._region is not None:
+            result = await _closing(ctx, result)
+        try:  # ``_conclude``, inline: one coroutine less per request
+            frame, error = _answer(request, ctx, result, self.server_info, self.mask_error_details)
+            await self._send(frame or b"", request.id, error)
+        finally:
+            self._done(request.id, ctx)
+
+    async def _conclude(
+        self, request: JSONRPCRequest, ctx: McpContext, result: Outcome[Any] | McpError
+    ) -> None:
+        """Answer a request served in the reader (not in a batch) and let it go."""
+        try:
+            frame, error = _answer(request, ctx, result, self.server_info, self.mask_error_details)
+            await self._send(frame or b"", request.id, error)
+        finally:
+            self._done(request.id, ctx)
+
+    def _done(self, rid: RequestId, ctx: McpContext) -> None:
+        """Request ``rid`` (``ctx``) is over: its place is free (once only)."""
+        if self._inflight.get(rid) is not ctx:
+            return
+        del self._inflight[rid]
+        self._outstanding.release()
+        if not self._inflight and self._idle is not None:
+            self._idle.set()
+            self._idle = None
+
+    async def _until_idle(self) -> None:
+        """Return once no request is in flight (at once when none is)."""
+        while self._inflight:
+            if self._idle is None:
+                self._idle = trio.Event()
+            await self._idle.wait()
 
     def _cancel_inbound(self, note: JSONRPCNotification) -> bool:
         """Act on a ``notifications/cancelled`` that names an inbound request in flight
@@ -959,7 +1180,12 @@ class Session:
         """Send a response (final for ``related`` unless told); a broken transport
         ends the session."""
         try:
-            await self._emit(frame, Outgoing("response", related, final, error))
+            if self._direct is None:  # nothing to describe
+                await self.transport.send(frame, related=related, final=final)
+            else:
+                await self._direct.send_described(
+                    frame, Outgoing("response", related, final, error)
+                )
         except TransportClosed as exc:
             self._broken(str(exc) or "the connection closed")
 
@@ -1165,11 +1391,10 @@ def _new_context(
     budget = Budget.INFINITE
     if timeout is not None:
         budget = Budget(deadline=trio.current_time() + timeout)
-    return McpContext(
+    return McpContext(  # its cancel scope is made when needed (with the budget's deadline)
         request_id=request.id,
         method=request.method,
         peer=peer,
-        scope=trio.CancelScope(deadline=budget.deadline),
         budget=budget,
         protocol_version=version,
         spawner=spawner,
@@ -1186,35 +1411,60 @@ async def _run(
     it ended (an ``McpError`` from routing, else the handler's outcome)."""
     result: Outcome[Any] | McpError | None = None
     with ctx._scope:
-        if running is not None:
-            try:
-                running.acquire_nowait()  # no checkpoint when a place is free
-            except trio.WouldBlock:
-                await running.acquire()
+        result = await _run_in_scope(request, ctx, dispatcher, running)
+    if result is None or ctx._region is not None:
+        return await _closing(ctx, result)
+    return result
+
+
+async def _run_in_scope(
+    request: JSONRPCRequest,
+    ctx: McpContext,
+    dispatcher: Dispatcher,
+    running: trio.Semaphore | None,
+) -> Outcome[Any] | McpError:
+    """What ``_run`` does in the request's scope: route, run, wait for the children.
+    A cancellation goes through (the request's scope catches it)."""
+    if running is not None:
         try:
-            handler = await dispatcher.route(ctx, request)
-        except McpError as error:
-            result = error
-        except Exception as exc:  # a bug in routing
-            result = Panicked(exc)
-        else:
-            try:  # ``capture``, inline: one coroutine less per request
-                result = Ok(await handler())
-            except trio.Cancelled:
+            running.acquire_nowait()  # no checkpoint when a place is free
+        except trio.WouldBlock:
+            await running.acquire()
+    result: Outcome[Any] | McpError
+    try:
+        handler = await dispatcher.route(ctx, request)
+    except McpError as error:
+        result = error
+    except Exception as exc:  # a bug in routing
+        result = Panicked(exc)
+    else:
+        try:  # ``capture``, inline: one coroutine less per request
+            result = Ok(await handler())
+        except trio.Cancelled:
+            raise
+        except BaseException as exc:
+            failed = failure_outcome(exc)
+            if failed is None:
                 raise
-            except BaseException as exc:
-                result = failure_outcome(exc)
-                if result is None:
-                    raise
-        finally:
-            if running is not None:
-                running.release()
-        region = ctx._region
-        if region is not None and region.count:
-            if not isinstance(result, Ok):
-                ctx._cancel_children()  # like a nursery whose body failed
-            while region.count:  # children may spawn children
-                await region.done.wait()  # the request ends when its children end
+            result = failed
+    finally:
+        if running is not None:
+            running.release()
+    region = ctx._region
+    if region is not None and region.count:
+        if not isinstance(result, Ok):
+            ctx._cancel_children()  # like a nursery whose body failed
+        while region.count:  # children may spawn children
+            await region.done.wait()  # the request ends when its children end
+    return result
+
+
+async def _closing(
+    ctx: McpContext, result: Outcome[Any] | McpError | None
+) -> Outcome[Any] | McpError:
+    """The outcome of a request once out of its scope (``result`` is ``None`` when the
+    scope caught its cancellation): children still running (it was cancelled while
+    waiting for them) are cancelled and awaited, their errors kept."""
     region = ctx._region
     if region is not None:
         if region.count:  # cancelled while waiting: let the children finish

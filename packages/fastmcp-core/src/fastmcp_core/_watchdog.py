@@ -37,6 +37,9 @@ logger = logging.getLogger("fastmcp")
 _FRAMEWORK = ("trio.", "fastmcp.", "fastmcp_")
 """Modules whose frames are the framework's, not the handler's."""
 
+_SERVING = ("_serve", "_serve_inline")
+"""The session engine's functions that serve one request (their ``ctx`` names it)."""
+
 
 @contextlib.contextmanager
 def watch_event_loop(threshold: float | None) -> Iterator[None]:
@@ -122,7 +125,7 @@ def _where(frame: FrameType | None) -> str:
                 handler = frame
         elif in_user_code:
             in_user_code = False
-        if frame.f_code.co_name == "_serve" and module == "fastmcp_core._session":
+        if frame.f_code.co_name in _SERVING and module == "fastmcp_core._session":
             ctx = frame.f_locals.get("ctx")
             method, rid = getattr(ctx, "method", None), getattr(ctx, "request_id", None)
             if method is not None:

@@ -180,6 +180,10 @@ def _structured(value: Any) -> CallToolResult:
 
 
 def _wrapped(value: Any) -> CallToolResult:
+    if type(value) is str:  # the common case, in short
+        return CallToolResult(
+            content=[TextContent(text=value)], structured_content={"result": value}
+        )
     if isinstance(value, CallToolResult):
         return value
     if isinstance(value, list) and value and isinstance(value[0], (*_CONTENT_TYPES, *_media())):

@@ -15,6 +15,7 @@ their ``trio.abc`` methods.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections import deque
@@ -29,12 +30,18 @@ DEFAULT_MAX_LINE = 16 * 1024 * 1024  # 16 MiB
 
 @attrs.define(eq=False, repr=False)
 class LineSplitter:
-    """Feed it chunks, take complete lines; counts the lines it had to drop."""
+    """Feed it chunks, take complete lines; counts the lines it had to drop.
+
+    With ``mark_drops``, a dropped line leaves an empty line (``b""``, never a line
+    otherwise: blank lines are skipped) in its place in ``lines`` instead of counting
+    in ``dropped``, for a reader that answers each line in order.
+    """
 
     max_line: int = DEFAULT_MAX_LINE
     lines: deque[bytes] = attrs.field(factory=deque)
     dropped: int = 0
     """Oversized lines dropped since the last ``take_dropped``."""
+    mark_drops: bool = attrs.field(default=False, kw_only=True)
     _partial: list[bytes] = attrs.field(factory=list)
     _partial_size: int = 0
     _skipping: bool = False
@@ -69,14 +76,14 @@ class LineSplitter:
                 if self._partial_size + len(piece) > self.max_line:
                     self._partial.clear()
                     self._partial_size = 0
-                    self.dropped += 1
+                    self._drop()
                     continue
                 self._partial.append(piece)
                 piece = b"".join(self._partial)
                 self._partial.clear()
                 self._partial_size = 0
             elif len(piece) > self.max_line:
-                self.dropped += 1
+                self._drop()
                 continue
             if piece.endswith(b"\r"):
                 piece = piece[:-1]
@@ -92,6 +99,12 @@ class LineSplitter:
             self._partial.clear()
             self._partial_size = 0
             self._skipping = True
+            self._drop()
+
+    def _drop(self) -> None:
+        if self.mark_drops:
+            self.lines.append(b"")
+        else:
             self.dropped += 1
 
     def take_dropped(self) -> int:
@@ -154,6 +167,9 @@ class LineWriter:
 
     stream: trio.abc.SendStream
     high_water: int = 4 * 1024 * 1024
+    _held: list[bytes] = attrs.field(factory=list)
+    """Frames ``hold`` kept back: written first by the next write (or ``flush``)."""
+    _held_size: int = 0
     _queue: list[bytes] = attrs.field(factory=list)
     _queued: int = 0
     _writing: bool = False
@@ -175,13 +191,50 @@ class LineWriter:
         """
         if self._failed is not None:
             raise trio.BrokenResourceError(self._failed)
+        if self._held:  # they go first, in one call with this one
+            self._held += (frame, b"\n")
+            data = b"".join(self._held)
+            self._held.clear()
+            self._held_size = 0
+        else:
+            data = frame + b"\n"
+        await self._put(data, gather)
+
+    def hold(self, frame: bytes) -> bool:
+        """Keep ``frame`` (and its newline) back without writing or waiting: the next
+        ``write`` or ``flush`` writes it, first, in the same call. Whoever holds a
+        frame must see to that flush. ``False`` (nothing done): the frames held
+        already reach ``high_water``, or the writer failed; ``write`` it instead."""
+        if self._failed is not None or self._held_size > self.high_water:
+            return False
+        self._held += (frame, b"\n")
+        self._held_size += len(frame) + 1
+        return True
+
+    @property
+    def holding(self) -> bool:
+        """Whether frames are held back (see ``hold``)."""
+        return bool(self._held)
+
+    async def flush(self) -> None:
+        """Write the frames held back (see ``hold``); nothing when there are none."""
+        if not self._held:
+            return
+        if self._failed is not None:
+            raise trio.BrokenResourceError(self._failed)
+        data = b"".join(self._held)
+        self._held.clear()
+        self._held_size = 0
+        await self._put(data, False)
+
+    async def _put(self, data: bytes, gather: bool) -> None:
+        """Write ``data`` (whole lines), or queue it for whoever holds the pen."""
         if self._writing:
-            self._queue += (frame, b"\n")
-            self._queued += len(frame) + 1
+            self._queue.append(data)
+            self._queued += len(data)
             if self._queued > self.high_water:  # backpressure on a slow reader
                 await self._drained.wait()
             return
-        data = frame + b"\n"
         waited = False  # once we have waited, others may be waiting for us
         self._writing = True
         try:
@@ -216,8 +269,11 @@ class LineWriter:
                 self._drained = trio.Event()
 
     async def aclose(self) -> None:
-        """Close the stream once the write in progress (if any) is done."""
+        """Close the stream once the write in progress (if any) and the frames held
+        back are written (as far as the stream takes them)."""
         with trio.CancelScope(shield=True):
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await self.flush()
             while self._writing:
                 await self._drained.wait()
             await self.stream.aclose()

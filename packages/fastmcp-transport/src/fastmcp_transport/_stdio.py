@@ -17,6 +17,11 @@ Policies:
 * writes from concurrent handlers are coalesced: whoever holds the pen writes
   everything queued in one system call. A write, once started, is never
   interrupted by cancellation (a half-written line would corrupt the stream).
+  What the reading task sends while lines of the last read are still to be taken
+  (the answers of requests it serves itself, without a task each) is held back,
+  without waiting, and written in one call with the next frame sent, or before
+  ``receive`` waits for more input: a batch of requests read at once is answered
+  in one write, and no answer waits for more input to come.
 
 The descriptors are left as they were found: trio's ``FdStream`` puts the duplicated
 descriptors in non-blocking mode, and a duplicate shares its file status flags with
@@ -97,19 +102,29 @@ class StdioServerTransport:
     _eof: bool = attrs.field(init=False, default=False)
     _closed: bool = attrs.field(init=False, default=False)
     _burst: bool = attrs.field(init=False, default=False)
+    _receiver: trio.lowlevel.Task | None = attrs.field(init=False, default=None)
+    """The task that took the last line (``receive``)."""
 
     def __attrs_post_init__(self) -> None:
-        self._lines = LineSplitter(self.max_line)
+        self._lines = LineSplitter(self.max_line, mark_drops=True)
         self._writer = LineWriter(self._output)
 
     async def receive(self) -> bytes:
         lines = self._lines
         while True:
             if lines.lines:
-                return lines.lines.popleft()
-            if lines.dropped:
-                await self._report_dropped(lines.take_dropped())
+                line = lines.lines.popleft()
+                if line:
+                    self._receiver = trio.lowlevel.current_task()
+                    return line
+                await self._report_dropped()  # in its place among the answers
                 continue
+            if self._writer.holding:  # answers held back: out before waiting for input
+                try:
+                    await self._writer.flush()
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                    self._eof = True
+                    raise TransportClosed(f"stdout closed: {exc}") from None
             if self._eof or self._closed:
                 raise TransportClosed("end of input (stdin closed)")
             try:
@@ -126,12 +141,11 @@ class StdioServerTransport:
             # several requests in one read: their answers will come in a burst too
             self._burst = len(lines.lines) > 1
 
-    async def _report_dropped(self, count: int) -> None:
+    async def _report_dropped(self) -> None:
         message = (
             f"Invalid request: a message longer than the {self.max_line} byte limit was dropped"
         )
-        for _ in range(count):
-            await self.send(encode_error(None, INVALID_REQUEST, message))
+        await self.send(encode_error(None, INVALID_REQUEST, message))
 
     async def send(
         self, frame: bytes, *, related: RequestId | None = None, final: bool = False
@@ -140,6 +154,12 @@ class StdioServerTransport:
             return
         if self._closed:
             raise TransportClosed("stdout is closed")
+        if (
+            self._lines.lines
+            and self._receiver is trio.lowlevel.current_task()
+            and self._writer.hold(frame)
+        ):  # the reader, with more lines to take: out with the next write or read
+            return
         try:
             await self._writer.write(frame, gather=self._burst)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
