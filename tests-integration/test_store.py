@@ -205,6 +205,38 @@ async def test_a_log_is_followed_live_from_another_replica(replicas: Replicas) -
         assert got == [LogEvent(1, b"before"), LogEvent(2, b"one"), LogEvent(3, b"two")]
 
 
+async def test_logs_dropped_together_are_gone_and_their_followers_told(
+    replicas: Replicas,
+) -> None:
+    a, b = replicas(), replicas()
+    async with running(a, b):
+        for log in ("d1", "d2", "d3", "kept"):
+            await a.logs.append(log, b"x")
+        failed: list[BaseException] = []
+        async with trio.open_nursery() as nursery:
+            following = trio.Event()
+
+            async def follow() -> None:
+                async with b.logs.follow("d2", 1) as events:
+                    following.set()
+                    try:
+                        async for _ in events:
+                            pass
+                    except LogGap as exc:
+                        failed.append(exc)
+
+            nursery.start_soon(follow)
+            await following.wait()
+            await a.logs.drop("d1", "d2", "d3")
+            await a.logs.drop()  # nothing to drop: nothing happens
+        assert len(failed) == 1  # the follower of a dropped log learns that it is gone
+        for log in ("d1", "d2", "d3"):
+            with pytest.raises(LogGap):
+                await b.logs.read(log, 1)
+            assert await b.logs.read(log) == []
+        assert await b.logs.read("kept") == [LogEvent(1, b"x")]
+
+
 # -- the bus -----------------------------------------------------------------------------
 
 

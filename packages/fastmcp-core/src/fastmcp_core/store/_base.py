@@ -148,8 +148,9 @@ class EventLogs(Protocol):
         that events were forgotten, ``StoreUnavailable`` when the store went away."""
         ...
 
-    async def drop(self, log: str) -> None:
-        """Forget the log and its events."""
+    async def drop(self, *logs: str) -> None:
+        """Forget the logs and their events (several at once: one round trip to a
+        remote store)."""
         ...
 
 

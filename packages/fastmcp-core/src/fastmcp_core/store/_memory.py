@@ -236,10 +236,11 @@ class MemoryStore:
     def _watch_log(self, log: str) -> AbstractAsyncContextManager[Watch]:
         return self.wakes.watch(f"log:{log}")
 
-    async def drop(self, log: str) -> None:
+    async def drop(self, *logs: str) -> None:
         self._check()
-        self._space.logs.pop(log, None)
-        self._space.wake(f"log:{log}")
+        for log in logs:
+            self._space.logs.pop(log, None)
+            self._space.wake(f"log:{log}")
 
 
 @attrs.define(eq=False, repr=False)

@@ -82,11 +82,13 @@ from fastmcp_transport.http_server._http import (
 from fastmcp_transport.http_server._modern import peek_frame
 from fastmcp_transport.http_server._shared import (
     END_OF_STREAM,
+    FORGET_BATCH,
     FORWARD_TOPIC,
     RECORD_TTL,
     SESSIONS,
     Forward,
     SessionRecord,
+    StoreEventStore,
     encode_forward,
     forward_channel,
     forward_decoder,
@@ -548,10 +550,11 @@ class SessionTransport:
         if self._streams.pop(stream.stream_id, None) is None:
             return
         self._finished[stream.stream_id] = None
-        if len(self._finished) > self.finished_limit:
-            oldest, _ = self._finished.popitem(last=False)
-            if self.event_store is not None:
-                await self.event_store.forget(oldest)
+        excess = len(self._finished) - self.finished_limit
+        if excess > 0 and (excess >= FORGET_BATCH or not self.shared):
+            # a shared store forgets the oldest streams in batches: one round trip
+            oldest = [self._finished.popitem(last=False)[0] for _ in range(excess)]
+            await self._forget_streams(oldest)
 
     async def carry(self, stream: _Stream, connection: SSEConnection) -> None:
         """Carry ``stream`` on a new response (priming it when the version says so)."""
@@ -691,10 +694,25 @@ class SessionTransport:
         self._orphans.clear()
 
     async def _forget_events(self) -> None:
-        store = self.event_store
-        if store is None or self.handover:
+        if self.handover:
             return
-        for stream_id in (*self._streams, *self._finished):
+        await self._forget_streams([*self._streams, *self._finished])
+
+    async def _forget_streams(self, stream_ids: Sequence[str]) -> None:
+        """Drop the events of these streams (best effort: a failure is logged; the
+        store's own bounds forget them in the end)."""
+        store = self.event_store
+        if store is None or not stream_ids:
+            return
+        if isinstance(store, StoreEventStore):
+            for start in range(0, len(stream_ids), FORGET_BATCH):
+                batch = stream_ids[start : start + FORGET_BATCH]
+                try:
+                    await store.forget(*batch)
+                except Exception:
+                    logger.exception("the store failed to forget %d streams", len(batch))
+            return
+        for stream_id in stream_ids:
             try:
                 await store.forget(stream_id)
             except Exception:

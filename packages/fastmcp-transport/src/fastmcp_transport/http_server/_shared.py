@@ -68,6 +68,10 @@ SESSIONS = "sessions"
 FORWARD_TOPIC = "http.session"
 """The inbox topic of the frames forwarded to a session's owner."""
 
+FORGET_BATCH = 64
+"""Finished streams a shared session forgets at once, beyond its ``finished_limit``
+(one round trip to the store for them all, instead of one per request)."""
+
 RECORD_TTL = 7 * 86400.0
 """Seconds a session record is kept at most: a session whose replicas all died and
 whose client never came back is forgotten then."""
@@ -188,8 +192,9 @@ class StoreEventStore:
             return None
         return Replay(stream_id, events)
 
-    async def forget(self, stream_id: str) -> None:
-        await self.store.logs.drop(log_name(stream_id))
+    async def forget(self, *stream_ids: str) -> None:
+        """Drop the logs of these streams (all in one step of the store)."""
+        await self.store.logs.drop(*(log_name(stream_id) for stream_id in stream_ids))
 
     async def end(self, stream_id: str) -> None:
         """Mark the stream's log complete (its followers on other replicas stop)."""

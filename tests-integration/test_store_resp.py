@@ -1,0 +1,166 @@
+"""The Redis store's own command client (fastmcp_core.store._resp), against a real
+redis-server: replies of every kind, scripts the server forgot, a restart, a password
+and a database, a server that does not answer, a command cancelled midway."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+import trio
+from redis_server import RedisServer, redis_server
+
+from fastmcp_core.store._resp import (
+    ReplyError,
+    RespAddress,
+    RespClient,
+    Script,
+    _Incomplete,
+    encode_command,
+    parse_reply,
+)
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+def client(server: RedisServer, *, timeout: float = 2.0, query: str = "") -> RespClient:
+    return RespClient(RespAddress.from_url(server.url + query), timeout, name="resp-test")
+
+
+def test_encoding_and_parsing() -> None:
+    assert encode_command(["SET", b"k", 12, 1.5]) == (
+        b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n$3\r\n1.5\r\n"
+    )
+    reply = b"*4\r\n$3\r\nabc\r\n:-7\r\n$-1\r\n*2\r\n+OK\r\n-ERR no\r\n"
+    value, end = parse_reply(reply)
+    assert end == len(reply)
+    assert value[:3] == [b"abc", -7, None]  # type: ignore[index]
+    nested = value[3]  # type: ignore[index]
+    assert nested[0] == b"OK"
+    assert isinstance(nested[1], ReplyError)
+    for cut in range(len(reply)):  # any prefix is incomplete, never misread
+        with pytest.raises(_Incomplete):
+            parse_reply(reply[:cut])
+    with pytest.raises(ConnectionError, match="not RESP"):
+        parse_reply(b"?what\r\n")
+
+
+def test_addresses_from_urls() -> None:
+    plain = RespAddress.from_url("redis://127.0.0.1:6390/3?prefix=x")
+    assert (plain.host, plain.port, plain.db, plain.password, plain.tls) == (
+        "127.0.0.1", 6390, 3, None, None,
+    )  # fmt: skip
+    login = RespAddress.from_url("rediss://me:p%40ss@cache.example?db=2")
+    assert (login.username, login.password, login.db, login.port) == ("me", "p@ss", 2, 6379)
+    assert login.tls is not None
+    unix = RespAddress.from_url("unix://:pw@/run/redis.sock?db=1")
+    assert (unix.path, unix.db, unix.password) == ("/run/redis.sock", 1, "pw")
+    with pytest.raises(ValueError, match="not a Redis URL"):
+        RespAddress.from_url("http://x")
+
+
+async def test_commands_and_their_replies(redis: RedisServer) -> None:
+    commands = client(redis)
+    assert await commands.call("SET", "resp:k", b"\x00\r\nv") == b"OK"
+    assert await commands.call("GET", "resp:k") == b"\x00\r\nv"
+    assert await commands.call("GET", "resp:none") is None
+    assert await commands.call("HMGET", "resp:none", "a", "b") == [None, None]
+    assert await commands.call("INCRBY", "resp:n", 5) == 5
+    with pytest.raises(ReplyError, match="WRONGTYPE"):
+        await commands.call("LPUSH", "resp:k", 1)
+    assert await commands.call("GET", "resp:k") == b"\x00\r\nv"  # the connection goes on
+    commands.close()
+
+
+async def test_a_script_the_server_forgot_is_sent_again(redis: RedisServer) -> None:
+    commands = client(redis)
+    script = Script("return {KEYS[1], ARGV[1], 42}")
+    await commands.call("SCRIPT", "FLUSH")
+    assert await commands.script(script, ["resp:s"], [b"a"]) == [b"resp:s", b"a", 42]
+    assert await commands.call("SCRIPT", "EXISTS", script.sha) == [1]
+    assert await commands.script(script, ["resp:s"], [b"b"]) == [b"resp:s", b"b", 42]
+    with pytest.raises(ReplyError):
+        await commands.script(Script("return redis.call('NOSUCHCOMMAND')"), [], [])
+    commands.close()
+
+
+async def test_concurrent_commands_share_a_bounded_pool(redis: RedisServer) -> None:
+    commands = RespClient(RespAddress.from_url(redis.url), 2.0, max_connections=3)
+    results: list[object] = []
+
+    async def one(index: int) -> None:
+        results.append(await commands.call("ECHO", str(index)))
+
+    async with trio.open_nursery() as nursery:
+        for index in range(20):
+            nursery.start_soon(one, index)
+    assert sorted(results) == sorted(str(index).encode() for index in range(20))  # type: ignore[arg-type]
+    assert len(commands._idle) <= 3
+    commands.close()
+
+
+async def test_a_restart_costs_no_command_once_redis_is_back(tmp_path: Path) -> None:
+    with redis_server(tmp_path / "redis") as server:
+        commands = client(server)
+        assert await commands.call("SET", "k", "v") == b"OK"
+        await trio.to_thread.run_sync(server.stop, signal.SIGKILL)
+        with pytest.raises(ConnectionError):
+            await commands.call("GET", "k")  # refused: at once
+        await trio.to_thread.run_sync(server.start)
+        assert await commands.call("PING") == b"PONG"  # the dead idle connection is not used
+        commands.close()
+
+
+async def test_password_and_database_from_the_url(tmp_path: Path) -> None:
+    with redis_server(tmp_path / "redis") as server:
+        setup = client(server)
+        await setup.call("CONFIG", "SET", "requirepass", "s3cret")
+        setup.close()
+        anonymous = client(server)
+        with pytest.raises(ReplyError, match="NOAUTH"):
+            await anonymous.call("PING")
+        wrong = RespClient(RespAddress.from_url(f"redis://:nope@127.0.0.1:{server.port}/0"))
+        with pytest.raises(ReplyError):
+            await wrong.call("PING")
+        in4 = RespClient(RespAddress.from_url(f"redis://:s3cret@127.0.0.1:{server.port}/4"))
+        in0 = RespClient(RespAddress.from_url(f"redis://:s3cret@127.0.0.1:{server.port}/0"))
+        assert await in4.call("SET", "k", "in 4") == b"OK"
+        assert await in0.call("GET", "k") is None
+        assert await in4.call("GET", "k") == b"in 4"
+        for commands in (anonymous, wrong, in4, in0):
+            commands.close()
+
+
+async def test_a_server_that_does_not_answer_times_out_and_is_left(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def mute(stream: trio.SocketStream) -> None:
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, mute, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        commands = RespClient(RespAddress.from_url(f"redis://127.0.0.1:{port}/0"), 2.0)
+        started = trio.current_time()
+        with pytest.raises(ConnectionError, match="did not answer within 2 s"):
+            await commands.call("PING")
+        assert trio.current_time() - started == pytest.approx(2.0)
+        assert commands._idle == []  # its state is unknown: never used again
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_command_cancelled_midway_leaves_no_reply_behind(redis: RedisServer) -> None:
+    commands = client(redis)
+    await commands.call("DEL", "resp:list")
+    with trio.move_on_after(0.2):
+        await commands.call("BLPOP", "resp:list", 5)  # cancelled while Redis waits
+    assert commands._idle == []  # thrown away: its BLPOP's reply may still come
+    assert await commands.call("ECHO", "after") == b"after"
+    commands.close()
