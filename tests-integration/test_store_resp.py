@@ -164,3 +164,25 @@ async def test_a_command_cancelled_midway_leaves_no_reply_behind(redis: RedisSer
     assert commands._idle == []  # thrown away: its BLPOP's reply may still come
     assert await commands.call("ECHO", "after") == b"after"
     commands.close()
+
+
+async def test_a_unix_socket_url(tmp_path: Path) -> None:
+    path = str(tmp_path / "redis.sock")
+    seen: list[bytes] = []
+
+    async def answer(stream: trio.SocketStream) -> None:
+        async for data in stream:
+            seen.append(data)
+            await stream.send_all(b"+PONG\r\n" * data.count(b"PING"))
+
+    sock = trio.socket.socket(trio.socket.AF_UNIX)
+    await sock.bind(path)
+    sock.listen()
+    listener = trio.SocketListener(sock)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(partial(trio.serve_listeners, answer, [listener]))
+        commands = RespClient(RespAddress.from_url(f"unix://{path}"), 2.0)
+        assert await commands.call("PING") == b"PONG"
+        assert b"".join(seen).count(b"PING") == 2  # the connection's own, then ours
+        commands.close()
+        nursery.cancel_scope.cancel()

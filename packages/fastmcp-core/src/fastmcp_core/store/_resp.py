@@ -25,7 +25,9 @@ an error (``OOM``, ``WRONGTYPE``...). The store turns both into ``StoreUnavailab
 from __future__ import annotations
 
 import hashlib
+import os
 import select
+import socket as _socket
 import ssl
 from collections.abc import Sequence
 from typing import Union
@@ -161,15 +163,19 @@ class Script:
 
 @attrs.define(eq=False)
 class _Connection:
-    stream: trio.abc.Stream
-    socket: trio.socket.SocketType
+    """One connection: a plain socket driven by hand (no stream layers: the cheapest
+    round trip trio allows), or a TLS stream."""
+
+    socket: _socket.socket | trio.socket.SocketType
+    """The socket (under the TLS stream, for ``rediss://``: its readability only)."""
+    tls: trio.SSLStream[trio.SocketStream] | None = None
     buffer: bytearray = attrs.field(factory=bytearray)
 
     def closed_by_peer(self) -> bool:
         """Whether the idle connection became readable (Redis closed it: it sends
         nothing unasked on a command connection)."""
         try:
-            readable, _, _ = select.select([self.socket.fileno()], [], [], 0)
+            readable, _, _ = select.select([self.socket], [], [], 0)
         except (OSError, ValueError):
             return True
         return bool(readable)
@@ -178,9 +184,33 @@ class _Connection:
         """Close at once (no goodbye: its state is unknown)."""
         self.socket.close()
 
+    async def _send(self, payload: bytes) -> None:
+        if self.tls is not None:
+            await self.tls.send_all(payload)
+            return
+        sock = self.socket
+        assert isinstance(sock, _socket.socket)
+        view = memoryview(payload)
+        while view:
+            try:
+                view = view[sock.send(view) :]
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(sock)
+
+    async def _receive(self) -> bytes:
+        if self.tls is not None:
+            return await self.tls.receive_some(65536)
+        sock = self.socket
+        assert isinstance(sock, _socket.socket)
+        while True:
+            try:
+                return sock.recv(65536)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(sock)
+
     async def roundtrip(self, payload: bytes, count: int) -> list[Reply]:
         """Send ``payload`` (``count`` commands), read ``count`` replies."""
-        await self.stream.send_all(payload)
+        await self._send(payload)
         replies: list[Reply] = []
         buffer = self.buffer
         position = 0
@@ -188,7 +218,7 @@ class _Connection:
             try:
                 reply, position = parse_reply(buffer, position)
             except _Incomplete:
-                data = await self.stream.receive_some(65536)
+                data = await self._receive()
                 if not data:
                     raise ConnectionError("Redis closed the connection") from None
                 buffer += data
@@ -200,6 +230,8 @@ class _Connection:
             buffer.clear()
         else:  # more than was asked for: the connection is out of step
             raise ConnectionError("Redis answered more than it was asked")
+        if self.tls is None:
+            await trio.lowlevel.checkpoint_if_cancelled()
         return replies
 
 
@@ -285,18 +317,9 @@ class RespClient:
     async def _connect(self) -> _Connection:
         address = self.address
         try:
-            if address.path is not None:
-                stream: trio.abc.Stream = await trio.open_unix_socket(address.path)
-                plain = stream
-            else:
-                plain = await trio.open_tcp_stream(address.host, address.port)
-                stream = plain
-                if address.tls is not None:
-                    stream = trio.SSLStream(plain, address.tls, server_hostname=address.host)
+            connection = await _open(address)
         except OSError as exc:
             raise ConnectionError(f"cannot connect to Redis: {exc}") from None
-        assert isinstance(plain, trio.SocketStream)
-        connection = _Connection(stream, plain.socket)
         try:
             hello: list[Sequence[Arg]] = []
             if address.password is not None:
@@ -329,3 +352,39 @@ def _raise_first_error(replies: list[Reply]) -> None:
     for reply in replies:
         if isinstance(reply, ReplyError):
             raise reply
+
+
+async def _open(address: RespAddress) -> _Connection:
+    """A connected socket (a TLS stream on it for ``rediss://``)."""
+    if address.tls is not None:
+        stream = await trio.open_tcp_stream(address.host, address.port)
+        tls = trio.SSLStream(stream, address.tls, server_hostname=address.host)
+        return _Connection(stream.socket, tls)
+    if address.path is not None:
+        families = [(_socket.AF_UNIX, address.path)]
+    else:
+        found = await trio.socket.getaddrinfo(address.host, address.port, type=_socket.SOCK_STREAM)
+        families = [(family, where) for family, _, _, _, where in found]
+    failure: OSError = OSError(f"no address for {address.host}")
+    for family, where in families:
+        sock = _socket.socket(family, _socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            if family != _socket.AF_UNIX:
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            try:
+                sock.connect(where)
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(sock)
+                error = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+                if error:
+                    raise OSError(error, os.strerror(error)) from None
+        except OSError as exc:
+            sock.close()
+            failure = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return _Connection(sock)
+    raise failure
