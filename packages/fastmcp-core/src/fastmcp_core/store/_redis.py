@@ -75,6 +75,7 @@ Callback = Callable[[bytes], None]
 _FAILURES = (coredis.exceptions.RedisError, ReplyError, OSError, anyio.BrokenResourceError,
              anyio.ClosedResourceError, anyio.EndOfStream)  # fmt: skip
 _INBOX_TTL_MS = 3_600_000
+_TAKE_BATCH = 100
 _BACKOFF = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 _CREATE = """
@@ -149,11 +150,18 @@ return 1
 """
 
 
+_TAKE = """
+local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
+for _, entry in ipairs(entries) do redis.call('XDEL', KEYS[1], entry[1]) end
+return entries
+"""
+
 _SCRIPTS = {
     name: Script(source)
     for name, source in (
         ("create", _CREATE), ("swap", _SWAP), ("delete", _DELETE), ("append", _APPEND),
         ("read", _READ), ("send", _SEND), ("follow", _FOLLOW), ("drop", _DROP),
+        ("take", _TAKE),
     )
 }  # fmt: skip
 
@@ -485,20 +493,19 @@ class RedisStore:
         last = b"0-0"
 
         async def take() -> int:
+            # taken and deleted in one step: one round trip
             nonlocal last
-            entries = await self._do("XRANGE", key, b"(" + last, b"+", "COUNT", 100)
+            entries = await self._script("take", [key], [last, _TAKE_BATCH])
             for identifier, fields in entries:
                 last = identifier
                 topic = _field(fields, b"t").decode()
                 for callback in list(self._inbox_callbacks.get(topic, ())):
                     call_safely(callback, _field(fields, b"d"))
-            if entries:
-                await self._do("XDEL", key, *(identifier for identifier, _ in entries))
             return len(entries)
 
         while True:
             try:
-                while await take():
+                while await take() == _TAKE_BATCH:
                     pass
             except StoreUnavailable as exc:
                 self._went_down(exc)
