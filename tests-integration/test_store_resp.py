@@ -4,6 +4,7 @@ and a database, a server that does not answer, a command cancelled midway."""
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from functools import partial
@@ -186,3 +187,24 @@ async def test_a_unix_socket_url(tmp_path: Path) -> None:
         assert b"".join(seen).count(b"PING") == 2  # the connection's own, then ours
         commands.close()
         nursery.cancel_scope.cancel()
+
+
+async def test_connections_beyond_fd_setsize_are_reused(redis: RedisServer) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    files = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        commands = client(redis)
+        assert await commands.call("PING") == b"PONG"
+        (connection,) = commands._idle
+        assert connection.socket.fileno() > 1024
+        assert await commands.call("PING") == b"PONG"
+        assert commands._idle == [connection]  # the same one: its check works there too
+        commands.close()
+    finally:
+        for file in files:
+            os.close(file)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -174,11 +174,12 @@ class _Connection:
     def closed_by_peer(self) -> bool:
         """Whether the idle connection became readable (Redis closed it: it sends
         nothing unasked on a command connection)."""
-        try:
-            readable, _, _ = select.select([self.socket], [], [], 0)
+        try:  # poll, not select: a busy server's descriptors go beyond FD_SETSIZE
+            poller = select.poll()
+            poller.register(self.socket, select.POLLIN)
+            return bool(poller.poll(0))
         except (OSError, ValueError):
             return True
-        return bool(readable)
 
     def discard(self) -> None:
         """Close at once (no goodbye: its state is unknown)."""
