@@ -237,6 +237,31 @@ async def test_logs_dropped_together_are_gone_and_their_followers_told(
         assert await b.logs.read("kept") == [LogEvent(1, b"x")]
 
 
+async def test_an_event_put_at_its_id_is_there_for_any_replica(
+    replicas: Replicas, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = replicas(), replicas()
+    async with running(a, b):
+        await a.logs.append("p", b"one")
+        events: list[LogEvent] = []
+        async with b.logs.follow("p") as following:
+            await a.logs.put("p", 2, b"two")  # sent, not waited for
+            await a.logs.put("p", 2, b"again")  # not the next id: refused
+            await a.logs.put("p", 4, b"hole")  # neither
+            await a.logs.put("p", 3, b"three")
+            async for event in following:
+                events.append(event)
+                if len(events) == 3:
+                    break
+        assert events == [LogEvent(1, b"one"), LogEvent(2, b"two"), LogEvent(3, b"three")]
+        await a.logs.put("fresh", 1, b"first")  # a new log
+        await a.logs.append("p", b"four")  # the replies of the puts are read by now
+        assert await b.logs.read("fresh") == [LogEvent(1, b"first")]
+        assert await b.logs.read("p", 2) == [LogEvent(3, b"three"), LogEvent(4, b"four")]
+        refused = [r for r in caplog.records if "is not the next" in r.getMessage()]
+        assert len(refused) == 2
+
+
 # -- the bus -----------------------------------------------------------------------------
 
 

@@ -114,7 +114,14 @@ return 0
 """
 
 _APPEND = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-*', 'd', ARGV[2])
+if ARGV[6] ~= '0-*' then
+  local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  local want = tonumber(string.sub(ARGV[6], 3))
+  if #top > 0 and tonumber(string.match(top[1][1], '-(%d+)$')) + 1 ~= want then
+    return redis.error_reply('event ' .. want .. ' is not the next of ' .. KEYS[1])
+  end
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ARGV[6], 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return id
@@ -516,12 +523,24 @@ class RedisStore:
     # -- EventLogs -------------------------------------------------------------------
 
     async def append(self, log: str, data: bytes) -> int:
-        stream_id = await self._script(
-            "append",
-            [self._key("log", log), self._key("following", log)],
-            [self.log_limit, data, int(self.log_ttl * 1000), self._key("wake"), f"log:{log}"],
-        )
+        stream_id = await self._script("append", *self._append(log, data, "0-*"))
         return _seq(stream_id)
+
+    async def put(self, log: str, event: int, data: bytes) -> None:
+        # XADD with the id itself: Redis refuses one that is not above the log's last
+        commands = self._commands
+        if commands is None:
+            raise StoreUnavailable(f"the store at {self.where} is not connected")
+        keys, args = self._append(log, data, f"0-{event}")
+        try:
+            await commands.script_unanswered(_SCRIPTS["append"], keys, args)
+        except BaseException as exc:
+            raise self._unavailable(exc) from None
+
+    def _append(self, log: str, data: bytes, stream_id: str) -> tuple[list[str], list[Arg]]:
+        keys = [self._key("log", log), self._key("following", log)]
+        ttl = int(self.log_ttl * 1000)
+        return keys, [self.log_limit, data, ttl, self._key("wake"), f"log:{log}", stream_id]
 
     async def read(self, log: str, after: int = 0, limit: int = 1000) -> list[LogEvent]:
         found = await self._script("read", [self._key("log", log)], [after, limit])

@@ -11,6 +11,10 @@ price was paid on every request. This client does only what the store needs:
   ``max_connections`` run at once, the others wait for one);
 * ``RespClient.script(script, keys, args)``: ``EVALSHA``, and ``EVAL`` once when the
   server answers ``NOSCRIPT`` (after a restart or ``SCRIPT FLUSH``);
+* ``RespClient.script_unanswered(...)``: the same, sent at once, its reply read
+  later - before the next command on that connection, usually long arrived by then
+  (no wait) - and only logged when it is an error (``NOSCRIPT``: sent again with
+  ``EVAL`` then). For writes whose outcome changes nothing for the caller;
 * a connection is opened when none is idle (``AUTH``, ``SELECT``, ``CLIENT SETNAME``
   in one round trip), and thrown away whenever its state is unknown: a command that
   failed, timed out or was cancelled midway, or an idle connection that Redis closed
@@ -25,6 +29,7 @@ an error (``OOM``, ``WRONGTYPE``...). The store turns both into ``StoreUnavailab
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import select
 import socket as _socket
@@ -37,6 +42,8 @@ import attrs
 import trio
 
 __all__ = ["ReplyError", "RespAddress", "RespClient", "Script", "encode_command"]
+
+logger = logging.getLogger("fastmcp.store")
 
 Reply = Union[bytes, int, None, list["Reply"], "ReplyError"]
 Arg = bytes | str | int | float
@@ -170,6 +177,9 @@ class _Connection:
     """The socket (under the TLS stream, for ``rediss://``: its readability only)."""
     tls: trio.SSLStream[trio.SocketStream] | None = None
     buffer: bytearray = attrs.field(factory=bytearray)
+    unanswered: list[tuple[Script, Sequence[Arg]]] = attrs.field(factory=list)
+    """Scripts sent without waiting (with their keys and arguments), oldest first:
+    their replies come before any other."""
 
     def closed_by_peer(self) -> bool:
         """Whether the idle connection became readable (Redis closed it: it sends
@@ -212,6 +222,10 @@ class _Connection:
     async def roundtrip(self, payload: bytes, count: int) -> list[Reply]:
         """Send ``payload`` (``count`` commands), read ``count`` replies."""
         await self._send(payload)
+        return await self.replies(count)
+
+    async def replies(self, count: int) -> list[Reply]:
+        """Read ``count`` replies."""
         replies: list[Reply] = []
         buffer = self.buffer
         position = 0
@@ -248,6 +262,8 @@ class RespClient:
     """``CLIENT SETNAME`` of each connection."""
     max_connections: int = 32
     _idle: list[_Connection] = attrs.field(init=False, factory=list)
+    _again: list[tuple[Script, Sequence[Arg]]] = attrs.field(init=False, factory=list)
+    """Scripts sent unanswered that the server did not know: sent again with EVAL."""
     _slots: trio.Semaphore = attrs.field(init=False)
 
     @_slots.default
@@ -271,7 +287,12 @@ class RespClient:
                 raise
         return await self.call("EVAL", script.source, *tail)
 
-    async def _run(self, payload: bytes, count: int) -> list[Reply]:
+    async def _run(
+        self,
+        payload: bytes,
+        count: int,
+        unanswered: tuple[Script, Sequence[Arg]] | None = None,
+    ) -> list[Reply]:
         slots = self._slots
         try:
             slots.acquire_nowait()
@@ -283,19 +304,47 @@ class RespClient:
                     f"no connection to Redis was free within {self.timeout:g} s"
                 ) from None
         try:
-            replies = await self._exchange(payload, count)
+            replies = await self._exchange(payload, count, unanswered)
         except trio.BrokenResourceError as exc:
             raise ConnectionError(f"the connection to Redis broke: {exc}") from None
         finally:
             slots.release()
+        if self._again:
+            again, self._again = self._again, []
+            await self._run_unanswered_again(again)
         return replies
 
-    async def _exchange(self, payload: bytes, count: int) -> list[Reply]:
+    async def script_unanswered(
+        self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]
+    ) -> None:
+        """Send ``script`` now and return; its reply is read later (see the module
+        docstring). ``ConnectionError`` when it could not be sent."""
+        tail = (len(keys), *keys, *args)
+        await self._run(encode_command(("EVALSHA", script.sha, *tail)), 0, (script, tail))
+
+    async def _run_unanswered_again(self, again: list[tuple[Script, Sequence[Arg]]]) -> None:
+        for script, tail in again:
+            try:
+                await self.call("EVAL", script.source, *tail)
+            except (ReplyError, OSError) as exc:
+                logger.warning("a write sent without waiting failed: %s", exc)
+
+    async def _exchange(
+        self,
+        payload: bytes,
+        count: int,
+        unanswered: tuple[Script, Sequence[Arg]] | None = None,
+    ) -> list[Reply]:
         connection = None
         with trio.move_on_after(self.timeout) as deadline:
             connection = await self._take()
             try:
-                replies = await connection.roundtrip(payload, count)
+                if unanswered is None:
+                    replies = await connection.roundtrip(payload, count)
+                else:
+                    await connection._send(payload)
+                    connection.unanswered.append(unanswered)
+                    replies = []
             except BaseException:
                 connection.discard()
                 raise
@@ -310,10 +359,37 @@ class RespClient:
     async def _take(self) -> _Connection:
         while self._idle:
             connection = self._idle.pop()
+            if connection.unanswered and not await self._answered(connection):
+                continue
             if not connection.closed_by_peer():
                 return connection
             connection.discard()
         return await self._connect()
+
+    async def _answered(self, connection: _Connection) -> bool:
+        """Read the replies to what was sent unanswered on ``connection`` (logging
+        the errors); ``False`` when it broke meanwhile (it is thrown away)."""
+        sent, connection.unanswered = connection.unanswered, []
+        try:
+            replies = await connection.replies(len(sent))
+        except BaseException as exc:
+            connection.discard()
+            if isinstance(exc, OSError | trio.BrokenResourceError):
+                logger.warning(
+                    "the outcome of %d writes sent without waiting is unknown: %s", len(sent), exc
+                )
+                return False
+            raise
+        again = []
+        for reply, (script, tail) in zip(replies, sent, strict=True):
+            if isinstance(reply, ReplyError):
+                if str(reply).startswith("NOSCRIPT"):
+                    again.append((script, tail))
+                else:
+                    logger.warning("a write sent without waiting failed: %s", reply)
+        if again:
+            self._again.extend(again)
+        return True
 
     async def _connect(self) -> _Connection:
         address = self.address

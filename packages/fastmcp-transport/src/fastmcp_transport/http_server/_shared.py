@@ -192,6 +192,12 @@ class StoreEventStore:
             return None
         return Replay(stream_id, events)
 
+    async def put(self, stream_id: str, event: int, message: bytes) -> str:
+        """Store ``message`` as event ``event`` of the stream (the next one: its
+        writer knows it) without waiting for the store (``EventLogs.put``); its id."""
+        await self.store.logs.put(log_name(stream_id), event, message)
+        return f"{stream_id}.{event}"
+
     async def forget(self, *stream_ids: str) -> None:
         """Drop the logs of these streams (all in one step of the store)."""
         await self.store.logs.drop(*(log_name(stream_id) for stream_id in stream_ids))
