@@ -208,3 +208,52 @@ async def test_connections_beyond_fd_setsize_are_reused(redis: RedisServer) -> N
         for file in files:
             os.close(file)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_a_script_sent_unanswered_runs_and_its_errors_are_logged(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    commands = client(redis)
+    incr = Script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    await commands.call("DEL", "resp:u", "resp:w")
+    await commands.call("SCRIPT", "FLUSH")  # the first one is sent again with EVAL
+    await commands.script_unanswered(incr, ["resp:u"], [2])
+    await commands.script_unanswered(incr, ["resp:u"], [3])
+    await commands.call("SET", "resp:w", "text")
+    await commands.script_unanswered(incr, ["resp:w"], [1])  # not a number: an error
+    assert await commands.call("GET", "resp:u") == b"5"  # the replies were read first
+    assert await commands.call("GET", "resp:w") == b"text"
+    failed = [r.getMessage() for r in caplog.records if "sent without waiting" in r.getMessage()]
+    assert len(failed) == 1
+    assert "not an integer" in failed[0]
+    commands.close()
+
+
+async def test_unanswered_writes_on_a_connection_that_broke_are_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = str(tmp_path / "redis.sock")
+    connections = 0
+
+    async def answer(stream: trio.SocketStream) -> None:
+        nonlocal connections
+        connections += 1
+        first = connections == 1
+        async for data in stream:
+            if first and b"EVALSHA" in data:
+                return  # gone without a reply to the write
+            await stream.send_all(b"+PONG\r\n" * data.count(b"PING"))
+
+    sock = trio.socket.socket(trio.socket.AF_UNIX)
+    await sock.bind(path)
+    sock.listen()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(partial(trio.serve_listeners, answer, [trio.SocketListener(sock)]))
+        commands = RespClient(RespAddress.from_url(f"unix://{path}"), 2.0)
+        await commands.script_unanswered(Script("return 1"), [], [])
+        assert await commands.call("PING") == b"PONG"  # on a new connection
+        assert connections == 2
+        lost = [r.getMessage() for r in caplog.records if "outcome of 1 writes" in r.getMessage()]
+        assert len(lost) == 1
+        commands.close()
+        nursery.cancel_scope.cancel()
