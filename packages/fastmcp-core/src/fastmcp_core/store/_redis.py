@@ -28,7 +28,8 @@ got a message, and its own heartbeats).
 
 Commands go through ``_resp.RespClient``, a lean client of our own (a coredis command
 costs 150 to 250 µs of CPU under trio, several times the round trip; a legacy HTTP
-request pays one on its way out). Pub/sub stays on coredis: each process holds one
+request pays one on its way out, and does not even wait for the reply: ``put``).
+Pub/sub stays on coredis: each process holds one
 pub/sub connection for the three channels. coredis's PubSub
 is made here without its own retry policy: a broken connection ends it and a new one
 is made (with back-off), never resubscribed inside coredis, where under trio it may

@@ -14,7 +14,9 @@ any request of the session:
 * every stream of the session writes its events to the store's event logs
   (``StoreEventStore``: one log per stream, each bounded by the store, so that one
   session's chatter never evicts another's resumable answer), so any replica
-  replays a ``Last-Event-ID`` and follows the rest of the stream live;
+  replays a ``Last-Event-ID`` and follows the rest of the stream live; a stream's
+  last answer is sent to the store before the client can see it, without waiting
+  for the store's reply (``EventLogs.put``: its writer knows the next id);
 * a replica that gets a request of a session it does not hold looks the record up:
   while the owner lives (its lease), the frames go to the owner's inbox (the bus's
   reliable messages, ``Forward``) under a stream id chosen here, and the response
