@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import select
 import socket as _socket
 import ssl
-from collections.abc import Sequence
-from typing import Union
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
@@ -57,9 +58,14 @@ class _Incomplete(Exception):
     """More bytes are needed to parse the reply."""
 
 
+class _Timeout(ConnectionError):
+    """Redis did not answer (or take what was sent) by the command's deadline."""
+
+
 def encode_command(args: Sequence[Arg]) -> bytes:
     """One command in RESP (an array of bulk strings)."""
     parts = [b"*%d\r\n" % len(args)]
+    append = parts.append
     for arg in args:
         if isinstance(arg, bytes):
             data = arg
@@ -69,9 +75,7 @@ def encode_command(args: Sequence[Arg]) -> bytes:
             data = b"%d" % arg
         else:
             data = repr(float(arg)).encode()
-        parts.append(b"$%d\r\n" % len(data))
-        parts.append(data)
-        parts.append(b"\r\n")
+        append(b"$%d\r\n%b\r\n" % (len(data), data))
     return b"".join(parts)
 
 
@@ -180,6 +184,16 @@ class _Connection:
     unanswered: list[tuple[Script, Sequence[Arg]]] = attrs.field(factory=list)
     """Scripts sent without waiting (with their keys and arguments), oldest first:
     their replies come before any other."""
+    timeout: float = 2.0
+    deadline: float = math.inf
+    """When the command now running must be done (a cancel scope is made only
+    when it has to wait: most commands never do)."""
+
+    async def _wait(self, ready: Callable[[Any], Awaitable[None]]) -> None:
+        with trio.CancelScope(deadline=self.deadline) as scope:
+            await ready(self.socket)
+        if scope.cancelled_caught:
+            raise _Timeout(f"Redis did not answer within {self.timeout:g} s")
 
     def closed_by_peer(self) -> bool:
         """Whether the idle connection became readable (Redis closed it: it sends
@@ -197,7 +211,10 @@ class _Connection:
 
     async def _send(self, payload: bytes) -> None:
         if self.tls is not None:
-            await self.tls.send_all(payload)
+            with trio.CancelScope(deadline=self.deadline) as scope:
+                await self.tls.send_all(payload)
+            if scope.cancelled_caught:
+                raise _Timeout(f"Redis did not answer within {self.timeout:g} s")
             return
         sock = self.socket
         assert isinstance(sock, _socket.socket)
@@ -206,18 +223,23 @@ class _Connection:
             try:
                 view = view[sock.send(view) :]
             except BlockingIOError:
-                await trio.lowlevel.wait_writable(sock)
+                await self._wait(trio.lowlevel.wait_writable)
 
     async def _receive(self) -> bytes:
         if self.tls is not None:
-            return await self.tls.receive_some(65536)
+            data = b""
+            with trio.CancelScope(deadline=self.deadline) as scope:
+                data = await self.tls.receive_some(65536)
+            if scope.cancelled_caught:
+                raise _Timeout(f"Redis did not answer within {self.timeout:g} s")
+            return data
         sock = self.socket
         assert isinstance(sock, _socket.socket)
         while True:
             try:
                 return sock.recv(65536)
             except BlockingIOError:
-                await trio.lowlevel.wait_readable(sock)
+                await self._wait(trio.lowlevel.wait_readable)
 
     async def roundtrip(self, payload: bytes, count: int) -> list[Reply]:
         """Send ``payload`` (``count`` commands), read ``count`` replies."""
@@ -335,36 +357,33 @@ class RespClient:
         count: int,
         unanswered: tuple[Script, Sequence[Arg]] | None = None,
     ) -> list[Reply]:
-        connection = None
-        with trio.move_on_after(self.timeout) as deadline:
-            connection = await self._take()
-            try:
-                if unanswered is None:
-                    replies = await connection.roundtrip(payload, count)
-                else:
-                    await connection._send(payload)
-                    connection.unanswered.append(unanswered)
-                    replies = []
-            except BaseException:
-                connection.discard()
-                raise
-        if deadline.cancelled_caught:
-            if connection is not None:
-                connection.discard()
-            raise ConnectionError(f"Redis did not answer within {self.timeout:g} s")
-        assert connection is not None
+        deadline = trio.current_time() + self.timeout
+        connection = await self._take(deadline)
+        try:
+            if unanswered is None:
+                replies = await connection.roundtrip(payload, count)
+            else:
+                await connection._send(payload)
+                connection.unanswered.append(unanswered)
+                replies = []
+        except BaseException:
+            connection.discard()
+            raise
         self._idle.append(connection)
         return replies
 
-    async def _take(self) -> _Connection:
+    async def _take(self, deadline: float) -> _Connection:
         while self._idle:
             connection = self._idle.pop()
+            connection.deadline = deadline
             if connection.unanswered and not await self._answered(connection):
                 continue
             if not connection.closed_by_peer():
                 return connection
             connection.discard()
-        return await self._connect()
+        with trio.CancelScope(deadline=deadline):
+            return await self._connect(deadline)
+        raise _Timeout(f"Redis did not answer within {self.timeout:g} s")
 
     async def _answered(self, connection: _Connection) -> bool:
         """Read the replies to what was sent unanswered on ``connection`` (logging
@@ -391,12 +410,13 @@ class RespClient:
             self._again.extend(again)
         return True
 
-    async def _connect(self) -> _Connection:
+    async def _connect(self, deadline: float) -> _Connection:
         address = self.address
         try:
             connection = await _open(address)
         except OSError as exc:
             raise ConnectionError(f"cannot connect to Redis: {exc}") from None
+        connection.timeout, connection.deadline = self.timeout, deadline
         try:
             hello: list[Sequence[Arg]] = []
             if address.password is not None:
