@@ -225,9 +225,9 @@ class _Connection:
             except BlockingIOError:
                 await self._wait(trio.lowlevel.wait_writable)
 
-    async def _receive(self) -> bytes:
+    async def _receive(self) -> bytes | bytearray:
         if self.tls is not None:
-            data = b""
+            data: bytes | bytearray = b""
             with trio.CancelScope(deadline=self.deadline) as scope:
                 data = await self.tls.receive_some(65536)
             if scope.cancelled_caught:
@@ -457,6 +457,7 @@ async def _open(address: RespAddress) -> _Connection:
         stream = await trio.open_tcp_stream(address.host, address.port)
         tls = trio.SSLStream(stream, address.tls, server_hostname=address.host)
         return _Connection(stream.socket, tls)
+    families: list[tuple[int, Any]]
     if address.path is not None:
         families = [(_socket.AF_UNIX, address.path)]
     else:
