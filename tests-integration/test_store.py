@@ -205,6 +205,63 @@ async def test_a_log_is_followed_live_from_another_replica(replicas: Replicas) -
         assert got == [LogEvent(1, b"before"), LogEvent(2, b"one"), LogEvent(3, b"two")]
 
 
+async def test_logs_dropped_together_are_gone_and_their_followers_told(
+    replicas: Replicas,
+) -> None:
+    a, b = replicas(), replicas()
+    async with running(a, b):
+        for log in ("d1", "d2", "d3", "kept"):
+            await a.logs.append(log, b"x")
+        failed: list[BaseException] = []
+        async with trio.open_nursery() as nursery:
+            following = trio.Event()
+
+            async def follow() -> None:
+                async with b.logs.follow("d2", 1) as events:
+                    following.set()
+                    try:
+                        async for _ in events:
+                            pass
+                    except LogGap as exc:
+                        failed.append(exc)
+
+            nursery.start_soon(follow)
+            await following.wait()
+            await a.logs.drop("d1", "d2", "d3")
+            await a.logs.drop()  # nothing to drop: nothing happens
+        assert len(failed) == 1  # the follower of a dropped log learns that it is gone
+        for log in ("d1", "d2", "d3"):
+            with pytest.raises(LogGap):
+                await b.logs.read(log, 1)
+            assert await b.logs.read(log) == []
+        assert await b.logs.read("kept") == [LogEvent(1, b"x")]
+
+
+async def test_an_event_put_at_its_id_is_there_for_any_replica(
+    replicas: Replicas, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = replicas(), replicas()
+    async with running(a, b):
+        await a.logs.append("p", b"one")
+        events: list[LogEvent] = []
+        async with b.logs.follow("p") as following:
+            await a.logs.put("p", 2, b"two")  # sent, not waited for
+            await a.logs.put("p", 2, b"again")  # not the next id: refused
+            await a.logs.put("p", 4, b"hole")  # neither
+            await a.logs.put("p", 3, b"three")
+            async for event in following:
+                events.append(event)
+                if len(events) == 3:
+                    break
+        assert events == [LogEvent(1, b"one"), LogEvent(2, b"two"), LogEvent(3, b"three")]
+        await a.logs.put("fresh", 1, b"first")  # a new log
+        await a.logs.append("p", b"four")  # the replies of the puts are read by now
+        assert await b.logs.read("fresh") == [LogEvent(1, b"first")]
+        assert await b.logs.read("p", 2) == [LogEvent(3, b"three"), LogEvent(4, b"four")]
+        refused = [r for r in caplog.records if "is not the next" in r.getMessage()]
+        assert len(refused) == 2
+
+
 # -- the bus -----------------------------------------------------------------------------
 
 

@@ -133,6 +133,17 @@ class EventLogs(Protocol):
         """Add ``data`` as the log's next event (creating the log); its id."""
         ...
 
+    async def put(self, log: str, event: int, data: bytes) -> None:
+        """Append ``data`` as event ``event``, which must be the log's next id (the one
+        writer of a log knows it: the id of what it appended last, plus one), without
+        waiting for the store's answer: the write is on its way to the store when this
+        returns, before anything the caller does next, and its outcome is only
+        logged (an id that is not the log's next, a store that fails). For what the
+        caller hands out at once and what is read from the log only when that got
+        lost, such as the last answer of a resumable stream: one wait for the store
+        less. Raises ``StoreUnavailable`` when the store cannot be reached at all."""
+        ...
+
     async def read(self, log: str, after: int = 0, limit: int = 1000) -> list[LogEvent]:
         """Up to ``limit`` events after id ``after`` (0: from the first), oldest first;
         empty when there is none yet. Raises ``LogGap`` when events after ``after``
@@ -148,8 +159,9 @@ class EventLogs(Protocol):
         that events were forgotten, ``StoreUnavailable`` when the store went away."""
         ...
 
-    async def drop(self, log: str) -> None:
-        """Forget the log and its events."""
+    async def drop(self, *logs: str) -> None:
+        """Forget the logs and their events (several at once: one round trip to a
+        remote store)."""
         ...
 
 

@@ -11,6 +11,7 @@ leases and time-to-live.
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from collections import deque
@@ -27,6 +28,9 @@ from fastmcp_core.store._wakes import Wakes, add_callback, call_safely
 __all__ = ["MemoryStore"]
 
 Callback = Callable[[bytes], None]
+
+
+logger = logging.getLogger("fastmcp.store")
 
 
 @attrs.define(eq=False, slots=True)
@@ -213,6 +217,20 @@ class MemoryStore:
         self._space.wake(f"log:{log}")
         return entry.last
 
+    async def put(self, log: str, event: int, data: bytes) -> None:
+        self._check()
+        entry = self._space.logs.get(log)
+        if event != (entry.last if entry is not None else event - 1) + 1 or event < 1:
+            logger.warning("event %d is not the next of the event log %s: not stored", event, log)
+            return
+        if entry is None:
+            entry = self._space.logs[log] = _Log(last=event - 1)
+        entry.last = event
+        entry.events.append(LogEvent(event, data))
+        while len(entry.events) > self.log_limit:
+            entry.events.popleft()
+        self._space.wake(f"log:{log}")
+
     async def read(self, log: str, after: int = 0, limit: int = 1000) -> list[LogEvent]:
         self._check()
         entry = self._space.logs.get(log)
@@ -236,10 +254,11 @@ class MemoryStore:
     def _watch_log(self, log: str) -> AbstractAsyncContextManager[Watch]:
         return self.wakes.watch(f"log:{log}")
 
-    async def drop(self, log: str) -> None:
+    async def drop(self, *logs: str) -> None:
         self._check()
-        self._space.logs.pop(log, None)
-        self._space.wake(f"log:{log}")
+        for log in logs:
+            self._space.logs.pop(log, None)
+            self._space.wake(f"log:{log}")
 
 
 @attrs.define(eq=False, repr=False)

@@ -82,11 +82,13 @@ from fastmcp_transport.http_server._http import (
 from fastmcp_transport.http_server._modern import peek_frame
 from fastmcp_transport.http_server._shared import (
     END_OF_STREAM,
+    FORGET_BATCH,
     FORWARD_TOPIC,
     RECORD_TTL,
     SESSIONS,
     Forward,
     SessionRecord,
+    StoreEventStore,
     encode_forward,
     forward_channel,
     forward_decoder,
@@ -168,6 +170,9 @@ class _Stream:
     answers included, and ends with ``END_OF_STREAM``."""
     logged_end: bool = False
     """Whether the log has its end already (marked on the last answer)."""
+    stored: int | None = 0
+    """The id of the last event this replica stored for the stream (shared sessions,
+    which alone write their POST streams), ``None`` once unknown (a write failed)."""
 
     async def write(self, frame: bytes, *, last: bool = False) -> None:
         """Store (when resumable) and deliver one message, in order. ``last``: the
@@ -185,9 +190,11 @@ class _Stream:
             event_id = None
         elif last and session.shared:
             self.logged_end = True
-            event_id = await session._store(self.stream_id, END_OF_STREAM + frame)
+            event_id = await self._store_last(END_OF_STREAM + frame)
         else:
             event_id = await session._store(self.stream_id, frame)
+            if session.shared:
+                self._stored(event_id)
         chunk = encode_event(frame, event="message", id=event_id)
         connection = self.connection
         if connection is not None and await connection.push(chunk, last=last):
@@ -205,6 +212,28 @@ class _Stream:
                 "session %s: a message was lost (no connection, no event store)",
                 session.session_id,
             )
+
+    def _stored(self, event_id: str | None) -> None:
+        if self.stored is None:
+            return
+        parsed = parse_event_id(event_id) if event_id is not None else None
+        self.stored = parsed[1] if parsed is not None else None
+
+    async def _store_last(self, message: bytes) -> str | None:
+        """Store the stream's last message (an answer, with the end marker). Sent to
+        the store before the client can see it, without waiting for the store's
+        answer when the next id is known (``StoreEventStore.put``): a client that got
+        it needs no replay, one that lost it resumes after Redis has it; what the
+        store refuses is logged, as a failed write is."""
+        session = self.session
+        store = session.event_store
+        if self.stored is None or self.standalone or not isinstance(store, StoreEventStore):
+            return await session._store(self.stream_id, message)
+        try:
+            return await store.put(self.stream_id, self.stored + 1, message)
+        except Exception:
+            logger.exception("the event store failed; the event is delivered live only")
+            return None
 
 
 class _InitializeResult(msgspec.Struct, rename="camel"):
@@ -548,10 +577,11 @@ class SessionTransport:
         if self._streams.pop(stream.stream_id, None) is None:
             return
         self._finished[stream.stream_id] = None
-        if len(self._finished) > self.finished_limit:
-            oldest, _ = self._finished.popitem(last=False)
-            if self.event_store is not None:
-                await self.event_store.forget(oldest)
+        excess = len(self._finished) - self.finished_limit
+        if excess > 0 and (excess >= FORGET_BATCH or not self.shared):
+            # a shared store forgets the oldest streams in batches: one round trip
+            oldest = [self._finished.popitem(last=False)[0] for _ in range(excess)]
+            await self._forget_streams(oldest)
 
     async def carry(self, stream: _Stream, connection: SSEConnection) -> None:
         """Carry ``stream`` on a new response (priming it when the version says so)."""
@@ -691,10 +721,25 @@ class SessionTransport:
         self._orphans.clear()
 
     async def _forget_events(self) -> None:
-        store = self.event_store
-        if store is None or self.handover:
+        if self.handover:
             return
-        for stream_id in (*self._streams, *self._finished):
+        await self._forget_streams([*self._streams, *self._finished])
+
+    async def _forget_streams(self, stream_ids: Sequence[str]) -> None:
+        """Drop the events of these streams (best effort: a failure is logged; the
+        store's own bounds forget them in the end)."""
+        store = self.event_store
+        if store is None or not stream_ids:
+            return
+        if isinstance(store, StoreEventStore):
+            for start in range(0, len(stream_ids), FORGET_BATCH):
+                batch = stream_ids[start : start + FORGET_BATCH]
+                try:
+                    await store.forget(*batch)
+                except Exception:
+                    logger.exception("the store failed to forget %d streams", len(batch))
+            return
+        for stream_id in stream_ids:
             try:
                 await store.forget(stream_id)
             except Exception:

@@ -14,7 +14,9 @@ any request of the session:
 * every stream of the session writes its events to the store's event logs
   (``StoreEventStore``: one log per stream, each bounded by the store, so that one
   session's chatter never evicts another's resumable answer), so any replica
-  replays a ``Last-Event-ID`` and follows the rest of the stream live;
+  replays a ``Last-Event-ID`` and follows the rest of the stream live; a stream's
+  last answer is sent to the store before the client can see it, without waiting
+  for the store's reply (``EventLogs.put``: its writer knows the next id);
 * a replica that gets a request of a session it does not hold looks the record up:
   while the owner lives (its lease), the frames go to the owner's inbox (the bus's
   reliable messages, ``Forward``) under a stream id chosen here, and the response
@@ -67,6 +69,10 @@ SESSIONS = "sessions"
 
 FORWARD_TOPIC = "http.session"
 """The inbox topic of the frames forwarded to a session's owner."""
+
+FORGET_BATCH = 64
+"""Finished streams a shared session forgets at once, beyond its ``finished_limit``
+(one round trip to the store for them all, instead of one per request)."""
 
 RECORD_TTL = 7 * 86400.0
 """Seconds a session record is kept at most: a session whose replicas all died and
@@ -188,8 +194,15 @@ class StoreEventStore:
             return None
         return Replay(stream_id, events)
 
-    async def forget(self, stream_id: str) -> None:
-        await self.store.logs.drop(log_name(stream_id))
+    async def put(self, stream_id: str, event: int, message: bytes) -> str:
+        """Store ``message`` as event ``event`` of the stream (the next one: its
+        writer knows it) without waiting for the store (``EventLogs.put``); its id."""
+        await self.store.logs.put(log_name(stream_id), event, message)
+        return f"{stream_id}.{event}"
+
+    async def forget(self, *stream_ids: str) -> None:
+        """Drop the logs of these streams (all in one step of the store)."""
+        await self.store.logs.drop(*(log_name(stream_id) for stream_id in stream_ids))
 
     async def end(self, stream_id: str) -> None:
         """Mark the stream's log complete (its followers on other replicas stop)."""
