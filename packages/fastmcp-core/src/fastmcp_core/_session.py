@@ -267,16 +267,19 @@ class _Handoff:
     scope becomes its scope."""
 
     @types.coroutine
-    def resume(self) -> Generator[Any, Any, None]:
+    def resume(self, session: Session) -> Generator[Any, Any, None]:
         """Drive the request to its end in this task: each trap goes to trio, each
         answer (or exception, a cancellation included) back into the request."""
         coro, trap, run = self.coro, self.trap, self.context.run
         self.coro = self.trap = None
         if trap is _SCHEDULE_POINT:
-            # the request would go on in the next round, with the new reader: one
-            # round more, so that the reader first takes what came with the request
-            # (its cancel, say), as it would before a task of the request's own ran
+            # the request would go on in the next round, with the new reader: rounds
+            # more, until a reader has started and not handed off in turn, so that
+            # the readers first take what came with the request (its cancel, say),
+            # as they would before a task of the request's own ran
             yield trap
+            while session._reader is None:
+                yield trap
         while True:
             try:
                 sent = yield trap
@@ -526,7 +529,7 @@ class Session:
             with scope:
                 ended = await self._read_loop()
                 if isinstance(ended, _Handoff):
-                    await ended.resume()
+                    await ended.resume(self)
                     return
             if isinstance(ended, _Handoff):  # the scope, the request's now, caught its cancel
                 await self._conclude(ended.request, ended.ctx, await _closing(ended.ctx, None))
