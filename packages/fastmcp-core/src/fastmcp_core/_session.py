@@ -267,16 +267,19 @@ class _Handoff:
     scope becomes its scope."""
 
     @types.coroutine
-    def resume(self) -> Generator[Any, Any, None]:
+    def resume(self, session: Session) -> Generator[Any, Any, None]:
         """Drive the request to its end in this task: each trap goes to trio, each
         answer (or exception, a cancellation included) back into the request."""
         coro, trap, run = self.coro, self.trap, self.context.run
         self.coro = self.trap = None
         if trap is _SCHEDULE_POINT:
-            # the request would go on in the next round, with the new reader: one
-            # round more, so that the reader first takes what came with the request
-            # (its cancel, say), as it would before a task of the request's own ran
+            # the request would go on in the next round, with the new reader: rounds
+            # more, until a reader has started and not handed off in turn, so that
+            # the readers first take what came with the request (its cancel, say),
+            # as they would before a task of the request's own ran
             yield trap
+            while session._reader is None:
+                yield trap
         while True:
             try:
                 sent = yield trap
@@ -356,6 +359,12 @@ class Session:
     _handoffs: int = attrs.field(init=False, default=0)
     """Requests served in the reader that had to wait, in a row."""
     _spawn_next: int = attrs.field(init=False, default=0)
+    _reader_stops: bool = attrs.field(init=False, default=False)
+    """Reading was stopped in the reader's own task: it stops before the next frame."""
+    _answering: McpContext | None = attrs.field(init=False, default=None)
+    """The request served in the reader whose handler has ended and whose answer is
+    being written (``_serve_inline``): if it waits now, it is handed off without
+    taking the reader's scope."""
     """Requests the reader starts in tasks of their own before it serves one itself."""
     _peek: _Peek | None = attrs.field(init=False, default=None)
     _input_ended: str | None = attrs.field(init=False, default=None)
@@ -520,7 +529,7 @@ class Session:
             with scope:
                 ended = await self._read_loop()
                 if isinstance(ended, _Handoff):
-                    await ended.resume()
+                    await ended.resume(self)
                     return
             if isinstance(ended, _Handoff):  # the scope, the request's now, caught its cancel
                 await self._conclude(ended.request, ended.ctx, await _closing(ended.ctx, None))
@@ -564,6 +573,9 @@ class Session:
         shared = self._shared
         burst = 0
         while True:
+            if self._reader_stops:  # stopped by what it served (``_stop_reading``)
+                self._reading.cancel()
+                await trio.lowlevel.checkpoint()
             burst += 1
             if burst == _BURST:  # let the handlers run before reading on (bounded batches)
                 burst = 0
@@ -903,8 +915,17 @@ class Session:
 
     def _stop_reading(self) -> None:
         """Reading stops (``_stopped_reading`` says why): the reader, its read-ahead
-        and every accept waiting for a place (they refuse their requests)."""
-        self._reading.cancel()
+        and every accept waiting for a place (they refuse their requests).
+
+        Called in the reader's own task (by a request it serves, or a notification it
+        hands to the dispatcher), the reader's scope, around that request, is left
+        alone (the request gets the grace, as in a task of its own): the reader stops
+        once done with that frame (``_read_loop``)."""
+        reader = self._reader
+        if reader is not None and reader is trio.lowlevel.current_task():
+            self._reader_stops = True
+        else:
+            self._reading.cancel()
         self._interrupt()  # a caller reading for itself stops
         if self._peek is not None:
             self._peek.scope.cancel()
@@ -1021,11 +1042,15 @@ class Session:
             trap = context.run(coro.send, None)
         except StopIteration:
             self._handoffs = 0
+            self._answering = None
             return True
         self._handoffs += 1
         if self._handoffs >= _HANDOFFS:
             self._handoffs = 0
             self._spawn_next = _SPAWN_SPELL
+        if self._answering is ctx:  # it ended: only its answer waits to be written
+            self._answering = None
+            deferred = False  # the reader's scope must not become its scope now
         return _Handoff(request, ctx, coro, trap, context, deferred)
 
     def _context(self, request: JSONRPCRequest) -> McpContext:
@@ -1083,6 +1108,11 @@ class Session:
             result = await _closing(ctx, result)
         try:  # ``_conclude``, inline: one coroutine less per request
             frame, error = _answer(request, ctx, result, self.server_info, self.mask_error_details)
+            # the request has ended: if writing its answer is its first wait, it is
+            # handed off out of any scope of its own (``_accept_now``), as ``_serve``
+            # writes outside the request's scope (a deadline or cancel now would
+            # answer it twice)
+            self._answering = ctx
             await self._send(frame or b"", request.id, error)
         finally:
             self._done(request.id, ctx)
