@@ -133,3 +133,31 @@ def notification(method: str, params: Any = None) -> bytes:
 
 def cancel(rid: RequestId, reason: str = "user") -> bytes:
     return notification("notifications/cancelled", {"requestId": rid, "reason": reason})
+
+
+class FramesTransport:
+    """A transport that hands over its frames without yielding (the lines of one
+    read) and records what is sent: the reader serves each request in its own task,
+    as far as it goes without waiting. ``send_waits``: each send then waits that
+    long, as a writer over its high-water mark does (the frame is queued: it is
+    written whatever happens to the wait)."""
+
+    def __init__(self, frames: list[bytes], *, send_waits: float = 0) -> None:
+        self.frames = frames
+        self.sent: list[Any] = []
+        self.send_waits = send_waits
+
+    async def receive(self) -> bytes:
+        if self.frames:
+            return self.frames.pop(0)
+        await trio.sleep_forever()
+        raise AssertionError
+
+    async def send(self, frame: bytes, *, related: Any = None, final: bool = False) -> None:
+        if frame:
+            self.sent.append(msgspec.json.decode(frame))
+            if self.send_waits:
+                await trio.sleep(self.send_waits)
+
+    async def aclose(self) -> None:
+        pass

@@ -12,6 +12,7 @@ import trio
 import trio.lowlevel
 import trio.testing
 from core_support import (
+    FramesTransport,
     TableDispatcher,
     cancel,
     notification,
@@ -1034,29 +1035,6 @@ async def test_a_request_waiting_for_a_place_when_the_drain_begins_is_refused(
     assert frames[1]["result"]["content"][0]["text"] == "slept 2"
 
 
-class _Frames:
-    """A transport that hands over its frames without yielding and sends without
-    waiting: the reader serves each request in its own task, as far as it goes
-    without waiting."""
-
-    def __init__(self, frames: list[bytes]) -> None:
-        self.frames = frames
-        self.sent: list[Any] = []
-
-    async def receive(self) -> bytes:
-        if self.frames:
-            return self.frames.pop(0)
-        await trio.sleep_forever()
-        raise AssertionError
-
-    async def send(self, frame: bytes, *, related: Any = None, final: bool = False) -> None:
-        if frame:
-            self.sent.append(msgspec.json.decode(frame))
-
-    async def aclose(self) -> None:
-        pass
-
-
 async def test_requests_served_by_the_reader_each_have_their_own_context_variables(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -1078,7 +1056,7 @@ async def test_requests_served_by_the_reader_each_have_their_own_context_variabl
         request(2, "tools/call", {"name": "b", "wait": True}),
         request(3, "tools/call", {"name": "c"}),
     ]
-    transport = _Frames(frames)
+    transport = FramesTransport(frames)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(Session(transport, TableDispatcher({"tools/call": mark})).run)
         await trio.sleep(2)
@@ -1111,7 +1089,7 @@ async def test_a_request_that_waits_in_the_reader_lets_reading_go_on_and_stays_c
         cancel(2),
         request(3, "free"),
     ]
-    transport = _Frames(frames)
+    transport = FramesTransport(frames)
     async with trio.open_nursery() as nursery:
         session = Session(transport, TableDispatcher({"wait": wait, "free": free}))
         nursery.start_soon(session.run)
@@ -1147,7 +1125,7 @@ async def test_a_request_served_by_the_reader_keeps_its_budget_the_drain_and_its
         request(2, "tools/call", {"name": "drained"}),
         request(3, "tools/call", {"name": "swallow"}),
     ]
-    transport = _Frames(frames)
+    transport = FramesTransport(frames)
     session = Session(transport, TableDispatcher({"tools/call": work}))
     async with trio.open_nursery() as nursery:
         nursery.start_soon(session.run)

@@ -5,39 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 import trio
 import trio.testing
-from core_support import TableDispatcher, cancel, request, text
+from core_support import FramesTransport, TableDispatcher, cancel, request, text
 
 from fastmcp_core import Budget, McpContext, Session
 from fastmcp_protocol import Result
-
-
-class _Frames:
-    """Hands over its frames without yielding (lines of one read); ``send`` records
-    the frame and then, when told, waits as a writer over its high-water mark does
-    (the frame is queued: it will be written whatever happens to the wait)."""
-
-    def __init__(self, frames: list[bytes], *, send_waits: float = 0) -> None:
-        self.frames = frames
-        self.sent: list[Any] = []
-        self.send_waits = send_waits
-
-    async def receive(self) -> bytes:
-        if self.frames:
-            return self.frames.pop(0)
-        await trio.sleep_forever()
-        raise AssertionError
-
-    async def send(self, frame: bytes, *, related: Any = None, final: bool = False) -> None:
-        if frame:
-            self.sent.append(msgspec.json.decode(frame))
-            if self.send_waits:
-                await trio.sleep(self.send_waits)
-
-    async def aclose(self) -> None:
-        pass
 
 
 async def test_a_request_whose_answer_waits_to_be_written_is_answered_once(
@@ -50,7 +23,7 @@ async def test_a_request_whose_answer_waits_to_be_written_is_answered_once(
         ctx.restrict(Budget(deadline=trio.current_time() + 1))
         return text("done")
 
-    transport = _Frames([request(1, "tools/call", {"name": "quick"})], send_waits=5)
+    transport = FramesTransport([request(1, "tools/call", {"name": "quick"})], send_waits=5)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(Session(transport, TableDispatcher({"tools/call": quick})).run)
         await trio.sleep(10)
@@ -71,7 +44,7 @@ async def test_a_request_that_starts_the_drain_gets_the_grace(
         await trio.sleep(1)
         return text("bye")
 
-    transport = _Frames([request(1, "tools/call", {"name": "shutdown"})])
+    transport = FramesTransport([request(1, "tools/call", {"name": "shutdown"})])
     session = Session(transport, TableDispatcher({"tools/call": shutdown}))
     sessions.append(session)
     with trio.fail_after(60):
@@ -93,7 +66,7 @@ async def test_a_cancel_read_with_requests_that_go_on_from_schedule_points_is_se
             await ctx.checkpoint()
             return text(params["name"])
 
-        transport = _Frames(
+        transport = FramesTransport(
             [
                 request(1, "tools/call", {"name": "one"}),
                 request(2, "tools/call", {"name": "two"}),
@@ -121,7 +94,7 @@ async def test_a_handler_that_raises_in_the_reader_is_answered_and_reading_goes_
     async def fine(ctx: McpContext, params: dict[str, Any]) -> Result:
         return text("fine")
 
-    transport = _Frames(
+    transport = FramesTransport(
         [
             request(1, "fail"),
             request(2, "fail", {"wait": True}),
