@@ -100,7 +100,7 @@ from fastmcp_server._registry import (
     reader_of,
 )
 from fastmcp_server._results import constant
-from fastmcp_server._state import Accepts, ConnectionState, Era, Phase
+from fastmcp_server._state import Accepts, ConnectionState, Era
 from fastmcp_server._subscriptions import Listener, Subscriptions
 
 if TYPE_CHECKING:
@@ -252,7 +252,7 @@ class Connection:
         if serving.get() is not self:
             serving.set(self)
         state = self.state
-        if state.phase is not Phase.INITIALIZING:  # the common case: nothing to wait for
+        if not state.settling:  # the common case: no handshake to wait for or end
             return await self._route(ctx, request)
         await state.settled(request.id)
         handler: Handler | None = None

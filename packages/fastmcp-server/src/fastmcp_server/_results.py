@@ -180,16 +180,16 @@ def _structured(value: Any) -> CallToolResult:
 
 
 def _wrapped(value: Any) -> CallToolResult:
-    if type(value) is str:  # the common case, in short
-        return CallToolResult(
-            content=[TextContent(text=value)], structured_content={"result": value}
-        )
-    if isinstance(value, CallToolResult):
+    if type(value) is str:  # the common case: nothing to convert
+        data: Any = value
+        text = value
+    elif isinstance(value, CallToolResult):
         return value
-    if isinstance(value, list) and value and isinstance(value[0], (*_CONTENT_TYPES, *_media())):
+    elif isinstance(value, list) and value and isinstance(value[0], (*_CONTENT_TYPES, *_media())):
         return _to_result(value)  # content, whatever the annotation said
-    data = msgspec.to_builtins(value)
-    text = value if isinstance(value, str) else _encode(data).decode()
+    else:
+        data = msgspec.to_builtins(value)
+        text = value if isinstance(value, str) else _encode(data).decode()
     return CallToolResult(content=[TextContent(text=text)], structured_content={"result": data})
 
 

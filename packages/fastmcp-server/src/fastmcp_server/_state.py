@@ -130,15 +130,21 @@ class ConnectionState:
             self._initializer = request_id
             self._settled = trio.Event()
 
+    @property
+    def settling(self) -> bool:
+        """Whether an ``initialize`` is under way: only then may a request have to
+        wait for it (``settled``) or its routing end it (``routed``)."""
+        return self.phase is Phase.INITIALIZING
+
     async def settled(self, request_id: RequestId) -> None:
         """Wait, unless this is the ``initialize`` under way, for it to settle."""
-        if self.phase is Phase.INITIALIZING and request_id != self._initializer:
+        if self.settling and request_id != self._initializer:
             await self._settled.wait()
 
     def routed(self, request_id: RequestId) -> None:
         """The routing of a request ended: an ``initialize`` under way that did not
         reach ``negotiated`` was refused."""
-        if request_id == self._initializer and self.phase is Phase.INITIALIZING:
+        if request_id == self._initializer and self.settling:
             self._to("refused")
             self._end_initializing()
 
