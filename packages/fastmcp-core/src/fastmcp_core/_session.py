@@ -15,9 +15,9 @@ Each frame is decoded once (envelope only) and handled by kind:
   them (``_accept_now``). One that waits keeps the reader's task, and a new task
   reads on (``_Handoff``; from a mere schedule point the request goes on only once
   the new reader has taken what was read with it, a cancel of it say). Each request
-  has its own copy of the context, as a task would. Requests read while handlers keep waiting (``_HANDOFFS`` in a row) get
-  tasks of their own for a while; so do batch members and requests delivered by a
-  ``DirectTransport``.
+  has its own copy of the context, as a task would. Requests read while handlers keep
+  waiting (``_HANDOFFS`` in a row) get tasks of their own for a while; so do batch
+  members and requests delivered by a ``DirectTransport``.
 * ``notifications/cancelled`` cancels the named in-flight request (one that names
   no inbound request goes to the dispatcher: a server ends a client's
   ``subscriptions/listen`` that way); ``notifications/progress`` goes to the caller waiting on that token; other
@@ -119,6 +119,7 @@ from fastmcp_core._transport import (
     DirectTransport,
     IncomingMessage,
     LocalErrorFrame,
+    MessageKind,
     Outgoing,
     Reply,
     SharedReadTransport,
@@ -359,13 +360,13 @@ class Session:
     _handoffs: int = attrs.field(init=False, default=0)
     """Requests served in the reader that had to wait, in a row."""
     _spawn_next: int = attrs.field(init=False, default=0)
+    """Requests the reader starts in tasks of their own before it serves one itself."""
     _reader_stops: bool = attrs.field(init=False, default=False)
     """Reading was stopped in the reader's own task: it stops before the next frame."""
     _answering: McpContext | None = attrs.field(init=False, default=None)
     """The request served in the reader whose handler has ended and whose answer is
     being written (``_serve_inline``): if it waits now, it is handed off without
     taking the reader's scope."""
-    """Requests the reader starts in tasks of their own before it serves one itself."""
     _peek: _Peek | None = attrs.field(init=False, default=None)
     _input_ended: str | None = attrs.field(init=False, default=None)
     """The end of input, once seen (by the reader, or ahead of it: ``_Peek``)."""
@@ -1016,10 +1017,11 @@ class Session:
         costs about as much as a task): nothing can cancel it before it waits, and
         when it waits the reader's scope becomes its scope. ``True``: it was
         answered; a ``_Handoff``: it waits (its first trap is not yet passed on to
-        trio), and this task must go on with it (``_hand_off``). After ``_HANDOFFS`` such waits in a row (handlers that
-        wait, a transport whose sends wait), the next ``_SPAWN_SPELL`` requests get
-        tasks of their own, as do those read once reading was stopped (the
-        reader's scope is cancelled then: they must not be under it)."""
+        trio), and this task must go on with it (``_hand_off``). After ``_HANDOFFS``
+        such waits in a row (handlers that wait, a transport whose sends wait), the
+        next ``_SPAWN_SPELL`` requests get tasks of their own, as do those read once
+        reading was stopped (the reader's scope is cancelled then: they must not be
+        under it)."""
         if request.id in self._inflight:
             return False
         try:
@@ -1210,21 +1212,24 @@ class Session:
         """Send a response (final for ``related`` unless told); a broken transport
         ends the session."""
         try:
-            if self._direct is None:  # nothing to describe
-                await self.transport.send(frame, related=related, final=final)
-            else:
-                await self._direct.send_described(
-                    frame, Outgoing("response", related, final, error)
-                )
+            await self._emit(frame, "response", related, final, error)
         except TransportClosed as exc:
             self._broken(str(exc) or "the connection closed")
 
-    async def _emit(self, frame: bytes, about: Outgoing) -> None:
-        """Hand a frame to the transport (described to a direct one)."""
-        if self._direct is not None:
-            await self._direct.send_described(frame, about)
-        else:
-            await self.transport.send(frame, related=about.related, final=about.final)
+    def _emit(
+        self,
+        frame: bytes,
+        kind: MessageKind,
+        related: RequestId | None = None,
+        final: bool = False,
+        error: Error | None = None,
+    ) -> Awaitable[None]:
+        """Hand a frame to the transport, described to a direct one (``Outgoing``).
+        Not a coroutine of its own: what it returns is the transport's (one frame
+        less per message on the hot path)."""
+        if self._direct is None:
+            return self.transport.send(frame, related=related, final=final)
+        return self._direct.send_described(frame, Outgoing(kind, related, final, error))
 
     def _broken(self, reason: str) -> None:
         self._close_pending(reason)
@@ -1251,7 +1256,7 @@ class Session:
             raise ConnectionClosed(f"Connection closed: {self._mute}")
         try:
             frame = encode_notification(method, params)
-            await self._emit(frame, Outgoing("notification", related))
+            await self._emit(frame, "notification", related)
         except TransportClosed as exc:
             self._broken(str(exc) or "the connection closed")
             raise ConnectionClosed(f"Connection closed: {exc}") from None
@@ -1299,11 +1304,7 @@ class Session:
             # answer may be on its way already)
             watched = self._watch(pending)
             try:
-                frame = encode_request(rid, method, params)
-                if self._direct is None:  # ``_emit``, inline: one coroutine less per call
-                    await self.transport.send(frame, related=related)
-                else:
-                    await self._direct.send_described(frame, Outgoing("request", related))
+                await self._emit(encode_request(rid, method, params), "request", related)
             except TransportClosed as exc:
                 self._broken(str(exc) or "the connection closed")
                 raise ConnectionClosed(f"Connection closed: {exc}") from None
@@ -1405,7 +1406,7 @@ class Session:
         )
         shielded, bounded = trio.CancelScope(shield=True), trio.move_on_after(5)
         with shielded, bounded, contextlib.suppress(TransportClosed):
-            await self._emit(frame, Outgoing("notification", rid, final=True))
+            await self._emit(frame, "notification", rid, final=True)
 
 
 # -- what a session and one-shot exchanges share ---------------------------------------
