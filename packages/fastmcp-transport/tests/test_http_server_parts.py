@@ -237,3 +237,43 @@ async def test_the_store_event_store_keeps_each_stream_in_a_log_of_its_own() -> 
         assert await events.replay("no-tilde.1") is None
         await events.forget(loud)
         assert await events.replay(ids[-1]) is None
+
+
+async def test_a_watch_entry_lets_go_of_its_response_once_the_response_ends(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # the entry waits in the queue until its due time; the response it was for (and
+    # with it the whole request) must not wait with it
+    import gc
+    import weakref
+
+    from fastmcp_transport.http_server._watches import Watches
+
+    class Response:
+        helped = 0
+
+        async def helper(self) -> None:
+            Response.helped += 1
+            await trio.sleep_forever()
+
+    async def quick() -> str:
+        return "answered"
+
+    watches = Watches(after=10)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(watches.run)
+        response = Response()
+        gone = weakref.ref(response)
+        assert await watches.during(response.helper, quick) == "answered"
+        del response
+        gc.collect()
+        assert gone() is None  # long before its entry's due time
+        lasting = Response()
+
+        async def slow() -> str:
+            await trio.sleep(15)
+            return "late"
+
+        assert await watches.during(lasting.helper, slow) == "late"
+        assert Response.helped == 1  # the lasting response got its helper, once
+        nursery.cancel_scope.cancel()
