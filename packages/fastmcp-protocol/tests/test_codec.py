@@ -190,3 +190,36 @@ def test_encode_error_from_parts_and_from_exception() -> None:
     )
     with_data = msgspec.json.decode(p.encode_error(2, p.INVALID_PARAMS, "bad", {"field": "x"}))
     assert with_data["error"]["data"] == {"field": "x"}
+
+
+def test_an_answer_decodes_straight_into_the_type_waited_for() -> None:
+    frame = b'{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hi"}]}}'
+    answer = p.decode_answer(frame, p.CallToolResult)
+    assert answer is not None
+    rid, result = answer
+    assert rid == 7
+    assert result == p.CallToolResult(content=[p.TextContent(text="hi")])
+    # the same as the two passes it replaces
+    message = p.decode_message(frame)
+    assert isinstance(message, p.JSONRPCResultResponse)
+    assert p.decode_result(message.result, p.CallToolResult) == result
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b'{"jsonrpc":"2.0","id":7,"error":{"code":-32602,"message":"no"}}',
+        b'{"jsonrpc":"2.0","id":7,"result":{"content":[]},"error":{"code":1,"message":"x"}}',
+        b'{"jsonrpc":"2.0","id":7,"method":"ping","result":{"content":[]}}',
+        b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{}}',
+        b'{"jsonrpc":"2.0","method":"notifications/progress","params":{}}',
+        b'{"jsonrpc":"1.0","id":7,"result":{"content":[]}}',
+        b'{"jsonrpc":"2.0","id":null,"result":{"content":[]}}',
+        b'{"jsonrpc":"2.0","id":7,"result":{"resultType":"input_required"}}',
+        b'[{"jsonrpc":"2.0","id":7,"result":{"content":[]}}]',
+        b"{not json",
+        b'{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"\xff"}]}}',
+    ],
+)
+def test_anything_but_an_answer_of_that_type_is_left_to_decode_message(frame: bytes) -> None:
+    assert p.decode_answer(frame, p.CallToolResult) is None

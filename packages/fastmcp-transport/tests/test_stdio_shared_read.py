@@ -15,16 +15,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 import trio.testing
 
 from fastmcp_core import ConnectionClosed, McpContext, RequestTimeout, Session, SharedReadTransport
 from fastmcp_protocol import (
+    CallToolResult,
     JSONRPCNotification,
     JSONRPCRequest,
     ProgressNotificationParams,
     Result,
+    TextContent,
 )
 from fastmcp_transport import stdio_client
 
@@ -184,3 +187,48 @@ async def test_the_end_of_input_reaches_a_reading_caller_and_everyone_waiting() 
                     await session.request("bye", {}, dict)
             assert len(failures) == 1
             assert "exited with code 0" in failures[0]
+
+
+async def test_an_expected_result_comes_typed_and_anything_else_raw() -> None:
+    text = {"content": [{"type": "text", "text": "hi"}]}
+    with trio.fail_after(GUARD):
+        async with session_on_child([]) as (session, _):
+            for _ in range(2):  # the first call is read by the reader, the next by its caller
+                got = await session.request("echo", text, msgspec.Raw, expect=CallToolResult)
+                assert got == CallToolResult(content=[TextContent(text="hi")])
+            not_complete = {**text, "resultType": "input_required"}
+            got = await session.request("echo", not_complete, msgspec.Raw, expect=CallToolResult)
+            assert isinstance(got, msgspec.Raw)
+            assert msgspec.json.decode(got) == not_complete
+            got = await session.request("echo", {"n": 1}, msgspec.Raw, expect=CallToolResult)
+            assert isinstance(got, msgspec.Raw)
+            assert msgspec.json.decode(got) == {"n": 1}
+            # waiting for the reader, not reading: the same answers
+            answers: list[Any] = []
+
+            async def later() -> None:
+                answers.append(await session.request("later", {}, msgspec.Raw, expect=Result))
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(later)
+                await trio.testing.wait_all_tasks_blocked()
+                got = await session.request("echo", text, msgspec.Raw, expect=CallToolResult)
+                assert got == CallToolResult(content=[TextContent(text="hi")])
+                assert await session.request("flush", {}, dict) == {"flushed": True}
+            assert [type(answer) for answer in answers] == [Result]
+
+
+async def test_requests_bigger_than_the_pipe_are_written_whole_and_in_order() -> None:
+    big = "x" * (1 << 20)  # far more than a pipe holds: written in pieces
+    with trio.fail_after(GUARD):
+        async with session_on_child([]) as (session, _):
+            answers: dict[int, Any] = {}
+
+            async def echo(n: int) -> None:
+                answers[n] = await session.request("echo", {"n": n, "big": big}, dict)
+
+            async with trio.open_nursery() as nursery:
+                for n in range(3):  # the others queue while the first is written
+                    nursery.start_soon(echo, n)
+            assert answers == {n: {"n": n, "big": big} for n in range(3)}
+            assert await session.request("echo", {"n": 9}, dict) == {"n": 9}

@@ -616,6 +616,32 @@ class Client:
             return dict(extra) if extra else None
         return {**base, **extra} if extra else base
 
+    def _request(
+        self,
+        method: str,
+        params: Any,
+        result_type: type[Any],
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+        expect: type[Any] | None = None,
+    ) -> Awaitable[Any]:
+        """Send a request on the session with the client's timeout and progress
+        settings (``Session.request``; ``timeout`` ``None``: ``request_timeout``).
+        What it returns is the session's awaitable, not a coroutine of its own: one
+        frame less per call."""
+        session = self._session
+        if session is None:
+            raise ConnectionClosed("the client is not connected: use `async with Client(...)`")
+        return session.request(
+            method,
+            params,
+            result_type,
+            timeout=self.request_timeout if timeout is None else timeout,
+            on_progress=on_progress,
+            reset_timeout_on_progress=self.reset_timeout_on_progress,
+            expect=expect,
+        )
+
     async def _call(
         self,
         method: str,
@@ -625,17 +651,25 @@ class Client:
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> T:
-        session = self._session
-        if session is None:
-            raise ConnectionClosed("the client is not connected: use `async with Client(...)`")
-        return await session.request(
-            method,
-            params,
-            result_type,
-            timeout=self.request_timeout if timeout is None else timeout,
-            on_progress=on_progress,
-            reset_timeout_on_progress=self.reset_timeout_on_progress,
-        )
+        result: T = await self._request(method, params, result_type, timeout, on_progress)
+        return result
+
+    def _round(
+        self,
+        method: str,
+        params: _InputParams,
+        result_type: type[Complete],
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+        tasks: bool,
+    ) -> Awaitable[Complete | msgspec.Raw]:
+        """One round of ``_rounds``: a complete result (the common case) comes decoded
+        straight into ``result_type`` (``Session.request``'s ``expect``; a 2025-11-25
+        task comes only when asked for with ``task``); anything else raw (input
+        required, a task, or not a result), for ``_rounds`` to tell apart."""
+        typed = not tasks or getattr(params, "task", None) is None
+        expect = result_type if typed else None
+        return self._request(method, params, msgspec.Raw, timeout, on_progress, expect)
 
     async def _rounds(
         self,
@@ -646,35 +680,24 @@ class Client:
         timeout: float | None,
         on_progress: ProgressCallback | None,
         tasks: bool = False,
+        first: msgspec.Raw | None = None,
     ) -> Complete | CreateTaskResult | ext_tasks.CreateTaskResult:
         """Send a request that may need input; answer and retry until it completes.
 
         Each round is a new request (new id, its own timeout): ``params`` again with
         the round's ``inputResponses`` and ``requestState``. ``tasks``: a task result
-        (either protocol) is returned as is, for the caller to follow.
+        (either protocol) is returned as is, for the caller to follow. ``first``: the
+        first round's raw result, when the caller sent it (``_round``).
         """
-        session = self._session
-        if session is None:
-            raise ConnectionClosed("the client is not connected: use `async with Client(...)`")
         for _ in range(self.max_input_rounds + 1):
-            raw = await session.request(  # ``_call``, inline: one coroutine less per call
-                method,
-                params,
-                msgspec.Raw,
-                timeout=self.request_timeout if timeout is None else timeout,
-                on_progress=on_progress,
-                reset_timeout_on_progress=self.reset_timeout_on_progress,
-            )
-            if not tasks or getattr(params, "task", None) is None:
-                # the common case, a complete result: decoded once, straight into its
-                # type (a 2025-11-25 task comes only when asked for with ``task``)
-                try:
-                    done = decode_result(raw, result_type)
-                except UnexpectedResult:
-                    pass  # input required, a task, or not a result: told apart below
-                else:
-                    if done.result_type is None or done.result_type == RESULT_COMPLETE:
-                        return done
+            got: Complete | msgspec.Raw
+            if first is not None:
+                got, first = first, None
+            else:
+                got = await self._round(method, params, result_type, timeout, on_progress, tasks)
+            if not isinstance(got, msgspec.Raw):
+                return got
+            raw = got
             try:
                 kind = _result_kind.decode(raw)
             except msgspec.DecodeError as exc:
@@ -820,14 +843,16 @@ class Client:
         task = None
         if name in self._task_required and self._legacy_tool_tasks():
             task = TaskMetadata()
-        outcome = await self._rounds(
-            "tools/call",
-            self._tool_params(name, arguments, task, meta),
-            CallToolResult,
-            timeout=timeout,
-            on_progress=on_progress,
-            tasks=True,
-        )
+        params = self._tool_params(name, arguments, task, meta)
+        # the first round here: a complete result, the common case, needs no ``_rounds``
+        first = await self._round("tools/call", params, CallToolResult, timeout, on_progress, True)
+        if not isinstance(first, msgspec.Raw):
+            outcome: ToolOutcome = first
+        else:
+            outcome = await self._rounds(
+                "tools/call", params, CallToolResult,
+                timeout=timeout, on_progress=on_progress, tasks=True, first=first,
+            )  # fmt: skip
         if not isinstance(outcome, CallToolResult):
             handle = self._tool_task(name, outcome, _identity)
             try:
@@ -838,6 +863,8 @@ class Client:
                 with shielded, bounded, contextlib.suppress(McpError):
                     await handle.cancel()
                 raise
+        if result_type is None:
+            return outcome
         return self._tool_value(name, outcome, result_type)
 
     @overload

@@ -92,7 +92,7 @@ import logging
 import math
 import types
 from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, overload
 
 import attrs
 import msgspec
@@ -128,6 +128,7 @@ from fastmcp_core._transport import (
 from fastmcp_protocol import (
     INVALID_REQUEST,
     LATEST_PROTOCOL_VERSION,
+    RESULT_COMPLETE,
     UNSET,
     CancelledNotificationParams,
     Error,
@@ -141,6 +142,8 @@ from fastmcp_protocol import (
     PeerError,
     ProgressNotificationParams,
     RequestId,
+    UnexpectedResult,
+    decode_answer,
     decode_message,
     decode_params,
     decode_result,
@@ -216,8 +219,15 @@ class Dispatcher(Protocol):
 class _Pending:
     """An outgoing request waiting for its response."""
 
-    done: trio.Event = attrs.field(factory=trio.Event)
+    done: bool = False
+    """Settled: answered, timed out, or the connection closed (``settle``)."""
+    _event: trio.Event | None = None
+    """Made only for a caller that waits (``wait``): one reading its own response
+    (``Session._lead``) never needs it."""
     response: JSONRPCResultResponse | JSONRPCErrorResponse | None = None
+    value: Any = None
+    """The result, already decoded, when it came straight in the expected type
+    (``Session._lead``, ``decode_answer``); ``response`` is ``None`` then."""
     closed: str | None = None
     on_progress: ProgressCallback | None = None
     deadline: float = math.inf
@@ -226,8 +236,18 @@ class _Pending:
     local: bool = False  # the response is the transport's LocalErrorFrame
     following: bool = False
     """Its caller waits for the reader to read its response (counted in ``_followers``)."""
-    reading: bool = False
-    """Its caller reads for itself (``Session._lead``)."""
+
+    def settle(self) -> None:
+        self.done = True
+        if self._event is not None:
+            self._event.set()
+
+    async def wait(self) -> None:
+        """Until it is settled (at once when it is)."""
+        if not self.done:
+            if self._event is None:
+                self._event = trio.Event()
+            await self._event.wait()
 
 
 @attrs.define(eq=False, slots=True, repr=False)
@@ -657,23 +677,26 @@ class Session:
         self._urgent = False
         self._turn = True
 
-    async def _lead(self, pending: _Pending) -> None:
+    async def _lead(self, pending: _Pending, rid: RequestId, expect: type[Any]) -> None:
         """Read for the caller of ``pending`` until its response came (shared reading,
         its turn): every response read completes its request; any other frame is put
         back for the reader, and the turn with it, as on the end of input. Cancelling
         the caller loses no frame (nothing read is left unhandled). Its wait is
-        interrupted (``_interrupt``) when its request times out or reading stops."""
+        interrupted (``_interrupt``) when its request times out or reading stops.
+        Its own response (``rid``), when it is a complete ``expect``, is decoded with
+        its envelope in one pass."""
         shared = self._shared
         assert shared is not None
         self._turn = pending
-        pending.reading = True
+        if pending.deadline < self._earliest or self._deadlines is None:
+            self._watch(pending, lead=True)
         handed = True  # the reader must go on: not when only our response was read
         try:
             if shared.buffered():
                 await trio.lowlevel.checkpoint()
             else:  # the answer is not there yet (the request was just sent): wait at once
                 await shared.wait_readable()
-            while not pending.done.is_set():
+            while not pending.done:
                 frame = shared.take_frame()
                 if frame is None:
                     if self._stopped_reading():
@@ -684,6 +707,12 @@ class Session:
                     if frame:
                         shared.put_back(frame)
                     break
+                answer = decode_answer(frame, expect)
+                if answer is not None and answer[0] == rid and _complete(answer[1]):
+                    pending.value = answer[1]
+                    self._answered = True
+                    pending.settle()
+                    continue
                 try:
                     decoded = decode_message(frame)
                 except MalformedMessage:
@@ -696,7 +725,6 @@ class Session:
             else:
                 handed = False
         finally:
-            pending.reading = False
             self._turn = False
             if handed or self._followers or shared.buffered():
                 self._urgent = True
@@ -1199,7 +1227,7 @@ class Session:
         if pending.following:
             pending.following = False
             self._followers -= 1
-        pending.done.set()
+        pending.settle()
 
     async def _send(
         self,
@@ -1242,9 +1270,9 @@ class Session:
             self._closed = reason
         self._interrupt()  # a caller reading for itself: its request is done
         for pending in self._pending.values():
-            if not pending.done.is_set():
+            if not pending.done:
                 pending.closed = reason
-                pending.done.set()
+                pending.settle()
 
     async def notify(
         self, method: str, params: Any = UNSET, *, related: RequestId | None = None
@@ -1264,6 +1292,7 @@ class Session:
         # still lets the session read (a transport may write without waiting)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
+    @overload
     async def request(
         self,
         method: str,
@@ -1274,8 +1303,42 @@ class Session:
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
         reset_timeout_on_progress: bool = False,
-    ) -> T:
+        expect: None = None,
+    ) -> T: ...
+
+    @overload
+    async def request(
+        self,
+        method: str,
+        params: Any,
+        result_type: type[msgspec.Raw],
+        *,
+        related: RequestId | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        reset_timeout_on_progress: bool = False,
+        expect: type[T],
+    ) -> T | msgspec.Raw: ...
+
+    async def request(
+        self,
+        method: str,
+        params: Any,
+        result_type: type[Any],
+        *,
+        related: RequestId | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        reset_timeout_on_progress: bool = False,
+        expect: type[Any] | None = None,
+    ) -> Any:
         """Send a request and wait for its result, decoded into ``result_type``.
+
+        ``expect`` (with ``result_type`` ``msgspec.Raw``): the type the result most
+        likely has. A complete result of that type (no ``resultType``, or
+        ``"complete"``) is returned decoded into it, anything else raw, for the
+        caller to tell apart; a caller reading its own response then decodes it in
+        one pass with its envelope (``decode_answer``).
 
         Raises ``PeerError`` with the peer's error, ``RequestTimeout`` after
         ``timeout`` seconds (default ``default_timeout``; progress restarts it when
@@ -1300,16 +1363,13 @@ class Session:
             params = _with_meta(params, {"progressToken": rid})
         self._pending[rid] = pending
         try:
-            # timed before it is sent: once sent, nothing but waiting (the peer's
-            # answer may be on its way already)
-            watched = self._watch(pending)
             try:
                 await self._emit(encode_request(rid, method, params), "request", related)
             except TransportClosed as exc:
                 self._broken(str(exc) or "the connection closed")
                 raise ConnectionClosed(f"Connection closed: {exc}") from None
             try:
-                if watched:
+                if self._nursery is not None or self._closed is not None:
                     if (
                         self._turn is False
                         and self._shared is not None
@@ -1318,16 +1378,18 @@ class Session:
                         and self._drain_reason is None  # not ``_stopped_reading()``
                         and self._input_ended is None
                     ):
-                        await self._lead(pending)  # nobody reads: read our response
-                    if not pending.done.is_set():
+                        # nobody reads: read our response
+                        await self._lead(pending, rid, expect or result_type)
+                    if not pending.done:
+                        self._watch(pending)
                         pending.following = True
                         self._followers += 1
-                        await pending.done.wait()
+                        await pending.wait()
                 else:  # not running (yet): a timer of its own
-                    while not pending.done.is_set():
+                    while not pending.done:
                         with trio.move_on_at(pending.deadline):
-                            await pending.done.wait()
-                        if not pending.done.is_set() and trio.current_time() >= pending.deadline:
+                            await pending.wait()
+                        if not pending.done and trio.current_time() >= pending.deadline:
                             pending.timed_out = True
                             break
                 if pending.timed_out and pending.response is None and pending.closed is None:
@@ -1344,59 +1406,78 @@ class Session:
             deadlines = self._deadlines
             if deadlines is not None and len(deadlines) > 2 * len(self._pending) + 64:
                 # answered requests linger in the heap until their deadline: sweep them
-                deadlines[:] = [entry for entry in deadlines if not entry[2].done.is_set()]
+                deadlines[:] = [entry for entry in deadlines if not entry[2].done]
                 heapq.heapify(deadlines)
         response = pending.response
         if response is None:
+            if pending.value is not None:
+                return pending.value
             raise ConnectionClosed(f"Connection closed: {pending.closed}")
         if isinstance(response, JSONRPCErrorResponse):
             if pending.local:
                 raise TransportError.from_error(response.error)
             raise PeerError.from_error(response.error)
-        if result_type is msgspec.Raw:  # the caller decodes it: no copy
-            return response.result  # type: ignore[return-value]
-        return decode_result(response.result, result_type)
+        if result_type is not msgspec.Raw:
+            return decode_result(response.result, result_type)
+        if expect is not None:
+            try:
+                value = decode_result(response.result, expect)
+            except UnexpectedResult:
+                pass
+            else:
+                if _complete(value):
+                    return value
+        return response.result  # the caller decodes it: no copy
 
-    def _watch(self, pending: _Pending) -> bool:
-        """Put ``pending`` under the deadline watcher (started with the first request
-        that has a deadline). ``False`` when the session is not running, so there is
-        no watcher: the caller times itself."""
+    def _watch(self, pending: _Pending, *, lead: bool = False) -> None:
+        """Time ``pending`` (the session runs): the deadline watcher, started with the
+        first request that has a deadline, settles it as timed out when its deadline
+        passes. A request whose caller reads for itself (``lead``, it is ``_turn``) is
+        watched as the turn, without an entry of its own; any other goes into the
+        heap. A deadline earlier than the one the watcher sleeps until wakes it."""
         if pending.deadline == math.inf or self._closed is not None:
-            return True  # nothing to time, or the session's end settles it (done is set)
-        if self._nursery is None:
-            return False
+            return  # nothing to time, or the session's end settles it
         deadlines = self._deadlines
         if deadlines is None:
+            assert self._nursery is not None
             deadlines = self._deadlines = []
             self._nursery.start_soon(self._watch_deadlines)
-        heapq.heappush(deadlines, (pending.deadline, next(self._order), pending))
+        if not lead:
+            heapq.heappush(deadlines, (pending.deadline, next(self._order), pending))
         if pending.deadline < self._earliest:
             self._rearm.set()
-        return True
 
     async def _watch_deadlines(self) -> None:
         """Time out outgoing requests: one task sleeping until the earliest deadline
-        instead of a timer per request. A request whose progress moved its deadline
-        goes back into the heap."""
+        (of the heap's, and of the request whose caller reads for itself) instead of
+        a timer per request. A request whose progress moved its deadline goes back
+        into the heap."""
         deadlines = self._deadlines
         assert deadlines is not None
         while True:
             self._rearm = trio.Event()
-            self._earliest = deadlines[0][0] if deadlines else math.inf
-            with trio.move_on_at(self._earliest):
+            turn = self._turn
+            earliest = deadlines[0][0] if deadlines else math.inf
+            if type(turn) is _Pending and turn.deadline < earliest:
+                earliest = turn.deadline
+            self._earliest = earliest
+            with trio.move_on_at(earliest):
                 await self._rearm.wait()
             now = trio.current_time()
             while deadlines and deadlines[0][0] <= now:
                 _, _, pending = heapq.heappop(deadlines)
-                if pending.done.is_set():
+                if pending.done:
                     continue
                 if pending.deadline > now:
                     heapq.heappush(deadlines, (pending.deadline, next(self._order), pending))
                     continue
                 pending.timed_out = True
-                pending.done.set()
-                if pending.reading:  # its caller reads for itself: wake it
-                    self._interrupt()
+                pending.settle()
+            turn = self._turn
+            if type(turn) is _Pending and not turn.done and turn.deadline <= now:
+                turn.timed_out = True
+                turn.settle()
+                self._interrupt()  # its caller reads for itself: wake it
 
     async def _cancel_outgoing(self, rid: RequestId, reason: str) -> None:
         if self._closed is not None:
@@ -1756,6 +1837,13 @@ def _with_children_errors(
     if len(failures) == 1:
         return outcome_of(failures[0])
     return outcome_of(BaseExceptionGroup("several tasks of the request failed", failures))
+
+
+def _complete(result: object) -> bool:
+    """Whether a result is complete: not input-required, not a task (2026-07-28's
+    ``resultType``; earlier results have none)."""
+    kind = getattr(result, "result_type", None)
+    return kind is None or kind == RESULT_COMPLETE
 
 
 def _budget_message(ctx: McpContext) -> str:

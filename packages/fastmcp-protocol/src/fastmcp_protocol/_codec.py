@@ -18,7 +18,7 @@ rather than bare msgspec to decode MCP types.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import msgspec
 
@@ -63,6 +63,7 @@ from fastmcp_protocol._messages import (
 __all__ = [
     "convert",
     "decode",
+    "decode_answer",
     "decode_message",
     "decode_params",
     "decode_result",
@@ -292,6 +293,38 @@ def decode_message(frame: bytes | str) -> JSONRPCMessage | list[JSONRPCMessage |
         except MalformedMessage as exc:
             out.append(exc)
     return out
+
+
+class _Answer(msgspec.Struct, Generic[T], gc=False):
+    """A result response whose result type is known before it arrives."""
+
+    jsonrpc: str
+    id: int | str
+    result: T
+    error: msgspec.Raw | UnsetType = UNSET
+    method: msgspec.Raw | UnsetType = UNSET
+
+
+_answer_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+def decode_answer(frame: bytes, result_type: type[T]) -> tuple[RequestId, T] | None:
+    """A frame that is a result response whose result is a ``result_type``, decoded
+    in one pass: ``(id, result)``. ``None`` when it is anything else (another
+    message, an error response, a result of another shape, or not JSON): decode it
+    with ``decode_message`` then. For a caller that knows what it waits for; it is
+    not stricter or looser than ``decode_message`` followed by ``decode_result``."""
+    found = _answer_decoders.get(result_type)
+    if found is None:
+        answer_type: Any = _Answer[result_type]  # type: ignore[valid-type]
+        found = _answer_decoders[result_type] = msgspec.json.Decoder(answer_type, dec_hook=_hook)
+    try:
+        answer = found.decode(frame)
+    except _DECODE_ERRORS:
+        return None
+    if answer.jsonrpc != "2.0" or answer.error is not UNSET or answer.method is not UNSET:
+        return None  # not a result response, as ``decode_message`` tells them apart
+    return answer.id, answer.result
 
 
 # -- encoding ----------------------------------------------------------------------------
