@@ -292,6 +292,21 @@ def test_line_splitter_handles_crlf_blank_lines_and_partial_chunks() -> None:
     assert split.take_dropped() == 1
 
 
+def test_one_line_at_a_time_comes_straight_back_and_anything_else_goes_through_feed() -> None:
+    split = LineSplitter(max_line=10)
+    assert split.feed_one(b'{"a":1}\n') == b'{"a":1}'
+    assert split.feed_one(b'{"a":1}\r\n') == b'{"a":1}'
+    assert split.feed_one(b"  \n") is None  # blank: skipped, as by ``feed``
+    assert split.feed_one(b'{"b"') is None  # half a line: kept
+    assert split.feed_one(b':2}\n{"c":3}\n') == b'{"b":2}'
+    assert list(split.lines) == [b'{"c":3}']
+    assert split.feed_one(b'{"d":4}\n') == b'{"c":3}'  # in order behind what waits
+    assert list(split.lines) == [b'{"d":4}']
+    split.lines.clear()
+    assert split.feed_one(b"0123456789ab\n") is None  # over the limit: dropped
+    assert split.take_dropped() == 1
+
+
 async def test_requests_read_at_once_are_answered_in_one_write_and_a_waiting_one_later() -> None:
     """The server side over a packet socket (one write, one packet): the answers of
     requests read together go out in one write; the answer of one that waits comes

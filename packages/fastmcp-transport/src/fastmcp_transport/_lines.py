@@ -90,6 +90,22 @@ class LineSplitter:
             if piece and not piece.isspace():
                 self.lines.append(piece)
 
+    def feed_one(self, chunk: bytes) -> bytes | None:
+        """``feed(chunk)``, then the first complete line taken (``None``: none yet).
+        A chunk that is one whole line, the usual answer to a request, goes
+        straight back without passing through ``lines``."""
+        if (
+            not self.lines
+            and not self._partial
+            and not self._skipping
+            and chunk.find(b"\n") == len(chunk) - 1
+            and len(chunk) <= self.max_line
+        ):
+            line = chunk[:-2] if chunk.endswith(b"\r\n") else chunk[:-1]
+            return line if line and not line.isspace() else None
+        self.feed(chunk)
+        return self.lines.popleft() if self.lines else None
+
     def _keep(self, rest: bytes) -> None:
         if not rest or self._skipping:
             return
@@ -191,6 +207,17 @@ class LineWriter:
         """
         if self._failed is not None:
             raise trio.BrokenResourceError(self._failed)
+        fd_stream = self._fd_stream
+        if fd_stream is not None and not self._held and not self._writing and not gather:
+            # the usual case: nothing else to write, the pipe has room
+            data = frame + b"\n"
+            try:
+                written = os.write(fd_stream.fileno(), data)
+            except OSError:  # full, closed or broken: ``_put`` finds out which
+                written = 0
+            if written != len(data):
+                await self._put(data[written:], False)
+            return
         if self._held:  # they go first, in one call with this one
             self._held += (frame, b"\n")
             data = b"".join(self._held)

@@ -128,8 +128,7 @@ class StdioClientTransport:
             return b""
         if not chunk:
             return b""
-        lines.feed(chunk)
-        return lines.lines.popleft() if lines.lines else None
+        return lines.feed_one(chunk)
 
     async def wait_readable(self) -> None:
         stdout = self.process.stdout
