@@ -10,6 +10,7 @@ framework), so a test controls what reaches the client and in which order:
   order, then itself;
 * ``hang``: never answered; ``cancelled``: the ``params.tag`` of every ``hang``
   request the client cancelled so far;
+* ``null``: ``null`` as the result;
 * ``ask_first``: a ``ping`` request to the client first; the result once the client
   has answered it;
 * ``note_after``: the result, then (a moment later) a ``notifications/message``
@@ -66,6 +67,8 @@ def main() -> None:
             result(rid, {"flushed": True})
         elif method == "hang":
             hanging[rid] = params.get("tag")
+        elif method == "null":
+            result(rid, None)
         elif method == "cancelled":
             result(rid, {"tags": cancelled})
         elif method == "ask_first":

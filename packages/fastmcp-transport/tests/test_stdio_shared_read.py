@@ -218,6 +218,17 @@ async def test_an_expected_result_comes_typed_and_anything_else_raw() -> None:
             assert [type(answer) for answer in answers] == [Result]
 
 
+async def test_a_null_result_is_none_also_for_a_caller_reading_its_own_response() -> None:
+    with trio.fail_after(GUARD):
+        async with session_on_child([]) as (session, _):
+            for _ in range(2):  # the first call is read by the reader, the next by its caller
+                assert await session.request("null", {}, Any) is None
+                assert await session.request("null", {}, dict[str, int] | None) is None
+            got = await session.request("null", {}, msgspec.Raw, expect=CallToolResult)
+            assert isinstance(got, msgspec.Raw)
+            assert bytes(got) == b"null"
+
+
 async def test_requests_bigger_than_the_pipe_are_written_whole_and_in_order() -> None:
     big = "x" * (1 << 20)  # far more than a pipe holds: written in pieces
     with trio.fail_after(GUARD):

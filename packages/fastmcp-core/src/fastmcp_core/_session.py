@@ -225,9 +225,10 @@ class _Pending:
     """Made only for a caller that waits (``wait``): one reading its own response
     (``Session._lead``) never needs it."""
     response: JSONRPCResultResponse | JSONRPCErrorResponse | None = None
-    value: Any = None
+    value: Any = UNSET
     """The result, already decoded, when it came straight in the expected type
-    (``Session._lead``, ``decode_answer``); ``response`` is ``None`` then."""
+    (``Session._lead``, ``decode_answer``); ``response`` is ``None`` then. ``UNSET``
+    otherwise (a result may decode to ``None``)."""
     closed: str | None = None
     on_progress: ProgressCallback | None = None
     deadline: float = math.inf
@@ -1410,7 +1411,7 @@ class Session:
                 heapq.heapify(deadlines)
         response = pending.response
         if response is None:
-            if pending.value is not None:
+            if pending.value is not UNSET:
                 return pending.value
             raise ConnectionClosed(f"Connection closed: {pending.closed}")
         if isinstance(response, JSONRPCErrorResponse):
