@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import pytest
 
@@ -223,3 +225,19 @@ def test_an_answer_decodes_straight_into_the_type_waited_for() -> None:
 )
 def test_anything_but_an_answer_of_that_type_is_left_to_decode_message(frame: bytes) -> None:
     assert p.decode_answer(frame, p.CallToolResult) is None
+
+
+class _Unknown:
+    """Not a type msgspec can decode into."""
+
+
+@pytest.mark.parametrize("result_type", [_Unknown, str | bytes])
+def test_an_answer_into_a_type_msgspec_cannot_decode_is_left_to_decode_result(
+    result_type: Any,
+) -> None:
+    frame = b'{"jsonrpc":"2.0","id":7,"result":{"content":[]}}'
+    assert p.decode_answer(frame, result_type) is None
+    message = p.decode_message(frame)
+    assert isinstance(message, p.JSONRPCResultResponse)
+    with pytest.raises((NotImplementedError, TypeError)):  # what the caller learns
+        p.decode_result(message.result, result_type)

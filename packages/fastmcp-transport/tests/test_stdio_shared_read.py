@@ -229,6 +229,31 @@ async def test_a_null_result_is_none_also_for_a_caller_reading_its_own_response(
             assert bytes(got) == b"null"
 
 
+class NotAMessageType:
+    """A result type msgspec cannot decode into (``fastmcp_protocol``'s decode hook
+    knows no such type)."""
+
+
+async def test_a_result_type_that_cannot_be_decoded_costs_no_other_caller_its_answer() -> None:
+    with trio.fail_after(GUARD):
+        async with session_on_child([]) as (session, _):
+            assert await session.request("echo", {}, dict) == {}  # callers read from now on
+            async with trio.open_nursery() as nursery:
+                scope = trio.CancelScope()
+
+                async def hang() -> None:
+                    with scope:
+                        await session.request("hang", {"tag": "odd"}, NotAMessageType)
+
+                nursery.start_soon(hang)  # reads for itself: it reads the next answer too
+                await trio.testing.wait_all_tasks_blocked()
+                assert await session.request("echo", {"n": 1}, dict) == {"n": 1}
+                scope.cancel()
+            assert await session.request("cancelled", {}, dict) == {"tags": ["odd"]}
+            with pytest.raises(NotImplementedError, match="NotAMessageType"):
+                await session.request("echo", {}, NotAMessageType)  # its caller learns why
+
+
 async def test_requests_bigger_than_the_pipe_are_written_whole_and_in_order() -> None:
     big = "x" * (1 << 20)  # far more than a pipe holds: written in pieces
     with trio.fail_after(GUARD):

@@ -313,15 +313,19 @@ def decode_answer(frame: bytes, result_type: type[T]) -> tuple[RequestId, T] | N
     in one pass: ``(id, result)``. ``None`` when it is anything else (another
     message, an error response, a result of another shape, or not JSON): decode it
     with ``decode_message`` then. For a caller that knows what it waits for; it is
-    not stricter or looser than ``decode_message`` followed by ``decode_result``."""
-    found = _answer_decoders.get(result_type)
-    if found is None:
-        answer_type: Any = _Answer[result_type]  # type: ignore[valid-type]
-        found = _answer_decoders[result_type] = msgspec.json.Decoder(answer_type, dec_hook=_hook)
+    not stricter or looser than ``decode_message`` followed by ``decode_result``.
+    A ``result_type`` msgspec cannot decode into gives ``None`` too, whatever the
+    frame: the frame may be another request's answer, and ``decode_result`` tells
+    the caller what is wrong with its type."""
     try:
+        found = _answer_decoders.get(result_type)
+        if found is None:
+            answer_type: Any = _Answer[result_type]  # type: ignore[valid-type]
+            found = msgspec.json.Decoder(answer_type, dec_hook=_hook)
+            _answer_decoders[result_type] = found
         answer = found.decode(frame)
-    except _DECODE_ERRORS:
-        return None
+    except (*_DECODE_ERRORS, NotImplementedError, TypeError):
+        return None  # NotImplementedError: ``_hook``'s; TypeError: an unsupported type
     if answer.jsonrpc != "2.0" or answer.error is not UNSET or answer.method is not UNSET:
         return None  # not a result response, as ``decode_message`` tells them apart
     return answer.id, answer.result
