@@ -8,8 +8,9 @@ framework), so a test controls what reaches the client and in which order:
 * ``progress``: three progress notifications for the request's token, then the result;
 * ``later``: no answer until ``flush``, which answers the held requests in reverse
   order, then itself;
-* ``hang``: never answered; ``cancelled``: the ``params.tag`` of every ``hang``
-  request the client cancelled so far;
+* ``hang``: never answered; ``note_then_hang``: a ``notifications/message``, then
+  never answered; ``cancelled``: the ``params.tag`` of every such request the client
+  cancelled so far;
 * ``null``: ``null`` as the result;
 * ``ask_first``: a ``ping`` request to the client first; the result once the client
   has answered it;
@@ -66,6 +67,9 @@ def main() -> None:
             held.clear()
             result(rid, {"flushed": True})
         elif method == "hang":
+            hanging[rid] = params.get("tag")
+        elif method == "note_then_hang":
+            write({"jsonrpc": "2.0", "method": "notifications/message", "params": {"n": 3}})
             hanging[rid] = params.get("tag")
         elif method == "null":
             result(rid, None)

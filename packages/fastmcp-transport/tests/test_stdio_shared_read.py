@@ -169,6 +169,45 @@ async def test_a_reading_caller_times_out_and_the_next_call_goes_on(
         assert await session.request("cancelled", {}, dict) == {"tags": ["slow"]}
 
 
+@pytest.mark.parametrize(
+    "method",
+    [
+        "hang",  # it reads for itself until it times out
+        "note_then_hang",  # a notification: it gives the turn back and waits for the reader
+    ],
+)
+async def test_a_reading_caller_times_out_at_its_deadline_before_an_earlier_calls(
+    method: str, mock_clock: trio.testing.MockClock
+) -> None:
+    """The deadline watcher sleeps until the deadline of a call answered before (the
+    answered ones linger until their deadline): a caller that reads for itself with
+    an earlier deadline wakes it, and is still timed once it waits for the reader."""
+    log: list[str] = []
+    async with session_on_child(log) as (session, _):
+        for _ in range(2):  # the first call is read by the reader, the next by its caller
+            assert await session.request("echo", {}, dict, timeout=100) == {}
+        outcome: list[str] = []
+
+        async def slow() -> None:
+            try:
+                await session.request(method, {"tag": method}, dict, timeout=5)
+            except RequestTimeout as exc:
+                outcome.append(str(exc))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(slow)
+            await trio.testing.wait_all_tasks_blocked()  # waiting for the child
+            mock_clock.jump(4)
+            await trio.testing.wait_all_tasks_blocked()
+            assert outcome == []
+            mock_clock.jump(2)  # past its deadline, long before the earlier calls'
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()  # not timed out: fail below, do not hang
+        assert outcome == [f"{method} timed out after 5 s (code -32001)"]
+        assert await session.request("cancelled", {}, dict) == {"tags": [method]}
+        assert log == (["note notifications/message"] if method == "note_then_hang" else [])
+
+
 async def test_the_end_of_input_reaches_a_reading_caller_and_everyone_waiting() -> None:
     with trio.fail_after(GUARD):
         async with session_on_child([]) as (session, _):
