@@ -257,6 +257,19 @@ async def test_an_expected_result_comes_typed_and_anything_else_raw() -> None:
             assert [type(answer) for answer in answers] == [Result]
 
 
+async def test_expect_with_a_typed_result_type_is_refused_whoever_would_read() -> None:
+    """``expect`` goes with ``msgspec.Raw`` only: otherwise a caller reading its own
+    response would get an ``expect`` and one the reader answers a ``result_type``."""
+    text = {"content": [{"type": "text", "text": "hi"}]}
+    with trio.fail_after(GUARD):
+        async with session_on_child([]) as (session, _):
+            for _ in range(2):  # the first call is read by the reader, the next by its caller
+                expect: Any = CallToolResult  # what the overloads refuse
+                with pytest.raises(TypeError, match=r"expect= goes with result_type msgspec\.Raw"):
+                    await session.request("echo", text, dict, expect=expect)
+                assert await session.request("echo", text, dict) == text
+
+
 async def test_a_null_result_is_none_also_for_a_caller_reading_its_own_response() -> None:
     with trio.fail_after(GUARD):
         async with session_on_child([]) as (session, _):

@@ -1347,8 +1347,14 @@ class Session:
         away first, ``TransportError`` when the transport could not get the answer
         (``LocalErrorFrame``), ``UnexpectedResult`` for a result that does not decode
         into ``result_type``. Leaving the caller's cancel scope cancels the request: the peer is
-        told with ``notifications/cancelled``.
+        told with ``notifications/cancelled``. ``TypeError`` (nothing sent) for an
+        ``expect`` with another ``result_type`` than ``msgspec.Raw``.
         """
+        if expect is not None and result_type is not msgspec.Raw:
+            raise TypeError(
+                f"request({method!r}): expect= goes with result_type msgspec.Raw, "
+                f"not {getattr(result_type, '__name__', result_type)}"
+            )
         if self._closed is not None:
             raise ConnectionClosed(f"Connection closed: {self._closed}")
         rid = self._next_id
