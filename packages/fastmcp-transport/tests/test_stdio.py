@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import random
 import select
 import subprocess
 import sys
@@ -305,6 +306,37 @@ def test_one_line_at_a_time_comes_straight_back_and_anything_else_goes_through_f
     split.lines.clear()
     assert split.feed_one(b"0123456789ab\n") is None  # over the limit: dropped
     assert split.take_dropped() == 1
+
+
+@pytest.mark.parametrize("mark_drops", [False, True])
+def test_taking_one_line_at_a_time_gives_what_feed_gives_for_any_chunks(mark_drops: bool) -> None:
+    """The client's reading caller (``take_frame``: ``feed_one`` while no line waits,
+    else the next line waiting) against ``feed``, over random chunks of lines, CRLF,
+    blank and oversized lines cut anywhere."""
+    rng = random.Random(14)
+    pieces = [b"a", b"\n", b"\r", b" ", b"\r\n", b"xyz", b"\t"]
+    for _ in range(3000):
+        max_line = rng.choice([1, 2, 3, 5, 8, 16])
+        fed = LineSplitter(max_line, mark_drops=mark_drops)
+        taken = LineSplitter(max_line, mark_drops=mark_drops)
+        by_feed: list[bytes] = []
+        one_at_a_time: list[bytes] = []
+        for _ in range(rng.randint(1, 8)):
+            chunk = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+            fed.feed(chunk)
+            by_feed += fed.lines
+            fed.lines.clear()
+            if taken.lines:
+                one_at_a_time.append(taken.lines.popleft())
+                taken.feed(chunk)
+            else:
+                line = taken.feed_one(chunk)
+                if line is not None:
+                    one_at_a_time.append(line)
+            one_at_a_time += taken.lines
+            taken.lines.clear()
+        assert one_at_a_time == by_feed
+        assert (taken.dropped, taken.pending) == (fed.dropped, fed.pending)
 
 
 async def test_requests_read_at_once_are_answered_in_one_write_and_a_waiting_one_later() -> None:
