@@ -112,6 +112,17 @@ def stop(process: subprocess.Popen[str]) -> None:
 STORES = ("memory", "redis")
 
 
+def waits(pid: int) -> int:
+    """How many times the process's threads gave up their CPU to wait (voluntary
+    context switches): each is a wake-up the replica pays for."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                total += int(line.split()[1])
+    return total
+
+
 def idle_commands(redis_port: int, seconds: float = 1.0) -> float:
     """Redis commands per second while the replicas are idle (leases, heartbeats)."""
     before, started = redis_commands(redis_port), time.perf_counter()
@@ -141,19 +152,22 @@ def cost(
             for name in STORES if rep % 2 == 0 else STORES[::-1]:
                 call, pid = calls_of[name], processes[name].pid
                 first = warmup + rep * calls
-                commands, cpu, started = (
+                commands, cpu, slept, started = (
                     redis_commands(redis_port),
                     cpu_ns(pid),
+                    waits(pid),
                     time.perf_counter(),
                 )
                 for i in range(first, first + calls):
                     call(i)
                 wall = time.perf_counter() - started
                 cpu = cpu_ns(pid) - cpu
+                slept = waits(pid) - slept
                 commands = redis_commands(redis_port) - commands - 1  # less the INFO itself
                 rounds[name].append(
                     {
                         "cpu_us": cpu / calls / 1000,
+                        "waits_per_call": slept / calls,
                         "redis_per_call": max(0.0, (commands - idle_rate * wall) / calls),
                     }
                 )
@@ -281,6 +295,7 @@ def main() -> None:
             "| era | CPU µs/call, no store | CPU µs/call, Redis | CPU added | target | Redis commands/call |",
             "|---|---:|---:|---:|---:|---:|",
         ]
+        notes = []
         for era, target in TARGETS.items():
             rounds = cost(era, url, redis.port, args.calls, args.reps, args.warmup)
             plain = [r["cpu_us"] for r in rounds["memory"]]
@@ -300,6 +315,15 @@ def main() -> None:
                 f"{statistics.median(added):+.1f}% ({min(added):+.1f}..{max(added):+.1f}%) | "
                 f"≤{target:g}% ({verdict}) | {ops:.2f} |"
             )
+            waited = [
+                statistics.median(r["waits_per_call"] for r in rounds[name]) for name in STORES
+            ]
+            notes.append(f"{label}: {waited[0]:.2f} without a store, {waited[1]:.2f} with Redis")
+        lines += [
+            "",
+            "How often the replica waited for something per call (voluntary context switches,"
+            " medians; each wake-up costs it CPU): " + "; ".join(notes) + ".",
+        ]
         forwarded_reps = min(args.reps, 3)
         runs = [
             forwarded(url, redis.port, args.calls, min(args.warmup, 300))
