@@ -3,19 +3,30 @@
 Two parts, in one run, on a redis-server and an nginx this script starts (both on
 127.0.0.1; they are installed as the integration tests do when missing):
 
-* **cost**: one replica (``Server`` with an ``echo`` tool on ``serve_h1``), without a
-  store and with ``store="redis://..."``, interleaved over ``--reps``; one keep-alive
-  client sends ``--calls`` sequential ``tools/call`` POSTs per era (2026-07-28: one
-  POST each, JSON; 2025-11-25: in a session, each answered as SSE). Measured: the
-  server's CPU per call (``/proc/PID/task/*/schedstat``) and Redis commands per call
-  (``INFO stats``'s ``total_commands_processed`` before and after, less what the
-  replica sends while idle - its lease and heartbeat - over the same time);
+* **cost**: per era, two replicas (``Server`` with an ``echo`` tool on ``serve_h1``)
+  side by side, one without a store and one with ``store="redis://..."``, each with
+  its own keep-alive client sending sequential ``tools/call`` POSTs (2026-07-28: one
+  POST each, JSON; 2025-11-25: in a session, each answered as SSE). After
+  ``--warmup`` calls each (a legacy session's steady state: past its first 1 024
+  streams, when the oldest start to be dropped), ``--reps`` rounds of ``--calls``
+  calls alternate between the two (no store first in even rounds, Redis first in odd
+  ones), so that what else the machine does weighs on both alike. Measured per round:
+  the replica's CPU per call (``/proc/PID/task/*/schedstat``: nanoseconds of every
+  thread, no clock tick involved) and Redis commands per call (``INFO stats``'s
+  ``total_commands_processed`` before and after, less what the replica sends while
+  idle - its lease and heartbeat - over the same time). The table gives medians
+  with their range over the rounds; the CPU the store adds is the median of each
+  round's ratio (Redis round over the no-store round next to it);
 * **throughput**: 1 and 3 replicas with the Redis store behind nginx (round robin),
   ``--clients`` threads each sending 2026-07-28 calls on a keep-alive connection for
   ``--seconds``: calls per second. This machine is small and shared: the replicas,
   nginx, Redis and the clients compete for the same cores.
 
-    python benchmarks/scale_out.py [--calls 3000] [--reps 3] [--clients 8] [--seconds 5]
+Redis runs as docs/scale-out.md recommends (``appendfsync everysec``): syncing its
+file on every write (``always``) puts the disk's journal work on the same two cores
+at each call, which moves the rounds with Redis far more than the store's own work.
+
+    python benchmarks/scale_out.py [--calls 1000] [--reps 15] [--clients 8] [--seconds 5]
 
 Writes the tables on stdout (markdown) and, with ``--out``, into that file.
 """
@@ -82,14 +93,14 @@ def redis_commands(port: int) -> int:
     raise RuntimeError("no total_commands_processed in INFO stats")
 
 
-def start_replica(port: int, store: str) -> subprocess.Popen[str]:
+def start_replica(port: int, store: str, name: str = "") -> subprocess.Popen[str]:
     argv = [sys.executable, str(Path(__file__).resolve()), "serve", str(port), store]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line.startswith("READY"):
         process.kill()
-        raise RuntimeError(f"the replica did not start: {line!r}")
+        raise RuntimeError(f"the replica {name} did not start: {line!r}")
     return process
 
 
@@ -102,37 +113,88 @@ def stop(process: subprocess.Popen[str]) -> None:
         process.wait()
 
 
-def cost(era: str, store: str, redis_port: int, calls: int, warmup: int) -> dict[str, float]:
-    port = free_port()
-    process = start_replica(port, store)
+STORES = ("memory", "redis")
+
+
+def waits(pid: int) -> int:
+    """How many times the process's threads gave up their CPU to wait (voluntary
+    context switches): each is a wake-up the replica pays for."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                total += int(line.split()[1])
+    return total
+
+
+def idle_commands(redis_port: int, seconds: float = 1.0) -> float:
+    """Redis commands per second while the replicas are idle (leases, heartbeats)."""
+    before, started = redis_commands(redis_port), time.perf_counter()
+    time.sleep(seconds)
+    return (redis_commands(redis_port) - before - 1) / (time.perf_counter() - started)
+
+
+def cost(
+    era: str, url: str, redis_port: int, calls: int, reps: int, warmup: int
+) -> dict[str, list[dict[str, float]]]:
+    """The rounds of one era (see the module docstring): per store, each round's CPU
+    and Redis commands per call."""
+    stores = {"memory": "-", "redis": url}
+    ports = {name: free_port() for name in STORES}
+    processes: dict[str, subprocess.Popen[str]] = {}
     try:
-        client = Client(port)
-        call = caller(era, client)
-        for i in range(warmup):
-            call(i)
-        # the idle rate of Redis commands (lease, heartbeat), over one second
-        idle_before, idle_started = redis_commands(redis_port), time.perf_counter()
-        time.sleep(1.0)
-        idle_rate = (redis_commands(redis_port) - idle_before - 1) / (
-            time.perf_counter() - idle_started
-        )
-        commands, cpu, started = (
-            redis_commands(redis_port),
-            cpu_ns(process.pid),
-            time.perf_counter(),
-        )
-        for i in range(calls):
-            call(i)
-        wall = time.perf_counter() - started
-        cpu = cpu_ns(process.pid) - cpu
-        commands = redis_commands(redis_port) - commands - 1  # less the INFO itself
-        client.sock.close()
+        for name in STORES:
+            processes[name] = start_replica(ports[name], stores[name], name)
+        clients = {name: Client(ports[name]) for name in STORES}
+        calls_of = {name: caller(era, clients[name]) for name in STORES}
+        for name in STORES:
+            for i in range(warmup):
+                calls_of[name](i)
+        idle_rate = idle_commands(redis_port)
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in STORES}
+        for rep in range(reps):
+            for name in STORES if rep % 2 == 0 else STORES[::-1]:
+                call, pid = calls_of[name], processes[name].pid
+                reconnect(clients[name])  # idle past its keep-alive during the other's round
+                first = warmup + rep * calls
+                commands, cpu, slept, started = (
+                    redis_commands(redis_port),
+                    cpu_ns(pid),
+                    waits(pid),
+                    time.perf_counter(),
+                )
+                for i in range(first, first + calls):
+                    call(i)
+                wall = time.perf_counter() - started
+                cpu = cpu_ns(pid) - cpu
+                slept = waits(pid) - slept
+                commands = redis_commands(redis_port) - commands - 1  # less the INFO itself
+                rounds[name].append(
+                    {
+                        "cpu_us": cpu / calls / 1000,
+                        "waits_per_call": slept / calls,
+                        "redis_per_call": max(0.0, (commands - idle_rate * wall) / calls),
+                    }
+                )
+        for client in clients.values():
+            client.sock.close()
     finally:
-        stop(process)
-    return {
-        "cpu_us": cpu / calls / 1000,
-        "redis_per_call": max(0.0, (commands - idle_rate * wall) / calls),
-    }
+        for process in processes.values():
+            stop(process)
+    return rounds
+
+
+def reconnect(client: Client) -> None:
+    """A new connection for ``client`` (a legacy session is named by its header, not
+    by the connection: it goes on)."""
+    client.sock.close()
+    client.sock = client._connect()
+    client.buffer = b""
+
+
+def spread(values: list[float], digits: int = 1) -> str:
+    """``median (min-max)``."""
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def forwarded(url: str, redis_port: int, calls: int, warmup: int) -> dict[str, float]:
@@ -223,52 +285,72 @@ def main() -> None:
     from redis_server import redis_server
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=1500)
+    parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     lines: list[str] = []
-    with tempfile.TemporaryDirectory() as folder, redis_server(Path(folder) / "redis") as redis:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        redis_server(Path(folder) / "redis", appendfsync="everysec") as redis,
+    ):
         url = f"{redis.url}?prefix=bench"
-        rows: dict[tuple[str, str], list[dict[str, float]]] = {}
-        for rep in range(args.reps):
-            for era in TARGETS:
-                for name, store in (("memory", "-"), ("redis", url)):
-                    result = cost(era, store, redis.port, args.calls, args.warmup)
-                    rows.setdefault((era, name), []).append(result)
-                    print(
-                        f"rep {rep + 1} {era} {name}: {result['cpu_us']:.1f} us CPU/call, "
-                        f"{result['redis_per_call']:.2f} Redis commands/call",
-                        file=sys.stderr,
-                    )
         lines += [
-            f"One replica, {args.calls} sequential calls per era and rep, medians of {args.reps} reps.",
+            f"One replica per store and era, {args.warmup} calls each first, then"
+            f" {args.reps} rounds of {args.calls} sequential calls alternating between the"
+            " two: medians (min-max) over the rounds; CPU added: the median of each round's"
+            " ratio to the no-store round beside it. Redis on the same machine, its file"
+            " synced once a second (appendfsync everysec).",
             "",
             "| era | CPU µs/call, no store | CPU µs/call, Redis | CPU added | target | Redis commands/call |",
             "|---|---:|---:|---:|---:|---:|",
         ]
+        notes = []
         for era, target in TARGETS.items():
-            plain = statistics.median(r["cpu_us"] for r in rows[(era, "memory")])
-            shared = statistics.median(r["cpu_us"] for r in rows[(era, "redis")])
-            ops = statistics.median(r["redis_per_call"] for r in rows[(era, "redis")])
-            added = (shared / plain - 1) * 100
-            verdict = "met" if added <= target else "MISSED"
+            rounds = cost(era, url, redis.port, args.calls, args.reps, args.warmup)
+            plain = [r["cpu_us"] for r in rounds["memory"]]
+            shared = [r["cpu_us"] for r in rounds["redis"]]
+            for index, (a, b) in enumerate(zip(plain, shared, strict=True)):
+                print(
+                    f"round {index + 1} {era}: {a:.1f} / {b:.1f} us CPU/call (no store / Redis), "
+                    f"{rounds['redis'][index]['redis_per_call']:.2f} Redis commands/call",
+                    file=sys.stderr,
+                )
+            added = [(b / a - 1) * 100 for a, b in zip(plain, shared, strict=True)]
+            ops = statistics.median(r["redis_per_call"] for r in rounds["redis"])
+            verdict = "met" if statistics.median(added) <= target else "MISSED"
             label = "2026-07-28" if era == "mcp-modern" else "2025-11-25"
             lines.append(
-                f"| {label} | {plain:.1f} | {shared:.1f} | {added:+.1f}% | ≤{target:g}% ({verdict}) | {ops:.2f} |"
+                f"| {label} | {spread(plain)} | {spread(shared)} | "
+                f"{statistics.median(added):+.1f}% ({min(added):+.1f}..{max(added):+.1f}%) | "
+                f"≤{target:g}% ({verdict}) | {ops:.2f} |"
             )
-        runs = [forwarded(url, redis.port, args.calls, args.warmup) for _ in range(args.reps)]
-        cpu = statistics.median(r["cpu_us"] for r in runs)
-        ops = statistics.median(r["redis_per_call"] for r in runs)
-        wall = statistics.median(r["wall_us"] for r in runs)
+            waited = [
+                statistics.median(r["waits_per_call"] for r in rounds[name]) for name in STORES
+            ]
+            notes.append(f"{label}: {waited[0]:.2f} without a store, {waited[1]:.2f} with Redis")
         lines += [
             "",
-            "A 2025-11-25 call on the replica that does not hold its session (forwarded):"
-            f" {cpu:.0f} µs of CPU over both replicas, {ops:.1f} Redis commands"
-            f" (idle ones included), {wall:.0f} µs of wall time per call.",
+            "How often the replica waited for something per call (voluntary context switches,"
+            " medians; each wake-up costs it CPU): " + "; ".join(notes) + ".",
+        ]
+        forwarded_reps = min(args.reps, 3)
+        runs = [
+            forwarded(url, redis.port, args.calls, min(args.warmup, 300))
+            for _ in range(forwarded_reps)
+        ]
+        cpu = spread([r["cpu_us"] for r in runs], 0)
+        ops = statistics.median(r["redis_per_call"] for r in runs)
+        wall = spread([r["wall_us"] for r in runs], 0)
+        lines += [
+            "",
+            "A 2025-11-25 call on the replica that does not hold its session (forwarded),"
+            f" medians (min-max) of {forwarded_reps} runs of {args.calls} calls:"
+            f" {cpu} µs of CPU over both replicas, {ops:.1f} Redis commands"
+            f" (idle ones included), {wall} µs of wall time per call.",
         ]
         lines += [
             "",

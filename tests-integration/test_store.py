@@ -255,11 +255,12 @@ async def test_an_event_put_at_its_id_is_there_for_any_replica(
                     break
         assert events == [LogEvent(1, b"one"), LogEvent(2, b"two"), LogEvent(3, b"three")]
         await a.logs.put("fresh", 1, b"first")  # a new log
+        await a.logs.put("fresh", 1, b"twice")  # its first event again: refused
         await a.logs.append("p", b"four")  # the replies of the puts are read by now
         assert await b.logs.read("fresh") == [LogEvent(1, b"first")]
         assert await b.logs.read("p", 2) == [LogEvent(3, b"three"), LogEvent(4, b"four")]
         refused = [r for r in caplog.records if "is not the next" in r.getMessage()]
-        assert len(refused) == 2
+        assert len(refused) == 3
 
 
 # -- the bus -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import trio
 from redis_server import RedisServer, redis_server
 
 from fastmcp_core.store._resp import (
+    UNREAD_LIMIT,
     ReplyError,
     RespAddress,
     RespClient,
@@ -240,7 +241,7 @@ async def test_unanswered_writes_on_a_connection_that_broke_are_logged(
         connections += 1
         first = connections == 1
         async for data in stream:
-            if first and b"EVALSHA" in data:
+            if first and b"EVAL" in data:
                 return  # gone without a reply to the write
             await stream.send_all(b"+PONG\r\n" * data.count(b"PING"))
 
@@ -257,3 +258,57 @@ async def test_unanswered_writes_on_a_connection_that_broke_are_logged(
         assert len(lost) == 1
         commands.close()
         nursery.cancel_scope.cancel()
+
+
+async def test_a_write_sent_unanswered_never_waits_for_the_reply_before_it(
+    tmp_path: Path,
+) -> None:
+    # a Redis that answers writes late (an append-only file synced on every write):
+    # this one answers them only once it has UNREAD_LIMIT of them
+    path = str(tmp_path / "redis.sock")
+    due = 0
+
+    async def answer(stream: trio.SocketStream) -> None:
+        nonlocal due
+        async for data in stream:
+            due += data.count(b"EVAL")
+            if due >= UNREAD_LIMIT:
+                await stream.send_all(b":1\r\n" * due)
+                due = 0
+            await stream.send_all(b"+PONG\r\n" * data.count(b"PING"))
+
+    sock = trio.socket.socket(trio.socket.AF_UNIX)
+    await sock.bind(path)
+    sock.listen()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(partial(trio.serve_listeners, answer, [trio.SocketListener(sock)]))
+        commands = RespClient(RespAddress.from_url(f"unix://{path}"), 2.0)
+        write = Script("return 1")
+        for _ in range(UNREAD_LIMIT):  # each would time out waiting for the one before
+            await commands.script_unanswered(write, [], [])
+        (connection,) = commands._idle
+        assert len(connection.unanswered) == UNREAD_LIMIT
+        assert await commands.call("PING") == b"PONG"  # the replies are read first
+        assert connection.unanswered == []
+        assert commands._idle == [connection]
+        commands.close()
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_connection_redis_closed_with_replies_unread_is_left(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    commands, other = client(redis), client(redis)
+    incr = Script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    await commands.call("DEL", "resp:c")
+    await commands.script_unanswered(incr, ["resp:c"], [2])
+    while await other.call("GET", "resp:c") != b"2":  # Redis ran it (its reply unread)
+        pass
+    (connection,) = commands._idle
+    assert await other.call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes") >= 1
+    await commands.script_unanswered(incr, ["resp:c"], [3])  # on a new connection
+    assert commands._idle != [connection]
+    assert await other.call("GET", "resp:c") == b"5"
+    assert not [r for r in caplog.records if "outcome" in r.getMessage()]  # its reply came
+    commands.close()
+    other.close()

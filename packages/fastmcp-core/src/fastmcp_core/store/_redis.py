@@ -115,14 +115,23 @@ return 0
 """
 
 _APPEND = """
-if ARGV[6] ~= '0-*' then
-  local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local id
+if ARGV[6] == '0-*' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-*', 'd', ARGV[2])
+else
   local want = tonumber(string.sub(ARGV[6], 3))
-  if #top > 0 and tonumber(string.match(top[1][1], '-(%d+)$')) + 1 ~= want then
+  if want > 1 then
+    local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+    if #top > 0 and tonumber(string.match(top[1][1], '-(%d+)$')) + 1 ~= want then
+      return redis.error_reply('event ' .. want .. ' is not the next of ' .. KEYS[1])
+    end
+  end
+  id = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ARGV[6], 'd', ARGV[2])
+  if type(id) == 'table' and id.err then
+    if not string.find(id.err, 'smaller', 1, true) then return id end
     return redis.error_reply('event ' .. want .. ' is not the next of ' .. KEYS[1])
   end
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ARGV[6], 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return id
@@ -143,9 +152,12 @@ return {head[1][1], tail[1][1], events}
 """
 
 _DROP = """
-for i = 1, #KEYS, 2 do
-  redis.call('DEL', KEYS[i])
-  if redis.call('EXISTS', KEYS[i + 1]) == 1 then redis.call('PUBLISH', ARGV[1], ARGV[(i + 1) / 2 + 1]) end
+local n = #KEYS / 2
+redis.call('DEL', unpack(KEYS, 1, n))
+if redis.call('EXISTS', unpack(KEYS, n + 1, #KEYS)) > 0 then
+  for i = 1, n do
+    if redis.call('EXISTS', KEYS[n + i]) == 1 then redis.call('PUBLISH', ARGV[1], ARGV[i + 1]) end
+  end
 end
 return 0
 """
@@ -528,7 +540,8 @@ class RedisStore:
         return _seq(stream_id)
 
     async def put(self, log: str, event: int, data: bytes) -> None:
-        # XADD with the id itself: Redis refuses one that is not above the log's last
+        # XADD with the id itself: Redis refuses one that is not above the log's last,
+        # so a log's first event (a POST stream's answer) needs no look at its top
         commands = self._commands
         if commands is None:
             raise StoreUnavailable(f"the store at {self.where} is not connected")
@@ -576,7 +589,8 @@ class RedisStore:
         # a wake only for the logs that have followers (they see the log gone)
         if not logs:
             return
-        keys = [key for log in logs for key in (self._key("log", log), self._key("following", log))]
+        keys = [self._key("log", log) for log in logs]
+        keys += [self._key("following", log) for log in logs]
         await self._script("drop", keys, [self._key("wake"), *(f"log:{log}" for log in logs)])
 
 

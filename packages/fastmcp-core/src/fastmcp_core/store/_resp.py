@@ -12,14 +12,21 @@ price was paid on every request. This client does only what the store needs:
 * ``RespClient.script(script, keys, args)``: ``EVALSHA``, and ``EVAL`` once when the
   server answers ``NOSCRIPT`` (after a restart or ``SCRIPT FLUSH``);
 * ``RespClient.script_unanswered(...)``: the same, sent at once, its reply read
-  later - before the next command on that connection, usually long arrived by then
-  (no wait) - and only logged when it is an error (``NOSCRIPT``: sent again with
-  ``EVAL`` then). For writes whose outcome changes nothing for the caller;
+  later and only logged when it is an error (``NOSCRIPT``: sent again with ``EVAL``
+  then). For writes whose outcome changes nothing for the caller. The replies wait
+  in the socket until a command that waits for its own comes on that connection, or
+  ``UNREAD_LIMIT`` of them are due: one read for many writes, and a write never
+  waits for the reply to the one before it (a Redis that syncs its append-only file
+  on every write answers late). On a connection that has not run the script yet it
+  goes as ``EVAL`` (its source), so a restarted Redis never answers ``NOSCRIPT`` to
+  a write nobody reads yet;
 * a connection is opened when none is idle (``AUTH``, ``SELECT``, ``CLIENT SETNAME``
   in one round trip), and thrown away whenever its state is unknown: a command that
   failed, timed out or was cancelled midway, or an idle connection that Redis closed
   (checked before each use: Redis sends nothing unasked on a command connection, so
-  a readable idle socket is a closed one). Nothing is ever retried here.
+  a readable idle socket with no reply due is a closed one, and with replies due
+  the poll's ``POLLRDHUP`` tells; where there is no ``POLLRDHUP`` the replies are
+  read before each use). Nothing is ever retried here.
 
 Errors: ``ConnectionError`` (an ``OSError``) when Redis cannot be reached, does not
 answer within ``timeout`` or answers what is not RESP; ``ReplyError`` when it answers
@@ -48,6 +55,15 @@ logger = logging.getLogger("fastmcp.store")
 
 Reply = Union[bytes, int, None, list["Reply"], "ReplyError"]
 Arg = bytes | str | int | float
+
+UNREAD_LIMIT = 64
+"""Replies to unanswered writes a connection leaves in its socket before it reads
+them (one read for them all)."""
+
+_HANGUP = getattr(select, "POLLRDHUP", 0)
+"""Set by ``poll`` once the peer closed its side, whatever is still unread (Linux):
+without it, a connection reads its due replies before each use (see ``closed_by_peer``)."""
+_CLOSED = _HANGUP | select.POLLHUP | select.POLLERR | select.POLLNVAL
 
 
 class ReplyError(Exception):
@@ -184,6 +200,10 @@ class _Connection:
     unanswered: list[tuple[Script, Sequence[Arg]]] = attrs.field(factory=list)
     """Scripts sent without waiting (with their keys and arguments), oldest first:
     their replies come before any other."""
+    scripts: set[str] = attrs.field(factory=set)
+    """The scripts (SHA-1) this connection sent with their source (``EVAL``), by
+    unanswered writes: Redis knows them (unless flushed meanwhile)."""
+    _poller: select.poll | None = None
     timeout: float = 2.0
     deadline: float = math.inf
     """When the command now running must be done (a cancel scope is made only
@@ -196,14 +216,25 @@ class _Connection:
             raise _Timeout(f"Redis did not answer within {self.timeout:g} s")
 
     def closed_by_peer(self) -> bool:
-        """Whether the idle connection became readable (Redis closed it: it sends
-        nothing unasked on a command connection)."""
+        """Whether Redis closed the idle connection: it became readable with no reply
+        due (Redis sends nothing unasked on a command connection), or, with replies
+        due, the peer hung up (``POLLRDHUP``)."""
         try:  # poll, not select: a busy server's descriptors go beyond FD_SETSIZE
-            poller = select.poll()
-            poller.register(self.socket, select.POLLIN)
-            return bool(poller.poll(0))
+            poller = self._poller
+            if poller is None:
+                poller = self._poller = select.poll()
+                poller.register(self.socket, select.POLLIN | _HANGUP)
+            ready = poller.poll(0)
         except (OSError, ValueError):
             return True
+        if not ready:
+            return False
+        return not self.unanswered or bool(ready[0][1] & _CLOSED)
+
+    def defers(self) -> bool:
+        """Whether a write sent without waiting may leave the due replies unread
+        (see ``UNREAD_LIMIT``)."""
+        return bool(_HANGUP) and self.tls is None and len(self.unanswered) < UNREAD_LIMIT
 
     def discard(self) -> None:
         """Close at once (no goodbye: its state is unknown)."""
@@ -311,7 +342,7 @@ class RespClient:
 
     async def _run(
         self,
-        payload: bytes,
+        payload: bytes | None,
         count: int,
         unanswered: tuple[Script, Sequence[Arg]] | None = None,
     ) -> list[Reply]:
@@ -341,8 +372,7 @@ class RespClient:
     ) -> None:
         """Send ``script`` now and return; its reply is read later (see the module
         docstring). ``ConnectionError`` when it could not be sent."""
-        tail = (len(keys), *keys, *args)
-        await self._run(encode_command(("EVALSHA", script.sha, *tail)), 0, (script, tail))
+        await self._run(None, 0, (script, (len(keys), *keys, *args)))
 
     async def _run_unanswered_again(self, again: list[tuple[Script, Sequence[Arg]]]) -> None:
         for script, tail in again:
@@ -353,33 +383,51 @@ class RespClient:
 
     async def _exchange(
         self,
-        payload: bytes,
+        payload: bytes | None,
         count: int,
         unanswered: tuple[Script, Sequence[Arg]] | None = None,
     ) -> list[Reply]:
         deadline = trio.current_time() + self.timeout
-        connection = await self._take(deadline)
+        connection = await self._take(deadline, defer=unanswered is not None)
         try:
             if unanswered is None:
+                assert payload is not None
                 replies = await connection.roundtrip(payload, count)
             else:
+                script, tail = unanswered
+                if script.sha in connection.scripts:
+                    payload = encode_command(("EVALSHA", script.sha, *tail))
+                else:  # Redis may not know it (restarted): loaded by this very write
+                    payload = encode_command(("EVAL", script.source, *tail))
+                    connection.scripts.add(script.sha)
                 await connection._send(payload)
                 connection.unanswered.append(unanswered)
                 replies = []
-        except BaseException:
+        except BaseException as exc:
             connection.discard()
+            if connection.unanswered:
+                logger.warning(
+                    "the outcome of %d writes sent without waiting is unknown: %r",
+                    len(connection.unanswered),
+                    exc,
+                )
             raise
         self._idle.append(connection)
         return replies
 
-    async def _take(self, deadline: float) -> _Connection:
+    async def _take(self, deadline: float, *, defer: bool = False) -> _Connection:
+        """An idle connection that Redis did not close (its due replies read first,
+        unless ``defer`` and it ``defers``), else a new one."""
         while self._idle:
             connection = self._idle.pop()
             connection.deadline = deadline
-            if connection.unanswered and not await self._answered(connection):
+            due = connection.unanswered and not (defer and connection.defers())
+            if due and not await self._answered(connection):
                 continue
             if not connection.closed_by_peer():
                 return connection
+            if connection.unanswered:  # what came before the end is read, the rest logged
+                await self._answered(connection)
             connection.discard()
         with trio.CancelScope(deadline=deadline):
             return await self._connect(deadline)
@@ -402,7 +450,8 @@ class RespClient:
         again = []
         for reply, (script, tail) in zip(replies, sent, strict=True):
             if isinstance(reply, ReplyError):
-                if str(reply).startswith("NOSCRIPT"):
+                if str(reply).startswith("NOSCRIPT"):  # flushed: EVAL from now on
+                    connection.scripts.discard(script.sha)
                     again.append((script, tail))
                 else:
                     logger.warning("a write sent without waiting failed: %s", reply)
