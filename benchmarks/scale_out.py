@@ -48,14 +48,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests-integration"))
 
-from http_server_cpu import Client, caller, cpu_ns, free_port  # noqa: E402
+from http_server_cpu import Client, caller, cpu_ns  # noqa: E402
 
 TARGETS = {"mcp-modern": 10.0, "mcp-legacy": 30.0}
 """The most CPU per call the store may add, in percent, per era."""
 
 
-def serve(port: int, store: str) -> None:
-    """A replica (a child process): ``echo`` on ``serve_h1``, with ``store`` (``-``: none)."""
+def serve(store: str) -> None:
+    """A replica (a child process): ``echo`` on ``serve_h1``, with ``store`` (``-``: none),
+    on a port of its own choosing, told on its first line (``READY PORT``): a port picked
+    by the parent and bound later could be taken meanwhile by one of the many
+    connections a run opens."""
     from functools import partial
 
     import trio
@@ -75,8 +78,8 @@ def serve(port: int, store: str) -> None:
     async def main() -> None:
         app = mcp.http_app()
         async with mcp.running(), trio.open_nursery() as nursery:
-            await nursery.start(partial(serve_h1, app, port=port))
-            print("READY", flush=True)
+            address = await nursery.start(partial(serve_h1, app, port=0))
+            print(f"READY {address.port}", flush=True)
 
     trio.run(main)
 
@@ -93,15 +96,16 @@ def redis_commands(port: int) -> int:
     raise RuntimeError("no total_commands_processed in INFO stats")
 
 
-def start_replica(port: int, store: str, name: str = "") -> subprocess.Popen[str]:
-    argv = [sys.executable, str(Path(__file__).resolve()), "serve", str(port), store]
+def start_replica(store: str, name: str = "") -> tuple[subprocess.Popen[str], int]:
+    """A replica process and the port it listens on."""
+    argv = [sys.executable, str(Path(__file__).resolve()), "serve", store]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     line = process.stdout.readline()
-    if not line.startswith("READY"):
+    if not line.startswith("READY "):
         process.kill()
         raise RuntimeError(f"the replica {name} did not start: {line!r}")
-    return process
+    return process, int(line.split()[1])
 
 
 def stop(process: subprocess.Popen[str]) -> None:
@@ -140,11 +144,11 @@ def cost(
     """The rounds of one era (see the module docstring): per store, each round's CPU
     and Redis commands per call."""
     stores = {"memory": "-", "redis": url}
-    ports = {name: free_port() for name in STORES}
+    ports: dict[str, int] = {}
     processes: dict[str, subprocess.Popen[str]] = {}
     try:
         for name in STORES:
-            processes[name] = start_replica(ports[name], stores[name], name)
+            processes[name], ports[name] = start_replica(stores[name], name)
         clients = {name: Client(ports[name]) for name in STORES}
         calls_of = {name: caller(era, clients[name]) for name in STORES}
         for name in STORES:
@@ -204,8 +208,8 @@ def forwarded(url: str, redis_port: int, calls: int, warmup: int) -> dict[str, f
 
     from http_server_cpu import ACCEPT, LEGACY, _message
 
-    ports = [free_port(), free_port()]
-    processes = [start_replica(port, url) for port in ports]
+    replicas = [start_replica(url) for _ in range(2)]
+    processes, ports = [process for process, _ in replicas], [port for _, port in replicas]
     try:
         owner, other = Client(ports[0]), Client(ports[1])
         init = {
@@ -361,8 +365,8 @@ def main() -> None:
             "|---:|---:|",
         ]
         for count in (1, 3):
-            ports = [free_port() for _ in range(count)]
-            processes = [start_replica(port, url) for port in ports]
+            replicas = [start_replica(url) for _ in range(count)]
+            processes, ports = [p for p, _ in replicas], [port for _, port in replicas]
             try:
                 with balancer(Path(folder) / f"nginx-{count}", ports) as nginx:
                     rate = throughput(nginx.port, args.clients, args.seconds)
@@ -379,6 +383,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
-        serve(int(sys.argv[2]), sys.argv[3])
+        serve(sys.argv[2])
     else:
         main()
