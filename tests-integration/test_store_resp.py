@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 
@@ -34,6 +35,23 @@ def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
 
 def client(server: RedisServer, *, timeout: float = 2.0, query: str = "") -> RespClient:
     return RespClient(RespAddress.from_url(server.url + query), timeout, name="resp-test")
+
+
+@asynccontextmanager
+async def scripted_redis(
+    tmp_path: Path, answer: Callable[[trio.SocketStream], Awaitable[None]]
+) -> AsyncIterator[RespClient]:
+    """A client of a scripted peer on a unix socket: ``answer`` serves each connection."""
+    path = str(tmp_path / "redis.sock")
+    sock = trio.socket.socket(trio.socket.AF_UNIX)
+    await sock.bind(path)
+    sock.listen()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(partial(trio.serve_listeners, answer, [trio.SocketListener(sock)]))
+        commands = RespClient(RespAddress.from_url(f"unix://{path}"), 2.0)
+        yield commands
+        commands.close()
+        nursery.cancel_scope.cancel()
 
 
 def test_encoding_and_parsing() -> None:
@@ -169,7 +187,6 @@ async def test_a_command_cancelled_midway_leaves_no_reply_behind(redis: RedisSer
 
 
 async def test_a_unix_socket_url(tmp_path: Path) -> None:
-    path = str(tmp_path / "redis.sock")
     seen: list[bytes] = []
 
     async def answer(stream: trio.SocketStream) -> None:
@@ -177,17 +194,9 @@ async def test_a_unix_socket_url(tmp_path: Path) -> None:
             seen.append(data)
             await stream.send_all(b"+PONG\r\n" * data.count(b"PING"))
 
-    sock = trio.socket.socket(trio.socket.AF_UNIX)
-    await sock.bind(path)
-    sock.listen()
-    listener = trio.SocketListener(sock)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(partial(trio.serve_listeners, answer, [listener]))
-        commands = RespClient(RespAddress.from_url(f"unix://{path}"), 2.0)
+    async with scripted_redis(tmp_path, answer) as commands:
         assert await commands.call("PING") == b"PONG"
         assert b"".join(seen).count(b"PING") == 2  # the connection's own, then ours
-        commands.close()
-        nursery.cancel_scope.cancel()
 
 
 async def test_connections_beyond_fd_setsize_are_reused(redis: RedisServer) -> None:
@@ -233,7 +242,6 @@ async def test_a_script_sent_unanswered_runs_and_its_errors_are_logged(
 async def test_unanswered_writes_on_a_connection_that_broke_are_logged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = str(tmp_path / "redis.sock")
     connections = 0
 
     async def answer(stream: trio.SocketStream) -> None:
@@ -245,19 +253,12 @@ async def test_unanswered_writes_on_a_connection_that_broke_are_logged(
                 return  # gone without a reply to the write
             await stream.send_all(b"+PONG\r\n" * data.count(b"PING"))
 
-    sock = trio.socket.socket(trio.socket.AF_UNIX)
-    await sock.bind(path)
-    sock.listen()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(partial(trio.serve_listeners, answer, [trio.SocketListener(sock)]))
-        commands = RespClient(RespAddress.from_url(f"unix://{path}"), 2.0)
+    async with scripted_redis(tmp_path, answer) as commands:
         await commands.script_unanswered(Script("return 1"), [], [])
         assert await commands.call("PING") == b"PONG"  # on a new connection
         assert connections == 2
         lost = [r.getMessage() for r in caplog.records if "outcome of 1 writes" in r.getMessage()]
         assert len(lost) == 1
-        commands.close()
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_write_sent_unanswered_never_waits_for_the_reply_before_it(
@@ -265,7 +266,6 @@ async def test_a_write_sent_unanswered_never_waits_for_the_reply_before_it(
 ) -> None:
     # a Redis that answers writes late (an append-only file synced on every write):
     # this one answers them only once it has UNREAD_LIMIT of them
-    path = str(tmp_path / "redis.sock")
     due = 0
 
     async def answer(stream: trio.SocketStream) -> None:
@@ -277,12 +277,7 @@ async def test_a_write_sent_unanswered_never_waits_for_the_reply_before_it(
                 due = 0
             await stream.send_all(b"+PONG\r\n" * data.count(b"PING"))
 
-    sock = trio.socket.socket(trio.socket.AF_UNIX)
-    await sock.bind(path)
-    sock.listen()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(partial(trio.serve_listeners, answer, [trio.SocketListener(sock)]))
-        commands = RespClient(RespAddress.from_url(f"unix://{path}"), 2.0)
+    async with scripted_redis(tmp_path, answer) as commands:
         write = Script("return 1")
         for _ in range(UNREAD_LIMIT):  # each would time out waiting for the one before
             await commands.script_unanswered(write, [], [])
@@ -291,8 +286,6 @@ async def test_a_write_sent_unanswered_never_waits_for_the_reply_before_it(
         assert await commands.call("PING") == b"PONG"  # the replies are read first
         assert connection.unanswered == []
         assert commands._idle == [connection]
-        commands.close()
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_connection_redis_closed_with_replies_unread_is_left(
